@@ -1,0 +1,1 @@
+//! Python bindings for Cloacina; the binding arrives with the Python front end.

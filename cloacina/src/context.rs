@@ -1,0 +1,308 @@
+//! The data a task reads and writes: an ordered map from keys to JSON values.
+//!
+//! A [`Context`] remembers which keys were written or removed since it was created (or since
+//! [`Context::take_delta`]); that record is the task's [`ContextDelta`], the only thing the engine
+//! stores for a finished task. The input of a task is the initial context of its execution with
+//! the deltas of its ancestors applied in a deterministic order.
+
+use indexmap::IndexSet;
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+
+use crate::error::ContextError;
+
+/// An ordered map from string keys to JSON values, shared along the tasks of an execution.
+///
+/// `insert` refuses to overwrite, `update` refuses to create, `set` does either. Every write is
+/// recorded so that the engine can store only what a task changed.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Context {
+    values: Map<String, Value>,
+    written: IndexSet<String>,
+    removed: IndexSet<String>,
+}
+
+/// What one task changed in its context: keys written (with their final values) and keys removed.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct ContextDelta {
+    /// Keys the task inserted, set or updated, with the values they ended with.
+    #[serde(default, skip_serializing_if = "Map::is_empty")]
+    pub written: Map<String, Value>,
+    /// Keys the task removed (and did not write again afterwards).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub removed: Vec<String>,
+}
+
+impl ContextDelta {
+    /// True when the task changed nothing.
+    pub fn is_empty(&self) -> bool {
+        self.written.is_empty() && self.removed.is_empty()
+    }
+}
+
+impl Context {
+    /// An empty context.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Builds a context from a JSON value, which must be an object.
+    ///
+    /// The keys of the object are not recorded as written: they are the starting point.
+    pub fn from_value(value: Value) -> Result<Self, ContextError> {
+        match value {
+            Value::Object(values) => Ok(Self::from_map(values)),
+            other => Err(ContextError::NotAnObject { found: json_type_name(&other) }),
+        }
+    }
+
+    /// Builds a context from a JSON object map, without recording any write.
+    pub fn from_map(values: Map<String, Value>) -> Self {
+        Self { values, written: IndexSet::new(), removed: IndexSet::new() }
+    }
+
+    /// Adds a new key; fails with [`ContextError::KeyExists`] if the key is already present.
+    pub fn insert(&mut self, key: impl Into<String>, value: impl Into<Value>) -> Result<(), ContextError> {
+        let key = key.into();
+        if self.values.contains_key(&key) {
+            return Err(ContextError::KeyExists { key });
+        }
+        self.write(key, value.into());
+        Ok(())
+    }
+
+    /// Sets a key whether or not it exists, returning the previous value if there was one.
+    pub fn set(&mut self, key: impl Into<String>, value: impl Into<Value>) -> Option<Value> {
+        self.write(key.into(), value.into())
+    }
+
+    /// Replaces the value of an existing key; fails with [`ContextError::KeyNotFound`] otherwise.
+    pub fn update(&mut self, key: impl Into<String>, value: impl Into<Value>) -> Result<Value, ContextError> {
+        let key = key.into();
+        if !self.values.contains_key(&key) {
+            return Err(ContextError::KeyNotFound { key });
+        }
+        Ok(self.write(key, value.into()).expect("the key was checked to be present"))
+    }
+
+    /// The value of a key, if present.
+    pub fn get(&self, key: &str) -> Option<&Value> {
+        self.values.get(key)
+    }
+
+    /// Removes a key, returning its value if it was present.
+    pub fn remove(&mut self, key: &str) -> Option<Value> {
+        let previous = self.values.shift_remove(key);
+        if previous.is_some() {
+            self.written.shift_remove(key);
+            self.removed.insert(key.to_owned());
+        }
+        previous
+    }
+
+    /// True when the key is present.
+    pub fn contains_key(&self, key: &str) -> bool {
+        self.values.contains_key(key)
+    }
+
+    /// Number of keys.
+    pub fn len(&self) -> usize {
+        self.values.len()
+    }
+
+    /// True when the context holds no key.
+    pub fn is_empty(&self) -> bool {
+        self.values.is_empty()
+    }
+
+    /// Keys and values in insertion order.
+    pub fn iter(&self) -> impl Iterator<Item = (&String, &Value)> {
+        self.values.iter()
+    }
+
+    /// Keys in insertion order.
+    pub fn keys(&self) -> impl Iterator<Item = &String> {
+        self.values.keys()
+    }
+
+    /// The values as a JSON object map.
+    pub fn as_map(&self) -> &Map<String, Value> {
+        &self.values
+    }
+
+    /// The values as a JSON object, consuming the context.
+    pub fn into_value(self) -> Value {
+        Value::Object(self.values)
+    }
+
+    /// The values as a JSON object map, consuming the context.
+    pub fn into_map(self) -> Map<String, Value> {
+        self.values
+    }
+
+    /// The changes recorded since the context was built, without clearing them.
+    pub fn delta(&self) -> ContextDelta {
+        ContextDelta {
+            written: self
+                .written
+                .iter()
+                .filter_map(|key| self.values.get(key).map(|value| (key.clone(), value.clone())))
+                .collect(),
+            removed: self.removed.iter().cloned().collect(),
+        }
+    }
+
+    /// The changes recorded so far; afterwards the context records from a clean slate.
+    pub fn take_delta(&mut self) -> ContextDelta {
+        let delta = self.delta();
+        self.written.clear();
+        self.removed.clear();
+        delta
+    }
+
+    /// Applies another task's delta without recording it as a write of this context.
+    pub fn apply(&mut self, delta: &ContextDelta) {
+        for key in &delta.removed {
+            self.values.shift_remove(key);
+        }
+        for (key, value) in &delta.written {
+            self.values.insert(key.clone(), value.clone());
+        }
+    }
+
+    fn write(&mut self, key: String, value: Value) -> Option<Value> {
+        self.removed.shift_remove(&key);
+        let previous = self.values.insert(key.clone(), value);
+        self.written.insert(key);
+        previous
+    }
+}
+
+impl Serialize for Context {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        self.values.serialize(serializer)
+    }
+}
+
+impl<'de> Deserialize<'de> for Context {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        Map::deserialize(deserializer).map(Self::from_map)
+    }
+}
+
+impl TryFrom<Value> for Context {
+    type Error = ContextError;
+
+    fn try_from(value: Value) -> Result<Self, Self::Error> {
+        Self::from_value(value)
+    }
+}
+
+impl From<Map<String, Value>> for Context {
+    fn from(values: Map<String, Value>) -> Self {
+        Self::from_map(values)
+    }
+}
+
+impl<K: Into<String>, V: Into<Value>> FromIterator<(K, V)> for Context {
+    fn from_iter<I: IntoIterator<Item = (K, V)>>(pairs: I) -> Self {
+        Self::from_map(pairs.into_iter().map(|(key, value)| (key.into(), value.into())).collect())
+    }
+}
+
+/// The JSON type of a value, as a word for error messages.
+pub(crate) fn json_type_name(value: &Value) -> &'static str {
+    match value {
+        Value::Null => "null",
+        Value::Bool(_) => "boolean",
+        Value::Number(_) => "number",
+        Value::String(_) => "string",
+        Value::Array(_) => "array",
+        Value::Object(_) => "object",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn insert_refuses_an_existing_key() {
+        let mut context = Context::new();
+        context.insert("a", 1).unwrap();
+        let error = context.insert("a", 2).unwrap_err();
+        assert_eq!(error.to_string(), "context key `a` already exists; use `set` or `update` to change it");
+        assert_eq!(context.get("a"), Some(&json!(1)));
+    }
+
+    #[test]
+    fn update_refuses_a_missing_key() {
+        let mut context = Context::new();
+        let error = context.update("missing", 1).unwrap_err();
+        assert!(matches!(error, ContextError::KeyNotFound { ref key } if key == "missing"));
+        context.set("present", 1);
+        assert_eq!(context.update("present", 2).unwrap(), json!(1));
+        assert_eq!(context.get("present"), Some(&json!(2)));
+    }
+
+    #[test]
+    fn keys_keep_insertion_order() {
+        let mut context = Context::new();
+        for key in ["zeta", "alpha", "mid"] {
+            context.insert(key, true).unwrap();
+        }
+        assert_eq!(context.keys().collect::<Vec<_>>(), ["zeta", "alpha", "mid"]);
+    }
+
+    #[test]
+    fn delta_records_only_what_changed() {
+        let mut context = Context::from_value(json!({"kept": 1, "dropped": 2, "changed": 3})).unwrap();
+        context.update("changed", 30).unwrap();
+        context.remove("dropped");
+        context.insert("new", "value").unwrap();
+        let delta = context.delta();
+        assert_eq!(Value::Object(delta.written.clone()), json!({"changed": 30, "new": "value"}));
+        assert_eq!(delta.removed, ["dropped"]);
+    }
+
+    #[test]
+    fn removing_then_writing_again_is_a_write() {
+        let mut context = Context::from_value(json!({"key": 1})).unwrap();
+        context.remove("key");
+        context.set("key", 2);
+        let delta = context.delta();
+        assert!(delta.removed.is_empty());
+        assert_eq!(delta.written.get("key"), Some(&json!(2)));
+    }
+
+    #[test]
+    fn apply_replays_a_delta_without_recording_it() {
+        let mut source = Context::from_value(json!({"gone": 0})).unwrap();
+        source.insert("added", [1, 2]).unwrap();
+        source.remove("gone");
+        let delta = source.take_delta();
+        assert!(source.delta().is_empty());
+
+        let mut target = Context::from_value(json!({"gone": 0, "other": 1})).unwrap();
+        target.apply(&delta);
+        assert_eq!(target.clone().into_value(), json!({"other": 1, "added": [1, 2]}));
+        assert!(target.delta().is_empty());
+    }
+
+    #[test]
+    fn only_objects_become_contexts() {
+        let error = Context::from_value(json!([1, 2])).unwrap_err();
+        assert_eq!(error.to_string(), "a context must be a JSON object, found array");
+    }
+
+    #[test]
+    fn delta_round_trips_through_json() {
+        let mut context = Context::new();
+        context.set("x", json!({"nested": [1, null]}));
+        let delta = context.delta();
+        let text = serde_json::to_string(&delta).unwrap();
+        assert_eq!(serde_json::from_str::<ContextDelta>(&text).unwrap(), delta);
+        assert_eq!(serde_json::to_string(&ContextDelta::default()).unwrap(), "{}");
+    }
+}

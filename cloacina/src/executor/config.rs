@@ -1,0 +1,104 @@
+//! The executor's settings, validated before anything starts.
+
+use std::time::Duration;
+
+use crate::error::ConfigError;
+use crate::store::{SqliteSynchronous, StoreOptions};
+
+/// How an executor runs.
+#[derive(Debug, Clone)]
+pub struct ExecutorConfig {
+    /// Tasks this executor runs at the same time (at least 1).
+    pub max_concurrent_tasks: usize,
+    /// The timeout of a task attempt when the task sets none; `None` means no limit.
+    pub task_timeout: Option<Duration>,
+    /// How often the executor looks for work when nothing has woken it (at least 10 ms).
+    /// Work is normally found through notifications; this is the fallback.
+    pub poll_interval: Duration,
+    /// How long a claimed task stays owned by this executor without renewal (at least 1 s).
+    pub lease_duration: Duration,
+    /// Database connections in the pool (at least 1).
+    pub pool_size: usize,
+    /// How durable SQLite commits are.
+    pub sqlite_synchronous: SqliteSynchronous,
+    /// How long SQLite waits for another process's write lock (at least 1 ms).
+    pub sqlite_busy_timeout: Duration,
+    /// How long `shutdown` lets running tasks finish before abandoning them.
+    pub shutdown_timeout: Duration,
+}
+
+impl Default for ExecutorConfig {
+    fn default() -> Self {
+        Self {
+            max_concurrent_tasks: 64,
+            task_timeout: None,
+            poll_interval: Duration::from_secs(1),
+            lease_duration: Duration::from_secs(30),
+            pool_size: 8,
+            sqlite_synchronous: SqliteSynchronous::Normal,
+            sqlite_busy_timeout: Duration::from_secs(5),
+            shutdown_timeout: Duration::from_secs(30),
+        }
+    }
+}
+
+impl ExecutorConfig {
+    /// Checks every field, naming the first one out of range.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        let invalid = |field: &'static str, problem: String| Err(ConfigError { field, problem });
+        if self.max_concurrent_tasks == 0 {
+            return invalid("max_concurrent_tasks", "is 0; it must be at least 1".into());
+        }
+        if self.task_timeout.is_some_and(|timeout| timeout.is_zero()) {
+            return invalid("task_timeout", "is 0; use a positive duration, or none for no limit".into());
+        }
+        if self.poll_interval < Duration::from_millis(10) {
+            return invalid("poll_interval", format!("is {:?}; it must be at least 10ms", self.poll_interval));
+        }
+        if self.lease_duration < Duration::from_secs(1) {
+            return invalid("lease_duration", format!("is {:?}; it must be at least 1s", self.lease_duration));
+        }
+        if self.pool_size == 0 {
+            return invalid("pool_size", "is 0; it must be at least 1".into());
+        }
+        if self.sqlite_busy_timeout < Duration::from_millis(1) {
+            return invalid("sqlite_busy_timeout", "must be at least 1ms".into());
+        }
+        Ok(())
+    }
+
+    pub(crate) fn store_options(&self) -> StoreOptions {
+        StoreOptions {
+            pool_size: self.pool_size,
+            sqlite_synchronous: self.sqlite_synchronous,
+            sqlite_busy_timeout: self.sqlite_busy_timeout,
+            ..StoreOptions::default()
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_default_is_valid() {
+        ExecutorConfig::default().validate().unwrap();
+    }
+
+    #[test]
+    fn out_of_range_fields_are_named() {
+        let cases = [
+            (ExecutorConfig { max_concurrent_tasks: 0, ..Default::default() }, "max_concurrent_tasks"),
+            (ExecutorConfig { task_timeout: Some(Duration::ZERO), ..Default::default() }, "task_timeout"),
+            (ExecutorConfig { poll_interval: Duration::from_millis(1), ..Default::default() }, "poll_interval"),
+            (ExecutorConfig { lease_duration: Duration::from_millis(100), ..Default::default() }, "lease_duration"),
+            (ExecutorConfig { pool_size: 0, ..Default::default() }, "pool_size"),
+        ];
+        for (config, field) in cases {
+            let error = config.validate().unwrap_err();
+            assert_eq!(error.field, field);
+            assert!(error.to_string().starts_with(&format!("invalid executor configuration: `{field}`")));
+        }
+    }
+}

@@ -1,0 +1,168 @@
+//! The state an executor's background loops and its API share.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+
+use chrono::Utc;
+use tokio::sync::{Notify, Semaphore, broadcast, mpsc};
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+use uuid::Uuid;
+
+use super::config::ExecutorConfig;
+use super::events::Event;
+use super::inputs::InputCache;
+use super::scheduler::{self, AttemptOutcome, Transition};
+use super::waiters::Waiters;
+use crate::error::StoreError;
+use crate::result::ExecutionStatus;
+use crate::store::Store;
+use crate::workflow::WorkflowRegistry;
+
+/// Capacity of the in-process event broadcast; a slower subscriber sees a gap, never a stall.
+const EVENT_CAPACITY: usize = 16 * 1024;
+
+pub(crate) struct Engine {
+    pub store: Store,
+    pub config: ExecutorConfig,
+    pub registry: Arc<WorkflowRegistry>,
+    /// This executor's lease owner id.
+    pub owner: String,
+    /// Wakes the dispatcher: work may be ready, or capacity came free.
+    pub wake: Notify,
+    /// Set when the dispatcher stopped claiming for lack of capacity, so that finishing tasks
+    /// wake it (and do not otherwise).
+    pub saturated: AtomicBool,
+    /// One permit per task this executor may run at once.
+    pub permits: Arc<Semaphore>,
+    /// Finished attempts, on their way to the recorder.
+    pub outcomes: mpsc::UnboundedSender<AttemptOutcome>,
+    pub waiters: Waiters,
+    pub events: broadcast::Sender<Event>,
+    pub inputs: InputCache,
+    /// Cancellation of the attempts running here, by execution and task id.
+    running: Mutex<HashMap<Uuid, HashMap<String, CancellationToken>>>,
+    /// The earliest retry this process knows of, in microseconds since the epoch.
+    pub next_retry: Mutex<Option<i64>>,
+    /// Cancelled to stop claiming work.
+    pub stopping: CancellationToken,
+    /// Cancelled once no attempt will report anymore: the recorder drains and stops.
+    pub closing: CancellationToken,
+    /// The attempts running in this process.
+    pub attempts: TaskTracker,
+}
+
+impl Engine {
+    pub fn new(
+        store: Store,
+        config: ExecutorConfig,
+        registry: Arc<WorkflowRegistry>,
+        outcomes: mpsc::UnboundedSender<AttemptOutcome>,
+    ) -> Self {
+        Self {
+            store,
+            permits: Arc::new(Semaphore::new(config.max_concurrent_tasks)),
+            config,
+            registry,
+            owner: format!("{}-{}", std::process::id(), Uuid::new_v4()),
+            wake: Notify::new(),
+            saturated: AtomicBool::new(false),
+            outcomes,
+            waiters: Waiters::default(),
+            events: broadcast::channel(EVENT_CAPACITY).0,
+            inputs: InputCache::default(),
+            running: Mutex::new(HashMap::new()),
+            next_retry: Mutex::new(None),
+            stopping: CancellationToken::new(),
+            closing: CancellationToken::new(),
+            attempts: TaskTracker::new(),
+        }
+    }
+
+    /// Acts on a committed transaction: broadcasts its events, wakes the dispatcher if work is
+    /// ready, stops local attempts of executions that ended, and answers their waiters.
+    pub fn announce(&self, transition: Transition) {
+        for event in transition.events {
+            // No subscriber is not an error.
+            let _ = self.events.send(event);
+        }
+        if let Some(retry_at) = transition.next_retry {
+            let mut next = lock(&self.next_retry);
+            *next = Some(next.map_or(retry_at, |current| current.min(retry_at)));
+            drop(next);
+            self.wake.notify_one();
+        }
+        if transition.ready > 0 {
+            self.wake.notify_one();
+        }
+        for (execution_id, status) in transition.finished {
+            self.inputs.forget(execution_id);
+            if let Some(tokens) = lock(&self.running).remove(&execution_id) {
+                tokens.values().for_each(CancellationToken::cancel);
+            }
+            self.waiters.finished(execution_id, status);
+        }
+    }
+
+    /// Registers a running attempt; the token is cancelled if its execution ends meanwhile.
+    pub fn start_attempt(&self, execution_id: Uuid, task_id: &str) -> CancellationToken {
+        let token = CancellationToken::new();
+        lock(&self.running).entry(execution_id).or_default().insert(task_id.to_owned(), token.clone());
+        token
+    }
+
+    /// Unregisters a running attempt.
+    pub fn end_attempt(&self, execution_id: Uuid, task_id: &str) {
+        let mut running = lock(&self.running);
+        if let Some(tokens) = running.get_mut(&execution_id) {
+            tokens.remove(task_id);
+            if tokens.is_empty() {
+                running.remove(&execution_id);
+            }
+        }
+    }
+
+    /// Cancels every attempt running here (used when shutdown runs out of time).
+    pub fn cancel_running_attempts(&self) -> Vec<(Uuid, String)> {
+        let running = std::mem::take(&mut *lock(&self.running));
+        let mut stopped = Vec::new();
+        for (execution_id, tokens) in running {
+            for (task_id, token) in tokens {
+                token.cancel();
+                stopped.push((execution_id, task_id));
+            }
+        }
+        stopped
+    }
+
+    /// Ends an unfinished execution early and announces it.
+    pub async fn stop_execution(
+        &self,
+        execution_id: Uuid,
+        status: ExecutionStatus,
+        reason: String,
+    ) -> Result<Option<ExecutionStatus>, StoreError> {
+        let (status, transition) = self
+            .store
+            .write(move |connection| scheduler::stop_execution(connection, execution_id, status, &reason, Utc::now()))
+            .await?;
+        self.announce(transition);
+        Ok(status)
+    }
+
+    /// Whether finishing tasks should wake the dispatcher.
+    pub fn is_saturated(&self) -> bool {
+        self.saturated.load(Ordering::Acquire)
+    }
+
+    /// Records whether the dispatcher stopped for lack of capacity.
+    pub fn set_saturated(&self, saturated: bool) {
+        self.saturated.store(saturated, Ordering::Release);
+    }
+}
+
+/// Locks a mutex whose data stays consistent even if a holder panicked.
+pub(crate) fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+}

@@ -1,0 +1,312 @@
+//! [`UnifiedExecutor`]: runs workflows and keeps every execution in the database.
+
+mod config;
+mod engine;
+mod events;
+mod handle;
+mod inputs;
+mod results;
+mod scheduler;
+mod waiters;
+mod worker;
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use chrono::Utc;
+use tokio::sync::{broadcast, mpsc};
+use tokio::task::JoinHandle;
+use tokio::time::Instant;
+use uuid::Uuid;
+
+pub use config::ExecutorConfig;
+pub use events::{Event, EventKind};
+pub use handle::ExecutionHandle;
+
+use crate::context::Context;
+use crate::error::ExecutorError;
+use crate::result::{ExecutionResult, ExecutionStatus, ExecutionSummary};
+use crate::store::{self, DatabaseUrl, ExecutionFilter, Store};
+use crate::workflow::{Workflow, WorkflowRegistry};
+use engine::{Engine, lock};
+
+/// Which workflow to run: a registered name, or a workflow (registered on the way).
+#[derive(Debug, Clone)]
+pub enum WorkflowRef {
+    /// A workflow registered under this name.
+    Name(String),
+    /// This workflow; it is registered under its name, replacing any earlier one.
+    Workflow(Arc<Workflow>),
+}
+
+impl From<&str> for WorkflowRef {
+    fn from(name: &str) -> Self {
+        Self::Name(name.to_owned())
+    }
+}
+
+impl From<String> for WorkflowRef {
+    fn from(name: String) -> Self {
+        Self::Name(name)
+    }
+}
+
+impl From<Workflow> for WorkflowRef {
+    fn from(workflow: Workflow) -> Self {
+        Self::Workflow(Arc::new(workflow))
+    }
+}
+
+impl From<Arc<Workflow>> for WorkflowRef {
+    fn from(workflow: Arc<Workflow>) -> Self {
+        Self::Workflow(workflow)
+    }
+}
+
+impl From<&Arc<Workflow>> for WorkflowRef {
+    fn from(workflow: &Arc<Workflow>) -> Self {
+        Self::Workflow(Arc::clone(workflow))
+    }
+}
+
+/// Runs workflows on SQLite or PostgreSQL.
+///
+/// Creating an executor opens the database (creating its tables if needed) and starts its
+/// background work on the current tokio runtime: a dispatcher that claims ready tasks when woken
+/// (and at least every `poll_interval`), and a recorder that writes finished attempts. Clones
+/// share the same executor. Call [`shutdown`](Self::shutdown) to stop it cleanly; dropping the
+/// last clone stops it too, without waiting.
+#[derive(Clone)]
+pub struct UnifiedExecutor {
+    engine: Arc<Engine>,
+    lifecycle: Arc<Lifecycle>,
+}
+
+/// The background loops; stopping them when the last executor clone goes away.
+struct Lifecycle {
+    engine: Arc<Engine>,
+    loops: Mutex<Option<(JoinHandle<()>, JoinHandle<()>)>>,
+}
+
+impl Drop for Lifecycle {
+    fn drop(&mut self) {
+        self.engine.stopping.cancel();
+        self.engine.closing.cancel();
+    }
+}
+
+impl std::fmt::Debug for UnifiedExecutor {
+    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        formatter
+            .debug_struct("UnifiedExecutor")
+            .field("database", &self.engine.store.description())
+            .field("owner", &self.engine.owner)
+            .finish_non_exhaustive()
+    }
+}
+
+impl UnifiedExecutor {
+    /// Opens an executor on `url` with the default configuration and the global registry.
+    ///
+    /// Accepted URLs: `sqlite:///:memory:`, `sqlite:///relative.db`, `sqlite:////absolute.db`,
+    /// `postgresql://user:password@host:port/database`.
+    pub async fn new(url: &str) -> Result<Self, ExecutorError> {
+        Self::with_config(url, ExecutorConfig::default()).await
+    }
+
+    /// Opens an executor with a configuration, using the global registry.
+    pub async fn with_config(url: &str, config: ExecutorConfig) -> Result<Self, ExecutorError> {
+        Self::open(url, config, WorkflowRegistry::global()).await
+    }
+
+    /// Opens an executor with a configuration and its own registry of workflows.
+    pub async fn open(
+        url: &str,
+        config: ExecutorConfig,
+        registry: Arc<WorkflowRegistry>,
+    ) -> Result<Self, ExecutorError> {
+        config.validate()?;
+        let url = DatabaseUrl::parse(url)?;
+        let store = Store::open(&url, &config.store_options()).await?;
+        let (outcomes, outcomes_receiver) = mpsc::unbounded_channel();
+        let engine = Arc::new(Engine::new(store, config, registry, outcomes));
+        let dispatcher = tokio::spawn(worker::dispatch(Arc::clone(&engine)));
+        let recorder = tokio::spawn(worker::record(Arc::clone(&engine), outcomes_receiver));
+        let lifecycle =
+            Arc::new(Lifecycle { engine: Arc::clone(&engine), loops: Mutex::new(Some((dispatcher, recorder))) });
+        Ok(Self { engine, lifecycle })
+    }
+
+    /// The registry this executor resolves workflow names in.
+    pub fn registry(&self) -> &Arc<WorkflowRegistry> {
+        &self.engine.registry
+    }
+
+    /// Registers a workflow so that this executor can run (and resume) its executions.
+    pub fn register(&self, workflow: impl Into<Arc<Workflow>>) -> Arc<Workflow> {
+        let workflow = workflow.into();
+        self.engine.registry.register(Arc::clone(&workflow));
+        workflow
+    }
+
+    /// This executor's id as a lease owner.
+    pub fn owner_id(&self) -> &str {
+        &self.engine.owner
+    }
+
+    /// The configuration it runs with.
+    pub fn config(&self) -> &ExecutorConfig {
+        &self.engine.config
+    }
+
+    /// Runs a workflow to its end and returns the result.
+    ///
+    /// A failed or cancelled execution is not an error here: check the result's status.
+    pub async fn execute(
+        &self,
+        workflow: impl Into<WorkflowRef>,
+        context: Context,
+    ) -> Result<ExecutionResult, ExecutorError> {
+        let handle = self.start(workflow, context).await?;
+        handle.wait().await
+    }
+
+    /// Starts a workflow and returns at once with a handle to it.
+    pub async fn start(
+        &self,
+        workflow: impl Into<WorkflowRef>,
+        context: Context,
+    ) -> Result<ExecutionHandle, ExecutorError> {
+        self.ensure_running()?;
+        let workflow = self.resolve(workflow.into())?;
+        let execution_id = Uuid::now_v7();
+        let context = Arc::new(context);
+        self.engine.inputs.remember_initial(execution_id, &context);
+        let created = {
+            let workflow = Arc::clone(&workflow);
+            let context = Arc::clone(&context);
+            self.engine
+                .store
+                .write(move |connection| {
+                    scheduler::create_execution(connection, execution_id, &workflow, &context, Utc::now())
+                })
+                .await
+        };
+        match created {
+            Ok(transition) => self.engine.announce(transition),
+            Err(error) => {
+                self.engine.inputs.forget(execution_id);
+                return Err(error.into());
+            }
+        }
+        Ok(ExecutionHandle::new(self.clone(), execution_id))
+    }
+
+    /// Waits for an execution to finish (one started here, by another process, or before a
+    /// restart) and returns its result. With a timeout, fails with
+    /// [`ExecutorError::WaitTimeout`] if it has not finished by then; the execution goes on.
+    pub async fn wait(&self, execution_id: Uuid, timeout: Option<Duration>) -> Result<ExecutionResult, ExecutorError> {
+        let deadline = timeout.map(|timeout| Instant::now() + timeout);
+        let mut waiter = self.engine.waiters.register(execution_id);
+        loop {
+            let status = self.status(execution_id).await?;
+            if status.is_finished() {
+                break;
+            }
+            // Another process may finish it; look again at the poll interval.
+            let mut wake_at = Instant::now() + self.engine.config.poll_interval;
+            if let Some(deadline) = deadline {
+                if Instant::now() >= deadline {
+                    return Err(ExecutorError::WaitTimeout { execution_id, timeout: timeout.unwrap_or_default() });
+                }
+                wake_at = wake_at.min(deadline);
+            }
+            tokio::select! {
+                _ = &mut waiter.finished => break,
+                _ = tokio::time::sleep_until(wake_at) => {}
+            }
+        }
+        drop(waiter);
+        self.get_execution(execution_id).await
+    }
+
+    /// The current status of an execution.
+    pub async fn status(&self, execution_id: Uuid) -> Result<ExecutionStatus, ExecutorError> {
+        let key = execution_id.to_string();
+        let status = self.engine.store.read(move |connection| store::execution_status(connection, &key)).await?;
+        let status = status.ok_or(ExecutorError::ExecutionNotFound(execution_id))?;
+        Ok(scheduler::parse_status(&status)?)
+    }
+
+    /// Cancels an execution: tasks not started become `Cancelled`, running ones are stopped,
+    /// and waiters return at once. Returns the final status: `Cancelled`, or the status the
+    /// execution had already reached.
+    pub async fn cancel(&self, execution_id: Uuid) -> Result<ExecutionStatus, ExecutorError> {
+        self.engine
+            .stop_execution(execution_id, ExecutionStatus::Cancelled, "the execution was cancelled".to_owned())
+            .await?
+            .ok_or(ExecutorError::ExecutionNotFound(execution_id))
+    }
+
+    /// The execution as stored now: its result if it has finished, a snapshot otherwise.
+    pub async fn get_execution(&self, execution_id: Uuid) -> Result<ExecutionResult, ExecutorError> {
+        self.engine
+            .store
+            .read(move |connection| results::load_result(connection, execution_id))
+            .await?
+            .ok_or(ExecutorError::ExecutionNotFound(execution_id))
+    }
+
+    /// Executions matching the filter, newest first.
+    pub async fn list_executions(&self, filter: ExecutionFilter) -> Result<Vec<ExecutionSummary>, ExecutorError> {
+        let rows = self.engine.store.read(move |connection| store::list_executions(connection, &filter)).await?;
+        Ok(rows.into_iter().map(results::to_summary).collect::<Result<_, _>>()?)
+    }
+
+    /// The persisted events of an execution, in order.
+    pub async fn events(&self, execution_id: Uuid) -> Result<Vec<Event>, ExecutorError> {
+        let key = execution_id.to_string();
+        let rows = self.engine.store.read(move |connection| store::load_events(connection, &key)).await?;
+        Ok(rows.into_iter().map(Event::from_row).collect::<Result<_, _>>()?)
+    }
+
+    /// Events as this executor commits them, from now on.
+    pub fn subscribe(&self) -> broadcast::Receiver<Event> {
+        self.engine.events.subscribe()
+    }
+
+    /// Stops the executor: no new task is claimed, running tasks may finish until the
+    /// configured `shutdown_timeout`, tasks still running then are stopped and handed back, and
+    /// everything finished is recorded. Calls after the first return at once.
+    pub async fn shutdown(&self) {
+        let Some((dispatcher, recorder)) = lock(&self.lifecycle.loops).take() else {
+            return;
+        };
+        let engine = &self.engine;
+        engine.stopping.cancel();
+        let _ = dispatcher.await;
+        engine.attempts.close();
+        if tokio::time::timeout(engine.config.shutdown_timeout, engine.attempts.wait()).await.is_err() {
+            let stopped = engine.cancel_running_attempts();
+            engine.attempts.wait().await;
+            worker::release(engine, stopped).await;
+        }
+        engine.closing.cancel();
+        let _ = recorder.await;
+    }
+
+    fn ensure_running(&self) -> Result<(), ExecutorError> {
+        if self.engine.stopping.is_cancelled() { Err(ExecutorError::ShutDown) } else { Ok(()) }
+    }
+
+    fn resolve(&self, workflow: WorkflowRef) -> Result<Arc<Workflow>, ExecutorError> {
+        match workflow {
+            WorkflowRef::Workflow(workflow) => Ok(self.register(workflow)),
+            WorkflowRef::Name(name) => self
+                .engine
+                .registry
+                .get(&name)
+                .ok_or_else(|| ExecutorError::WorkflowNotFound { name, registered: self.engine.registry.names() }),
+        }
+    }
+}

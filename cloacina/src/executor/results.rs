@@ -1,0 +1,78 @@
+//! Reading an execution back from the database as an [`ExecutionResult`].
+
+use std::collections::HashMap;
+
+use uuid::Uuid;
+
+use super::events::parse_id;
+use super::inputs::{parse_context, parse_delta};
+use super::scheduler::parse_status;
+use crate::context::Context;
+use crate::error::StoreError;
+use crate::result::{ExecutionResult, ExecutionSummary, TaskResult};
+use crate::store::{self, AnyConnection, ExecutionSummaryRow, to_datetime};
+
+/// The execution as stored now: final once it has finished, a snapshot before.
+///
+/// Its context is the initial context with the deltas of completed tasks applied in their
+/// topological order, so a reader needs no workflow definition.
+pub(crate) fn load_result(
+    connection: &mut AnyConnection,
+    execution_id: Uuid,
+) -> Result<Option<ExecutionResult>, StoreError> {
+    let key = execution_id.to_string();
+    let Some(row) = store::find_execution(connection, &key)? else {
+        return Ok(None);
+    };
+    let tasks = store::load_tasks(connection, &key)?;
+    let positions: HashMap<&str, i32> = tasks.iter().map(|task| (task.task_id.as_str(), task.position)).collect();
+    let mut outputs = store::load_outputs(connection, &key, None)?
+        .into_iter()
+        .map(|(task_id, text)| Ok((positions.get(task_id.as_str()).copied().unwrap_or(i32::MAX), parse_delta(&text)?)))
+        .collect::<Result<Vec<_>, StoreError>>()?;
+    outputs.sort_by_key(|(position, _)| *position);
+    let mut context = Context::from_map(parse_context(&row.context)?);
+    for (_, delta) in &outputs {
+        context.apply(delta);
+    }
+    context.take_delta();
+
+    let task_results = tasks
+        .into_iter()
+        .map(|task| {
+            Ok(TaskResult {
+                status: parse_status(&task.status)?,
+                attempts: task.attempt.max(0) as u32,
+                started_at: task.started_at.map(to_datetime),
+                finished_at: task.finished_at.map(to_datetime),
+                error: task.error,
+                task_id: task.task_id,
+            })
+        })
+        .collect::<Result<Vec<_>, StoreError>>()?;
+
+    Ok(Some(ExecutionResult {
+        execution_id,
+        workflow_name: row.workflow_name,
+        workflow_version: row.workflow_version,
+        status: parse_status(&row.status)?,
+        context,
+        task_results,
+        error: row.error,
+        created_at: to_datetime(row.created_at),
+        started_at: row.started_at.map(to_datetime),
+        finished_at: row.finished_at.map(to_datetime),
+    }))
+}
+
+/// A listing row as a summary.
+pub(crate) fn to_summary(row: ExecutionSummaryRow) -> Result<ExecutionSummary, StoreError> {
+    Ok(ExecutionSummary {
+        execution_id: parse_id(&row.id)?,
+        workflow_name: row.workflow_name,
+        status: parse_status(&row.status)?,
+        error: row.error,
+        created_at: to_datetime(row.created_at),
+        finished_at: row.finished_at.map(to_datetime),
+    })
+}

@@ -1,0 +1,44 @@
+//! Cloacina: a durable, event-driven workflow engine.
+//!
+//! A [`Workflow`] is a DAG of [`Task`]s. Running one creates an *execution*, kept in a database
+//! (SQLite by default, PostgreSQL to share work between processes) so that it survives a crash.
+//! When a task finishes, its dependents are decided in the same transaction and workers are
+//! woken at once; polling is only a slow fallback.
+//!
+//! ```no_run
+//! use cloacina::{Context, FunctionTask, UnifiedExecutor, Workflow};
+//!
+//! # async fn example() -> Result<(), Box<dyn std::error::Error>> {
+//! let workflow = Workflow::builder("greet")
+//!     .task(FunctionTask::new("hello", |mut context: Context| async move {
+//!         context.insert("greeting", "hello")?;
+//!         Ok(context)
+//!     }))
+//!     .build()?;
+//! let executor = UnifiedExecutor::new("sqlite:///:memory:").await?;
+//! let result = executor.execute(workflow, Context::new()).await?;
+//! assert_eq!(result.context.get("greeting").unwrap(), "hello");
+//! executor.shutdown().await;
+//! # Ok(())
+//! # }
+//! ```
+
+pub mod context;
+pub mod error;
+pub mod executor;
+pub mod result;
+pub mod retry;
+pub mod store;
+pub mod task;
+pub mod trigger;
+pub mod workflow;
+
+pub use context::{Context, ContextDelta};
+pub use error::{ConfigError, ContextError, ExecutorError, StoreError, TaskError, WorkflowError};
+pub use executor::{Event, EventKind, ExecutionHandle, ExecutorConfig, UnifiedExecutor, WorkflowRef};
+pub use result::{ExecutionResult, ExecutionStatus, ExecutionSummary, TaskResult, TaskStatus};
+pub use retry::{Backoff, RetryPolicy};
+pub use store::{DatabaseUrl, ExecutionFilter, SqliteSynchronous};
+pub use task::{FunctionTask, Task};
+pub use trigger::{ConditionOperator, ContextCondition, TriggerRule};
+pub use workflow::{Workflow, WorkflowBuilder, WorkflowRegistry};

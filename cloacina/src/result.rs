@@ -1,0 +1,200 @@
+//! What an execution and its tasks became: statuses and results.
+
+use std::fmt;
+use std::str::FromStr;
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use crate::context::Context;
+
+/// The state of an execution.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum ExecutionStatus {
+    /// Created; no task has started yet.
+    Pending,
+    /// At least one task has started and some task is not finished.
+    Running,
+    /// Every task finished and none failed.
+    Completed,
+    /// Every task finished and at least one failed.
+    Failed,
+    /// Cancelled before it finished.
+    Cancelled,
+}
+
+/// The state of one task of an execution.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum TaskStatus {
+    /// Waiting for its dependencies.
+    Pending,
+    /// May be claimed by a worker (possibly not before its retry time).
+    Ready,
+    /// Claimed by a worker and running.
+    Running,
+    /// Finished successfully.
+    Completed,
+    /// Failed for good (its retries, if any, are spent).
+    Failed,
+    /// Not run, because its trigger rule did not hold.
+    Skipped,
+    /// Not run, or stopped, because its execution was cancelled.
+    Cancelled,
+}
+
+macro_rules! status_names {
+    ($type:ident { $($variant:ident),* $(,)? }) => {
+        impl $type {
+            /// The status as stored and displayed.
+            pub fn as_str(self) -> &'static str {
+                match self { $(Self::$variant => stringify!($variant),)* }
+            }
+        }
+
+        impl fmt::Display for $type {
+            fn fmt(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
+                formatter.write_str(self.as_str())
+            }
+        }
+
+        impl FromStr for $type {
+            type Err = String;
+
+            fn from_str(text: &str) -> Result<Self, Self::Err> {
+                match text {
+                    $(stringify!($variant) => Ok(Self::$variant),)*
+                    other => Err(format!(
+                        "unknown {} `{other}`; expected one of: {}",
+                        stringify!($type),
+                        [$(stringify!($variant)),*].join(", ")
+                    )),
+                }
+            }
+        }
+    };
+}
+
+status_names!(ExecutionStatus { Pending, Running, Completed, Failed, Cancelled });
+status_names!(TaskStatus { Pending, Ready, Running, Completed, Failed, Skipped, Cancelled });
+
+impl ExecutionStatus {
+    /// True for `Completed`, `Failed` and `Cancelled`.
+    pub fn is_finished(self) -> bool {
+        matches!(self, Self::Completed | Self::Failed | Self::Cancelled)
+    }
+}
+
+impl TaskStatus {
+    /// True for `Completed`, `Failed`, `Skipped` and `Cancelled`.
+    pub fn is_finished(self) -> bool {
+        matches!(self, Self::Completed | Self::Failed | Self::Skipped | Self::Cancelled)
+    }
+}
+
+/// What happened to one task of an execution.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TaskResult {
+    /// The task's id.
+    pub task_id: String,
+    /// Its state.
+    pub status: TaskStatus,
+    /// Attempts started so far.
+    pub attempts: u32,
+    /// When its latest attempt started.
+    pub started_at: Option<DateTime<Utc>>,
+    /// When it reached its final state.
+    pub finished_at: Option<DateTime<Utc>>,
+    /// The error of its latest failed attempt.
+    pub error: Option<String>,
+}
+
+impl TaskResult {
+    /// Time from the start of the latest attempt to the end, once both are known.
+    pub fn duration(&self) -> Option<Duration> {
+        elapsed(self.started_at, self.finished_at)
+    }
+}
+
+/// An execution: its state, its tasks and its context, final once the execution has finished.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ExecutionResult {
+    /// The execution's id.
+    pub execution_id: Uuid,
+    /// The workflow it runs.
+    pub workflow_name: String,
+    /// The content version of the workflow when the execution was created.
+    pub workflow_version: String,
+    /// Its state.
+    pub status: ExecutionStatus,
+    /// The initial context with every completed task's changes applied in topological order.
+    pub context: Context,
+    /// One entry per task, in the workflow's topological order.
+    pub task_results: Vec<TaskResult>,
+    /// The first error that made the execution fail, or why it was cancelled.
+    pub error: Option<String>,
+    /// When it was created.
+    pub created_at: DateTime<Utc>,
+    /// When its first task started.
+    pub started_at: Option<DateTime<Utc>>,
+    /// When it finished.
+    pub finished_at: Option<DateTime<Utc>>,
+}
+
+impl ExecutionResult {
+    /// Time from creation to the end, once it has finished.
+    pub fn duration(&self) -> Option<Duration> {
+        elapsed(Some(self.created_at), self.finished_at)
+    }
+
+    /// The result of one task.
+    pub fn task(&self, task_id: &str) -> Option<&TaskResult> {
+        self.task_results.iter().find(|result| result.task_id == task_id)
+    }
+}
+
+/// One line of [`list_executions`](crate::UnifiedExecutor::list_executions).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ExecutionSummary {
+    /// The execution's id.
+    pub execution_id: Uuid,
+    /// The workflow it runs.
+    pub workflow_name: String,
+    /// Its state.
+    pub status: ExecutionStatus,
+    /// The first error, if it failed.
+    pub error: Option<String>,
+    /// When it was created.
+    pub created_at: DateTime<Utc>,
+    /// When it finished.
+    pub finished_at: Option<DateTime<Utc>>,
+}
+
+fn elapsed(start: Option<DateTime<Utc>>, end: Option<DateTime<Utc>>) -> Option<Duration> {
+    let (start, end) = (start?, end?);
+    (end - start).to_std().ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn statuses_round_trip_through_text() {
+        for status in [TaskStatus::Pending, TaskStatus::Skipped, TaskStatus::Cancelled] {
+            assert_eq!(status.as_str().parse::<TaskStatus>().unwrap(), status);
+        }
+        assert_eq!("Failed".parse::<ExecutionStatus>().unwrap(), ExecutionStatus::Failed);
+        let error = "Done".parse::<ExecutionStatus>().unwrap_err();
+        assert!(error.contains("expected one of: Pending, Running, Completed, Failed, Cancelled"), "{error}");
+    }
+
+    #[test]
+    fn finished_statuses() {
+        assert!(ExecutionStatus::Cancelled.is_finished());
+        assert!(!ExecutionStatus::Running.is_finished());
+        assert!(TaskStatus::Skipped.is_finished());
+        assert!(!TaskStatus::Ready.is_finished());
+    }
+}

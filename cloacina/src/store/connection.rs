@@ -1,0 +1,197 @@
+//! Connections: one Diesel connection type over both backends, the pool manager that opens
+//! them with the right per-connection settings, and transactions.
+
+#![allow(missing_docs)] // `MultiConnection` generates public items without documentation.
+
+use std::time::Duration;
+
+use deadpool::managed::{Metrics, RecycleError, RecycleResult};
+use deadpool_diesel::Runtime;
+use diesel::connection::{AnsiTransactionManager, SimpleConnection, TransactionManager};
+use diesel::result::{DatabaseErrorKind, Error as DieselError};
+use diesel::{Connection, PgConnection, SqliteConnection};
+
+use super::url::DatabaseUrl;
+use crate::error::StoreError;
+
+/// A connection to either backend; queries written once run on both.
+#[derive(diesel::MultiConnection)]
+pub enum AnyConnection {
+    /// A PostgreSQL connection.
+    Postgres(PgConnection),
+    /// A SQLite connection.
+    Sqlite(SqliteConnection),
+}
+
+/// A pooled connection: used from async code through `interact`, which runs on a blocking thread.
+pub(crate) type PooledConnection = deadpool_diesel::Connection<AnyConnection>;
+
+/// How durable a SQLite commit is (`PRAGMA synchronous`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum SqliteSynchronous {
+    /// A commit survives a crash of the process, not of the machine (WAL mode's usual choice).
+    #[default]
+    Normal,
+    /// A commit survives power loss; each commit waits for the disk.
+    Full,
+}
+
+impl SqliteSynchronous {
+    fn pragma_value(self) -> &'static str {
+        match self {
+            Self::Normal => "NORMAL",
+            Self::Full => "FULL",
+        }
+    }
+}
+
+/// Settings applied to every new connection.
+#[derive(Debug, Clone)]
+pub(crate) struct ConnectionSettings {
+    pub sqlite_synchronous: SqliteSynchronous,
+    pub sqlite_busy_timeout: Duration,
+}
+
+/// What the pool connects to: the concrete target string plus how to describe it.
+#[derive(Debug, Clone)]
+pub(crate) struct ConnectionTarget {
+    /// The string handed to the driver.
+    pub connect_to: String,
+    /// The database, for messages.
+    pub description: String,
+    pub settings: ConnectionSettings,
+    kind: TargetKind,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum TargetKind {
+    SqliteMemory,
+    SqliteFile,
+    Postgres,
+}
+
+impl ConnectionTarget {
+    /// The target for a URL. A memory database gets a unique shared-cache name, so that every
+    /// connection of the pool sees the same database.
+    pub fn new(url: &DatabaseUrl, settings: ConnectionSettings) -> Self {
+        let (connect_to, kind) = match url {
+            DatabaseUrl::SqliteMemory => {
+                (format!("file:cloacina-{}?mode=memory&cache=shared", uuid::Uuid::new_v4()), TargetKind::SqliteMemory)
+            }
+            DatabaseUrl::SqliteFile(path) => (path.to_string_lossy().into_owned(), TargetKind::SqliteFile),
+            DatabaseUrl::Postgres(postgres) => (postgres.connection_string().to_owned(), TargetKind::Postgres),
+        };
+        Self { connect_to, description: url.describe(), settings, kind }
+    }
+
+    /// True for an in-memory SQLite database.
+    pub fn is_memory(&self) -> bool {
+        self.kind == TargetKind::SqliteMemory
+    }
+
+    /// Opens a connection and applies the per-connection settings.
+    pub fn establish(&self) -> Result<AnyConnection, StoreError> {
+        let connect_error = |message: String| StoreError::Connect { target: self.description.clone(), message };
+        match self.kind {
+            TargetKind::Postgres => PgConnection::establish(&self.connect_to)
+                .map(AnyConnection::Postgres)
+                .map_err(|error| connect_error(error.to_string().trim().to_owned())),
+            TargetKind::SqliteMemory | TargetKind::SqliteFile => {
+                let mut connection =
+                    SqliteConnection::establish(&self.connect_to).map_err(|error| connect_error(error.to_string()))?;
+                let busy = self.settings.sqlite_busy_timeout.as_millis();
+                let mut pragmas = format!("PRAGMA busy_timeout = {busy}; PRAGMA foreign_keys = ON;");
+                if self.kind == TargetKind::SqliteFile {
+                    pragmas.push_str(&format!(
+                        " PRAGMA journal_mode = WAL; PRAGMA synchronous = {};",
+                        self.settings.sqlite_synchronous.pragma_value()
+                    ));
+                }
+                connection.batch_execute(&pragmas).map_err(|error| connect_error(error.to_string()))?;
+                Ok(AnyConnection::Sqlite(connection))
+            }
+        }
+    }
+}
+
+/// The pool's manager: opens connections with [`ConnectionTarget::establish`] and recycles them
+/// without a round trip to the database.
+#[derive(Debug)]
+pub(crate) struct ConnectionManager {
+    target: ConnectionTarget,
+}
+
+impl ConnectionManager {
+    pub fn new(target: ConnectionTarget) -> Self {
+        Self { target }
+    }
+}
+
+impl deadpool::managed::Manager for ConnectionManager {
+    type Type = PooledConnection;
+    type Error = StoreError;
+
+    async fn create(&self) -> Result<PooledConnection, StoreError> {
+        let target = self.target.clone();
+        PooledConnection::new(Runtime::Tokio1, move || target.establish()).await
+    }
+
+    async fn recycle(&self, connection: &mut PooledConnection, _: &Metrics) -> RecycleResult<StoreError> {
+        let usable = match connection.try_lock() {
+            Ok(mut guard) => !AnyTransactionManager::is_broken_transaction_manager(&mut guard),
+            Err(_) => false,
+        };
+        if usable { Ok(()) } else { Err(RecycleError::message("the connection was left unusable")) }
+    }
+}
+
+/// The transaction manager `MultiConnection` generates for [`AnyConnection`].
+type AnyTransactionManager = <AnyConnection as Connection>::TransactionManager;
+
+/// Runs `body` in a write transaction: `BEGIN IMMEDIATE` on SQLite (so that the write lock is
+/// taken up front instead of failing on upgrade), plain `BEGIN` on PostgreSQL. Commits on `Ok`,
+/// rolls back on `Err`.
+pub(crate) fn write_transaction<T>(
+    connection: &mut AnyConnection,
+    body: impl FnOnce(&mut AnyConnection) -> Result<T, StoreError>,
+) -> Result<T, StoreError> {
+    match connection {
+        AnyConnection::Sqlite(inner) => AnsiTransactionManager::begin_transaction_sql(inner, "BEGIN IMMEDIATE")?,
+        AnyConnection::Postgres(inner) => AnsiTransactionManager::begin_transaction(inner)?,
+    }
+    match body(connection) {
+        Ok(value) => {
+            AnyTransactionManager::commit_transaction(connection)?;
+            Ok(value)
+        }
+        Err(error) => {
+            // The original error matters more than a failed rollback, which leaves the
+            // connection marked broken so that the pool discards it.
+            let _ = AnyTransactionManager::rollback_transaction(connection);
+            Err(error)
+        }
+    }
+}
+
+/// True for errors after which the same transaction may succeed if simply run again.
+pub(crate) fn is_transient(error: &StoreError) -> bool {
+    match error {
+        StoreError::Query(DieselError::DatabaseError(DatabaseErrorKind::SerializationFailure, _)) => true,
+        StoreError::Query(DieselError::DatabaseError(_, information)) => {
+            let message = information.message();
+            message.contains("deadlock detected") || message.contains("database is locked")
+        }
+        _ => false,
+    }
+}
+
+/// True for errors that mean the connection itself is gone.
+pub(crate) fn is_connection_lost(error: &StoreError) -> bool {
+    matches!(
+        error,
+        StoreError::Query(DieselError::DatabaseError(DatabaseErrorKind::ClosedConnection, _))
+            | StoreError::Query(DieselError::BrokenTransactionManager)
+            | StoreError::Connect { .. }
+            | StoreError::Pool(_)
+    )
+}

@@ -1,0 +1,195 @@
+//! The database: a pool of connections to SQLite or PostgreSQL, the schema, and the queries.
+//!
+//! Queries are written once against [`AnyConnection`] and run on both backends; only claiming
+//! differs (`FOR UPDATE SKIP LOCKED` on PostgreSQL). Every write runs in one transaction that
+//! takes SQLite's write lock up front (`BEGIN IMMEDIATE`); within a process, SQLite writers also
+//! queue on an async lock so they never wait in SQLite's sleeping busy handler.
+
+mod claims;
+mod connection;
+mod events;
+mod executions;
+mod migrations;
+mod outputs;
+pub(crate) mod schema;
+mod tasks;
+mod url;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::{DateTime, TimeZone, Utc};
+use deadpool::managed::{Pool, PoolError};
+use deadpool_diesel::{InteractError, Runtime};
+
+pub use connection::{AnyConnection, SqliteSynchronous};
+pub use url::{DatabaseUrl, PostgresUrl};
+
+pub(crate) use claims::{ClaimedTask, claim_ready};
+pub(crate) use connection::is_connection_lost;
+pub(crate) use events::{EventRow, NewEventRow, insert_events, load_events};
+pub use executions::ExecutionFilter;
+pub(crate) use executions::*;
+pub(crate) use outputs::{insert_output, load_outputs};
+pub(crate) use tasks::*;
+
+use crate::error::StoreError;
+use connection::{ConnectionManager, ConnectionSettings, ConnectionTarget, is_transient, write_transaction};
+
+/// How a store is opened.
+#[derive(Debug, Clone)]
+pub struct StoreOptions {
+    /// Connections in the pool.
+    pub pool_size: usize,
+    /// How durable SQLite commits are.
+    pub sqlite_synchronous: SqliteSynchronous,
+    /// How long a SQLite connection waits for another process's lock before failing.
+    pub sqlite_busy_timeout: Duration,
+    /// How long to wait for a free connection.
+    pub connection_timeout: Duration,
+}
+
+impl Default for StoreOptions {
+    fn default() -> Self {
+        Self {
+            pool_size: 8,
+            sqlite_synchronous: SqliteSynchronous::Normal,
+            sqlite_busy_timeout: Duration::from_secs(5),
+            connection_timeout: Duration::from_secs(30),
+        }
+    }
+}
+
+/// The database an executor keeps its executions in.
+pub struct Store {
+    pool: Pool<ConnectionManager>,
+    description: String,
+    /// SQLite only: writers of this process take turns here instead of in SQLite's busy handler.
+    write_turn: Option<tokio::sync::Mutex<()>>,
+    /// In-memory SQLite only: reads take the same turn, as the shared cache locks whole tables.
+    serialize_reads: bool,
+    /// In-memory SQLite only: holds the database open for the store's lifetime.
+    _keeper: Option<Arc<std::sync::Mutex<AnyConnection>>>,
+}
+
+impl std::fmt::Debug for Store {
+    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        formatter.debug_struct("Store").field("database", &self.description).finish_non_exhaustive()
+    }
+}
+
+impl Store {
+    /// Opens the database, creating it (SQLite) and its tables if needed.
+    pub async fn open(url: &DatabaseUrl, options: &StoreOptions) -> Result<Self, StoreError> {
+        let settings = ConnectionSettings {
+            sqlite_synchronous: options.sqlite_synchronous,
+            sqlite_busy_timeout: options.sqlite_busy_timeout,
+        };
+        let target = ConnectionTarget::new(url, settings);
+        let memory = target.is_memory();
+        let keeper = if memory {
+            let target = target.clone();
+            let connection = tokio::task::spawn_blocking(move || target.establish())
+                .await
+                .map_err(|error| StoreError::Pool(format!("opening the database failed: {error}")))??;
+            Some(Arc::new(std::sync::Mutex::new(connection)))
+        } else {
+            None
+        };
+        let description = target.description.clone();
+        let pool = Pool::builder(ConnectionManager::new(target))
+            .max_size(if memory { 1 } else { options.pool_size.max(1) })
+            .wait_timeout(Some(options.connection_timeout))
+            .create_timeout(Some(options.connection_timeout))
+            .runtime(Runtime::Tokio1)
+            .build()
+            .map_err(|error| StoreError::Pool(error.to_string()))?;
+        let store = Self {
+            pool,
+            description,
+            write_turn: url.is_sqlite().then(|| tokio::sync::Mutex::new(())),
+            serialize_reads: memory,
+            _keeper: keeper,
+        };
+        store.interact(migrations::run).await?;
+        Ok(store)
+    }
+
+    /// A description of the database for messages.
+    pub fn description(&self) -> &str {
+        &self.description
+    }
+
+    /// Runs read-only queries on a pooled connection.
+    pub(crate) async fn read<T, F>(&self, body: F) -> Result<T, StoreError>
+    where
+        F: FnOnce(&mut AnyConnection) -> Result<T, StoreError> + Send + 'static,
+        T: Send + 'static,
+    {
+        let _turn = match (&self.write_turn, self.serialize_reads) {
+            (Some(turn), true) => Some(turn.lock().await),
+            _ => None,
+        };
+        self.interact(body).await
+    }
+
+    /// Runs `body` in one write transaction, running it again after a deadlock or a
+    /// serialization failure (so `body` must not have effects outside the transaction).
+    pub(crate) async fn write<T, F>(&self, body: F) -> Result<T, StoreError>
+    where
+        F: Fn(&mut AnyConnection) -> Result<T, StoreError> + Send + 'static,
+        T: Send + 'static,
+    {
+        let _turn = match &self.write_turn {
+            Some(turn) => Some(turn.lock().await),
+            None => None,
+        };
+        self.interact(move |connection| {
+            let mut delay = Duration::from_millis(2);
+            let mut attempts = 1;
+            loop {
+                match write_transaction(connection, &body) {
+                    Err(error) if is_transient(&error) && attempts < 8 => {
+                        std::thread::sleep(delay);
+                        delay = (delay * 2).min(Duration::from_millis(200));
+                        attempts += 1;
+                    }
+                    result => return result,
+                }
+            }
+        })
+        .await
+    }
+
+    async fn interact<T, F>(&self, body: F) -> Result<T, StoreError>
+    where
+        F: FnOnce(&mut AnyConnection) -> Result<T, StoreError> + Send + 'static,
+        T: Send + 'static,
+    {
+        let connection = self.pool.get().await.map_err(|error| match error {
+            PoolError::Backend(error) => error,
+            other => StoreError::Pool(format!("{other} ({})", self.description)),
+        })?;
+        let result = connection.interact(body).await.map_err(|error| match error {
+            InteractError::Panic(_) => StoreError::Pool("a database call panicked".to_owned()),
+            InteractError::Cancelled => StoreError::Pool("a database call was cancelled".to_owned()),
+        })?;
+        if let Err(error) = &result
+            && is_connection_lost(error)
+        {
+            // Never hand a dead connection to the next caller.
+            let _ = deadpool::managed::Object::take(connection);
+        }
+        result
+    }
+}
+
+/// The current time in microseconds since the Unix epoch, as stored.
+pub(crate) fn now_micros() -> i64 {
+    Utc::now().timestamp_micros()
+}
+
+/// A stored time as a date.
+pub(crate) fn to_datetime(micros: i64) -> DateTime<Utc> {
+    Utc.timestamp_micros(micros).single().unwrap_or_default()
+}

@@ -1,0 +1,61 @@
+//! Diesel's view of the tables (see `migrations/`). Times are microseconds since the Unix epoch.
+
+#![allow(missing_docs)]
+
+diesel::table! {
+    executions (id) {
+        id -> Text,
+        workflow_name -> Text,
+        workflow_version -> Text,
+        status -> Text,
+        context -> Text,
+        error -> Nullable<Text>,
+        remaining_tasks -> Integer,
+        created_at -> BigInt,
+        started_at -> Nullable<BigInt>,
+        finished_at -> Nullable<BigInt>,
+    }
+}
+
+diesel::table! {
+    task_executions (execution_id, task_id) {
+        execution_id -> Text,
+        task_id -> Text,
+        position -> Integer,
+        workflow_name -> Text,
+        status -> Text,
+        waiting_on -> Integer,
+        attempt -> Integer,
+        ready_at -> Nullable<BigInt>,
+        retry_at -> Nullable<BigInt>,
+        lease_owner -> Nullable<Text>,
+        lease_expires_at -> Nullable<BigInt>,
+        recoveries -> Integer,
+        error -> Nullable<Text>,
+        started_at -> Nullable<BigInt>,
+        finished_at -> Nullable<BigInt>,
+    }
+}
+
+diesel::table! {
+    task_outputs (execution_id, task_id) {
+        execution_id -> Text,
+        task_id -> Text,
+        delta -> Text,
+        created_at -> BigInt,
+    }
+}
+
+diesel::table! {
+    execution_events (id) {
+        id -> BigInt,
+        execution_id -> Text,
+        task_id -> Nullable<Text>,
+        kind -> Text,
+        attempt -> Nullable<Integer>,
+        message -> Nullable<Text>,
+        created_at -> BigInt,
+    }
+}
+
+diesel::allow_tables_to_appear_in_same_query!(executions, task_executions, task_outputs, execution_events);

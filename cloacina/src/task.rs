@@ -1,0 +1,190 @@
+//! A unit of work: the [`Task`] trait and [`FunctionTask`], a task made from an async closure.
+
+use std::fmt;
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use futures::future::BoxFuture;
+
+use crate::context::Context;
+use crate::error::TaskError;
+use crate::retry::RetryPolicy;
+use crate::trigger::TriggerRule;
+
+/// A unit of work in a workflow.
+///
+/// `execute` receives the task's input (the execution's initial context plus what its ancestors
+/// wrote) and returns the context with the task's own writes. Only those writes are stored.
+#[async_trait]
+pub trait Task: Send + Sync + 'static {
+    /// The task's id, unique within its workflow.
+    fn id(&self) -> &str;
+
+    /// Ids of the tasks that must finish before this one is considered.
+    fn dependencies(&self) -> &[String];
+
+    /// How often a failing attempt is retried; no retry by default.
+    fn retry_policy(&self) -> RetryPolicy {
+        RetryPolicy::none()
+    }
+
+    /// The longest an attempt may run; the executor's default when `None`.
+    fn timeout(&self) -> Option<Duration> {
+        None
+    }
+
+    /// When the task runs once its dependencies have finished; all succeeded by default.
+    fn trigger_rule(&self) -> TriggerRule {
+        TriggerRule::AllSucceeded
+    }
+
+    /// Runs one attempt of the task.
+    async fn execute(&self, context: Context) -> Result<Context, TaskError>;
+}
+
+type TaskFunction = dyn Fn(Context) -> BoxFuture<'static, Result<Context, TaskError>> + Send + Sync;
+
+/// A task made from an async closure, configured with builder methods.
+///
+/// ```
+/// use cloacina::{Context, FunctionTask, RetryPolicy};
+///
+/// let load = FunctionTask::new("load", |mut context: Context| async move {
+///     context.insert("rows", 3)?;
+///     Ok(context)
+/// })
+/// .depends_on(["extract"])
+/// .retry(RetryPolicy::attempts(3));
+/// assert_eq!(load.dependencies_list(), ["extract"]);
+/// ```
+#[derive(Clone)]
+pub struct FunctionTask {
+    id: String,
+    dependencies: Vec<String>,
+    retry_policy: RetryPolicy,
+    timeout: Option<Duration>,
+    trigger_rule: TriggerRule,
+    function: Arc<TaskFunction>,
+}
+
+impl FunctionTask {
+    /// A task with this id running `function`; no dependencies, no retry.
+    pub fn new<F, Fut>(id: impl Into<String>, function: F) -> Self
+    where
+        F: Fn(Context) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = Result<Context, TaskError>> + Send + 'static,
+    {
+        Self {
+            id: id.into(),
+            dependencies: Vec::new(),
+            retry_policy: RetryPolicy::none(),
+            timeout: None,
+            trigger_rule: TriggerRule::AllSucceeded,
+            function: Arc::new(move |context| Box::pin(function(context))),
+        }
+    }
+
+    /// Adds dependencies.
+    pub fn depends_on<I, S>(mut self, dependencies: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        self.dependencies.extend(dependencies.into_iter().map(Into::into));
+        self
+    }
+
+    /// Sets the retry policy.
+    pub fn retry(mut self, policy: RetryPolicy) -> Self {
+        self.retry_policy = policy;
+        self
+    }
+
+    /// Sets the timeout of each attempt.
+    pub fn timeout(mut self, timeout: Duration) -> Self {
+        self.timeout = Some(timeout);
+        self
+    }
+
+    /// Sets the trigger rule.
+    pub fn trigger(mut self, rule: TriggerRule) -> Self {
+        self.trigger_rule = rule;
+        self
+    }
+
+    /// The dependencies declared so far.
+    pub fn dependencies_list(&self) -> &[String] {
+        &self.dependencies
+    }
+}
+
+impl fmt::Debug for FunctionTask {
+    fn fmt(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
+        formatter
+            .debug_struct("FunctionTask")
+            .field("id", &self.id)
+            .field("dependencies", &self.dependencies)
+            .field("retry_policy", &self.retry_policy)
+            .field("timeout", &self.timeout)
+            .field("trigger_rule", &self.trigger_rule)
+            .finish_non_exhaustive()
+    }
+}
+
+#[async_trait]
+impl Task for FunctionTask {
+    fn id(&self) -> &str {
+        &self.id
+    }
+
+    fn dependencies(&self) -> &[String] {
+        &self.dependencies
+    }
+
+    fn retry_policy(&self) -> RetryPolicy {
+        self.retry_policy.clone()
+    }
+
+    fn timeout(&self) -> Option<Duration> {
+        self.timeout
+    }
+
+    fn trigger_rule(&self) -> TriggerRule {
+        self.trigger_rule.clone()
+    }
+
+    async fn execute(&self, context: Context) -> Result<Context, TaskError> {
+        (self.function)(context).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_function_task_runs_its_closure() {
+        let task = FunctionTask::new("double", |mut context: Context| async move {
+            let value = context.get("n").and_then(|v| v.as_i64()).unwrap_or_default();
+            context.set("n", value * 2);
+            Ok(context)
+        })
+        .depends_on(["source"])
+        .timeout(Duration::from_secs(1));
+        assert_eq!(task.id(), "double");
+        assert_eq!(task.dependencies(), ["source"]);
+        assert_eq!(Task::timeout(&task), Some(Duration::from_secs(1)));
+
+        let output = task.execute([("n", 21)].into_iter().collect()).await.unwrap();
+        assert_eq!(output.get("n"), Some(&serde_json::json!(42)));
+    }
+
+    #[test]
+    fn errors_say_whether_they_may_be_retried() {
+        assert!(TaskError::new("flaky").is_retryable());
+        assert!(!TaskError::permanent("bad input").is_retryable());
+        assert!(TaskError::Timeout(Duration::from_secs(1)).is_retryable());
+    }
+}

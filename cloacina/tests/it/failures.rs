@@ -1,0 +1,207 @@
+//! Retries, failures, trigger rules, timeouts and panics.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::{Duration, Instant};
+
+use cloacina::{
+    Backoff, ConditionOperator, Context, ExecutionStatus, FunctionTask, RetryPolicy, TaskError, TaskStatus,
+    TriggerRule, Workflow,
+};
+use serde_json::json;
+
+use crate::support::{TestDatabase, failing, noop};
+
+crate::backend_tests!(
+    retries_with_backoff_then_succeeds,
+    exhausted_retries_fail_and_skip_dependents,
+    a_cleanup_task_runs_after_a_failure,
+    context_conditions_choose_a_branch,
+    a_slow_task_times_out,
+    a_panicking_task_fails_and_the_executor_goes_on,
+    a_permanent_error_is_not_retried,
+);
+
+/// A task that fails `failures` times, then writes `done`.
+fn flaky(id: &str, failures: u32, calls: Arc<AtomicU32>) -> FunctionTask {
+    FunctionTask::new(id, move |mut context: Context| {
+        let calls = Arc::clone(&calls);
+        async move {
+            let call = calls.fetch_add(1, Ordering::SeqCst) + 1;
+            // What a failed attempt writes must not reach the next attempt's input.
+            assert!(!context.contains_key("partial"), "attempt {call} saw a failed attempt's write");
+            context.insert("partial", call)?;
+            if call <= failures {
+                return Err(TaskError::new(format!("attempt {call} failed")));
+            }
+            context.insert("done", call)?;
+            Ok(context)
+        }
+    })
+}
+
+async fn retries_with_backoff_then_succeeds(database: TestDatabase) {
+    let executor = database.executor().await;
+    let calls = Arc::new(AtomicU32::new(0));
+    let policy = RetryPolicy::attempts(3).with_backoff(Backoff::Linear).with_initial_delay(Duration::from_millis(100));
+    let workflow = Workflow::builder("flaky")
+        .task(flaky("flaky", 2, Arc::clone(&calls)).retry(policy))
+        .task(noop("after", &["flaky"]))
+        .build()
+        .unwrap();
+    let started = Instant::now();
+    let result = executor.execute(workflow, Context::new()).await.unwrap();
+    assert_eq!(result.status, ExecutionStatus::Completed, "{:?}", result.error);
+    // Linear backoff: 100 ms, then 200 ms.
+    assert!(started.elapsed() >= Duration::from_millis(300), "retried too early: {:?}", started.elapsed());
+    assert_eq!(calls.load(Ordering::SeqCst), 3);
+    let flaky = result.task("flaky").unwrap();
+    assert_eq!((flaky.status, flaky.attempts), (TaskStatus::Completed, 3));
+    assert_eq!(result.context.get("done"), Some(&json!(3)));
+    assert_eq!(result.task("after").unwrap().status, TaskStatus::Completed);
+    executor.shutdown().await;
+}
+
+async fn exhausted_retries_fail_and_skip_dependents(database: TestDatabase) {
+    let executor = database.executor().await;
+    let calls = Arc::new(AtomicU32::new(0));
+    let policy = RetryPolicy::attempts(2).with_backoff(Backoff::Fixed).with_initial_delay(Duration::from_millis(20));
+    let workflow = Workflow::builder("doomed")
+        .task(noop("start", &[]))
+        .task(flaky("doomed", 10, Arc::clone(&calls)).depends_on(["start"]).retry(policy))
+        .task(noop("child", &["doomed"]))
+        .task(noop("grandchild", &["child"]))
+        .task(noop("unrelated", &["start"]))
+        .build()
+        .unwrap();
+    let result = executor.execute(workflow, Context::new()).await.unwrap();
+    assert_eq!(result.status, ExecutionStatus::Failed);
+    assert_eq!(calls.load(Ordering::SeqCst), 2);
+    let doomed = result.task("doomed").unwrap();
+    assert_eq!((doomed.status, doomed.attempts), (TaskStatus::Failed, 2));
+    assert_eq!(doomed.error.as_deref(), Some("attempt 2 failed"));
+    assert_eq!(result.error.as_deref(), Some("task `doomed` failed: attempt 2 failed"));
+    assert_eq!(result.task("child").unwrap().status, TaskStatus::Skipped);
+    assert_eq!(result.task("grandchild").unwrap().status, TaskStatus::Skipped);
+    assert_eq!(result.task("unrelated").unwrap().status, TaskStatus::Completed);
+    assert!(!result.context.contains_key("partial"), "a failed attempt's writes reached the result");
+    executor.shutdown().await;
+}
+
+async fn a_cleanup_task_runs_after_a_failure(database: TestDatabase) {
+    let executor = database.executor().await;
+    let workflow = Workflow::builder("with_cleanup")
+        .task(failing("load", &[], "disk full"))
+        .task(noop("report", &["load"]))
+        .task(
+            FunctionTask::new("cleanup", |mut context: Context| async move {
+                context.insert("cleaned", true)?;
+                Ok(context)
+            })
+            .depends_on(["load"])
+            .trigger(TriggerRule::AnyFailed),
+        )
+        .task(noop("never", &["load"]).trigger(TriggerRule::NoneFailed))
+        .build()
+        .unwrap();
+    let result = executor.execute(workflow, Context::new()).await.unwrap();
+    assert_eq!(result.status, ExecutionStatus::Failed);
+    assert_eq!(result.error.as_deref(), Some("task `load` failed: disk full"));
+    assert_eq!(result.task("cleanup").unwrap().status, TaskStatus::Completed);
+    assert_eq!(result.context.get("cleaned"), Some(&json!(true)));
+    assert_eq!(result.task("report").unwrap().status, TaskStatus::Skipped);
+    assert_eq!(result.task("never").unwrap().status, TaskStatus::Skipped);
+    executor.shutdown().await;
+}
+
+async fn context_conditions_choose_a_branch(database: TestDatabase) {
+    let executor = database.executor().await;
+    let workflow = Workflow::builder("branching")
+        .task(FunctionTask::new("measure", |mut context: Context| async move {
+            context.insert("size", 42)?;
+            Ok(context)
+        }))
+        .task(noop("big", &["measure"]).trigger(TriggerRule::All(vec![
+            TriggerRule::AllSucceeded,
+            TriggerRule::context("size", ConditionOperator::GreaterThan(10.0)),
+        ])))
+        .task(noop("small", &["measure"]).trigger(TriggerRule::context("size", ConditionOperator::LessThan(10.0))))
+        .task(noop("after_small", &["small"]))
+        .task(noop("dry_run_only", &[]).trigger(TriggerRule::context("dry_run", ConditionOperator::Truthy)))
+        .build()
+        .unwrap();
+    let result = executor.execute(workflow, Context::new()).await.unwrap();
+    assert_eq!(result.status, ExecutionStatus::Completed, "{:?}", result.error);
+    let status = |id| result.task(id).unwrap().status;
+    assert_eq!(status("big"), TaskStatus::Completed);
+    assert_eq!(status("small"), TaskStatus::Skipped);
+    assert_eq!(status("after_small"), TaskStatus::Skipped);
+    assert_eq!(status("dry_run_only"), TaskStatus::Skipped);
+    executor.shutdown().await;
+}
+
+async fn a_slow_task_times_out(database: TestDatabase) {
+    let executor = database.executor().await;
+    let workflow = Workflow::builder("slow")
+        .task(
+            FunctionTask::new("slow", |context: Context| async move {
+                tokio::time::sleep(Duration::from_secs(30)).await;
+                Ok(context)
+            })
+            .timeout(Duration::from_millis(150)),
+        )
+        .task(noop("after", &["slow"]))
+        .build()
+        .unwrap();
+    let started = Instant::now();
+    let result = executor.execute(workflow, Context::new()).await.unwrap();
+    assert!(started.elapsed() < Duration::from_secs(10), "the timeout did not stop the task");
+    assert_eq!(result.status, ExecutionStatus::Failed);
+    assert_eq!(result.task("slow").unwrap().error.as_deref(), Some("task timed out after 150ms"));
+    assert_eq!(result.task("after").unwrap().status, TaskStatus::Skipped);
+    executor.shutdown().await;
+}
+
+async fn a_panicking_task_fails_and_the_executor_goes_on(database: TestDatabase) {
+    let executor = database.executor().await;
+    let workflow = Workflow::builder("panics")
+        .task(FunctionTask::new("boom", |_context: Context| async move {
+            if true {
+                panic!("the flux capacitor broke");
+            }
+            Ok(Context::new())
+        }))
+        .build()
+        .unwrap();
+    let result = executor.execute(workflow, Context::new()).await.unwrap();
+    assert_eq!(result.status, ExecutionStatus::Failed);
+    assert_eq!(result.task("boom").unwrap().error.as_deref(), Some("task panicked: the flux capacitor broke"));
+
+    let healthy = Workflow::builder("healthy").task(noop("fine", &[])).build().unwrap();
+    let result = executor.execute(healthy, Context::new()).await.unwrap();
+    assert_eq!(result.status, ExecutionStatus::Completed);
+    executor.shutdown().await;
+}
+
+async fn a_permanent_error_is_not_retried(database: TestDatabase) {
+    let executor = database.executor().await;
+    let calls = Arc::new(AtomicU32::new(0));
+    let counter = Arc::clone(&calls);
+    let workflow = Workflow::builder("permanent")
+        .task(
+            FunctionTask::new("validate", move |_context: Context| {
+                let counter = Arc::clone(&counter);
+                async move {
+                    counter.fetch_add(1, Ordering::SeqCst);
+                    Err(TaskError::permanent("the input is malformed"))
+                }
+            })
+            .retry(RetryPolicy::attempts(5).with_initial_delay(Duration::from_millis(10))),
+        )
+        .build()
+        .unwrap();
+    let result = executor.execute(workflow, Context::new()).await.unwrap();
+    assert_eq!(result.status, ExecutionStatus::Failed);
+    assert_eq!(calls.load(Ordering::SeqCst), 1);
+    executor.shutdown().await;
+}

@@ -1,0 +1,11 @@
+//! Integration tests of the engine. Every store and executor test runs against an in-memory
+//! SQLite database, a SQLite file and PostgreSQL (see `support.rs` for how PostgreSQL is found).
+
+mod support;
+
+mod bad_input;
+mod cancellation;
+mod events;
+mod failures;
+mod ordering;
+mod queries;
