@@ -17,7 +17,7 @@ use super::scheduler::{self, AttemptOutcome, Transition};
 use super::waiters::Waiters;
 use crate::error::StoreError;
 use crate::result::ExecutionStatus;
-use crate::store::Store;
+use crate::store::{AnyConnection, Store};
 use crate::workflow::WorkflowRegistry;
 
 /// Capacity of the in-process event broadcast; a slower subscriber sees a gap, never a stall.
@@ -51,6 +51,9 @@ pub(crate) struct Engine {
     pub closing: CancellationToken,
     /// The attempts running in this process.
     pub attempts: TaskTracker,
+    /// Held from the start of a write to the end of its announcement, so that events are
+    /// announced in the order they were committed.
+    commit_order: tokio::sync::Mutex<()>,
 }
 
 impl Engine {
@@ -77,12 +80,36 @@ impl Engine {
             stopping: CancellationToken::new(),
             closing: CancellationToken::new(),
             attempts: TaskTracker::new(),
+            commit_order: tokio::sync::Mutex::new(()),
         }
+    }
+
+    /// Runs a state change in one transaction, then announces it.
+    pub async fn commit<T, F>(&self, body: F) -> Result<T, StoreError>
+    where
+        F: Fn(&mut AnyConnection) -> Result<(T, Transition), StoreError> + Send + 'static,
+        T: Send + 'static,
+    {
+        self.commit_then(body, |_| {}).await
+    }
+
+    /// Like [`commit`](Self::commit), running `after_commit` before the announcement.
+    pub async fn commit_then<T, F, A>(&self, body: F, after_commit: A) -> Result<T, StoreError>
+    where
+        F: Fn(&mut AnyConnection) -> Result<(T, Transition), StoreError> + Send + 'static,
+        T: Send + 'static,
+        A: FnOnce(&Transition),
+    {
+        let _order = self.commit_order.lock().await;
+        let (value, transition) = self.store.write(body).await?;
+        after_commit(&transition);
+        self.announce(transition);
+        Ok(value)
     }
 
     /// Acts on a committed transaction: broadcasts its events, wakes the dispatcher if work is
     /// ready, stops local attempts of executions that ended, and answers their waiters.
-    pub fn announce(&self, transition: Transition) {
+    fn announce(&self, transition: Transition) {
         for event in transition.events {
             // No subscriber is not an error.
             let _ = self.events.send(event);
@@ -143,12 +170,8 @@ impl Engine {
         status: ExecutionStatus,
         reason: String,
     ) -> Result<Option<ExecutionStatus>, StoreError> {
-        let (status, transition) = self
-            .store
-            .write(move |connection| scheduler::stop_execution(connection, execution_id, status, &reason, Utc::now()))
-            .await?;
-        self.announce(transition);
-        Ok(status)
+        self.commit(move |connection| scheduler::stop_execution(connection, execution_id, status, &reason, Utc::now()))
+            .await
     }
 
     /// Whether finishing tasks should wake the dispatcher.

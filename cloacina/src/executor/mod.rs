@@ -186,18 +186,14 @@ impl UnifiedExecutor {
             let workflow = Arc::clone(&workflow);
             let context = Arc::clone(&context);
             self.engine
-                .store
-                .write(move |connection| {
+                .commit(move |connection| {
                     scheduler::create_execution(connection, execution_id, &workflow, &context, Utc::now())
                 })
                 .await
         };
-        match created {
-            Ok(transition) => self.engine.announce(transition),
-            Err(error) => {
-                self.engine.inputs.forget(execution_id);
-                return Err(error.into());
-            }
+        if let Err(error) = created {
+            self.engine.inputs.forget(execution_id);
+            return Err(error.into());
         }
         Ok(ExecutionHandle::new(self.clone(), execution_id))
     }

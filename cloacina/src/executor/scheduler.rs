@@ -64,7 +64,7 @@ pub(crate) fn create_execution(
     workflow: &Workflow,
     context: &Context,
     now: DateTime<Utc>,
-) -> Result<Transition, StoreError> {
+) -> Result<((), Transition), StoreError> {
     let micros = now.timestamp_micros();
     let id = execution_id.to_string();
     let context_json =
@@ -103,7 +103,7 @@ pub(crate) fn create_execution(
     let roots: Vec<usize> = (0..workflow.len()).filter(|&p| workflow.node(p).dependencies().is_empty()).collect();
     let execution = ExecutionRef { id: execution_id, key: &id, workflow };
     settle(connection, &execution, Vec::new(), roots, 0, &mut log, micros, &mut transition)?;
-    finish_transaction(connection, log, transition)
+    Ok(((), finish_transaction(connection, log, transition)?))
 }
 
 /// Claims up to `limit` ready tasks for `owner`, starting their executions where needed.
@@ -141,7 +141,7 @@ pub(crate) fn record_outcomes(
     owner: &str,
     outcomes: &[AttemptOutcome],
     now: DateTime<Utc>,
-) -> Result<Transition, StoreError> {
+) -> Result<((), Transition), StoreError> {
     let micros = now.timestamp_micros();
     let mut log = EventLog::at(now);
     let mut transition = Transition::default();
@@ -184,7 +184,7 @@ pub(crate) fn record_outcomes(
         let count = positions.len();
         settle(connection, &execution, positions, Vec::new(), count, &mut log, micros, &mut transition)?;
     }
-    finish_transaction(connection, log, transition)
+    Ok(((), finish_transaction(connection, log, transition)?))
 }
 
 /// Ends an unfinished execution early with `status` (`Cancelled`, or `Failed` when it cannot go
@@ -372,7 +372,7 @@ pub(crate) fn release(
     owner: &str,
     tasks: &[(Uuid, String)],
     now: DateTime<Utc>,
-) -> Result<Transition, StoreError> {
+) -> Result<((), Transition), StoreError> {
     let micros = now.timestamp_micros();
     let mut log = EventLog::at(now);
     let mut transition = Transition::default();
@@ -389,5 +389,5 @@ pub(crate) fn release(
             transition.ready += 1;
         }
     }
-    finish_transaction(connection, log, transition)
+    Ok(((), finish_transaction(connection, log, transition)?))
 }

@@ -58,16 +58,14 @@ async fn claim_all(engine: &Arc<Engine>) -> Result<(), StoreError> {
         let names = engine.registry.names();
         let owner = engine.owner.clone();
         let lease = chrono::Duration::from_std(engine.config.lease_duration).unwrap_or(chrono::Duration::MAX);
-        let (claimed, transition) = engine
-            .store
-            .write(move |connection| {
+        let claimed = engine
+            .commit(move |connection| {
                 let now = Utc::now();
                 let lease_until = (now + lease).timestamp_micros();
                 scheduler::claim(connection, &owner, &names, capacity, now, lease_until)
             })
             .await?;
         let count = claimed.len();
-        engine.announce(transition);
         for task in claimed {
             match Arc::clone(&engine.permits).try_acquire_owned() {
                 Ok(permit) => spawn_attempt(engine, task, permit),
@@ -238,11 +236,9 @@ fn attempt_result(node: &TaskNode, attempt: u32, result: Result<Context, TaskErr
 pub(crate) async fn release(engine: &Engine, tasks: Vec<(Uuid, String)>) {
     let owner = engine.owner.clone();
     let tasks = Arc::new(tasks);
-    let written =
-        engine.store.write(move |connection| scheduler::release(connection, &owner, &tasks, Utc::now())).await;
-    match written {
-        Ok(transition) => engine.announce(transition),
-        Err(error) => tracing::warn!(%error, "could not hand tasks back; their leases will expire instead"),
+    let written = engine.commit(move |connection| scheduler::release(connection, &owner, &tasks, Utc::now())).await;
+    if let Err(error) = written {
+        tracing::warn!(%error, "could not hand tasks back; their leases will expire instead");
     }
 }
 
@@ -279,21 +275,21 @@ async fn record_batch(engine: &Engine, batch: Vec<AttemptOutcome>) {
         let owner = engine.owner.clone();
         let outcomes = Arc::clone(&batch);
         let written = engine
-            .store
-            .write(move |connection| scheduler::record_outcomes(connection, &owner, &outcomes, Utc::now()))
+            .commit_then(
+                move |connection| scheduler::record_outcomes(connection, &owner, &outcomes, Utc::now()),
+                // Keep the new deltas before anyone is woken to build an input from them.
+                |transition| {
+                    for &index in &transition.completed {
+                        let outcome = &batch[index];
+                        if let AttemptResult::Completed { delta, .. } = &outcome.result {
+                            engine.inputs.remember_delta(outcome.execution_id, outcome.position, Arc::clone(delta));
+                        }
+                    }
+                },
+            )
             .await;
         match written {
-            Ok(transition) => {
-                // Keep the new deltas before waking anyone who may build an input from them.
-                for &index in &transition.completed {
-                    let outcome = &batch[index];
-                    if let AttemptResult::Completed { delta, .. } = &outcome.result {
-                        engine.inputs.remember_delta(outcome.execution_id, outcome.position, Arc::clone(delta));
-                    }
-                }
-                engine.announce(transition);
-                return;
-            }
+            Ok(()) => return,
             Err(error) => {
                 failures += 1;
                 if engine.closing.is_cancelled() && failures >= 5 {
