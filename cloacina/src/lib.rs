@@ -40,5 +40,5 @@ pub use result::{ExecutionResult, ExecutionStatus, ExecutionSummary, TaskResult,
 pub use retry::{Backoff, RetryPolicy};
 pub use store::{DatabaseUrl, ExecutionFilter, SqliteSynchronous};
 pub use task::{FunctionTask, Task};
-pub use trigger::{ConditionOperator, ContextCondition, TriggerRule};
+pub use trigger::{ConditionOperator, ContextCondition, DependencyOutcomes, TriggerRule};
 pub use workflow::{Workflow, WorkflowBuilder, WorkflowRegistry};

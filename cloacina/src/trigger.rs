@@ -67,10 +67,35 @@ pub enum ConditionOperator {
     Truthy,
 }
 
-/// The final state of each dependency of a task, with the task's input context.
+/// How a task's dependencies ended.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct DependencyOutcomes {
+    /// Dependencies that completed.
+    pub completed: usize,
+    /// Dependencies that failed.
+    pub failed: usize,
+    /// Dependencies that were skipped (or cancelled).
+    pub skipped: usize,
+}
+
+impl DependencyOutcomes {
+    /// Counts final statuses; anything but `Completed` and `Failed` counts as skipped.
+    pub fn from_statuses(statuses: &[TaskStatus]) -> Self {
+        statuses.iter().fold(Self::default(), |mut outcomes, status| {
+            match status {
+                TaskStatus::Completed => outcomes.completed += 1,
+                TaskStatus::Failed => outcomes.failed += 1,
+                _ => outcomes.skipped += 1,
+            }
+            outcomes
+        })
+    }
+}
+
+/// What a trigger rule is evaluated on: how the dependencies ended, and the task's input.
 pub struct TriggerInput<'a> {
-    /// Statuses of the task's dependencies.
-    pub dependency_statuses: &'a [TaskStatus],
+    /// How the task's dependencies ended.
+    pub dependencies: DependencyOutcomes,
     /// The task's input context, when the rule needs it (see [`TriggerRule::needs_context`]).
     pub context: Option<&'a Context>,
 }
@@ -93,14 +118,13 @@ impl TriggerRule {
 
     /// Whether the task runs (`true`) or is skipped (`false`).
     pub fn evaluate(&self, input: &TriggerInput<'_>) -> bool {
-        let statuses = input.dependency_statuses;
-        let count = |wanted: TaskStatus| statuses.iter().filter(|status| **status == wanted).count();
+        let outcomes = input.dependencies;
         match self {
-            Self::AllSucceeded => count(TaskStatus::Completed) == statuses.len(),
-            Self::AllDone => count(TaskStatus::Completed) + count(TaskStatus::Failed) == statuses.len(),
-            Self::AnySucceeded => count(TaskStatus::Completed) > 0,
-            Self::AnyFailed => count(TaskStatus::Failed) > 0,
-            Self::NoneFailed => count(TaskStatus::Failed) == 0,
+            Self::AllSucceeded => outcomes.failed == 0 && outcomes.skipped == 0,
+            Self::AllDone => outcomes.skipped == 0,
+            Self::AnySucceeded => outcomes.completed > 0,
+            Self::AnyFailed => outcomes.failed > 0,
+            Self::NoneFailed => outcomes.failed == 0,
             Self::Always => true,
             Self::Context(condition) => input.context.is_some_and(|context| condition.holds(context)),
             Self::All(rules) => rules.iter().all(|rule| rule.evaluate(input)),
@@ -144,7 +168,7 @@ mod tests {
     use serde_json::json;
 
     fn runs(rule: &TriggerRule, statuses: &[TaskStatus]) -> bool {
-        rule.evaluate(&TriggerInput { dependency_statuses: statuses, context: None })
+        rule.evaluate(&TriggerInput { dependencies: DependencyOutcomes::from_statuses(statuses), context: None })
     }
 
     #[test]
@@ -175,8 +199,9 @@ mod tests {
     #[test]
     fn context_conditions() {
         let context = Context::from_value(json!({"count": 5, "mode": "full", "empty": []})).unwrap();
-        let check =
-            |rule: TriggerRule| rule.evaluate(&TriggerInput { dependency_statuses: &[], context: Some(&context) });
+        let check = |rule: TriggerRule| {
+            rule.evaluate(&TriggerInput { dependencies: DependencyOutcomes::default(), context: Some(&context) })
+        };
         assert!(check(TriggerRule::context("count", ConditionOperator::GreaterThan(4.0))));
         assert!(!check(TriggerRule::context("count", ConditionOperator::LessThan(5.0))));
         assert!(check(TriggerRule::context("mode", ConditionOperator::Equals(json!("full")))));

@@ -5,7 +5,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
 use chrono::Utc;
-use tokio::sync::{Notify, Semaphore, broadcast, mpsc};
+use tokio::sync::{Notify, OwnedSemaphorePermit, Semaphore, broadcast};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use uuid::Uuid;
@@ -13,7 +13,7 @@ use uuid::Uuid;
 use super::config::ExecutorConfig;
 use super::events::Event;
 use super::inputs::InputCache;
-use super::scheduler::{self, AttemptOutcome, Transition};
+use super::scheduler::{self, AttemptOutcome, ClaimRequest, Transition};
 use super::waiters::Waiters;
 use crate::error::StoreError;
 use crate::result::ExecutionStatus;
@@ -36,8 +36,8 @@ pub(crate) struct Engine {
     pub saturated: AtomicBool,
     /// One permit per task this executor may run at once.
     pub permits: Arc<Semaphore>,
-    /// Finished attempts, on their way to the recorder.
-    pub outcomes: mpsc::UnboundedSender<AttemptOutcome>,
+    /// Finished attempts waiting to be recorded, and whether an attempt is recording them.
+    outcomes: Mutex<PendingOutcomes>,
     pub waiters: Waiters,
     pub events: broadcast::Sender<Event>,
     pub inputs: InputCache,
@@ -47,8 +47,6 @@ pub(crate) struct Engine {
     pub next_retry: Mutex<Option<i64>>,
     /// Cancelled to stop claiming work.
     pub stopping: CancellationToken,
-    /// Cancelled once no attempt will report anymore: the recorder drains and stops.
-    pub closing: CancellationToken,
     /// The attempts running in this process.
     pub attempts: TaskTracker,
     /// Held from the start of a write to the end of its announcement, so that events are
@@ -57,12 +55,7 @@ pub(crate) struct Engine {
 }
 
 impl Engine {
-    pub fn new(
-        store: Store,
-        config: ExecutorConfig,
-        registry: Arc<WorkflowRegistry>,
-        outcomes: mpsc::UnboundedSender<AttemptOutcome>,
-    ) -> Self {
+    pub fn new(store: Store, config: ExecutorConfig, registry: Arc<WorkflowRegistry>) -> Self {
         Self {
             store,
             permits: Arc::new(Semaphore::new(config.max_concurrent_tasks)),
@@ -71,14 +64,13 @@ impl Engine {
             owner: format!("{}-{}", std::process::id(), Uuid::new_v4()),
             wake: Notify::new(),
             saturated: AtomicBool::new(false),
-            outcomes,
+            outcomes: Mutex::new(PendingOutcomes::default()),
             waiters: Waiters::default(),
             events: broadcast::channel(EVENT_CAPACITY).0,
             inputs: InputCache::default(),
             running: Mutex::new(HashMap::new()),
             next_retry: Mutex::new(None),
             stopping: CancellationToken::new(),
-            closing: CancellationToken::new(),
             attempts: TaskTracker::new(),
             commit_order: tokio::sync::Mutex::new(()),
         }
@@ -120,7 +112,9 @@ impl Engine {
             drop(next);
             self.wake.notify_one();
         }
-        if transition.ready > 0 {
+        // Claiming inside the transaction may have left ready work behind.
+        let claimed_all_allowed = transition.claim_limit > 0 && transition.claimed == transition.claim_limit;
+        if transition.ready > transition.claimed || claimed_all_allowed {
             self.wake.notify_one();
         }
         for (execution_id, status) in transition.finished {
@@ -174,6 +168,53 @@ impl Engine {
             .await
     }
 
+    /// What a transaction may claim for this process: up to `limit` ready tasks of the
+    /// workflows it has registered.
+    pub fn claim_request(&self, limit: usize) -> ClaimRequest {
+        ClaimRequest {
+            owner: self.owner.clone(),
+            names_revision: self.registry.revision(),
+            workflow_names: if limit == 0 { Vec::new() } else { self.registry.names() },
+            limit,
+            lease: chrono::Duration::from_std(self.config.lease_duration).unwrap_or(chrono::Duration::MAX),
+        }
+    }
+
+    /// Takes up to `max` free permits (none once the executor is stopping).
+    pub fn take_permits(&self, max: usize) -> Vec<OwnedSemaphorePermit> {
+        if self.stopping.is_cancelled() {
+            return Vec::new();
+        }
+        let mut permits = Vec::new();
+        while permits.len() < max {
+            match Arc::clone(&self.permits).try_acquire_owned() {
+                Ok(permit) => permits.push(permit),
+                Err(_) => break,
+            }
+        }
+        self.set_saturated(permits.len() < max && self.permits.available_permits() == 0);
+        permits
+    }
+
+    /// Queues a finished attempt. Returns true when the caller must record the queue (no one
+    /// else is), false when the attempt recording now will pick it up.
+    pub fn queue_outcome(&self, outcome: AttemptOutcome) -> bool {
+        let mut pending = lock(&self.outcomes);
+        pending.queue.push(outcome);
+        !std::mem::replace(&mut pending.recording, true)
+    }
+
+    /// The next batch to record, or `None` (and the recorder role given up) when none is left.
+    pub fn next_outcomes(&self, max: usize) -> Option<Vec<AttemptOutcome>> {
+        let mut pending = lock(&self.outcomes);
+        if pending.queue.is_empty() {
+            pending.recording = false;
+            return None;
+        }
+        let take = pending.queue.len().min(max);
+        Some(pending.queue.drain(..take).collect())
+    }
+
     /// Whether finishing tasks should wake the dispatcher.
     pub fn is_saturated(&self) -> bool {
         self.saturated.load(Ordering::Acquire)
@@ -183,6 +224,14 @@ impl Engine {
     pub fn set_saturated(&self, saturated: bool) {
         self.saturated.store(saturated, Ordering::Release);
     }
+}
+
+/// Finished attempts not yet recorded.
+#[derive(Default)]
+struct PendingOutcomes {
+    queue: Vec<AttemptOutcome>,
+    /// An attempt is recording the queue; others only add to it.
+    recording: bool,
 }
 
 /// Locks a mutex whose data stays consistent even if a holder panicked.

@@ -14,7 +14,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use chrono::Utc;
-use tokio::sync::{broadcast, mpsc};
+use tokio::sync::broadcast;
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
 use uuid::Uuid;
@@ -73,8 +73,8 @@ impl From<&Arc<Workflow>> for WorkflowRef {
 ///
 /// Creating an executor opens the database (creating its tables if needed) and starts its
 /// background work on the current tokio runtime: a dispatcher that claims ready tasks when woken
-/// (and at least every `poll_interval`), and a recorder that writes finished attempts. Clones
-/// share the same executor. Call [`shutdown`](Self::shutdown) to stop it cleanly; dropping the
+/// (and at least every `poll_interval`); tasks that finish record their results and claim the work
+/// they made ready in the same transaction. Clones share the same executor. Call [`shutdown`](Self::shutdown) to stop it cleanly; dropping the
 /// last clone stops it too, without waiting.
 #[derive(Clone)]
 pub struct UnifiedExecutor {
@@ -82,16 +82,15 @@ pub struct UnifiedExecutor {
     lifecycle: Arc<Lifecycle>,
 }
 
-/// The background loops; stopping them when the last executor clone goes away.
+/// The background work; stopped when the last executor clone goes away.
 struct Lifecycle {
     engine: Arc<Engine>,
-    loops: Mutex<Option<(JoinHandle<()>, JoinHandle<()>)>>,
+    dispatcher: Mutex<Option<JoinHandle<()>>>,
 }
 
 impl Drop for Lifecycle {
     fn drop(&mut self) {
         self.engine.stopping.cancel();
-        self.engine.closing.cancel();
     }
 }
 
@@ -128,12 +127,9 @@ impl UnifiedExecutor {
         config.validate()?;
         let url = DatabaseUrl::parse(url)?;
         let store = Store::open(&url, &config.store_options()).await?;
-        let (outcomes, outcomes_receiver) = mpsc::unbounded_channel();
-        let engine = Arc::new(Engine::new(store, config, registry, outcomes));
+        let engine = Arc::new(Engine::new(store, config, registry));
         let dispatcher = tokio::spawn(worker::dispatch(Arc::clone(&engine)));
-        let recorder = tokio::spawn(worker::record(Arc::clone(&engine), outcomes_receiver));
-        let lifecycle =
-            Arc::new(Lifecycle { engine: Arc::clone(&engine), loops: Mutex::new(Some((dispatcher, recorder))) });
+        let lifecycle = Arc::new(Lifecycle { engine: Arc::clone(&engine), dispatcher: Mutex::new(Some(dispatcher)) });
         Ok(Self { engine, lifecycle })
     }
 
@@ -182,18 +178,23 @@ impl UnifiedExecutor {
         let execution_id = Uuid::now_v7();
         let context = Arc::new(context);
         self.engine.inputs.remember_initial(execution_id, &context);
+        let permits = self.engine.take_permits(self.engine.config.max_concurrent_tasks);
+        let request = self.engine.claim_request(permits.len());
         let created = {
             let workflow = Arc::clone(&workflow);
             let context = Arc::clone(&context);
             self.engine
                 .commit(move |connection| {
-                    scheduler::create_execution(connection, execution_id, &workflow, &context, Utc::now())
+                    scheduler::create_execution(connection, execution_id, &workflow, &context, Utc::now(), &request)
                 })
                 .await
         };
-        if let Err(error) = created {
-            self.engine.inputs.forget(execution_id);
-            return Err(error.into());
+        match created {
+            Ok(claimed) => worker::start_claimed(&self.engine, claimed, permits),
+            Err(error) => {
+                self.engine.inputs.forget(execution_id);
+                return Err(error.into());
+            }
         }
         Ok(ExecutionHandle::new(self.clone(), execution_id))
     }
@@ -275,7 +276,7 @@ impl UnifiedExecutor {
     /// configured `shutdown_timeout`, tasks still running then are stopped and handed back, and
     /// everything finished is recorded. Calls after the first return at once.
     pub async fn shutdown(&self) {
-        let Some((dispatcher, recorder)) = lock(&self.lifecycle.loops).take() else {
+        let Some(dispatcher) = lock(&self.lifecycle.dispatcher).take() else {
             return;
         };
         let engine = &self.engine;
@@ -287,8 +288,6 @@ impl UnifiedExecutor {
             engine.attempts.wait().await;
             worker::release(engine, stopped).await;
         }
-        engine.closing.cancel();
-        let _ = recorder.await;
     }
 
     fn ensure_running(&self) -> Result<(), ExecutorError> {

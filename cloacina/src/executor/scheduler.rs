@@ -6,7 +6,7 @@
 //!
 //! [`Store::write`]: crate::store::Store
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
@@ -17,8 +17,8 @@ use super::inputs::load_input;
 use crate::context::{Context, ContextDelta};
 use crate::error::StoreError;
 use crate::result::{ExecutionStatus, TaskStatus};
-use crate::store::{self, AnyConnection, ClaimedTask, Lease, NewExecutionRow, NewTaskRow};
-use crate::trigger::TriggerInput;
+use crate::store::{self, AnyConnection, ClaimedTask, FinishedDependencies, Lease, NewExecutionRow, NewTask};
+use crate::trigger::{DependencyOutcomes, TriggerInput};
 use crate::workflow::Workflow;
 
 /// What a committed transaction changed, for the in-process announcements that follow it.
@@ -28,6 +28,10 @@ pub(crate) struct Transition {
     pub events: Vec<super::Event>,
     /// Tasks that became `Ready` to run now.
     pub ready: usize,
+    /// Ready tasks this transaction claimed for this process.
+    pub claimed: usize,
+    /// The most it was allowed to claim.
+    pub claim_limit: usize,
     /// Executions that reached a final state.
     pub finished: Vec<(Uuid, ExecutionStatus)>,
     /// The earliest retry scheduled, in microseconds since the epoch.
@@ -64,7 +68,8 @@ pub(crate) fn create_execution(
     workflow: &Workflow,
     context: &Context,
     now: DateTime<Utc>,
-) -> Result<((), Transition), StoreError> {
+    request: &ClaimRequest,
+) -> Result<(Vec<ClaimedTask>, Transition), StoreError> {
     let micros = now.timestamp_micros();
     let id = execution_id.to_string();
     let context_json =
@@ -81,21 +86,16 @@ pub(crate) fn create_execution(
             created_at: micros,
         },
     )?;
-    let rows: Vec<NewTaskRow> = workflow
+    let tasks: Vec<NewTask<'_>> = workflow
         .tasks()
         .enumerate()
-        .map(|(position, node)| NewTaskRow {
-            execution_id: id.clone(),
-            task_id: node.id().to_owned(),
+        .map(|(position, node)| NewTask {
+            task_id: node.id(),
             position: position as i32,
-            workflow_name: workflow.name().to_owned(),
-            status: TaskStatus::Pending.as_str().to_owned(),
             waiting_on: node.dependencies().len() as i32,
-            ready_at: None,
-            finished_at: None,
         })
         .collect();
-    store::insert_tasks(connection, &rows)?;
+    store::insert_tasks(connection, &id, workflow.name(), &tasks)?;
 
     let mut log = EventLog::at(now);
     log.execution(execution_id, EventKind::ExecutionCreated, None);
@@ -103,21 +103,48 @@ pub(crate) fn create_execution(
     let roots: Vec<usize> = (0..workflow.len()).filter(|&p| workflow.node(p).dependencies().is_empty()).collect();
     let execution = ExecutionRef { id: execution_id, key: &id, workflow };
     settle(connection, &execution, Vec::new(), roots, 0, &mut log, micros, &mut transition)?;
-    Ok(((), finish_transaction(connection, log, transition)?))
+    let claimed = claim_into(connection, request, now, &mut log, &mut transition)?;
+    Ok((claimed, finish_transaction(connection, log, transition)?))
 }
 
-/// Claims up to `limit` ready tasks for `owner`, starting their executions where needed.
+/// Claims ready tasks for this process at the end of a transaction.
+#[derive(Debug, Clone)]
+pub(crate) struct ClaimRequest {
+    /// The lease owner.
+    pub owner: String,
+    /// Only tasks of these workflows (the ones this process can run).
+    pub workflow_names: Vec<String>,
+    /// The registry revision `workflow_names` was read at.
+    pub names_revision: u64,
+    /// At most this many (the free capacity); 0 claims nothing.
+    pub limit: usize,
+    /// How long the leases last.
+    pub lease: chrono::Duration,
+}
+
+/// Claims up to `request.limit` ready tasks, starting their executions where needed.
 pub(crate) fn claim(
     connection: &mut AnyConnection,
-    owner: &str,
-    workflow_names: &[String],
-    limit: usize,
+    request: &ClaimRequest,
     now: DateTime<Utc>,
-    lease_until: i64,
 ) -> Result<(Vec<ClaimedTask>, Transition), StoreError> {
-    let micros = now.timestamp_micros();
-    let claimed = store::claim_ready(connection, owner, workflow_names, limit, micros, lease_until)?;
     let mut log = EventLog::at(now);
+    let mut transition = Transition::default();
+    let claimed = claim_into(connection, request, now, &mut log, &mut transition)?;
+    Ok((claimed, finish_transaction(connection, log, transition)?))
+}
+
+fn claim_into(
+    connection: &mut AnyConnection,
+    request: &ClaimRequest,
+    now: DateTime<Utc>,
+    log: &mut EventLog,
+    transition: &mut Transition,
+) -> Result<Vec<ClaimedTask>, StoreError> {
+    let micros = now.timestamp_micros();
+    let lease_until = (now + request.lease).timestamp_micros();
+    let workflows = store::Claimable { names: &request.workflow_names, revision: request.names_revision };
+    let claimed = store::claim_ready(connection, &request.owner, &workflows, request.limit, micros, lease_until)?;
     if !claimed.is_empty() {
         let mut executions: Vec<String> = claimed.iter().map(|task| task.execution_id.clone()).collect();
         executions.sort_unstable();
@@ -130,23 +157,26 @@ pub(crate) fn claim(
             log.task(execution_id, &task.task_id, EventKind::TaskStarted, Some(task.attempt as u32), None);
         }
     }
-    let transition = finish_transaction(connection, log, Transition::default())?;
-    Ok((claimed, transition))
+    transition.claimed = claimed.len();
+    transition.claim_limit = request.limit;
+    Ok(claimed)
 }
 
-/// Records the ends of attempts held by `owner`. An outcome whose lease is no longer held (the
-/// execution was cancelled, or the lease passed to another worker) changes nothing.
+/// Records the ends of attempts held by `request.owner`, then claims what is ready. An outcome
+/// whose lease is no longer held (the execution was cancelled, or the lease passed to another
+/// worker) changes nothing.
 pub(crate) fn record_outcomes(
     connection: &mut AnyConnection,
-    owner: &str,
     outcomes: &[AttemptOutcome],
     now: DateTime<Utc>,
-) -> Result<((), Transition), StoreError> {
+    request: &ClaimRequest,
+) -> Result<(Vec<ClaimedTask>, Transition), StoreError> {
+    let owner = request.owner.as_str();
     let micros = now.timestamp_micros();
     let mut log = EventLog::at(now);
     let mut transition = Transition::default();
     // Tasks that reached a final state, grouped by execution so each execution settles once.
-    let mut finished: BTreeMap<Uuid, (Arc<Workflow>, Vec<usize>)> = BTreeMap::new();
+    let mut finished: FinishedByExecution = BTreeMap::new();
 
     for (index, outcome) in outcomes.iter().enumerate() {
         let key = outcome.execution_id.to_string();
@@ -159,7 +189,7 @@ pub(crate) fn record_outcomes(
                     store::insert_output(connection, &key, task_id, json, micros)?;
                     transition.completed.push(index);
                     log.task(outcome.execution_id, task_id, EventKind::TaskCompleted, attempt, None);
-                    finished_entry(&mut finished, outcome).push(outcome.position);
+                    finished_entry(&mut finished, outcome).push((outcome.position, TaskStatus::Completed));
                 }
             }
             AttemptResult::Retry { error, retry_at } => {
@@ -172,7 +202,7 @@ pub(crate) fn record_outcomes(
                 if store::finish_attempt(connection, &lease, TaskStatus::Failed, Some(error), None, micros)? {
                     store::record_first_error(connection, &key, &format!("task `{task_id}` failed: {error}"))?;
                     log.task(outcome.execution_id, task_id, EventKind::TaskFailed, attempt, Some(error.clone()));
-                    finished_entry(&mut finished, outcome).push(outcome.position);
+                    finished_entry(&mut finished, outcome).push((outcome.position, TaskStatus::Failed));
                 }
             }
         }
@@ -184,7 +214,8 @@ pub(crate) fn record_outcomes(
         let count = positions.len();
         settle(connection, &execution, positions, Vec::new(), count, &mut log, micros, &mut transition)?;
     }
-    Ok(((), finish_transaction(connection, log, transition)?))
+    let claimed = claim_into(connection, request, now, &mut log, &mut transition)?;
+    Ok((claimed, finish_transaction(connection, log, transition)?))
 }
 
 /// Ends an unfinished execution early with `status` (`Cancelled`, or `Failed` when it cannot go
@@ -209,7 +240,7 @@ pub(crate) fn stop_execution(
     }
     let micros = now.timestamp_micros();
     store::record_first_error(connection, &key, reason)?;
-    store::finish_execution(connection, &key, status, None, micros)?;
+    store::finish_execution(connection, &key, status, micros)?;
     for task_id in store::cancel_unfinished_tasks(connection, &key, micros)? {
         log.task(execution_id, &task_id, EventKind::TaskCancelled, None, None);
     }
@@ -221,6 +252,9 @@ pub(crate) fn stop_execution(
     Ok((Some(status), transition))
 }
 
+/// Tasks that reached a final state in a transaction (position and state), by execution.
+type FinishedByExecution = BTreeMap<Uuid, (Arc<Workflow>, Vec<(usize, TaskStatus)>)>;
+
 struct ExecutionRef<'a> {
     id: Uuid,
     key: &'a str,
@@ -228,54 +262,41 @@ struct ExecutionRef<'a> {
 }
 
 fn finished_entry<'a>(
-    finished: &'a mut BTreeMap<Uuid, (Arc<Workflow>, Vec<usize>)>,
+    finished: &'a mut FinishedByExecution,
     outcome: &AttemptOutcome,
-) -> &'a mut Vec<usize> {
+) -> &'a mut Vec<(usize, TaskStatus)> {
     &mut finished.entry(outcome.execution_id).or_insert_with(|| (Arc::clone(&outcome.workflow), Vec::new())).1
 }
 
 /// Decides the dependents of tasks that just finished, cascading through skips, then counts the
 /// finished tasks and ends the execution when none is left.
 ///
-/// `finished` are positions that reached a final state in this transaction (their dependents
-/// wait on one dependency less); `released` are positions already waiting on nothing (roots);
+/// `finished` are tasks that reached a final state in this transaction, with that state (their
+/// dependents wait on one dependency less); `roots` are tasks waiting on nothing from the start;
 /// `finished_count` is how many tasks the caller finished.
 #[allow(clippy::too_many_arguments)]
 fn settle(
     connection: &mut AnyConnection,
     execution: &ExecutionRef<'_>,
-    mut finished: Vec<usize>,
-    mut released: Vec<usize>,
+    mut finished: Vec<(usize, TaskStatus)>,
+    roots: Vec<usize>,
     mut finished_count: usize,
     log: &mut EventLog,
     now: i64,
     transition: &mut Transition,
 ) -> Result<(), StoreError> {
     let workflow = execution.workflow;
+    let mut released: Vec<(usize, DependencyOutcomes)> =
+        roots.into_iter().map(|position| (position, DependencyOutcomes::default())).collect();
     loop {
         if !finished.is_empty() {
-            // A dependent of several tasks finished here waits on that many fewer.
-            let mut decrements: BTreeMap<usize, i32> = BTreeMap::new();
-            for &position in &finished {
-                for &dependent in workflow.node(position).dependents() {
-                    *decrements.entry(dependent).or_default() += 1;
-                }
-            }
-            let mut by_count: BTreeMap<i32, Vec<&str>> = BTreeMap::new();
-            for (dependent, count) in decrements {
-                by_count.entry(count).or_default().push(workflow.node(dependent).id());
-            }
-            for (count, task_ids) in by_count {
-                for task_id in store::release_dependents(connection, execution.key, &task_ids, count)? {
-                    released.extend(workflow.position(&task_id));
-                }
-            }
+            released.extend(release_dependents(connection, execution, &finished)?);
             finished.clear();
         }
         if released.is_empty() {
             break;
         }
-        released.sort_unstable();
+        released.sort_unstable_by_key(|(position, _)| *position);
         let (ready, skipped) = decide(connection, execution, &released)?;
         released.clear();
         let ids = |positions: &[usize]| positions.iter().map(|&p| workflow.node(p).id()).collect::<Vec<_>>();
@@ -289,14 +310,14 @@ fn settle(
         }
         transition.ready += ready.len();
         finished_count += skipped.len();
-        finished = skipped;
+        finished = skipped.into_iter().map(|position| (position, TaskStatus::Skipped)).collect();
     }
 
     if finished_count > 0 {
         let (remaining, error) = store::count_finished_tasks(connection, execution.key, finished_count as i32)?;
         if remaining <= 0 {
             let status = if error.is_some() { ExecutionStatus::Failed } else { ExecutionStatus::Completed };
-            if store::finish_execution(connection, execution.key, status, None, now)? {
+            if store::finish_execution(connection, execution.key, status, now)? {
                 let kind = if status == ExecutionStatus::Failed {
                     EventKind::ExecutionFailed
                 } else {
@@ -310,39 +331,59 @@ fn settle(
     Ok(())
 }
 
+/// Tells the dependents of finished tasks how those ended; returns the dependents now waiting on
+/// nothing, with how all their dependencies ended.
+fn release_dependents(
+    connection: &mut AnyConnection,
+    execution: &ExecutionRef<'_>,
+    finished: &[(usize, TaskStatus)],
+) -> Result<Vec<(usize, DependencyOutcomes)>, StoreError> {
+    let workflow = execution.workflow;
+    // What each dependent learns; a dependent of several finished tasks learns it all at once.
+    let mut learned: BTreeMap<usize, FinishedDependencies> = BTreeMap::new();
+    for &(position, status) in finished {
+        for &dependent in workflow.node(position).dependents() {
+            let entry = learned.entry(dependent).or_insert(FinishedDependencies { finished: 0, failed: 0, skipped: 0 });
+            entry.finished += 1;
+            entry.failed += i32::from(status == TaskStatus::Failed);
+            entry.skipped += i32::from(status != TaskStatus::Failed && status != TaskStatus::Completed);
+        }
+    }
+    // One statement per distinct combination; usually there is one.
+    let mut grouped: BTreeMap<FinishedDependencies, Vec<&str>> = BTreeMap::new();
+    for (dependent, counts) in learned {
+        grouped.entry(counts).or_default().push(workflow.node(dependent).id());
+    }
+    let mut released = Vec::new();
+    for (counts, task_ids) in grouped {
+        for task in store::release_dependents(connection, execution.key, &task_ids, counts)? {
+            let Some(position) = workflow.position(&task.task_id) else { continue };
+            if task.waiting_on <= 0 {
+                let total = workflow.node(position).dependencies().len();
+                let failed = task.failed_dependencies.max(0) as usize;
+                let skipped = task.skipped_dependencies.max(0) as usize;
+                let completed = total.saturating_sub(failed + skipped);
+                released.push((position, DependencyOutcomes { completed, failed, skipped }));
+            }
+        }
+    }
+    Ok(released)
+}
+
 /// Splits tasks whose dependencies have all finished into those that run and those skipped.
 fn decide(
     connection: &mut AnyConnection,
     execution: &ExecutionRef<'_>,
-    released: &[usize],
+    released: &[(usize, DependencyOutcomes)],
 ) -> Result<(Vec<usize>, Vec<usize>), StoreError> {
     let workflow = execution.workflow;
     let mut ready = Vec::new();
     let mut skipped = Vec::new();
-    // Statuses of every dependency involved, read once.
-    let mut dependency_ids: Vec<&str> =
-        released.iter().flat_map(|&p| workflow.node(p).dependencies().iter().map(|&d| workflow.node(d).id())).collect();
-    dependency_ids.sort_unstable();
-    dependency_ids.dedup();
-    let statuses: HashMap<String, TaskStatus> = store::task_statuses(connection, execution.key, &dependency_ids)?
-        .into_iter()
-        .map(|(id, status)| parse_status(&status).map(|status| (id, status)))
-        .collect::<Result<_, _>>()?;
-
-    for &position in released {
-        let node = workflow.node(position);
-        let dependency_statuses: Vec<TaskStatus> = node
-            .dependencies()
-            .iter()
-            .map(|&d| statuses.get(workflow.node(d).id()).copied().unwrap_or(TaskStatus::Pending))
-            .collect();
-        let context = if node.trigger_rule().needs_context() {
-            Some(load_input(connection, execution.key, workflow, position)?)
-        } else {
-            None
-        };
-        let input = TriggerInput { dependency_statuses: &dependency_statuses, context: context.as_ref() };
-        if node.trigger_rule().evaluate(&input) {
+    for &(position, dependencies) in released {
+        let rule = workflow.node(position).trigger_rule();
+        let context =
+            if rule.needs_context() { Some(load_input(connection, execution.key, workflow, position)?) } else { None };
+        if rule.evaluate(&TriggerInput { dependencies, context: context.as_ref() }) {
             ready.push(position);
         } else {
             skipped.push(position);

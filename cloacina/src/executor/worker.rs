@@ -1,13 +1,22 @@
-//! The executor's background work: the dispatcher claims ready tasks, each attempt runs as its
-//! own tokio task, and the recorder writes finished attempts in batches (one transaction for
-//! everything that finished meanwhile).
+//! Running tasks.
+//!
+//! Work is claimed inside the transactions that make it ready: recording finished attempts and
+//! creating an execution both end by claiming what the free capacity allows, and the claimed
+//! tasks start at once. The dispatcher claims whatever that leaves: work made ready by other
+//! processes, due retries, and work found by the fallback poll.
+//!
+//! Finished attempts are recorded in batches by whichever attempt finds no one recording (the
+//! others only queue their outcome), so everything that finished during one transaction is
+//! recorded by the next one.
 
 use std::any::Any;
+use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::Utc;
-use tokio::sync::{OwnedSemaphorePermit, mpsc};
+use futures::FutureExt;
+use tokio::sync::OwnedSemaphorePermit;
 use tokio::time::Instant;
 use uuid::Uuid;
 
@@ -49,30 +58,16 @@ pub(crate) async fn dispatch(engine: Arc<Engine>) {
 /// Claims batches while capacity and ready tasks last, and starts them.
 async fn claim_all(engine: &Arc<Engine>) -> Result<(), StoreError> {
     loop {
-        let capacity = engine.permits.available_permits();
-        if capacity == 0 {
-            engine.set_saturated(true);
+        let permits = engine.take_permits(engine.config.max_concurrent_tasks);
+        if permits.is_empty() {
             return Ok(());
         }
-        engine.set_saturated(false);
-        let names = engine.registry.names();
-        let owner = engine.owner.clone();
-        let lease = chrono::Duration::from_std(engine.config.lease_duration).unwrap_or(chrono::Duration::MAX);
-        let claimed = engine
-            .commit(move |connection| {
-                let now = Utc::now();
-                let lease_until = (now + lease).timestamp_micros();
-                scheduler::claim(connection, &owner, &names, capacity, now, lease_until)
-            })
-            .await?;
+        let limit = permits.len();
+        let request = engine.claim_request(limit);
+        let claimed = engine.commit(move |connection| scheduler::claim(connection, &request, Utc::now())).await?;
         let count = claimed.len();
-        for task in claimed {
-            match Arc::clone(&engine.permits).try_acquire_owned() {
-                Ok(permit) => spawn_attempt(engine, task, permit),
-                Err(_) => tracing::error!(task = %task.task_id, "claimed a task without a free permit"),
-            }
-        }
-        if count < capacity {
+        start_claimed(engine, claimed, permits);
+        if count < limit {
             return Ok(());
         }
     }
@@ -104,20 +99,21 @@ async fn next_deadline(engine: &Engine, failures: u32) -> Instant {
     Instant::now() + until_retry.map_or(poll, |wait| wait.min(poll))
 }
 
-fn spawn_attempt(engine: &Arc<Engine>, claimed: ClaimedTask, permit: OwnedSemaphorePermit) {
-    let engine = Arc::clone(engine);
-    let tracker = engine.attempts.clone();
-    tracker.spawn(async move {
-        let outcome = run_attempt(&engine, claimed).await;
-        if let Some(outcome) = outcome {
-            // The recorder only goes away once every attempt has reported or been abandoned.
-            let _ = engine.outcomes.send(outcome);
-        }
-        drop(permit);
-        if engine.is_saturated() {
-            engine.wake.notify_one();
-        }
-    });
+/// Starts claimed tasks, one permit each; permits left over are returned.
+pub(crate) fn start_claimed(engine: &Arc<Engine>, claimed: Vec<ClaimedTask>, permits: Vec<OwnedSemaphorePermit>) {
+    for (task, permit) in claimed.into_iter().zip(permits) {
+        let engine_for_attempt = Arc::clone(engine);
+        engine.attempts.spawn(async move {
+            let engine = engine_for_attempt;
+            let outcome = run_attempt(&engine, task).await;
+            drop(permit);
+            match outcome {
+                Some(outcome) => record(&engine, outcome).await,
+                None if engine.is_saturated() => engine.wake.notify_one(),
+                None => {}
+            }
+        });
+    }
 }
 
 /// Runs one attempt; `None` when there is nothing to record (the execution ended meanwhile, or
@@ -132,8 +128,7 @@ async fn run_attempt(engine: &Arc<Engine>, claimed: ClaimedTask) -> Option<Attem
     };
     let Some(workflow) = engine.registry.get(&claimed.workflow_name) else {
         // Unregistered between the claim and now: hand the task back for another executor.
-        let task = (execution_id, claimed.task_id.clone());
-        release(engine, vec![task]).await;
+        release(engine, vec![(execution_id, claimed.task_id.clone())]).await;
         return None;
     };
     let Some(position) = workflow.position(&claimed.task_id) else {
@@ -167,34 +162,15 @@ async fn run_attempt(engine: &Arc<Engine>, claimed: ClaimedTask) -> Option<Attem
     Some(AttemptOutcome { execution_id, result: attempt_result(node, attempt, result), workflow, position, attempt })
 }
 
-/// Runs the task on its own tokio task, so that a panic stays inside the attempt and a timeout
-/// or cancellation can abort it.
+/// Runs the task, turning a panic into a failure of this attempt and enforcing the timeout.
+/// Dropping the returned future (on cancellation) stops the task.
 async fn execute(node: &TaskNode, input: Context, timeout: Option<Duration>) -> Result<Context, TaskError> {
-    let task = Arc::clone(node.task());
-    let mut handle = tokio::spawn(async move { task.execute(input).await });
-    // Dropping this future (on cancellation) must stop the task too.
-    let guard = AbortOnDrop(handle.abort_handle());
-    let joined = match timeout {
-        Some(limit) => match tokio::time::timeout(limit, &mut handle).await {
-            Ok(joined) => joined,
-            Err(_) => return Err(TaskError::Timeout(limit)),
-        },
-        None => (&mut handle).await,
+    let running = AssertUnwindSafe(node.task().execute(input)).catch_unwind();
+    let finished = match timeout {
+        Some(limit) => tokio::time::timeout(limit, running).await.map_err(|_| TaskError::Timeout(limit))?,
+        None => running.await,
     };
-    drop(guard);
-    match joined {
-        Ok(result) => result,
-        Err(error) if error.is_panic() => Err(TaskError::Panicked(panic_message(error.into_panic()))),
-        Err(_) => Err(TaskError::new("the task was aborted")),
-    }
-}
-
-struct AbortOnDrop(tokio::task::AbortHandle);
-
-impl Drop for AbortOnDrop {
-    fn drop(&mut self) {
-        self.0.abort();
-    }
+    finished.unwrap_or_else(|panic| Err(TaskError::Panicked(panic_message(panic))))
 }
 
 fn panic_message(payload: Box<dyn Any + Send>) -> String {
@@ -232,7 +208,7 @@ fn attempt_result(node: &TaskNode, attempt: u32, result: Result<Context, TaskErr
     }
 }
 
-/// Hands tasks back to the queue, retrying the write until it lands or the executor closes.
+/// Hands tasks back to the queue.
 pub(crate) async fn release(engine: &Engine, tasks: Vec<(Uuid, String)>) {
     let owner = engine.owner.clone();
     let tasks = Arc::new(tasks);
@@ -242,41 +218,31 @@ pub(crate) async fn release(engine: &Engine, tasks: Vec<(Uuid, String)>) {
     }
 }
 
-/// Records finished attempts in batches until the executor closes and nothing is left.
-pub(crate) async fn record(engine: Arc<Engine>, mut outcomes: mpsc::UnboundedReceiver<AttemptOutcome>) {
-    loop {
-        let first = tokio::select! {
-            biased;
-            received = outcomes.recv() => match received {
-                Some(outcome) => outcome,
-                None => return,
-            },
-            _ = engine.closing.cancelled() => match outcomes.try_recv() {
-                Ok(outcome) => outcome,
-                Err(_) => return,
-            },
-        };
-        let mut batch = vec![first];
-        while batch.len() < MAX_BATCH {
-            match outcomes.try_recv() {
-                Ok(outcome) => batch.push(outcome),
-                Err(_) => break,
-            }
-        }
-        record_batch(&engine, batch).await;
+/// Queues a finished attempt and, if no other attempt is recording, records batches until the
+/// queue is empty.
+async fn record(engine: &Arc<Engine>, outcome: AttemptOutcome) {
+    if !engine.queue_outcome(outcome) {
+        return;
+    }
+    while let Some(batch) = engine.next_outcomes(MAX_BATCH) {
+        record_batch(engine, batch).await;
     }
 }
 
-async fn record_batch(engine: &Engine, batch: Vec<AttemptOutcome>) {
+/// Records a batch in one transaction that also claims newly ready work, then starts that work.
+/// A failed write is retried with backoff; while stopping, it is given up after a few tries
+/// (the leases then expire and the tasks run again elsewhere).
+async fn record_batch(engine: &Arc<Engine>, batch: Vec<AttemptOutcome>) {
     let batch = Arc::new(batch);
     let mut delay = Duration::from_millis(10);
     let mut failures = 0;
     loop {
-        let owner = engine.owner.clone();
+        let permits = engine.take_permits(engine.config.max_concurrent_tasks);
+        let request = engine.claim_request(permits.len());
         let outcomes = Arc::clone(&batch);
         let written = engine
             .commit_then(
-                move |connection| scheduler::record_outcomes(connection, &owner, &outcomes, Utc::now()),
+                move |connection| scheduler::record_outcomes(connection, &outcomes, Utc::now(), &request),
                 // Keep the new deltas before anyone is woken to build an input from them.
                 |transition| {
                     for &index in &transition.completed {
@@ -289,11 +255,15 @@ async fn record_batch(engine: &Engine, batch: Vec<AttemptOutcome>) {
             )
             .await;
         match written {
-            Ok(()) => return,
+            Ok(claimed) => {
+                start_claimed(engine, claimed, permits);
+                return;
+            }
             Err(error) => {
+                drop(permits);
                 failures += 1;
-                if engine.closing.is_cancelled() && failures >= 5 {
-                    tracing::error!(%error, tasks = batch.len(), "giving up recording task results while closing; their leases will expire and the tasks run again");
+                if engine.stopping.is_cancelled() && failures >= 5 {
+                    tracing::error!(%error, tasks = batch.len(), "giving up recording task results while stopping; their leases will expire and the tasks run again");
                     return;
                 }
                 tracing::warn!(%error, tasks = batch.len(), "recording task results failed; retrying");

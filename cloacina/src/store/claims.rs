@@ -4,24 +4,87 @@
 //! batch without waiting. SQLite has one writer at a time, so a plain select-and-update inside
 //! the write transaction is already exclusive.
 
-use diesel::prelude::*;
-use diesel::sql_types::{Array, BigInt, Integer, Text};
+use diesel::sql_types::{BigInt, Integer, Text};
+use diesel::{OptionalExtension, RunQueryDsl};
 
 use super::connection::AnyConnection;
+use super::statement::{Statement, json_list, sql};
 use crate::error::StoreError;
 
+sql! {
+    /// Claims the oldest due `Ready` tasks of the given workflows.
+    ClaimReady {
+        sqlite: "UPDATE task_executions \
+                 SET status = 'Running', attempt = attempt + 1, lease_owner = ?, lease_expires_at = ?, started_at = ? \
+                 WHERE rowid IN (SELECT rowid FROM task_executions \
+                                 WHERE status = 'Ready' AND ready_at <= ? \
+                                   AND workflow_name IN (SELECT name FROM temp.claimable_workflows) \
+                                 ORDER BY ready_at LIMIT ?) \
+                 RETURNING execution_id, task_id, workflow_name, attempt",
+        postgres: concat!(
+            "UPDATE task_executions AS t \
+             SET status = 'Running', attempt = t.attempt + 1, lease_owner = ?, lease_expires_at = ?, started_at = ? \
+             FROM (SELECT execution_id, task_id FROM task_executions \
+                   WHERE status = 'Ready' AND ready_at <= ? AND workflow_name IN ", json_list!(postgres),
+            " ORDER BY ready_at LIMIT ? FOR UPDATE SKIP LOCKED) AS c \
+             WHERE t.execution_id = c.execution_id AND t.task_id = c.task_id \
+             RETURNING t.execution_id, t.task_id, t.workflow_name, t.attempt"),
+    }
+}
+
+// SQLite keeps the claimable workflow names in a temporary table of the connection, refreshed
+// when the registry's revision changes: a list bound to every claim would make SQLite plan the
+// claim again each time.
+
+sql! {
+    /// The registry revision the connection's claimable names were written at.
+    ClaimableRevision = "SELECT revision FROM temp.claimable_revision WHERE id = 1";
+}
+
+sql! {
+    /// Forgets the connection's claimable names.
+    ClearClaimable = "DELETE FROM temp.claimable_workflows";
+}
+
+sql! {
+    /// Adds a claimable name.
+    AddClaimable = "INSERT INTO temp.claimable_workflows (name) VALUES (?)";
+}
+
+sql! {
+    /// Records the revision of the claimable names.
+    SetClaimableRevision = "INSERT OR REPLACE INTO temp.claimable_revision (id, revision) VALUES (1, ?)";
+}
+
+/// The workflows a process may claim tasks of, and the registry revision they were read at.
+pub(crate) struct Claimable<'a> {
+    pub names: &'a [String],
+    pub revision: u64,
+}
+
 /// A task this process now holds the lease of.
-#[derive(Debug, Clone, QueryableByName)]
+#[derive(Debug, Clone)]
 pub(crate) struct ClaimedTask {
-    #[diesel(sql_type = Text)]
     pub execution_id: String,
-    #[diesel(sql_type = Text)]
     pub task_id: String,
-    #[diesel(sql_type = Text)]
     pub workflow_name: String,
     /// The attempt now starting (1 for the first).
-    #[diesel(sql_type = Integer)]
     pub attempt: i32,
+}
+
+/// Brings the SQLite connection's claimable names up to the registry's revision.
+fn sync_claimable(connection: &mut AnyConnection, workflows: &Claimable<'_>) -> Result<(), StoreError> {
+    let revision = workflows.revision as i64;
+    let stored: Option<i64> =
+        Statement::<ClaimableRevision>::new().returning::<BigInt>().get_result(connection).optional()?;
+    if stored != Some(revision) {
+        Statement::<ClearClaimable>::new().execute(connection)?;
+        for name in workflows.names {
+            Statement::<AddClaimable>::new().text(name).execute(connection)?;
+        }
+        Statement::<SetClaimableRevision>::new().big(revision).execute(connection)?;
+    }
+    Ok(())
 }
 
 /// Claims up to `limit` tasks that are `Ready` (and due by `now`) for workflows in
@@ -30,52 +93,32 @@ pub(crate) struct ClaimedTask {
 pub(crate) fn claim_ready(
     connection: &mut AnyConnection,
     owner: &str,
-    workflow_names: &[String],
+    workflows: &Claimable<'_>,
     limit: usize,
     now: i64,
     lease_until: i64,
 ) -> Result<Vec<ClaimedTask>, StoreError> {
-    if workflow_names.is_empty() || limit == 0 {
+    if workflows.names.is_empty() || limit == 0 {
         return Ok(Vec::new());
     }
-    let limit = limit.min(i32::MAX as usize) as i64;
-    let claimed = match connection {
-        AnyConnection::Postgres(postgres) => diesel::sql_query(
-            "UPDATE task_executions AS t \
-             SET status = 'Running', attempt = t.attempt + 1, lease_owner = $1, lease_expires_at = $2, started_at = $3 \
-             FROM (SELECT execution_id, task_id FROM task_executions \
-                   WHERE status = 'Ready' AND ready_at <= $3 AND workflow_name = ANY($4) \
-                   ORDER BY ready_at LIMIT $5 FOR UPDATE SKIP LOCKED) AS c \
-             WHERE t.execution_id = c.execution_id AND t.task_id = c.task_id \
-             RETURNING t.execution_id, t.task_id, t.workflow_name, t.attempt",
-        )
-        .bind::<Text, _>(owner)
-        .bind::<BigInt, _>(lease_until)
-        .bind::<BigInt, _>(now)
-        .bind::<Array<Text>, _>(workflow_names)
-        .bind::<BigInt, _>(limit)
-        .load(postgres)?,
-        AnyConnection::Sqlite(sqlite) => {
-            let placeholders = vec!["?"; workflow_names.len()].join(", ");
-            let sql = format!(
-                "UPDATE task_executions \
-                 SET status = 'Running', attempt = attempt + 1, lease_owner = ?, lease_expires_at = ?, started_at = ? \
-                 WHERE rowid IN (SELECT rowid FROM task_executions \
-                                 WHERE status = 'Ready' AND ready_at <= ? AND workflow_name IN ({placeholders}) \
-                                 ORDER BY ready_at LIMIT ?) \
-                 RETURNING execution_id, task_id, workflow_name, attempt"
-            );
-            let mut query = diesel::sql_query(sql)
-                .into_boxed()
-                .bind::<Text, _>(owner)
-                .bind::<BigInt, _>(lease_until)
-                .bind::<BigInt, _>(now)
-                .bind::<BigInt, _>(now);
-            for name in workflow_names {
-                query = query.bind::<Text, _>(name);
-            }
-            query.bind::<BigInt, _>(limit).load(sqlite)?
-        }
+    let statement = Statement::<ClaimReady>::new().text(owner).big(lease_until).big(now).big(now);
+    let statement = if matches!(connection, AnyConnection::Sqlite(_)) {
+        sync_claimable(connection, workflows)?;
+        statement
+    } else {
+        statement.list(workflows.names)
     };
-    Ok(claimed)
+    let rows: Vec<(String, String, String, i32)> = statement
+        .big(limit.min(i32::MAX as usize) as i64)
+        .returning::<(Text, Text, Text, Integer)>()
+        .load(connection)?;
+    Ok(rows
+        .into_iter()
+        .map(|(execution_id, task_id, workflow_name, attempt)| ClaimedTask {
+            execution_id,
+            task_id,
+            workflow_name,
+            attempt,
+        })
+        .collect())
 }

@@ -100,7 +100,12 @@ impl ConnectionTarget {
                 let mut connection =
                     SqliteConnection::establish(&self.connect_to).map_err(|error| connect_error(error.to_string()))?;
                 let busy = self.settings.sqlite_busy_timeout.as_millis();
-                let mut pragmas = format!("PRAGMA busy_timeout = {busy}; PRAGMA foreign_keys = ON;");
+                // The workflows this process may claim, kept per connection (see `claims.rs`).
+                let mut pragmas = format!(
+                    "PRAGMA busy_timeout = {busy}; PRAGMA foreign_keys = ON; \
+                     CREATE TEMP TABLE IF NOT EXISTS claimable_workflows (name TEXT PRIMARY KEY); \
+                     CREATE TEMP TABLE IF NOT EXISTS claimable_revision (id INTEGER PRIMARY KEY, revision BIGINT NOT NULL);"
+                );
                 if self.kind == TargetKind::SqliteFile {
                     pragmas.push_str(&format!(
                         " PRAGMA journal_mode = WAL; PRAGMA synchronous = {};",

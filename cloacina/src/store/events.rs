@@ -4,11 +4,11 @@ use diesel::prelude::*;
 
 use super::connection::AnyConnection;
 use super::schema::execution_events as events;
+use super::statement::{Statement, sql};
 use crate::error::StoreError;
 
 /// A new event row.
-#[derive(Debug, Clone, Insertable)]
-#[diesel(table_name = events, treat_none_as_default_value = false)]
+#[derive(Debug, Clone, serde::Serialize)]
 pub(crate) struct NewEventRow {
     pub execution_id: String,
     pub task_id: Option<String>,
@@ -16,6 +16,21 @@ pub(crate) struct NewEventRow {
     pub attempt: Option<i32>,
     pub message: Option<String>,
     pub created_at: i64,
+}
+
+sql! {
+    /// Inserts events from a JSON array of event objects, in order.
+    InsertEvents {
+        sqlite: "INSERT INTO execution_events (execution_id, task_id, kind, attempt, message, created_at) \
+                 SELECT value ->> 'execution_id', value ->> 'task_id', value ->> 'kind', value ->> 'attempt', \
+                        value ->> 'message', value ->> 'created_at' \
+                 FROM json_each(?) ORDER BY key",
+        postgres: "INSERT INTO execution_events (execution_id, task_id, kind, attempt, message, created_at) \
+                   SELECT value ->> 'execution_id', value ->> 'task_id', value ->> 'kind', \
+                          (value ->> 'attempt')::integer, value ->> 'message', (value ->> 'created_at')::bigint \
+                   FROM jsonb_array_elements(CAST(? AS jsonb)) WITH ORDINALITY AS e(value, position) \
+                   ORDER BY position",
+    }
 }
 
 /// A stored event.
@@ -31,13 +46,11 @@ pub(crate) struct EventRow {
 }
 
 pub(crate) fn insert_events(connection: &mut AnyConnection, rows: &[NewEventRow]) -> Result<(), StoreError> {
-    for chunk in rows.chunks(500) {
-        // Multi-row inserts are built per backend: the shared dialect cannot express them.
-        match connection {
-            AnyConnection::Postgres(postgres) => diesel::insert_into(events::table).values(chunk).execute(postgres)?,
-            AnyConnection::Sqlite(sqlite) => diesel::insert_into(events::table).values(chunk).execute(sqlite)?,
-        };
+    if rows.is_empty() {
+        return Ok(());
     }
+    let rows = serde_json::to_value(rows).map_err(|error| StoreError::Corrupt(error.to_string()))?;
+    Statement::<InsertEvents>::new().json(&rows).execute(connection)?;
     Ok(())
 }
 

@@ -1,9 +1,11 @@
 //! Queries on the `executions` table.
 
 use diesel::prelude::*;
+use diesel::sql_types::{Integer, Nullable, Text};
 
 use super::connection::AnyConnection;
 use super::schema::executions;
+use super::statement::{Statement, json_list, sql};
 use crate::error::StoreError;
 use crate::result::ExecutionStatus;
 
@@ -113,23 +115,57 @@ pub(crate) fn list_executions(
     Ok(query.load(connection)?)
 }
 
+sql! {
+    /// Starts a `Pending` execution; returns its id if it started.
+    StartExecution = "UPDATE executions SET status = 'Running', started_at = ? \
+                      WHERE status = 'Pending' AND id = ? RETURNING id";
+}
+
+sql! {
+    /// Starts `Pending` executions; returns the ids that started.
+    StartExecutions = concat!("UPDATE executions SET status = 'Running', started_at = ? \
+                               WHERE status = 'Pending' AND id IN ", json_list!(postgres), " RETURNING id");
+}
+
+sql! {
+    /// Counts finished tasks; returns how many remain and the first error.
+    CountFinished = "UPDATE executions SET remaining_tasks = remaining_tasks - ? WHERE id = ? \
+                     RETURNING remaining_tasks, error";
+}
+
+sql! {
+    /// Records the first error of an execution.
+    RecordFirstError = "UPDATE executions SET error = ? WHERE id = ? AND error IS NULL";
+}
+
+sql! {
+    /// Ends an unfinished execution.
+    FinishExecution = "UPDATE executions SET status = ?, finished_at = ? \
+                       WHERE id = ? AND status IN ('Pending', 'Running')";
+}
+
 /// Moves the given executions from `Pending` to `Running`; returns the ids that moved.
 pub(crate) fn mark_started(
     connection: &mut AnyConnection,
     ids: &[String],
     now: i64,
 ) -> Result<Vec<String>, StoreError> {
-    let pending: Vec<String> = executions::table
-        .filter(executions::id.eq_any(ids))
-        .filter(executions::status.eq(ExecutionStatus::Pending.as_str()))
-        .select(executions::id)
-        .load(connection)?;
-    if !pending.is_empty() {
-        diesel::update(executions::table.filter(executions::id.eq_any(&pending)))
-            .set((executions::status.eq(ExecutionStatus::Running.as_str()), executions::started_at.eq(now)))
-            .execute(connection)?;
+    if matches!(connection, AnyConnection::Sqlite(_)) {
+        let mut started = Vec::new();
+        for id in ids {
+            started.extend(
+                Statement::<StartExecution>::new()
+                    .big(now)
+                    .text(id)
+                    .returning::<Text>()
+                    .get_result(connection)
+                    .optional()?,
+            );
+        }
+        Ok(started)
+    } else {
+        Ok(Statement::<StartExecutions>::new().big(now).list(ids).returning::<Text>().load(connection)?)
     }
-    Ok(pending)
 }
 
 /// Counts `finished` more tasks as done; returns how many remain and the first error, if any.
@@ -138,17 +174,16 @@ pub(crate) fn count_finished_tasks(
     id: &str,
     finished: i32,
 ) -> Result<(i32, Option<String>), StoreError> {
-    diesel::update(executions::table.find(id))
-        .set(executions::remaining_tasks.eq(executions::remaining_tasks - finished))
-        .execute(connection)?;
-    Ok(executions::table.find(id).select((executions::remaining_tasks, executions::error)).first(connection)?)
+    Ok(Statement::<CountFinished>::new()
+        .int(finished)
+        .text(id)
+        .returning::<(Integer, Nullable<Text>)>()
+        .get_result(connection)?)
 }
 
 /// Records the execution's first error; later errors leave it unchanged.
 pub(crate) fn record_first_error(connection: &mut AnyConnection, id: &str, error: &str) -> Result<(), StoreError> {
-    diesel::update(executions::table.find(id).filter(executions::error.is_null()))
-        .set(executions::error.eq(error))
-        .execute(connection)?;
+    Statement::<RecordFirstError>::new().text(error).text(id).execute(connection)?;
     Ok(())
 }
 
@@ -157,18 +192,8 @@ pub(crate) fn finish_execution(
     connection: &mut AnyConnection,
     id: &str,
     status: ExecutionStatus,
-    error: Option<&str>,
     now: i64,
 ) -> Result<bool, StoreError> {
-    let unfinished = [ExecutionStatus::Pending.as_str(), ExecutionStatus::Running.as_str()];
-    let target = executions::table.find(id).filter(executions::status.eq_any(unfinished));
-    let changed = match error {
-        Some(error) => diesel::update(target)
-            .set((executions::status.eq(status.as_str()), executions::finished_at.eq(now), executions::error.eq(error)))
-            .execute(connection)?,
-        None => diesel::update(target)
-            .set((executions::status.eq(status.as_str()), executions::finished_at.eq(now)))
-            .execute(connection)?,
-    };
+    let changed = Statement::<FinishExecution>::new().text(status.as_str()).big(now).text(id).execute(connection)?;
     Ok(changed == 1)
 }

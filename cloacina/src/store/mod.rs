@@ -2,8 +2,8 @@
 //!
 //! Queries are written once against [`AnyConnection`] and run on both backends; only claiming
 //! differs (`FOR UPDATE SKIP LOCKED` on PostgreSQL). Every write runs in one transaction that
-//! takes SQLite's write lock up front (`BEGIN IMMEDIATE`); within a process, SQLite writers also
-//! queue on an async lock so they never wait in SQLite's sleeping busy handler.
+//! takes SQLite's write lock up front (`BEGIN IMMEDIATE`); within a process, SQLite writes share
+//! one connection, so they queue there instead of in SQLite's sleeping busy handler.
 
 mod claims;
 mod connection;
@@ -12,6 +12,7 @@ mod executions;
 mod migrations;
 mod outputs;
 pub(crate) mod schema;
+mod statement;
 mod tasks;
 mod url;
 
@@ -25,7 +26,7 @@ use deadpool_diesel::{InteractError, Runtime};
 pub use connection::{AnyConnection, SqliteSynchronous};
 pub use url::{DatabaseUrl, PostgresUrl};
 
-pub(crate) use claims::{ClaimedTask, claim_ready};
+pub(crate) use claims::{Claimable, ClaimedTask, claim_ready};
 pub(crate) use connection::is_connection_lost;
 pub(crate) use events::{EventRow, NewEventRow, insert_events, load_events};
 pub use executions::ExecutionFilter;
@@ -62,12 +63,13 @@ impl Default for StoreOptions {
 
 /// The database an executor keeps its executions in.
 pub struct Store {
-    pool: Pool<ConnectionManager>,
+    /// Connections for reads.
+    readers: Pool<ConnectionManager>,
+    /// Connections for writes. On SQLite a pool of one: the writes of this process take turns
+    /// on it instead of waiting in SQLite's sleeping busy handler, and its page and statement
+    /// caches stay warm. On PostgreSQL the readers' pool.
+    writers: Pool<ConnectionManager>,
     description: String,
-    /// SQLite only: writers of this process take turns here instead of in SQLite's busy handler.
-    write_turn: Option<tokio::sync::Mutex<()>>,
-    /// In-memory SQLite only: reads take the same turn, as the shared cache locks whole tables.
-    serialize_reads: bool,
     /// In-memory SQLite only: holds the database open for the store's lifetime.
     _keeper: Option<Arc<std::sync::Mutex<AnyConnection>>>,
 }
@@ -97,21 +99,28 @@ impl Store {
             None
         };
         let description = target.description.clone();
-        let pool = Pool::builder(ConnectionManager::new(target))
-            .max_size(if memory { 1 } else { options.pool_size.max(1) })
-            .wait_timeout(Some(options.connection_timeout))
-            .create_timeout(Some(options.connection_timeout))
-            .runtime(Runtime::Tokio1)
-            .build()
-            .map_err(|error| StoreError::Pool(error.to_string()))?;
-        let store = Self {
-            pool,
-            description,
-            write_turn: url.is_sqlite().then(|| tokio::sync::Mutex::new(())),
-            serialize_reads: memory,
-            _keeper: keeper,
+        let pool = |size: usize| {
+            Pool::builder(ConnectionManager::new(target.clone()))
+                .max_size(size)
+                .wait_timeout(Some(options.connection_timeout))
+                .create_timeout(Some(options.connection_timeout))
+                .runtime(Runtime::Tokio1)
+                .build()
+                .map_err(|error| StoreError::Pool(error.to_string()))
         };
-        store.interact(migrations::run).await?;
+        // An in-memory database is served by one connection: its shared cache locks whole tables,
+        // so concurrent connections would fail rather than wait.
+        let (readers, writers) = if memory {
+            let single = pool(1)?;
+            (single.clone(), single)
+        } else if url.is_sqlite() {
+            (pool(options.pool_size.max(1))?, pool(1)?)
+        } else {
+            let shared = pool(options.pool_size.max(1))?;
+            (shared.clone(), shared)
+        };
+        let store = Self { readers, writers, description, _keeper: keeper };
+        Self::interact(&store.writers, &store.description, migrations::run).await?;
         Ok(store)
     }
 
@@ -126,11 +135,7 @@ impl Store {
         F: FnOnce(&mut AnyConnection) -> Result<T, StoreError> + Send + 'static,
         T: Send + 'static,
     {
-        let _turn = match (&self.write_turn, self.serialize_reads) {
-            (Some(turn), true) => Some(turn.lock().await),
-            _ => None,
-        };
-        self.interact(body).await
+        Self::interact(&self.readers, &self.description, body).await
     }
 
     /// Runs `body` in one write transaction, running it again after a deadlock or a
@@ -140,11 +145,7 @@ impl Store {
         F: Fn(&mut AnyConnection) -> Result<T, StoreError> + Send + 'static,
         T: Send + 'static,
     {
-        let _turn = match &self.write_turn {
-            Some(turn) => Some(turn.lock().await),
-            None => None,
-        };
-        self.interact(move |connection| {
+        Self::interact(&self.writers, &self.description, move |connection| {
             let mut delay = Duration::from_millis(2);
             let mut attempts = 1;
             loop {
@@ -161,14 +162,14 @@ impl Store {
         .await
     }
 
-    async fn interact<T, F>(&self, body: F) -> Result<T, StoreError>
+    async fn interact<T, F>(pool: &Pool<ConnectionManager>, description: &str, body: F) -> Result<T, StoreError>
     where
         F: FnOnce(&mut AnyConnection) -> Result<T, StoreError> + Send + 'static,
         T: Send + 'static,
     {
-        let connection = self.pool.get().await.map_err(|error| match error {
+        let connection = pool.get().await.map_err(|error| match error {
             PoolError::Backend(error) => error,
-            other => StoreError::Pool(format!("{other} ({})", self.description)),
+            other => StoreError::Pool(format!("{other} ({description})")),
         })?;
         let result = connection.interact(body).await.map_err(|error| match error {
             InteractError::Panic(_) => StoreError::Pool("a database call panicked".to_owned()),

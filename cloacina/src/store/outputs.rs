@@ -4,7 +4,13 @@ use diesel::prelude::*;
 
 use super::connection::AnyConnection;
 use super::schema::task_outputs as outputs;
+use super::statement::{Statement, sql};
 use crate::error::StoreError;
+
+sql! {
+    /// Stores a completed task's delta.
+    InsertOutput = "INSERT INTO task_outputs (execution_id, task_id, delta, created_at) VALUES (?, ?, ?, ?)";
+}
 
 pub(crate) fn insert_output(
     connection: &mut AnyConnection,
@@ -13,14 +19,7 @@ pub(crate) fn insert_output(
     delta: &str,
     now: i64,
 ) -> Result<(), StoreError> {
-    diesel::insert_into(outputs::table)
-        .values((
-            outputs::execution_id.eq(execution_id),
-            outputs::task_id.eq(task_id),
-            outputs::delta.eq(delta),
-            outputs::created_at.eq(now),
-        ))
-        .execute(connection)?;
+    Statement::<InsertOutput>::new().text(execution_id).text(task_id).text(delta).big(now).execute(connection)?;
     Ok(())
 }
 

@@ -25,6 +25,8 @@ diesel::table! {
         workflow_name -> Text,
         status -> Text,
         waiting_on -> Integer,
+        failed_dependencies -> Integer,
+        skipped_dependencies -> Integer,
         attempt -> Integer,
         ready_at -> Nullable<BigInt>,
         retry_at -> Nullable<BigInt>,

@@ -1,28 +1,106 @@
 //! Queries on the `task_executions` table: one row per task of an execution.
 
 use diesel::prelude::*;
+use diesel::sql_types::{Integer, Text};
 
 use super::connection::AnyConnection;
 use super::schema::task_executions as tasks;
+use super::statement::{Statement, json_list, sql};
 use crate::error::StoreError;
 use crate::result::TaskStatus;
 
-/// Rows per statement when many rows are written or named at once; well under both backends'
-/// limits on bound parameters.
+/// Rows per statement when many rows are named at once; well under both backends' limits on
+/// bound parameters.
 const CHUNK: usize = 500;
 
-/// A new task row.
-#[derive(Debug, Insertable)]
-#[diesel(table_name = tasks, treat_none_as_default_value = false)]
-pub(crate) struct NewTaskRow {
-    pub execution_id: String,
-    pub task_id: String,
+sql! {
+    /// Inserts an execution's tasks as `Pending`, from a JSON array of `[task_id, position, waiting_on]`.
+    InsertTasks {
+        sqlite: "INSERT INTO task_executions (execution_id, workflow_name, task_id, position, status, waiting_on) \
+                 SELECT ?, ?, value ->> 0, value ->> 1, 'Pending', value ->> 2 FROM json_each(?)",
+        postgres: "INSERT INTO task_executions (execution_id, workflow_name, task_id, position, status, waiting_on) \
+                   SELECT ?, ?, value ->> 0, (value ->> 1)::integer, 'Pending', (value ->> 2)::integer \
+                   FROM jsonb_array_elements(CAST(? AS jsonb)) AS value",
+    }
+}
+
+// Lists of tasks: PostgreSQL takes the whole list as one JSON array; SQLite runs the one-task
+// form per task (in-process, a prepared statement per task costs less than re-planning the list
+// form each time, which SQLite does for statements over `json_each(?)`).
+
+sql! {
+    /// Counts finished dependencies of a `Pending` task and returns its new counts.
+    ReleaseDependent = "UPDATE task_executions SET waiting_on = waiting_on - ?, \
+                        failed_dependencies = failed_dependencies + ?, skipped_dependencies = skipped_dependencies + ? \
+                        WHERE execution_id = ? AND status = 'Pending' AND task_id = ? \
+                        RETURNING task_id, waiting_on, failed_dependencies, skipped_dependencies";
+}
+
+sql! {
+    /// Counts finished dependencies of `Pending` tasks and returns their new counts.
+    ReleaseDependents = concat!(
+        "UPDATE task_executions SET waiting_on = waiting_on - ?, failed_dependencies = failed_dependencies + ?, \
+         skipped_dependencies = skipped_dependencies + ? \
+         WHERE execution_id = ? AND status = 'Pending' AND task_id IN ", json_list!(postgres),
+        " RETURNING task_id, waiting_on, failed_dependencies, skipped_dependencies");
+}
+
+sql! {
+    /// Makes a `Pending` task `Ready` from a time.
+    MakeReadyOne = "UPDATE task_executions SET status = 'Ready', ready_at = ? \
+                    WHERE execution_id = ? AND status = 'Pending' AND task_id = ?";
+}
+
+sql! {
+    /// Makes `Pending` tasks `Ready` from a time.
+    MakeReady = concat!("UPDATE task_executions SET status = 'Ready', ready_at = ? \
+                         WHERE execution_id = ? AND status = 'Pending' AND task_id IN ", json_list!(postgres));
+}
+
+sql! {
+    /// Skips a `Pending` task.
+    SkipOne = "UPDATE task_executions SET status = 'Skipped', finished_at = ? \
+               WHERE execution_id = ? AND status = 'Pending' AND task_id = ?";
+}
+
+sql! {
+    /// Skips `Pending` tasks.
+    Skip = concat!("UPDATE task_executions SET status = 'Skipped', finished_at = ? \
+                    WHERE execution_id = ? AND status = 'Pending' AND task_id IN ", json_list!(postgres));
+}
+
+sql! {
+    /// Ends a leased attempt for good.
+    EndAttempt = "UPDATE task_executions SET status = ?, finished_at = ?, error = ?, lease_owner = NULL, \
+                  lease_expires_at = NULL \
+                  WHERE execution_id = ? AND task_id = ? AND status = 'Running' AND lease_owner = ? AND attempt = ?";
+}
+
+sql! {
+    /// Ends a leased attempt and schedules the next one.
+    ScheduleRetry = "UPDATE task_executions SET status = 'Ready', ready_at = ?, retry_at = ?, error = ?, \
+                     lease_owner = NULL, lease_expires_at = NULL \
+                     WHERE execution_id = ? AND task_id = ? AND status = 'Running' AND lease_owner = ? AND attempt = ?";
+}
+
+/// A new task of an execution.
+#[derive(Debug)]
+pub(crate) struct NewTask<'a> {
+    pub task_id: &'a str,
     pub position: i32,
-    pub workflow_name: String,
-    pub status: String,
     pub waiting_on: i32,
-    pub ready_at: Option<i64>,
-    pub finished_at: Option<i64>,
+}
+
+/// A `Pending` task after some of its dependencies finished.
+#[derive(Debug, Clone)]
+pub(crate) struct ReleasedTask {
+    pub task_id: String,
+    /// Dependencies not finished yet.
+    pub waiting_on: i32,
+    /// Dependencies that failed.
+    pub failed_dependencies: i32,
+    /// Dependencies that were skipped or cancelled.
+    pub skipped_dependencies: i32,
 }
 
 /// A stored task row.
@@ -47,62 +125,76 @@ pub(crate) struct Lease<'a> {
     pub attempt: i32,
 }
 
-pub(crate) fn insert_tasks(connection: &mut AnyConnection, rows: &[NewTaskRow]) -> Result<(), StoreError> {
-    for chunk in rows.chunks(CHUNK) {
-        // Multi-row inserts are built per backend: the shared dialect cannot express them.
-        match connection {
-            AnyConnection::Postgres(postgres) => diesel::insert_into(tasks::table).values(chunk).execute(postgres)?,
-            AnyConnection::Sqlite(sqlite) => diesel::insert_into(tasks::table).values(chunk).execute(sqlite)?,
-        };
-    }
+/// How many dependencies just finished, and how many of those failed or were skipped.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub(crate) struct FinishedDependencies {
+    pub finished: i32,
+    pub failed: i32,
+    pub skipped: i32,
+}
+
+pub(crate) fn insert_tasks(
+    connection: &mut AnyConnection,
+    execution_id: &str,
+    workflow_name: &str,
+    rows: &[NewTask<'_>],
+) -> Result<(), StoreError> {
+    let rows: Vec<serde_json::Value> =
+        rows.iter().map(|row| serde_json::json!([row.task_id, row.position, row.waiting_on])).collect();
+    Statement::<InsertTasks>::new()
+        .text(execution_id)
+        .text(workflow_name)
+        .json(&serde_json::Value::Array(rows))
+        .execute(connection)?;
     Ok(())
 }
 
-pub(crate) fn load_tasks(connection: &mut AnyConnection, execution_id: &str) -> Result<Vec<TaskRow>, StoreError> {
-    Ok(tasks::table
-        .filter(tasks::execution_id.eq(execution_id))
-        .order(tasks::position.asc())
-        .select(TaskRow::as_select())
-        .load(connection)?)
-}
-
-/// Statuses of some tasks of an execution.
-pub(crate) fn task_statuses(
-    connection: &mut AnyConnection,
-    execution_id: &str,
-    task_ids: &[&str],
-) -> Result<Vec<(String, String)>, StoreError> {
-    let mut statuses = Vec::with_capacity(task_ids.len());
-    for chunk in task_ids.chunks(CHUNK) {
-        statuses.extend(
-            tasks::table
-                .filter(tasks::execution_id.eq(execution_id))
-                .filter(tasks::task_id.eq_any(chunk))
-                .select((tasks::task_id, tasks::status))
-                .load::<(String, String)>(connection)?,
-        );
-    }
-    Ok(statuses)
-}
-
-/// `finished` fewer unfinished dependencies for each named `Pending` task; returns those now
-/// waiting on nothing.
+/// Records finished dependencies of the named `Pending` tasks; returns their new counts.
 pub(crate) fn release_dependents(
     connection: &mut AnyConnection,
     execution_id: &str,
     task_ids: &[&str],
-    finished: i32,
-) -> Result<Vec<String>, StoreError> {
-    let mut released = Vec::new();
-    for chunk in task_ids.chunks(CHUNK) {
-        let pending = tasks::table
-            .filter(tasks::execution_id.eq(execution_id))
-            .filter(tasks::task_id.eq_any(chunk))
-            .filter(tasks::status.eq(TaskStatus::Pending.as_str()));
-        diesel::update(pending.clone()).set(tasks::waiting_on.eq(tasks::waiting_on - finished)).execute(connection)?;
-        released.extend(pending.filter(tasks::waiting_on.le(0)).select(tasks::task_id).load::<String>(connection)?);
+    finished: FinishedDependencies,
+) -> Result<Vec<ReleasedTask>, StoreError> {
+    type Row = (Text, Integer, Integer, Integer);
+    let mut rows: Vec<(String, i32, i32, i32)> = Vec::with_capacity(task_ids.len());
+    if matches!(connection, AnyConnection::Sqlite(_)) {
+        for task_id in task_ids {
+            rows.extend(
+                Statement::<ReleaseDependent>::new()
+                    .int(finished.finished)
+                    .int(finished.failed)
+                    .int(finished.skipped)
+                    .text(execution_id)
+                    .text(*task_id)
+                    .returning::<Row>()
+                    .get_result::<(String, i32, i32, i32)>(connection)
+                    .optional()?,
+            );
+        }
+    } else {
+        for chunk in task_ids.chunks(CHUNK) {
+            rows.extend(
+                Statement::<ReleaseDependents>::new()
+                    .int(finished.finished)
+                    .int(finished.failed)
+                    .int(finished.skipped)
+                    .text(execution_id)
+                    .list(chunk)
+                    .returning::<Row>()
+                    .load::<(String, i32, i32, i32)>(connection)?,
+            );
+        }
     }
-    Ok(released)
+    Ok(rows
+        .into_iter()
+        .map(|(task_id, waiting_on, failed_dependencies, skipped_dependencies)| ReleasedTask {
+            task_id,
+            waiting_on,
+            failed_dependencies,
+            skipped_dependencies,
+        })
+        .collect())
 }
 
 /// Moves `Pending` tasks to `Ready` (claimable from `now`) or to `Skipped`.
@@ -113,19 +205,23 @@ pub(crate) fn settle_pending(
     status: TaskStatus,
     now: i64,
 ) -> Result<(), StoreError> {
-    for chunk in task_ids.chunks(CHUNK) {
-        let target = tasks::table
-            .filter(tasks::execution_id.eq(execution_id))
-            .filter(tasks::task_id.eq_any(chunk))
-            .filter(tasks::status.eq(TaskStatus::Pending.as_str()));
-        match status {
-            TaskStatus::Ready => diesel::update(target)
-                .set((tasks::status.eq(status.as_str()), tasks::ready_at.eq(now)))
-                .execute(connection)?,
-            _ => diesel::update(target)
-                .set((tasks::status.eq(status.as_str()), tasks::finished_at.eq(now)))
-                .execute(connection)?,
-        };
+    let ready = status == TaskStatus::Ready;
+    if matches!(connection, AnyConnection::Sqlite(_)) {
+        for task_id in task_ids {
+            if ready {
+                Statement::<MakeReadyOne>::new().big(now).text(execution_id).text(*task_id).execute(connection)?;
+            } else {
+                Statement::<SkipOne>::new().big(now).text(execution_id).text(*task_id).execute(connection)?;
+            }
+        }
+    } else {
+        for chunk in task_ids.chunks(CHUNK) {
+            if ready {
+                Statement::<MakeReady>::new().big(now).text(execution_id).list(chunk).execute(connection)?;
+            } else {
+                Statement::<Skip>::new().big(now).text(execution_id).list(chunk).execute(connection)?;
+            }
+        }
     }
     Ok(())
 }
@@ -141,36 +237,35 @@ pub(crate) fn finish_attempt(
     retry_at: Option<i64>,
     now: i64,
 ) -> Result<bool, StoreError> {
-    let held = tasks::table
-        .filter(tasks::execution_id.eq(lease.execution_id))
-        .filter(tasks::task_id.eq(lease.task_id))
-        .filter(tasks::status.eq(TaskStatus::Running.as_str()))
-        .filter(tasks::lease_owner.eq(lease.owner))
-        .filter(tasks::attempt.eq(lease.attempt));
-    let no_owner: Option<String> = None;
-    let no_expiry: Option<i64> = None;
     let changed = match retry_at {
-        Some(retry_at) => diesel::update(held)
-            .set((
-                tasks::status.eq(TaskStatus::Ready.as_str()),
-                tasks::ready_at.eq(retry_at),
-                tasks::retry_at.eq(retry_at),
-                tasks::error.eq(error),
-                tasks::lease_owner.eq(no_owner),
-                tasks::lease_expires_at.eq(no_expiry),
-            ))
+        Some(retry_at) => Statement::<ScheduleRetry>::new()
+            .big(retry_at)
+            .big(retry_at)
+            .optional_text(error)
+            .text(lease.execution_id)
+            .text(lease.task_id)
+            .text(lease.owner)
+            .int(lease.attempt)
             .execute(connection)?,
-        None => diesel::update(held)
-            .set((
-                tasks::status.eq(status.as_str()),
-                tasks::finished_at.eq(now),
-                tasks::error.eq(error),
-                tasks::lease_owner.eq(no_owner),
-                tasks::lease_expires_at.eq(no_expiry),
-            ))
+        None => Statement::<EndAttempt>::new()
+            .text(status.as_str())
+            .big(now)
+            .optional_text(error)
+            .text(lease.execution_id)
+            .text(lease.task_id)
+            .text(lease.owner)
+            .int(lease.attempt)
             .execute(connection)?,
     };
     Ok(changed == 1)
+}
+
+pub(crate) fn load_tasks(connection: &mut AnyConnection, execution_id: &str) -> Result<Vec<TaskRow>, StoreError> {
+    Ok(tasks::table
+        .filter(tasks::execution_id.eq(execution_id))
+        .order(tasks::position.asc())
+        .select(TaskRow::as_select())
+        .load(connection)?)
 }
 
 /// Cancels every unfinished task of an execution; returns their ids.

@@ -1,6 +1,7 @@
 //! The registry of workflows by name.
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock, RwLock};
 
 use super::Workflow;
@@ -12,6 +13,8 @@ use super::Workflow;
 #[derive(Debug, Default)]
 pub struct WorkflowRegistry {
     workflows: RwLock<HashMap<String, Arc<Workflow>>>,
+    /// Raised whenever the set of names changes.
+    revision: AtomicU64,
 }
 
 impl WorkflowRegistry {
@@ -29,7 +32,11 @@ impl WorkflowRegistry {
     /// Registers a workflow under its name, returning the one it replaced.
     pub fn register(&self, workflow: impl Into<Arc<Workflow>>) -> Option<Arc<Workflow>> {
         let workflow = workflow.into();
-        self.write().insert(workflow.name().to_owned(), workflow)
+        let replaced = self.write().insert(workflow.name().to_owned(), workflow);
+        if replaced.is_none() {
+            self.revision.fetch_add(1, Ordering::AcqRel);
+        }
+        replaced
     }
 
     /// The workflow registered under this name.
@@ -39,7 +46,16 @@ impl WorkflowRegistry {
 
     /// Removes a workflow, returning it.
     pub fn remove(&self, name: &str) -> Option<Arc<Workflow>> {
-        self.write().remove(name)
+        let removed = self.write().remove(name);
+        if removed.is_some() {
+            self.revision.fetch_add(1, Ordering::AcqRel);
+        }
+        removed
+    }
+
+    /// A number that changes whenever a name is added or removed.
+    pub fn revision(&self) -> u64 {
+        self.revision.load(Ordering::Acquire)
     }
 
     /// Registered names, sorted.
@@ -80,7 +96,11 @@ mod tests {
         assert_eq!(registry.get("etl").unwrap().task_ids().collect::<Vec<_>>(), ["b"]);
         registry.register(workflow("alpha", "a"));
         assert_eq!(registry.names(), ["alpha", "etl"]);
+        let revision = registry.revision();
+        registry.register(workflow("etl", "c"));
+        assert_eq!(registry.revision(), revision, "replacing keeps the set of names");
         assert!(registry.remove("alpha").is_some());
+        assert_ne!(registry.revision(), revision);
         assert!(registry.get("alpha").is_none());
     }
 }

@@ -24,6 +24,8 @@ CREATE TABLE task_executions (
     workflow_name TEXT NOT NULL,
     status TEXT NOT NULL,
     waiting_on INTEGER NOT NULL,
+    failed_dependencies INTEGER NOT NULL DEFAULT 0,
+    skipped_dependencies INTEGER NOT NULL DEFAULT 0,
     attempt INTEGER NOT NULL DEFAULT 0,
     ready_at BIGINT,
     retry_at BIGINT,

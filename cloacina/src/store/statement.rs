@@ -1,0 +1,212 @@
+//! Statements with fixed SQL text, prepared once per connection and reused.
+//!
+//! Diesel reuses a prepared statement only when its SQL cannot vary; its `UPDATE` builder,
+//! `IN (...)` lists and raw `sql_query` never qualify, so each run would be parsed and planned
+//! again. The engine's hot path therefore uses [`Statement`]: SQL text fixed at compile time
+//! (one text for both backends where they agree), bound values in order, and lists passed as
+//! one JSON array, expanded by `json_each` (SQLite) or `jsonb_array_elements_text` (PostgreSQL).
+
+use std::marker::PhantomData;
+
+use diesel::query_builder::{AstPass, Query, QueryFragment, QueryId};
+use diesel::serialize::ToSql;
+use diesel::sql_types::{BigInt, HasSqlType, Integer, Nullable, Text};
+use diesel::{QueryResult, RunQueryDsl};
+
+use super::connection::{AnyConnection, MultiBackend};
+
+/// The SQL of a statement, with `?` where each bound value goes (and nowhere else).
+pub(crate) trait Sql: Send + 'static {
+    /// The text for SQLite.
+    const SQLITE: &'static str;
+    /// The text for PostgreSQL.
+    const POSTGRES: &'static str;
+}
+
+/// Declares a statement's SQL: one text for both backends, or one per backend.
+macro_rules! sql {
+    ($(#[$doc:meta])* $name:ident = $text:expr;) => {
+        $crate::store::statement::sql!($(#[$doc])* $name { sqlite: $text, postgres: $text });
+    };
+    ($(#[$doc:meta])* $name:ident { sqlite: $sqlite:expr, postgres: $postgres:expr $(,)? }) => {
+        $(#[$doc])*
+        pub(crate) struct $name;
+
+        impl $crate::store::statement::Sql for $name {
+            const SQLITE: &'static str = $sqlite;
+            const POSTGRES: &'static str = $postgres;
+        }
+    };
+}
+pub(crate) use sql;
+
+/// The list in `column IN <list>`, bound as one JSON array of strings.
+///
+/// SQLite plans a statement over `json_each(?)` again whenever the value is bound, so on the
+/// hot path lists are for PostgreSQL, and SQLite runs one-item statements instead.
+macro_rules! json_list {
+    (sqlite) => {
+        "(SELECT value FROM json_each(?))"
+    };
+    (postgres) => {
+        "(SELECT jsonb_array_elements_text(CAST(? AS jsonb)))"
+    };
+}
+pub(crate) use json_list;
+
+/// One bound value.
+trait Bind: Send {
+    fn push<'b>(&'b self, out: &mut AstPass<'_, 'b, MultiBackend>) -> QueryResult<()>;
+}
+
+struct Typed<ST, T> {
+    value: T,
+    _type: PhantomData<fn() -> ST>,
+}
+
+impl<ST, T> Bind for Typed<ST, T>
+where
+    MultiBackend: HasSqlType<ST>,
+    T: ToSql<ST, MultiBackend> + Send,
+{
+    fn push<'b>(&'b self, out: &mut AstPass<'_, 'b, MultiBackend>) -> QueryResult<()> {
+        out.push_bind_param::<ST, T>(&self.value)
+    }
+}
+
+/// A statement of `S`'s SQL with its bound values; `ST` is the SQL type of the rows it returns.
+pub(crate) struct Statement<S, ST = ()> {
+    binds: Vec<Box<dyn Bind>>,
+    _sql: PhantomData<fn() -> (S, ST)>,
+}
+
+impl<S: Sql> Statement<S> {
+    /// A statement with no value bound yet.
+    pub fn new() -> Self {
+        Self { binds: Vec::new(), _sql: PhantomData }
+    }
+}
+
+impl<S: Sql, ST> Statement<S, ST> {
+    /// Declares the SQL types of the rows the statement returns (`RETURNING` or `SELECT`).
+    pub fn returning<Row>(self) -> Statement<S, Row> {
+        Statement { binds: self.binds, _sql: PhantomData }
+    }
+
+    fn bind<BT: 'static, T>(mut self, value: T) -> Self
+    where
+        MultiBackend: HasSqlType<BT>,
+        T: ToSql<BT, MultiBackend> + Send + 'static,
+    {
+        self.binds.push(Box::new(Typed::<BT, T> { value, _type: PhantomData }));
+        self
+    }
+
+    /// Binds text.
+    pub fn text(self, value: impl Into<String>) -> Self {
+        self.bind::<Text, String>(value.into())
+    }
+
+    /// Binds text or `NULL`.
+    pub fn optional_text(self, value: Option<impl Into<String>>) -> Self {
+        self.bind::<Nullable<Text>, Option<String>>(value.map(Into::into))
+    }
+
+    /// Binds a 64-bit integer.
+    pub fn big(self, value: i64) -> Self {
+        self.bind::<BigInt, i64>(value)
+    }
+
+    /// Binds a 32-bit integer.
+    pub fn int(self, value: i32) -> Self {
+        self.bind::<Integer, i32>(value)
+    }
+
+    /// Binds a list of strings as a JSON array (for [`json_list!`]).
+    pub fn list<I, V>(self, values: I) -> Self
+    where
+        I: IntoIterator<Item = V>,
+        V: AsRef<str>,
+    {
+        let values: Vec<String> = values.into_iter().map(|value| value.as_ref().to_owned()).collect();
+        self.text(serde_json::Value::from(values).to_string())
+    }
+
+    /// Binds a JSON document.
+    pub fn json(self, value: &serde_json::Value) -> Self {
+        self.text(value.to_string())
+    }
+}
+
+impl<S: Sql, ST> QueryFragment<MultiBackend> for Statement<S, ST> {
+    fn walk_ast<'b>(&'b self, mut out: AstPass<'_, 'b, MultiBackend>) -> QueryResult<()> {
+        let sql = match out.backend() {
+            MultiBackend::Postgres(_) => S::POSTGRES,
+            MultiBackend::Sqlite(_) => S::SQLITE,
+        };
+        let mut pieces = sql.split('?');
+        let mut binds = self.binds.iter();
+        out.push_sql(pieces.next().unwrap_or_default());
+        for piece in pieces {
+            let bind = binds.next().ok_or_else(|| {
+                diesel::result::Error::QueryBuilderError(format!("too few values bound for: {sql}").into())
+            })?;
+            bind.push(&mut out)?;
+            out.push_sql(piece);
+        }
+        if binds.next().is_some() {
+            return Err(diesel::result::Error::QueryBuilderError(format!("too many values bound for: {sql}").into()));
+        }
+        Ok(())
+    }
+}
+
+impl<S: Sql, ST: 'static> QueryId for Statement<S, ST> {
+    type QueryId = S;
+    const HAS_STATIC_QUERY_ID: bool = true;
+}
+
+impl<S, ST> Query for Statement<S, ST> {
+    type SqlType = ST;
+}
+
+impl<S, ST> RunQueryDsl<AnyConnection> for Statement<S, ST> {}
+
+#[cfg(test)]
+mod tests {
+    use diesel::sql_types::{BigInt, Text};
+    use diesel::{Connection, RunQueryDsl, SqliteConnection};
+
+    use super::*;
+
+    sql! {
+        /// Echoes its values back, one row per list item.
+        Echo {
+            sqlite: concat!("SELECT value, ? + 1 FROM json_each(?) WHERE value IN ", json_list!(sqlite)),
+            postgres: concat!("SELECT value, ? + 1 FROM jsonb_array_elements_text(?) AS value WHERE value IN ", json_list!(postgres)),
+        }
+    }
+
+    #[test]
+    fn binds_values_in_order_and_reuses_the_prepared_statement() {
+        let mut connection = AnyConnection::Sqlite(SqliteConnection::establish(":memory:").unwrap());
+        for _ in 0..2 {
+            let rows: Vec<(String, i64)> = Statement::<Echo>::new()
+                .big(41)
+                .list(["a", "b", "c"])
+                .list(["c", "a"])
+                .returning::<(Text, BigInt)>()
+                .load(&mut connection)
+                .unwrap();
+            assert_eq!(rows, [("a".to_owned(), 42), ("c".to_owned(), 42)]);
+        }
+    }
+
+    #[test]
+    fn a_missing_value_is_an_error_not_a_crash() {
+        let mut connection = AnyConnection::Sqlite(SqliteConnection::establish(":memory:").unwrap());
+        let error =
+            Statement::<Echo>::new().big(1).returning::<(Text, BigInt)>().load::<(String, i64)>(&mut connection);
+        assert!(error.unwrap_err().to_string().contains("too few values bound"));
+    }
+}
