@@ -31,9 +31,9 @@ pub(crate) struct Engine {
     pub owner: String,
     /// Wakes the dispatcher: work may be ready, or capacity came free.
     pub wake: Notify,
-    /// Set when the dispatcher stopped claiming for lack of capacity, so that finishing tasks
-    /// wake it (and do not otherwise).
-    pub saturated: AtomicBool,
+    /// Set while ready work may be waiting for capacity in this process's view: transactions
+    /// that free capacity then claim the oldest ready work too.
+    backlog: AtomicBool,
     /// One permit per task this executor may run at once.
     pub permits: Arc<Semaphore>,
     /// Finished attempts waiting to be recorded, and whether an attempt is recording them.
@@ -63,7 +63,7 @@ impl Engine {
             registry,
             owner: format!("{}-{}", std::process::id(), Uuid::new_v4()),
             wake: Notify::new(),
-            saturated: AtomicBool::new(false),
+            backlog: AtomicBool::new(false),
             outcomes: Mutex::new(PendingOutcomes::default()),
             waiters: Waiters::default(),
             events: broadcast::channel(EVENT_CAPACITY).0,
@@ -112,10 +112,12 @@ impl Engine {
             drop(next);
             self.wake.notify_one();
         }
-        // Claiming inside the transaction may have left ready work behind.
-        let claimed_all_allowed = transition.claim_limit > 0 && transition.claimed == transition.claim_limit;
-        if transition.ready > transition.claimed || claimed_all_allowed {
+        // Work made ready that the transaction could not claim waits for capacity.
+        if transition.ready.len() > transition.claimed {
+            self.backlog.store(true, Ordering::Release);
             self.wake.notify_one();
+        } else if transition.backlog_drained {
+            self.backlog.store(false, Ordering::Release);
         }
         for (execution_id, status) in transition.finished {
             self.inputs.forget(execution_id);
@@ -174,6 +176,7 @@ impl Engine {
         ClaimRequest {
             owner: self.owner.clone(),
             names_revision: self.registry.revision(),
+            oldest_first: self.has_backlog(),
             workflow_names: if limit == 0 { Vec::new() } else { self.registry.names() },
             limit,
             lease: chrono::Duration::from_std(self.config.lease_duration).unwrap_or(chrono::Duration::MAX),
@@ -192,7 +195,6 @@ impl Engine {
                 Err(_) => break,
             }
         }
-        self.set_saturated(permits.len() < max && self.permits.available_permits() == 0);
         permits
     }
 
@@ -215,14 +217,9 @@ impl Engine {
         Some(pending.queue.drain(..take).collect())
     }
 
-    /// Whether finishing tasks should wake the dispatcher.
-    pub fn is_saturated(&self) -> bool {
-        self.saturated.load(Ordering::Acquire)
-    }
-
-    /// Records whether the dispatcher stopped for lack of capacity.
-    pub fn set_saturated(&self, saturated: bool) {
-        self.saturated.store(saturated, Ordering::Release);
+    /// Whether ready work may be waiting for capacity.
+    pub fn has_backlog(&self) -> bool {
+        self.backlog.load(Ordering::Acquire)
     }
 }
 

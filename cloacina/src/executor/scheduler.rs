@@ -26,12 +26,12 @@ use crate::workflow::Workflow;
 pub(crate) struct Transition {
     /// The events persisted, in order.
     pub events: Vec<super::Event>,
-    /// Tasks that became `Ready` to run now.
-    pub ready: usize,
+    /// Tasks that became `Ready` to run now, as (execution, task id).
+    pub ready: Vec<(Uuid, String)>,
     /// Ready tasks this transaction claimed for this process.
     pub claimed: usize,
-    /// The most it was allowed to claim.
-    pub claim_limit: usize,
+    /// An oldest-first claim found fewer ready tasks than it could take: none is left waiting.
+    pub backlog_drained: bool,
     /// Executions that reached a final state.
     pub finished: Vec<(Uuid, ExecutionStatus)>,
     /// The earliest retry scheduled, in microseconds since the epoch.
@@ -103,11 +103,11 @@ pub(crate) fn create_execution(
     let roots: Vec<usize> = (0..workflow.len()).filter(|&p| workflow.node(p).dependencies().is_empty()).collect();
     let execution = ExecutionRef { id: execution_id, key: &id, workflow };
     settle(connection, &execution, Vec::new(), roots, 0, &mut log, micros, &mut transition)?;
-    let claimed = claim_into(connection, request, now, &mut log, &mut transition)?;
+    let claimed = claim_newly_ready(connection, request, &[workflow], now, &mut log, &mut transition)?;
     Ok((claimed, finish_transaction(connection, log, transition)?))
 }
 
-/// Claims ready tasks for this process at the end of a transaction.
+/// What a transaction may claim for this process.
 #[derive(Debug, Clone)]
 pub(crate) struct ClaimRequest {
     /// The lease owner.
@@ -116,13 +116,20 @@ pub(crate) struct ClaimRequest {
     pub workflow_names: Vec<String>,
     /// The registry revision `workflow_names` was read at.
     pub names_revision: u64,
+    /// Whether a transaction that makes tasks ready also claims the oldest other ready tasks
+    /// with the capacity its own leave (set while ready work waits for capacity).
+    pub oldest_first: bool,
     /// At most this many (the free capacity); 0 claims nothing.
+    ///
+    /// Transactions that make tasks ready claim those first (and only those): work an
+    /// execution already started goes on at once. The dispatcher claims the rest, oldest first.
     pub limit: usize,
     /// How long the leases last.
     pub lease: chrono::Duration,
 }
 
-/// Claims up to `request.limit` ready tasks, starting their executions where needed.
+/// Claims up to `request.limit` ready tasks, oldest first, starting their executions where
+/// needed.
 pub(crate) fn claim(
     connection: &mut AnyConnection,
     request: &ClaimRequest,
@@ -145,6 +152,62 @@ fn claim_into(
     let lease_until = (now + request.lease).timestamp_micros();
     let workflows = store::Claimable { names: &request.workflow_names, revision: request.names_revision };
     let claimed = store::claim_ready(connection, &request.owner, &workflows, request.limit, micros, lease_until)?;
+    transition.backlog_drained = claimed.len() < request.limit;
+    record_claims(connection, &claimed, micros, log, transition)?;
+    Ok(claimed)
+}
+
+/// Claims, up to `request.limit`, the tasks this transaction made ready, then (when ready work
+/// is waiting for capacity) the oldest other ready tasks with what capacity is left.
+fn claim_newly_ready(
+    connection: &mut AnyConnection,
+    request: &ClaimRequest,
+    workflows: &[&Workflow],
+    now: DateTime<Utc>,
+    log: &mut EventLog,
+    transition: &mut Transition,
+) -> Result<Vec<ClaimedTask>, StoreError> {
+    let micros = now.timestamp_micros();
+    let lease_until = (now + request.lease).timestamp_micros();
+    let mut by_execution: BTreeMap<Uuid, Vec<&str>> = BTreeMap::new();
+    for (execution_id, task_id) in transition.ready.iter().take(request.limit) {
+        by_execution.entry(*execution_id).or_default().push(task_id);
+    }
+    let mut claimed = Vec::new();
+    for (execution_id, task_ids) in by_execution {
+        let key = execution_id.to_string();
+        let workflow_name = workflows
+            .iter()
+            .find(|workflow| workflow.task(task_ids[0]).is_some())
+            .map(|workflow| workflow.name().to_owned())
+            .unwrap_or_default();
+        for (task_id, attempt) in store::claim_tasks(connection, &request.owner, &key, &task_ids, micros, lease_until)?
+        {
+            claimed.push(ClaimedTask {
+                execution_id: key.clone(),
+                task_id,
+                workflow_name: workflow_name.clone(),
+                attempt,
+            });
+        }
+    }
+    record_claims(connection, &claimed, micros, log, transition)?;
+    let left = request.limit - claimed.len();
+    if request.oldest_first && left > 0 {
+        let oldest = ClaimRequest { limit: left, ..request.clone() };
+        claimed.extend(claim_into(connection, &oldest, now, log, transition)?);
+    }
+    Ok(claimed)
+}
+
+/// Starts the executions of claimed tasks where needed and records the claims as events.
+fn record_claims(
+    connection: &mut AnyConnection,
+    claimed: &[ClaimedTask],
+    micros: i64,
+    log: &mut EventLog,
+    transition: &mut Transition,
+) -> Result<(), StoreError> {
     if !claimed.is_empty() {
         let mut executions: Vec<String> = claimed.iter().map(|task| task.execution_id.clone()).collect();
         executions.sort_unstable();
@@ -152,14 +215,13 @@ fn claim_into(
         for started in store::mark_started(connection, &executions, micros)? {
             log.execution(super::events::parse_id(&started)?, EventKind::ExecutionStarted, None);
         }
-        for task in &claimed {
+        for task in claimed {
             let execution_id = super::events::parse_id(&task.execution_id)?;
             log.task(execution_id, &task.task_id, EventKind::TaskStarted, Some(task.attempt as u32), None);
         }
     }
-    transition.claimed = claimed.len();
-    transition.claim_limit = request.limit;
-    Ok(claimed)
+    transition.claimed += claimed.len();
+    Ok(())
 }
 
 /// Records the ends of attempts held by `request.owner`, then claims what is ready. An outcome
@@ -214,7 +276,8 @@ pub(crate) fn record_outcomes(
         let count = positions.len();
         settle(connection, &execution, positions, Vec::new(), count, &mut log, micros, &mut transition)?;
     }
-    let claimed = claim_into(connection, request, now, &mut log, &mut transition)?;
+    let workflows: Vec<&Workflow> = outcomes.iter().map(|outcome| outcome.workflow.as_ref()).collect();
+    let claimed = claim_newly_ready(connection, request, &workflows, now, &mut log, &mut transition)?;
     Ok((claimed, finish_transaction(connection, log, transition)?))
 }
 
@@ -308,7 +371,7 @@ fn settle(
         for &position in &skipped {
             log.task(execution.id, workflow.node(position).id(), EventKind::TaskSkipped, None, None);
         }
-        transition.ready += ready.len();
+        transition.ready.extend(ready.iter().map(|&p| (execution.id, workflow.node(p).id().to_owned())));
         finished_count += skipped.len();
         finished = skipped.into_iter().map(|position| (position, TaskStatus::Skipped)).collect();
     }
@@ -427,7 +490,7 @@ pub(crate) fn release(
                 None,
                 Some("released by a stopping worker".to_owned()),
             );
-            transition.ready += 1;
+            transition.ready.push((*execution_id, task_id.clone()));
         }
     }
     Ok(((), finish_transaction(connection, log, transition)?))

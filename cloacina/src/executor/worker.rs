@@ -109,7 +109,8 @@ pub(crate) fn start_claimed(engine: &Arc<Engine>, claimed: Vec<ClaimedTask>, per
             drop(permit);
             match outcome {
                 Some(outcome) => record(&engine, outcome).await,
-                None if engine.is_saturated() => engine.wake.notify_one(),
+                // Capacity came free without a transaction to use it: the dispatcher's turn.
+                None if engine.has_backlog() => engine.wake.notify_one(),
                 None => {}
             }
         });

@@ -72,6 +72,65 @@ pub(crate) struct ClaimedTask {
     pub attempt: i32,
 }
 
+sql! {
+    /// Claims one `Ready` task.
+    ClaimTask = "UPDATE task_executions \
+                 SET status = 'Running', attempt = attempt + 1, lease_owner = ?, lease_expires_at = ?, started_at = ? \
+                 WHERE execution_id = ? AND task_id = ? AND status = 'Ready' \
+                 RETURNING task_id, attempt";
+}
+
+sql! {
+    /// Claims `Ready` tasks of an execution.
+    ClaimTasks = concat!(
+        "UPDATE task_executions \
+         SET status = 'Running', attempt = attempt + 1, lease_owner = ?, lease_expires_at = ?, started_at = ? \
+         WHERE execution_id = ? AND status = 'Ready' AND task_id IN ", json_list!(postgres),
+        " RETURNING task_id, attempt");
+}
+
+/// Claims the named tasks of an execution that are `Ready`; returns each claimed task with the
+/// attempt now starting.
+pub(crate) fn claim_tasks(
+    connection: &mut AnyConnection,
+    owner: &str,
+    execution_id: &str,
+    task_ids: &[&str],
+    now: i64,
+    lease_until: i64,
+) -> Result<Vec<(String, i32)>, StoreError> {
+    let mut claimed = Vec::with_capacity(task_ids.len());
+    if matches!(connection, AnyConnection::Sqlite(_)) {
+        for task_id in task_ids {
+            claimed.extend(
+                Statement::<ClaimTask>::new()
+                    .text(owner)
+                    .big(lease_until)
+                    .big(now)
+                    .text(execution_id)
+                    .text(*task_id)
+                    .returning::<(Text, Integer)>()
+                    .get_result::<(String, i32)>(connection)
+                    .optional()?,
+            );
+        }
+    } else {
+        for chunk in task_ids.chunks(500) {
+            claimed.extend(
+                Statement::<ClaimTasks>::new()
+                    .text(owner)
+                    .big(lease_until)
+                    .big(now)
+                    .text(execution_id)
+                    .list(chunk)
+                    .returning::<(Text, Integer)>()
+                    .load::<(String, i32)>(connection)?,
+            );
+        }
+    }
+    Ok(claimed)
+}
+
 /// Brings the SQLite connection's claimable names up to the registry's revision.
 fn sync_claimable(connection: &mut AnyConnection, workflows: &Claimable<'_>) -> Result<(), StoreError> {
     let revision = workflows.revision as i64;

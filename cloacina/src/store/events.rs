@@ -19,18 +19,12 @@ pub(crate) struct NewEventRow {
 }
 
 sql! {
-    /// Inserts events from a JSON array of event objects, in order.
-    InsertEvents {
-        sqlite: "INSERT INTO execution_events (execution_id, task_id, kind, attempt, message, created_at) \
-                 SELECT value ->> 'execution_id', value ->> 'task_id', value ->> 'kind', value ->> 'attempt', \
-                        value ->> 'message', value ->> 'created_at' \
-                 FROM json_each(?) ORDER BY key",
-        postgres: "INSERT INTO execution_events (execution_id, task_id, kind, attempt, message, created_at) \
-                   SELECT value ->> 'execution_id', value ->> 'task_id', value ->> 'kind', \
-                          (value ->> 'attempt')::integer, value ->> 'message', (value ->> 'created_at')::bigint \
-                   FROM jsonb_array_elements(CAST(? AS jsonb)) WITH ORDINALITY AS e(value, position) \
-                   ORDER BY position",
-    }
+    /// Inserts events from a JSON array of event objects, in order (PostgreSQL).
+    InsertEvents = "INSERT INTO execution_events (execution_id, task_id, kind, attempt, message, created_at) \
+                    SELECT value ->> 'execution_id', value ->> 'task_id', value ->> 'kind', \
+                           (value ->> 'attempt')::integer, value ->> 'message', (value ->> 'created_at')::bigint \
+                    FROM jsonb_array_elements(CAST(? AS jsonb)) WITH ORDINALITY AS e(value, position) \
+                    ORDER BY position";
 }
 
 /// A stored event.
@@ -45,8 +39,28 @@ pub(crate) struct EventRow {
     pub created_at: i64,
 }
 
+sql! {
+    /// Inserts one event.
+    InsertEvent = "INSERT INTO execution_events (execution_id, task_id, kind, attempt, message, created_at) \
+                   VALUES (?, ?, ?, ?, ?, ?)";
+}
+
+/// Inserts events in order: one statement per event on SQLite, one for all on PostgreSQL.
 pub(crate) fn insert_events(connection: &mut AnyConnection, rows: &[NewEventRow]) -> Result<(), StoreError> {
     if rows.is_empty() {
+        return Ok(());
+    }
+    if matches!(connection, AnyConnection::Sqlite(_)) {
+        for row in rows {
+            Statement::<InsertEvent>::new()
+                .text(row.execution_id.as_str())
+                .optional_text(row.task_id.as_deref())
+                .text(row.kind.as_str())
+                .optional_int(row.attempt)
+                .optional_text(row.message.as_deref())
+                .big(row.created_at)
+                .execute(connection)?;
+        }
         return Ok(());
     }
     let rows = serde_json::to_value(rows).map_err(|error| StoreError::Corrupt(error.to_string()))?;

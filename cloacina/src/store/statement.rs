@@ -117,6 +117,11 @@ impl<S: Sql, ST> Statement<S, ST> {
         self.bind::<BigInt, i64>(value)
     }
 
+    /// Binds a 32-bit integer or `NULL`.
+    pub fn optional_int(self, value: Option<i32>) -> Self {
+        self.bind::<Nullable<Integer>, Option<i32>>(value)
+    }
+
     /// Binds a 32-bit integer.
     pub fn int(self, value: i32) -> Self {
         self.bind::<Integer, i32>(value)

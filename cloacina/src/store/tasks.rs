@@ -14,19 +14,22 @@ use crate::result::TaskStatus;
 const CHUNK: usize = 500;
 
 sql! {
-    /// Inserts an execution's tasks as `Pending`, from a JSON array of `[task_id, position, waiting_on]`.
-    InsertTasks {
-        sqlite: "INSERT INTO task_executions (execution_id, workflow_name, task_id, position, status, waiting_on) \
-                 SELECT ?, ?, value ->> 0, value ->> 1, 'Pending', value ->> 2 FROM json_each(?)",
-        postgres: "INSERT INTO task_executions (execution_id, workflow_name, task_id, position, status, waiting_on) \
-                   SELECT ?, ?, value ->> 0, (value ->> 1)::integer, 'Pending', (value ->> 2)::integer \
-                   FROM jsonb_array_elements(CAST(? AS jsonb)) AS value",
-    }
+    /// Inserts a task of an execution as `Pending`.
+    InsertTask = "INSERT INTO task_executions (execution_id, workflow_name, task_id, position, status, waiting_on) \
+                  VALUES (?, ?, ?, ?, 'Pending', ?)";
 }
 
-// Lists of tasks: PostgreSQL takes the whole list as one JSON array; SQLite runs the one-task
-// form per task (in-process, a prepared statement per task costs less than re-planning the list
-// form each time, which SQLite does for statements over `json_each(?)`).
+sql! {
+    /// Inserts an execution's tasks as `Pending`, from a JSON array of `[task_id, position, waiting_on]`
+    /// (PostgreSQL).
+    InsertTasks = "INSERT INTO task_executions (execution_id, workflow_name, task_id, position, status, waiting_on) \
+                   SELECT ?, ?, value ->> 0, (value ->> 1)::integer, 'Pending', (value ->> 2)::integer \
+                   FROM jsonb_array_elements(CAST(? AS jsonb)) AS value";
+}
+
+// Lists of rows: PostgreSQL takes the whole list as one JSON array (one round trip); SQLite runs
+// the one-row form per row (in-process, a prepared statement per row costs less than planning
+// the list form again each time, which SQLite does for statements over `json_each(?)`).
 
 sql! {
     /// Counts finished dependencies of a `Pending` task and returns its new counts.
@@ -139,6 +142,18 @@ pub(crate) fn insert_tasks(
     workflow_name: &str,
     rows: &[NewTask<'_>],
 ) -> Result<(), StoreError> {
+    if matches!(connection, AnyConnection::Sqlite(_)) {
+        for row in rows {
+            Statement::<InsertTask>::new()
+                .text(execution_id)
+                .text(workflow_name)
+                .text(row.task_id)
+                .int(row.position)
+                .int(row.waiting_on)
+                .execute(connection)?;
+        }
+        return Ok(());
+    }
     let rows: Vec<serde_json::Value> =
         rows.iter().map(|row| serde_json::json!([row.task_id, row.position, row.waiting_on])).collect();
     Statement::<InsertTasks>::new()
