@@ -200,3 +200,34 @@ pub(crate) fn is_connection_lost(error: &StoreError) -> bool {
             | StoreError::Pool(_)
     )
 }
+
+#[cfg(test)]
+mod tests {
+    use diesel::sql_types::Integer;
+    use diesel::{QueryableByName, RunQueryDsl};
+
+    use super::*;
+
+    #[derive(QueryableByName)]
+    struct Setting {
+        #[diesel(sql_type = Integer)]
+        synchronous: i32,
+    }
+
+    fn synchronous_level(choice: SqliteSynchronous) -> i32 {
+        let directory = tempfile::tempdir().unwrap();
+        let url = DatabaseUrl::SqliteFile(directory.path().join("settings.db"));
+        let settings = ConnectionSettings { sqlite_synchronous: choice, sqlite_busy_timeout: Duration::from_secs(1) };
+        let AnyConnection::Sqlite(mut connection) = ConnectionTarget::new(&url, settings).establish().unwrap() else {
+            panic!("a SQLite URL gives a SQLite connection");
+        };
+        diesel::sql_query("PRAGMA synchronous").get_result::<Setting>(&mut connection).unwrap().synchronous
+    }
+
+    #[test]
+    fn the_chosen_synchronous_level_is_applied_to_each_connection() {
+        // SQLite's codes: 1 is NORMAL, 2 is FULL.
+        assert_eq!(synchronous_level(SqliteSynchronous::Normal), 1);
+        assert_eq!(synchronous_level(SqliteSynchronous::Full), 2);
+    }
+}

@@ -5,6 +5,7 @@ mod support;
 
 mod bad_input;
 mod cancellation;
+mod capacity;
 mod events;
 mod failures;
 mod ordering;

@@ -1,0 +1,93 @@
+//! Concurrency limits, and work that waits for capacity (never for the fallback poll).
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+use cloacina::{Backoff, Context, ExecutionStatus, FunctionTask, RetryPolicy, TaskError, Workflow};
+
+use crate::support::{TestDatabase, noop, test_config};
+
+crate::backend_tests!(
+    at_most_max_concurrent_tasks_run_at_once,
+    waiting_work_starts_when_capacity_frees,
+    retries_due_at_different_times_each_run_on_time
+);
+
+/// A task that tracks how many of its kind run at once.
+fn tracked(id: String, running: Arc<AtomicUsize>, peak: Arc<AtomicUsize>) -> FunctionTask {
+    FunctionTask::new(id, move |context: Context| {
+        let (running, peak) = (Arc::clone(&running), Arc::clone(&peak));
+        async move {
+            let now = running.fetch_add(1, Ordering::SeqCst) + 1;
+            peak.fetch_max(now, Ordering::SeqCst);
+            tokio::time::sleep(Duration::from_millis(20)).await;
+            running.fetch_sub(1, Ordering::SeqCst);
+            Ok(context)
+        }
+    })
+    .depends_on(["root"])
+}
+
+async fn at_most_max_concurrent_tasks_run_at_once(database: TestDatabase) {
+    let executor = database.executor_with(cloacina::ExecutorConfig { max_concurrent_tasks: 3, ..test_config() }).await;
+    let (running, peak) = (Arc::new(AtomicUsize::new(0)), Arc::new(AtomicUsize::new(0)));
+    let workflow = (0..12)
+        .fold(Workflow::builder("limited").task(noop("root", &[])), |builder, index| {
+            builder.task(tracked(format!("task_{index}"), Arc::clone(&running), Arc::clone(&peak)))
+        })
+        .build()
+        .unwrap();
+    let result = executor.execute(workflow, Context::new()).await.unwrap();
+    assert_eq!(result.status, ExecutionStatus::Completed);
+    assert_eq!(peak.load(Ordering::SeqCst), 3, "the limit was not used fully or was exceeded");
+    executor.shutdown().await;
+}
+
+/// With 2 slots and a 5 s poll, 60 tasks plus a join finish in well under one poll interval
+/// only if freed capacity picks up waiting work at once.
+async fn waiting_work_starts_when_capacity_frees(database: TestDatabase) {
+    let executor = database.executor_with(cloacina::ExecutorConfig { max_concurrent_tasks: 2, ..test_config() }).await;
+    let workers: Vec<String> = (0..60).map(|index| format!("worker_{index}")).collect();
+    let worker_ids: Vec<&str> = workers.iter().map(String::as_str).collect();
+    let workflow = workers
+        .iter()
+        .fold(Workflow::builder("narrow").task(noop("root", &[])), |builder, worker| {
+            builder.task(noop(worker, &["root"]))
+        })
+        .task(noop("join", &worker_ids))
+        .build()
+        .unwrap();
+    let started = Instant::now();
+    let result = executor.execute(workflow, Context::new()).await.unwrap();
+    assert_eq!(result.status, ExecutionStatus::Completed);
+    assert!(started.elapsed() < Duration::from_secs(3), "took {:?}", started.elapsed());
+    executor.shutdown().await;
+}
+
+async fn retries_due_at_different_times_each_run_on_time(database: TestDatabase) {
+    let executor = database.executor().await;
+    let flaky = |id: &str, delay_ms: u64| {
+        let calls = Arc::new(AtomicUsize::new(0));
+        FunctionTask::new(id, move |context: Context| {
+            let calls = Arc::clone(&calls);
+            async move {
+                if calls.fetch_add(1, Ordering::SeqCst) == 0 {
+                    return Err(TaskError::new("first attempt fails"));
+                }
+                Ok(context)
+            }
+        })
+        .retry(
+            RetryPolicy::attempts(2).with_backoff(Backoff::Fixed).with_initial_delay(Duration::from_millis(delay_ms)),
+        )
+    };
+    let workflow = Workflow::builder("staggered").task(flaky("soon", 100)).task(flaky("later", 400)).build().unwrap();
+    let started = Instant::now();
+    let result = executor.execute(workflow, Context::new()).await.unwrap();
+    assert_eq!(result.status, ExecutionStatus::Completed, "{:?}", result.error);
+    // The poll interval is 5 s: the second retry ran because the first one re-armed the timer.
+    assert!(started.elapsed() < Duration::from_secs(3), "took {:?}", started.elapsed());
+    assert!(result.task("later").unwrap().attempts == 2 && result.task("soon").unwrap().attempts == 2);
+    executor.shutdown().await;
+}
