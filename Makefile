@@ -1,36 +1,67 @@
 # The developer loop. `make test` is what CI runs.
 SHELL := /bin/bash
 CARGO ?= cargo
+VENV ?= .venv
+PYTHON := $(VENV)/bin/python
+PYTHON_SOURCES := cloacina-python/python tests examples
 
 # A PostgreSQL server for the tests (see scripts/postgres-url); empty means the PostgreSQL
 # variants are skipped, loudly, unless CLOACINA_REQUIRE_POSTGRES=1 makes that a failure.
 CLOACINA_TEST_POSTGRES_URL ?= $(shell scripts/postgres-url)
 export CLOACINA_TEST_POSTGRES_URL
 
-.PHONY: build demo test test-rust lint fmt bench
+.PHONY: build demo test test-rust test-python test-install lint fmt bench python-develop check-postgres
 
-build:
+build: python-develop
 	$(CARGO) build --workspace
 
-demo:
-	$(CARGO) run --quiet -p cloacina --example quickstart
+# The Python package, built from source into .venv (a debug build: fast to make).
+python-develop: $(VENV)/.requirements
+	VIRTUAL_ENV=$(abspath $(VENV)) $(VENV)/bin/maturin develop --quiet
 
-test: test-rust
+$(VENV)/.requirements: requirements-dev.txt
+	test -x $(PYTHON) || python3 -m venv $(VENV)
+	$(PYTHON) -m pip install --quiet --upgrade pip
+	$(PYTHON) -m pip install --quiet -r requirements-dev.txt
+	touch $@
 
-test-rust:
+demo: python-develop
+	$(PYTHON) examples/quickstart.py
+
+test: test-rust test-python test-install
+
+check-postgres:
 	@if [ -z "$(CLOACINA_TEST_POSTGRES_URL)" ]; then \
 	  echo "!!! No PostgreSQL found: its test variants will be SKIPPED (set CLOACINA_TEST_POSTGRES_URL) !!!"; \
 	  if [ "$${CLOACINA_REQUIRE_POSTGRES:-}" = 1 ]; then echo "CLOACINA_REQUIRE_POSTGRES=1: failing"; exit 1; fi; \
 	else echo "PostgreSQL tests use $(CLOACINA_TEST_POSTGRES_URL)"; fi
+
+test-rust: check-postgres
 	$(CARGO) test --workspace
 	$(CARGO) run --quiet -p cloacina --example quickstart >/dev/null
 
-lint:
+test-python: check-postgres python-develop
+	$(PYTHON) -m pytest -ra
+	$(PYTHON) -m mypy.stubtest cloacina cloacina_python --allowlist cloacina-python/stubtest-allowlist.txt
+	$(PYTHON) -m mypy cloacina-python/python examples
+
+# `pip install .` from the source tree into a fresh virtual environment, as a user would.
+test-install:
+	rm -rf target/install-check
+	python3 -m venv target/install-check
+	target/install-check/bin/python -m pip install --quiet .
+	cd /tmp && $(CURDIR)/target/install-check/bin/python -c \
+	  "import cloacina, cloacina_python; print('installed cloacina', cloacina.__version__, 'from', cloacina.__file__)"
+
+lint: $(VENV)/.requirements
 	$(CARGO) fmt --all -- --check
 	$(CARGO) clippy --workspace --all-targets -- -D warnings
+	$(VENV)/bin/ruff check $(PYTHON_SOURCES)
+	$(VENV)/bin/ruff format --check $(PYTHON_SOURCES)
 
-fmt:
+fmt: $(VENV)/.requirements
 	$(CARGO) fmt --all
+	$(VENV)/bin/ruff format $(PYTHON_SOURCES)
 
 bench:
 	CLOACINA_BENCH_POSTGRES_URL="$${CLOACINA_BENCH_POSTGRES_URL:-$(CLOACINA_TEST_POSTGRES_URL)}" \

@@ -1,1 +1,49 @@
-//! Python bindings for Cloacina; the binding arrives with the Python front end.
+//! Python bindings for Cloacina: the `cloacina._native` extension module.
+//!
+//! The engine stays a plain Rust library; this crate maps its types to Python classes, runs
+//! Python task functions as engine tasks, and turns engine errors into one Python exception
+//! hierarchy (see `exceptions.rs`).
+
+mod context;
+mod convert;
+mod exceptions;
+mod executor;
+mod handle;
+mod python_task;
+mod result;
+mod retry;
+mod runtime;
+mod task;
+mod trigger;
+mod workflow;
+
+use pyo3::prelude::*;
+
+/// The native part of the `cloacina` package; import from `cloacina` instead.
+#[pymodule]
+mod _native {
+    use pyo3::prelude::*;
+
+    #[pymodule_export]
+    use crate::context::PyContext;
+    #[pymodule_export]
+    use crate::executor::PyUnifiedExecutor;
+    #[pymodule_export]
+    use crate::handle::PyExecutionHandle;
+    #[pymodule_export]
+    use crate::result::{PyExecutionResult, PyExecutionSummary, PyTaskResult};
+    #[pymodule_export]
+    use crate::retry::PyRetryPolicy;
+    #[pymodule_export]
+    use crate::task::{PyTask, PyTaskDecorator, task};
+    #[pymodule_export]
+    use crate::trigger::PyTriggerRule;
+    #[pymodule_export]
+    use crate::workflow::{PyWorkflow, workflow};
+
+    #[pymodule_init]
+    fn init(module: &Bound<'_, PyModule>) -> PyResult<()> {
+        crate::exceptions::register(module)?;
+        module.add("__version__", env!("CARGO_PKG_VERSION"))
+    }
+}

@@ -63,15 +63,30 @@ impl Default for StoreOptions {
 
 /// The database an executor keeps its executions in.
 pub struct Store {
+    /// The pools; `None` only while the store is being dropped.
+    pools: Option<Pools>,
+    /// The runtime the pools belong to: their connections are closed on its blocking threads,
+    /// so the pools are dropped inside it wherever the store is dropped.
+    runtime: tokio::runtime::Handle,
+    description: String,
+    /// In-memory SQLite only: holds the database open for the store's lifetime.
+    _keeper: Option<Arc<std::sync::Mutex<AnyConnection>>>,
+}
+
+struct Pools {
     /// Connections for reads.
     readers: Pool<ConnectionManager>,
     /// Connections for writes. On SQLite a pool of one: the writes of this process take turns
     /// on it instead of waiting in SQLite's sleeping busy handler, and its page and statement
     /// caches stay warm. On PostgreSQL the readers' pool.
     writers: Pool<ConnectionManager>,
-    description: String,
-    /// In-memory SQLite only: holds the database open for the store's lifetime.
-    _keeper: Option<Arc<std::sync::Mutex<AnyConnection>>>,
+}
+
+impl Drop for Store {
+    fn drop(&mut self) {
+        let _inside = self.runtime.enter();
+        drop(self.pools.take());
+    }
 }
 
 impl std::fmt::Debug for Store {
@@ -119,8 +134,13 @@ impl Store {
             let shared = pool(options.pool_size.max(1))?;
             (shared.clone(), shared)
         };
-        let store = Self { readers, writers, description, _keeper: keeper };
-        Self::interact(&store.writers, &store.description, migrations::run).await?;
+        let store = Self {
+            pools: Some(Pools { readers, writers }),
+            runtime: tokio::runtime::Handle::current(),
+            description,
+            _keeper: keeper,
+        };
+        Self::interact(&store.pools().writers, &store.description, migrations::run).await?;
         Ok(store)
     }
 
@@ -135,7 +155,7 @@ impl Store {
         F: FnOnce(&mut AnyConnection) -> Result<T, StoreError> + Send + 'static,
         T: Send + 'static,
     {
-        Self::interact(&self.readers, &self.description, body).await
+        Self::interact(&self.pools().readers, &self.description, body).await
     }
 
     /// Runs `body` in one write transaction, running it again after a deadlock or a
@@ -145,7 +165,7 @@ impl Store {
         F: Fn(&mut AnyConnection) -> Result<T, StoreError> + Send + 'static,
         T: Send + 'static,
     {
-        Self::interact(&self.writers, &self.description, move |connection| {
+        Self::interact(&self.pools().writers, &self.description, move |connection| {
             let mut delay = Duration::from_millis(2);
             let mut attempts = 1;
             loop {
@@ -160,6 +180,10 @@ impl Store {
             }
         })
         .await
+    }
+
+    fn pools(&self) -> &Pools {
+        self.pools.as_ref().expect("the pools live until the store is dropped")
     }
 
     async fn interact<T, F>(pool: &Pool<ConnectionManager>, description: &str, body: F) -> Result<T, StoreError>

@@ -1,0 +1,397 @@
+"""Type stubs for the native part of the `cloacina` package (import from `cloacina`)."""
+
+import datetime
+import uuid
+from collections.abc import Callable, Iterable, Iterator
+from typing import Any, Literal, TypeAlias, final, overload
+
+from cloacina._enums import ExecutionStatus, TaskStatus
+
+__version__: str
+__all__ = [
+    "CloacinaError",
+    "Context",
+    "ContextKeyError",
+    "DatabaseError",
+    "ExecutionCancelledError",
+    "ExecutionFailedError",
+    "ExecutionHandle",
+    "ExecutionNotFoundError",
+    "ExecutionResult",
+    "ExecutionSummary",
+    "ExecutionTimeoutError",
+    "ExecutorShutdownError",
+    "RetryPolicy",
+    "SerializationError",
+    "Task",
+    "TaskDecorator",
+    "TaskResult",
+    "TriggerRule",
+    "UnifiedExecutor",
+    "ValidationError",
+    "Workflow",
+    "WorkflowNotFoundError",
+    "WorkflowValidationError",
+    "__version__",
+    "task",
+    "workflow",
+]
+
+_JsonValue: TypeAlias = (
+    bool | int | float | str | list[_JsonValue] | tuple[_JsonValue, ...] | dict[str, _JsonValue] | None
+)
+"""A value a context can hold."""
+
+_ContextArgument: TypeAlias = Context | dict[str, Any] | None
+_ExecutionId: TypeAlias = str | uuid.UUID
+_TriggerArgument: TypeAlias = (
+    TriggerRule | Literal["all_succeeded", "all_done", "any_succeeded", "any_failed", "none_failed", "always"]
+)
+_TaskFunction: TypeAlias = Callable[[Context], Any]
+
+class CloacinaError(Exception):
+    """Base class of every error Cloacina raises."""
+
+class ValidationError(CloacinaError, ValueError):
+    """An argument, URL or configuration value is invalid."""
+
+class WorkflowValidationError(ValidationError):
+    """A workflow cannot run: no tasks, a duplicate task id, a missing dependency, or a cycle."""
+
+class SerializationError(CloacinaError, TypeError):
+    """A value cannot be stored: context values must be JSON types."""
+
+class ContextKeyError(CloacinaError, KeyError, ValueError):
+    """A context key is missing (update, [], del) or already taken (insert)."""
+
+class DatabaseError(CloacinaError):
+    """The database failed or cannot be reached."""
+
+class WorkflowNotFoundError(CloacinaError, LookupError):
+    """No workflow is registered under that name."""
+
+class ExecutionNotFoundError(CloacinaError, LookupError):
+    """No execution has that id."""
+
+class ExecutionFailedError(CloacinaError):
+    """An execution ended Failed (raised by ExecutionResult.raise_for_status)."""
+
+    result: ExecutionResult
+
+class ExecutionCancelledError(CloacinaError):
+    """An execution ended Cancelled (raised by ExecutionResult.raise_for_status)."""
+
+    result: ExecutionResult
+
+class ExecutionTimeoutError(CloacinaError, TimeoutError):
+    """An execution did not finish within the time allowed."""
+
+class ExecutorShutdownError(CloacinaError, RuntimeError):
+    """The executor has been shut down."""
+
+@final
+class Context:
+    """An ordered mapping from `str` keys to JSON values, passed along the tasks of an execution.
+
+    `insert` adds a key and refuses to overwrite one; `update` changes a key and refuses to
+    create one; `set` (or `context[key] = value`) does either.
+    """
+
+    def __new__(cls, data: _ContextArgument = None) -> Context: ...
+    def insert(self, key: str, value: _JsonValue) -> None:
+        """Adds a new key; raises ContextKeyError if it exists."""
+    def set(self, key: str, value: _JsonValue) -> None:
+        """Sets a key, whether or not it exists."""
+    def update(self, key: str, value: _JsonValue) -> None:
+        """Changes an existing key; raises ContextKeyError if it does not exist."""
+    def get(self, key: str, default: Any = None) -> Any:
+        """The value of a key, or `default` when it is absent."""
+    def remove(self, key: str) -> Any:
+        """Removes a key and returns its value, or `None` when it was absent."""
+    def keys(self) -> list[str]:
+        """The keys, in insertion order."""
+    def values(self) -> list[Any]:
+        """The values, in key order."""
+    def items(self) -> list[tuple[str, Any]]:
+        """`(key, value)` pairs, in key order."""
+    def to_dict(self) -> dict[str, Any]:
+        """A `dict` copy of every key and value."""
+    def __getitem__(self, key: str, /) -> Any: ...
+    def __setitem__(self, key: str, value: _JsonValue, /) -> None: ...
+    def __delitem__(self, key: str, /) -> None: ...
+    def __contains__(self, key: object, /) -> bool: ...
+    def __len__(self) -> int: ...
+    def __iter__(self) -> Iterator[str]: ...
+    def __eq__(self, other: object, /) -> bool: ...
+    __hash__: None  # type: ignore[assignment]
+
+@final
+class RetryPolicy:
+    """How often, and after how long, a failing task is attempted again."""
+
+    def __new__(
+        cls,
+        max_attempts: int = 3,
+        backoff: Literal["fixed", "linear", "exponential"] = "exponential",
+        initial_delay: float = 1.0,
+        max_delay: float = 60.0,
+        jitter: bool = False,
+        retry_on: type[BaseException] | Iterable[type[BaseException]] | None = None,
+        multiplier: float = 2.0,
+    ) -> RetryPolicy: ...
+    @property
+    def max_attempts(self) -> int: ...
+    @property
+    def backoff(self) -> str: ...
+    @property
+    def initial_delay(self) -> float: ...
+    @property
+    def max_delay(self) -> float: ...
+    @property
+    def jitter(self) -> bool: ...
+    @property
+    def retry_on(self) -> tuple[type[BaseException], ...]: ...
+    def delay_after(self, attempt: int) -> float:
+        """The delay, in seconds, before the attempt that follows failed attempt `attempt`."""
+
+@final
+class TriggerRule:
+    """When a task runs once its dependencies have finished; otherwise it is skipped."""
+
+    @staticmethod
+    def all_succeeded() -> TriggerRule: ...
+    @staticmethod
+    def all_done() -> TriggerRule: ...
+    @staticmethod
+    def any_succeeded() -> TriggerRule: ...
+    @staticmethod
+    def any_failed() -> TriggerRule: ...
+    @staticmethod
+    def none_failed() -> TriggerRule: ...
+    @staticmethod
+    def always() -> TriggerRule: ...
+    @staticmethod
+    def context_exists(key: str) -> TriggerRule: ...
+    @staticmethod
+    def context_missing(key: str) -> TriggerRule: ...
+    @staticmethod
+    def context_equals(key: str, value: _JsonValue) -> TriggerRule: ...
+    @staticmethod
+    def context_not_equals(key: str, value: _JsonValue) -> TriggerRule: ...
+    @staticmethod
+    def context_greater_than(key: str, bound: float) -> TriggerRule: ...
+    @staticmethod
+    def context_less_than(key: str, bound: float) -> TriggerRule: ...
+    @staticmethod
+    def context_truthy(key: str) -> TriggerRule: ...
+    def __and__(self, other: _TriggerArgument, /) -> TriggerRule: ...
+    def __rand__(self, other: _TriggerArgument, /) -> TriggerRule: ...
+    def __or__(self, other: _TriggerArgument, /) -> TriggerRule: ...
+    def __ror__(self, other: _TriggerArgument, /) -> TriggerRule: ...
+    def __invert__(self) -> TriggerRule: ...
+    def __eq__(self, other: object, /) -> bool: ...
+    __hash__: None  # type: ignore[assignment]
+
+@final
+class Task:
+    """A task: a function of the context, with its id, dependencies and settings."""
+
+    def __new__(
+        cls,
+        id: str,
+        dependencies: Iterable[str | Task] | None,
+        function: _TaskFunction,
+        *,
+        retry: int | RetryPolicy | None = None,
+        timeout: float | None = None,
+        trigger: _TriggerArgument | None = None,
+    ) -> Task: ...
+    @property
+    def id(self) -> str: ...
+    @property
+    def dependencies(self) -> list[str]: ...
+    @property
+    def function(self) -> _TaskFunction: ...
+    @property
+    def retry(self) -> RetryPolicy | None: ...
+    @property
+    def timeout(self) -> float | None: ...
+    @property
+    def trigger(self) -> TriggerRule: ...
+    @property
+    def __wrapped__(self) -> _TaskFunction: ...
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        """Calls the function directly, outside any workflow."""
+
+@final
+class TaskDecorator:
+    """The decorator `@task(...)` returns: applies the settings to a function."""
+
+    def __call__(self, function: _TaskFunction) -> Task: ...
+
+@overload
+def task(
+    function: _TaskFunction,
+    /,
+    *,
+    id: str | None = None,
+    dependencies: Iterable[str | Task] | None = None,
+    retry: int | RetryPolicy | None = None,
+    timeout: float | None = None,
+    trigger: _TriggerArgument | None = None,
+) -> Task: ...
+@overload
+def task(
+    function: None = None,
+    /,
+    *,
+    id: str | None = None,
+    dependencies: Iterable[str | Task] | None = None,
+    retry: int | RetryPolicy | None = None,
+    timeout: float | None = None,
+    trigger: _TriggerArgument | None = None,
+) -> TaskDecorator: ...
+
+@final
+class Workflow:
+    """A validated, registered workflow: a DAG of tasks with a name."""
+
+    @property
+    def name(self) -> str: ...
+    @property
+    def description(self) -> str | None: ...
+    @property
+    def version(self) -> str: ...
+    @property
+    def task_ids(self) -> list[str]: ...
+    def __len__(self) -> int: ...
+
+def workflow(*, name: str, tasks: Iterable[Task], description: str | None = None) -> Workflow:
+    """Validates tasks into a workflow and registers it under `name` (replacing any before)."""
+
+@final
+class TaskResult:
+    """What happened to one task of an execution."""
+
+    @property
+    def task_id(self) -> str: ...
+    @property
+    def status(self) -> TaskStatus: ...
+    @property
+    def attempts(self) -> int: ...
+    @property
+    def started_at(self) -> datetime.datetime | None: ...
+    @property
+    def finished_at(self) -> datetime.datetime | None: ...
+    @property
+    def duration(self) -> float | None: ...
+    @property
+    def error(self) -> str | None: ...
+    @property
+    def error_type(self) -> str | None: ...
+    @property
+    def error_message(self) -> str | None: ...
+    @property
+    def traceback(self) -> str | None: ...
+
+@final
+class ExecutionResult:
+    """What an execution became (or is, for a snapshot of a running one)."""
+
+    @property
+    def execution_id(self) -> str: ...
+    @property
+    def workflow_name(self) -> str: ...
+    @property
+    def workflow_version(self) -> str: ...
+    @property
+    def status(self) -> ExecutionStatus: ...
+    @property
+    def context(self) -> Context: ...
+    @property
+    def task_results(self) -> list[TaskResult]: ...
+    @property
+    def error(self) -> str | None: ...
+    @property
+    def duration(self) -> float | None: ...
+    @property
+    def created_at(self) -> datetime.datetime: ...
+    @property
+    def started_at(self) -> datetime.datetime | None: ...
+    @property
+    def finished_at(self) -> datetime.datetime | None: ...
+    def task(self, task_id: str) -> TaskResult | None:
+        """The result of one task, or `None` if the workflow has no such task."""
+    def raise_for_status(self) -> ExecutionResult:
+        """Returns the result if it completed; raises ExecutionFailedError or ExecutionCancelledError."""
+
+@final
+class ExecutionSummary:
+    """One execution in a listing."""
+
+    @property
+    def execution_id(self) -> str: ...
+    @property
+    def workflow_name(self) -> str: ...
+    @property
+    def status(self) -> ExecutionStatus: ...
+    @property
+    def error(self) -> str | None: ...
+    @property
+    def created_at(self) -> datetime.datetime: ...
+    @property
+    def finished_at(self) -> datetime.datetime | None: ...
+
+@final
+class ExecutionHandle:
+    """A started execution: wait for it, look at it, or cancel it."""
+
+    @property
+    def execution_id(self) -> str: ...
+    @property
+    def status(self) -> ExecutionStatus: ...
+    def wait(self, timeout: float | None = None) -> ExecutionResult:
+        """Waits for the execution to finish and returns its result."""
+    def cancel(self) -> ExecutionStatus:
+        """Cancels the execution; returns its final status."""
+
+@final
+class UnifiedExecutor:
+    """Runs workflows and keeps every execution in a database."""
+
+    def __new__(
+        cls,
+        url: str,
+        *,
+        max_concurrent_tasks: int = ...,
+        task_timeout: float | None = ...,
+        poll_interval: float = ...,
+        lease_duration: float = ...,
+        pool_size: int = ...,
+        sqlite_synchronous: Literal["normal", "full"] = ...,
+        sqlite_busy_timeout: float = ...,
+        shutdown_timeout: float = ...,
+    ) -> UnifiedExecutor: ...
+    def execute(self, workflow: str | Workflow, context: _ContextArgument = None) -> ExecutionResult:
+        """Runs a workflow to its end and returns the result; blocks until then."""
+    def start(self, workflow: str | Workflow, context: _ContextArgument = None) -> ExecutionHandle:
+        """Starts a workflow and returns at once."""
+    def wait(self, execution_id: _ExecutionId, timeout: float | None = None) -> ExecutionResult:
+        """Waits for an execution to finish and returns its result."""
+    def get_execution(self, execution_id: _ExecutionId) -> ExecutionResult:
+        """The execution as stored now."""
+    def list_executions(
+        self,
+        workflow: str | Workflow | None = None,
+        status: ExecutionStatus | str | None = None,
+        limit: int = 100,
+    ) -> list[ExecutionSummary]:
+        """Executions, newest first."""
+    def cancel(self, execution_id: _ExecutionId) -> ExecutionStatus:
+        """Cancels an execution; returns its final status."""
+    def shutdown(self) -> None:
+        """Stops the executor, letting running tasks finish."""
+    def __enter__(self) -> UnifiedExecutor: ...
+    def __exit__(
+        self, _exception_type: object = None, _exception: object = None, _traceback: object = None
+    ) -> bool: ...

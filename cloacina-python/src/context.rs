@@ -1,0 +1,187 @@
+//! `cloacina.Context`: the data a task reads and writes.
+
+use cloacina::Context;
+use pyo3::prelude::*;
+use pyo3::types::{PyDict, PyList, PyTuple};
+
+use crate::convert::{dict_from_python, from_python, object_to_python, to_python, type_name};
+use crate::exceptions::{BindingResult, ErrorKind, error};
+
+/// An ordered mapping from `str` keys to JSON values, passed along the tasks of an execution.
+///
+/// `insert` adds a key and refuses to overwrite one; `update` changes a key and refuses to
+/// create one; `set` (or `context[key] = value`) does either. Values must be JSON types
+/// (`None`, `bool`, `int`, `float`, `str`, `list`, `tuple`, `dict` with `str` keys); anything
+/// else raises `SerializationError`. Values stay in the engine until read.
+///
+/// Args:
+///     data: Initial keys and values: a `dict`, another `Context`, or `None`.
+///
+/// Raises:
+///     SerializationError: A value of `data` is not JSON.
+#[pyclass(module = "cloacina", name = "Context", mapping)]
+#[derive(Debug, Default, Clone)]
+pub struct PyContext {
+    pub(crate) inner: Context,
+}
+
+impl PyContext {
+    /// Wraps an engine context.
+    pub fn wrap(inner: Context) -> Self {
+        Self { inner }
+    }
+
+    /// Builds an engine context from `None`, a `dict` or a `Context`.
+    pub fn from_argument(value: Option<&Bound<'_, PyAny>>) -> PyResult<Context> {
+        let Some(value) = value.filter(|value| !value.is_none()) else {
+            return Ok(Context::new());
+        };
+        if let Ok(context) = value.cast::<PyContext>() {
+            return Ok(context.borrow().inner.clone());
+        }
+        if let Ok(dict) = value.cast::<PyDict>() {
+            return Ok(Context::from_map(dict_from_python("the context", dict)?));
+        }
+        Err(error(
+            ErrorKind::Serialization,
+            format!("a context must be a dict, a cloacina.Context or None, not `{}`", type_name(value)),
+        ))
+    }
+
+    fn missing(key: &str) -> PyErr {
+        error(ErrorKind::ContextKey, format!("context key `{key}` does not exist"))
+    }
+}
+
+#[pymethods]
+impl PyContext {
+    #[new]
+    #[pyo3(signature = (data = None))]
+    fn new(data: Option<&Bound<'_, PyAny>>) -> PyResult<Self> {
+        Ok(Self::wrap(Self::from_argument(data)?))
+    }
+
+    /// Adds a new key.
+    ///
+    /// Raises:
+    ///     ContextKeyError: The key already exists (use `set` or `update` to change it).
+    ///     SerializationError: The value is not JSON.
+    #[pyo3(signature = (key, value))]
+    fn insert(&mut self, key: &str, value: &Bound<'_, PyAny>) -> BindingResult<()> {
+        let value = from_python(key, value)?;
+        Ok(self.inner.insert(key, value)?)
+    }
+
+    /// Sets a key, whether or not it exists.
+    ///
+    /// Raises:
+    ///     SerializationError: The value is not JSON.
+    #[pyo3(signature = (key, value))]
+    fn set(&mut self, key: &str, value: &Bound<'_, PyAny>) -> PyResult<()> {
+        let value = from_python(key, value)?;
+        self.inner.set(key, value);
+        Ok(())
+    }
+
+    /// Changes the value of an existing key.
+    ///
+    /// Raises:
+    ///     ContextKeyError: The key does not exist (use `insert` or `set` to add it).
+    ///     SerializationError: The value is not JSON.
+    #[pyo3(signature = (key, value))]
+    fn update(&mut self, key: &str, value: &Bound<'_, PyAny>) -> BindingResult<()> {
+        let value = from_python(key, value)?;
+        self.inner.update(key, value)?;
+        Ok(())
+    }
+
+    /// The value of a key, or `default` when it is absent.
+    #[pyo3(signature = (key, default = None))]
+    fn get<'py>(&self, py: Python<'py>, key: &str, default: Option<Bound<'py, PyAny>>) -> PyResult<Bound<'py, PyAny>> {
+        match self.inner.get(key) {
+            Some(value) => to_python(py, value),
+            None => Ok(default.unwrap_or_else(|| py.None().into_bound(py))),
+        }
+    }
+
+    /// Removes a key and returns its value, or `None` when it was absent.
+    #[pyo3(signature = (key))]
+    fn remove<'py>(&mut self, py: Python<'py>, key: &str) -> PyResult<Bound<'py, PyAny>> {
+        match self.inner.remove(key) {
+            Some(value) => to_python(py, &value),
+            None => Ok(py.None().into_bound(py)),
+        }
+    }
+
+    /// The keys, in insertion order.
+    fn keys(&self) -> Vec<String> {
+        self.inner.keys().cloned().collect()
+    }
+
+    /// The values, in key order.
+    fn values<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyList>> {
+        let values = PyList::empty(py);
+        for (_, value) in self.inner.iter() {
+            values.append(to_python(py, value)?)?;
+        }
+        Ok(values)
+    }
+
+    /// `(key, value)` pairs, in key order.
+    fn items<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyList>> {
+        let items = PyList::empty(py);
+        for (key, value) in self.inner.iter() {
+            items.append(PyTuple::new(py, [key.into_pyobject(py)?.into_any(), to_python(py, value)?])?)?;
+        }
+        Ok(items)
+    }
+
+    /// A `dict` copy of every key and value.
+    fn to_dict<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
+        object_to_python(py, self.inner.as_map())
+    }
+
+    fn __getitem__<'py>(&self, py: Python<'py>, key: &str) -> PyResult<Bound<'py, PyAny>> {
+        match self.inner.get(key) {
+            Some(value) => to_python(py, value),
+            None => Err(Self::missing(key)),
+        }
+    }
+
+    fn __setitem__(&mut self, key: &str, value: &Bound<'_, PyAny>) -> PyResult<()> {
+        self.set(key, value)
+    }
+
+    fn __delitem__(&mut self, key: &str) -> PyResult<()> {
+        match self.inner.remove(key) {
+            Some(_) => Ok(()),
+            None => Err(Self::missing(key)),
+        }
+    }
+
+    fn __contains__(&self, key: &Bound<'_, PyAny>) -> bool {
+        key.extract::<String>().is_ok_and(|key| self.inner.contains_key(&key))
+    }
+
+    fn __len__(&self) -> usize {
+        self.inner.len()
+    }
+
+    fn __iter__<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        PyList::new(py, self.inner.keys())?.try_iter().map(Bound::into_any)
+    }
+
+    fn __eq__(&self, other: &Bound<'_, PyAny>) -> bool {
+        if let Ok(other) = other.cast::<PyContext>() {
+            return other.borrow().inner.as_map() == self.inner.as_map();
+        }
+        if let Ok(other) = other.cast::<PyDict>() {
+            return dict_from_python("", other).is_ok_and(|map| &map == self.inner.as_map());
+        }
+        false
+    }
+
+    fn __repr__(&self) -> String {
+        format!("Context({})", serde_json::Value::Object(self.inner.as_map().clone()))
+    }
+}

@@ -1,0 +1,162 @@
+//! Values between Python and JSON.
+//!
+//! Context values are JSON: `None`, `bool`, `int`, `float`, `str`, `list`/`tuple` and `dict`
+//! with `str` keys, nested freely. Anything else is refused with a `SerializationError` naming
+//! the context key, the place inside the value, and the type found.
+
+use pyo3::prelude::*;
+use pyo3::types::{PyBool, PyDict, PyFloat, PyInt, PyList, PyString, PyTuple};
+use serde_json::{Map, Number, Value};
+
+use crate::exceptions::{ErrorKind, error};
+
+/// The JSON value as a Python object.
+pub fn to_python<'py>(py: Python<'py>, value: &Value) -> PyResult<Bound<'py, PyAny>> {
+    Ok(match value {
+        Value::Null => py.None().into_bound(py),
+        Value::Bool(flag) => PyBool::new(py, *flag).to_owned().into_any(),
+        Value::Number(number) => match (number.as_i64(), number.as_u64()) {
+            (Some(integer), _) => integer.into_pyobject(py)?.into_any(),
+            (None, Some(integer)) => integer.into_pyobject(py)?.into_any(),
+            _ => number.as_f64().unwrap_or(f64::NAN).into_pyobject(py)?.into_any(),
+        },
+        Value::String(text) => PyString::new(py, text).into_any(),
+        Value::Array(items) => {
+            let list = PyList::empty(py);
+            for item in items {
+                list.append(to_python(py, item)?)?;
+            }
+            list.into_any()
+        }
+        Value::Object(map) => object_to_python(py, map)?.into_any(),
+    })
+}
+
+/// A JSON object as a Python `dict`.
+pub fn object_to_python<'py>(py: Python<'py>, map: &Map<String, Value>) -> PyResult<Bound<'py, PyDict>> {
+    let dict = PyDict::new(py);
+    for (key, value) in map {
+        dict.set_item(key, to_python(py, value)?)?;
+    }
+    Ok(dict)
+}
+
+/// The Python value of context key `key` as JSON.
+pub fn from_python(key: &str, value: &Bound<'_, PyAny>) -> PyResult<Value> {
+    convert(value, &mut Path { key, steps: Vec::new() })
+}
+
+/// A Python `dict` with `str` keys as a JSON object; `what` names the dict in errors.
+pub fn dict_from_python(what: &str, dict: &Bound<'_, PyDict>) -> PyResult<Map<String, Value>> {
+    let mut map = Map::with_capacity(dict.len());
+    for (key, value) in dict.iter() {
+        let Ok(key) = key.cast::<PyString>() else {
+            return Err(error(
+                ErrorKind::Serialization,
+                format!("{what} has a key of type `{}`; keys must be str", type_name(&key)),
+            ));
+        };
+        let key = key.to_cow()?.into_owned();
+        let value = from_python(&key, &value)?;
+        map.insert(key, value);
+    }
+    Ok(map)
+}
+
+/// Where in a context value the conversion is, for messages: `key[2]['name']`.
+struct Path<'a> {
+    key: &'a str,
+    steps: Vec<String>,
+}
+
+impl Path<'_> {
+    fn describe(&self) -> String {
+        format!("{}{}", self.key, self.steps.concat())
+    }
+
+    fn refuse(&self, problem: String) -> PyErr {
+        let place = if self.steps.is_empty() { String::new() } else { format!(" at `{}`", self.describe()) };
+        error(ErrorKind::Serialization, format!("context key `{}`: the value{place} {problem}", self.key))
+    }
+}
+
+fn convert(value: &Bound<'_, PyAny>, path: &mut Path<'_>) -> PyResult<Value> {
+    if value.is_none() {
+        return Ok(Value::Null);
+    }
+    if let Ok(flag) = value.cast::<PyBool>() {
+        return Ok(Value::Bool(flag.is_true()));
+    }
+    if value.is_instance_of::<PyInt>() {
+        if let Ok(integer) = value.extract::<i64>() {
+            return Ok(Value::from(integer));
+        }
+        if let Ok(integer) = value.extract::<u64>() {
+            return Ok(Value::from(integer));
+        }
+        return Err(path.refuse("is an int outside the 64-bit range JSON numbers are stored in".to_owned()));
+    }
+    if let Ok(float) = value.cast::<PyFloat>() {
+        let float = float.value();
+        return Number::from_f64(float)
+            .map(Value::Number)
+            .ok_or_else(|| path.refuse(format!("is the float `{float}`, which JSON cannot represent")));
+    }
+    if let Ok(text) = value.cast::<PyString>() {
+        return Ok(Value::String(text.to_cow()?.into_owned()));
+    }
+    if let Ok(list) = value.cast::<PyList>() {
+        return sequence(list.iter(), list.len(), path);
+    }
+    if let Ok(tuple) = value.cast::<PyTuple>() {
+        return sequence(tuple.iter(), tuple.len(), path);
+    }
+    if let Ok(dict) = value.cast::<PyDict>() {
+        let mut map = Map::with_capacity(dict.len());
+        for (key, item) in dict.iter() {
+            let Ok(key) = key.cast::<PyString>() else {
+                return Err(
+                    path.refuse(format!("is a dict with a key of type `{}`; dict keys must be str", type_name(&key)))
+                );
+            };
+            let key = key.to_cow()?.into_owned();
+            path.steps.push(format!("[{key:?}]"));
+            let converted = convert(&item, path)?;
+            path.steps.pop();
+            map.insert(key, converted);
+        }
+        return Ok(Value::Object(map));
+    }
+    Err(path.refuse(format!(
+        "has type `{}`, which is not JSON; use None, bool, int, float, str, list, tuple or dict",
+        type_name(value)
+    )))
+}
+
+fn sequence<'py>(
+    items: impl Iterator<Item = Bound<'py, PyAny>>,
+    length: usize,
+    path: &mut Path<'_>,
+) -> PyResult<Value> {
+    let mut converted = Vec::with_capacity(length);
+    for (index, item) in items.enumerate() {
+        path.steps.push(format!("[{index}]"));
+        converted.push(convert(&item, path)?);
+        path.steps.pop();
+    }
+    Ok(Value::Array(converted))
+}
+
+/// The qualified name of an object's type: `datetime.datetime`, `int`.
+pub fn type_name(value: &Bound<'_, PyAny>) -> String {
+    qualified_name(&value.get_type())
+}
+
+/// The qualified name of a class; built-ins without their module.
+pub fn qualified_name(class: &Bound<'_, pyo3::types::PyType>) -> String {
+    let name = class.qualname().map(|name| name.to_string()).unwrap_or_else(|_| "object".to_owned());
+    match class.module().map(|module| module.to_string()) {
+        Ok(module) if module != "builtins" => format!("{module}.{name}"),
+        _ => name,
+    }
+}

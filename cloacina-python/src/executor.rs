@@ -1,0 +1,306 @@
+//! `cloacina.UnifiedExecutor`.
+
+use std::time::Duration;
+
+use cloacina::{ExecutionFilter, ExecutionStatus, ExecutorConfig, SqliteSynchronous, UnifiedExecutor, WorkflowRef};
+use pyo3::exceptions::PyTypeError;
+use pyo3::prelude::*;
+use pyo3::types::PyDict;
+use uuid::Uuid;
+
+use crate::context::PyContext;
+use crate::convert::type_name;
+use crate::exceptions::{BindingResult, ErrorKind, error};
+use crate::handle::PyExecutionHandle;
+use crate::result::{PyExecutionResult, PyExecutionSummary};
+use crate::retry::seconds;
+use crate::runtime::{block_on, block_on_interruptibly};
+use crate::workflow::PyWorkflow;
+
+/// The configuration keywords, as the engine names its fields.
+const OPTIONS: [&str; 8] = [
+    "max_concurrent_tasks",
+    "task_timeout",
+    "poll_interval",
+    "lease_duration",
+    "pool_size",
+    "sqlite_synchronous",
+    "sqlite_busy_timeout",
+    "shutdown_timeout",
+];
+
+/// Runs workflows and keeps every execution in a database.
+///
+/// Args:
+///     url: `"sqlite:///:memory:"`, `"sqlite:///relative.db"`, `"sqlite:////absolute.db"` or
+///         `"postgresql://user:password@host:port/database"`.
+///     max_concurrent_tasks: Tasks run at once (default 64).
+///     task_timeout: Seconds an attempt may take when its task sets no timeout (default none).
+///     poll_interval: Seconds between looks for work when nothing wakes the executor
+///         (a fallback; default 1.0).
+///     lease_duration: Seconds a claimed task stays owned without renewal (default 30).
+///     pool_size: Database connections (default 8).
+///     sqlite_synchronous: `"normal"` (survives a process crash, the default) or `"full"`
+///         (survives power loss).
+///     sqlite_busy_timeout: Seconds SQLite waits for another process's lock (default 5).
+///     shutdown_timeout: Seconds `shutdown` lets running tasks finish (default 30).
+///
+/// Raises:
+///     TypeError: An unknown keyword.
+///     ValidationError: A malformed URL or an out-of-range value.
+///     DatabaseError: The database cannot be reached.
+#[pyclass(module = "cloacina", name = "UnifiedExecutor", frozen)]
+pub struct PyUnifiedExecutor {
+    inner: UnifiedExecutor,
+}
+
+impl PyUnifiedExecutor {
+    fn workflow_ref(workflow: &Bound<'_, PyAny>) -> PyResult<WorkflowRef> {
+        if let Ok(workflow) = workflow.cast::<PyWorkflow>() {
+            return Ok(WorkflowRef::from(&workflow.get().inner));
+        }
+        if let Ok(name) = workflow.extract::<String>() {
+            return Ok(WorkflowRef::Name(name));
+        }
+        Err(error(
+            ErrorKind::Validation,
+            format!("expected a workflow name or a cloacina.Workflow, not `{}`", type_name(workflow)),
+        ))
+    }
+}
+
+/// Parses an execution id given as `str` or `uuid.UUID`.
+pub fn parse_execution_id(value: &Bound<'_, PyAny>) -> PyResult<Uuid> {
+    let text = value.str()?.to_string();
+    Uuid::parse_str(&text)
+        .map_err(|_| error(ErrorKind::Validation, format!("`{text}` is not an execution id (a UUID)")))
+}
+
+fn config_from_keywords(options: Option<&Bound<'_, PyDict>>) -> PyResult<ExecutorConfig> {
+    let mut config = ExecutorConfig::default();
+    let Some(options) = options else {
+        return Ok(config);
+    };
+    for (key, value) in options.iter() {
+        let key: String = key.extract()?;
+        let optional_seconds = |value: &Bound<'_, PyAny>| -> PyResult<Option<Duration>> {
+            if value.is_none() { Ok(None) } else { seconds(&key, value.extract::<f64>()?).map(Some) }
+        };
+        let required_seconds = |value: &Bound<'_, PyAny>| -> PyResult<Duration> { seconds(&key, value.extract()?) };
+        match key.as_str() {
+            "max_concurrent_tasks" => config.max_concurrent_tasks = value.extract()?,
+            "task_timeout" => config.task_timeout = optional_seconds(&value)?,
+            "poll_interval" => config.poll_interval = required_seconds(&value)?,
+            "lease_duration" => config.lease_duration = required_seconds(&value)?,
+            "pool_size" => config.pool_size = value.extract()?,
+            "sqlite_busy_timeout" => config.sqlite_busy_timeout = required_seconds(&value)?,
+            "shutdown_timeout" => config.shutdown_timeout = required_seconds(&value)?,
+            "sqlite_synchronous" => {
+                config.sqlite_synchronous = match value.extract::<String>()?.to_ascii_lowercase().as_str() {
+                    "normal" => SqliteSynchronous::Normal,
+                    "full" => SqliteSynchronous::Full,
+                    other => {
+                        return Err(error(
+                            ErrorKind::Validation,
+                            format!("sqlite_synchronous is `{other}`; use \"normal\" or \"full\""),
+                        ));
+                    }
+                }
+            }
+            unknown => {
+                return Err(PyTypeError::new_err(format!(
+                    "UnifiedExecutor got an unknown option `{unknown}`; valid options: {}",
+                    OPTIONS.join(", ")
+                )));
+            }
+        }
+    }
+    Ok(config)
+}
+
+#[pymethods]
+impl PyUnifiedExecutor {
+    #[new]
+    #[pyo3(signature = (url, **options))]
+    fn new(py: Python<'_>, url: &str, options: Option<&Bound<'_, PyDict>>) -> BindingResult<Self> {
+        let config = config_from_keywords(options)?;
+        let url = url.to_owned();
+        let inner = block_on(py, async move { UnifiedExecutor::with_config(&url, config).await })?;
+        Ok(Self { inner })
+    }
+
+    /// Runs a workflow to its end and returns the result; blocks until then.
+    ///
+    /// A failed or cancelled execution is not an exception here: look at `result.status`, or
+    /// call `result.raise_for_status()`. Ctrl-C cancels the execution and raises
+    /// `KeyboardInterrupt`.
+    ///
+    /// Args:
+    ///     workflow: A workflow name, or a `Workflow`.
+    ///     context: The initial context: a `dict`, a `Context` or `None`.
+    ///
+    /// Returns:
+    ///     The `ExecutionResult`.
+    ///
+    /// Raises:
+    ///     WorkflowNotFoundError: No workflow has that name.
+    ///     SerializationError: A context value is not JSON.
+    ///     DatabaseError: The database failed.
+    #[pyo3(signature = (workflow, context = None))]
+    fn execute(
+        &self,
+        py: Python<'_>,
+        workflow: &Bound<'_, PyAny>,
+        context: Option<&Bound<'_, PyAny>>,
+    ) -> BindingResult<PyExecutionResult> {
+        let handle = self.start_execution(py, workflow, context)?;
+        let execution_id = handle.execution_id();
+        match block_on_interruptibly(py, async move { handle.wait().await }) {
+            Ok(result) => Ok(PyExecutionResult { inner: result? }),
+            Err(interrupted) => {
+                // Ctrl-C: the caller gave up on this execution, so stop it.
+                let executor = self.inner.clone();
+                let _ = block_on(py, async move { executor.cancel(execution_id).await });
+                Err(interrupted.into())
+            }
+        }
+    }
+
+    /// Starts a workflow and returns at once.
+    ///
+    /// Args:
+    ///     workflow: A workflow name, or a `Workflow`.
+    ///     context: The initial context: a `dict`, a `Context` or `None`.
+    ///
+    /// Returns:
+    ///     An `ExecutionHandle` to wait for, look at, or cancel the execution.
+    #[pyo3(signature = (workflow, context = None))]
+    fn start(
+        &self,
+        py: Python<'_>,
+        workflow: &Bound<'_, PyAny>,
+        context: Option<&Bound<'_, PyAny>>,
+    ) -> BindingResult<PyExecutionHandle> {
+        let handle = self.start_execution(py, workflow, context)?;
+        Ok(PyExecutionHandle::new(self.inner.clone(), handle.execution_id()))
+    }
+
+    /// Waits for an execution to finish (one started here, by another process, or before a
+    /// restart) and returns its result. Ctrl-C stops waiting; the execution goes on.
+    ///
+    /// Args:
+    ///     execution_id: The execution's id (`str` or `uuid.UUID`).
+    ///     timeout: Seconds to wait at most; `None` waits as long as it takes.
+    ///
+    /// Raises:
+    ///     ExecutionNotFoundError: No execution has that id.
+    ///     ExecutionTimeoutError: It did not finish in time (it goes on).
+    #[pyo3(signature = (execution_id, timeout = None))]
+    fn wait(
+        &self,
+        py: Python<'_>,
+        execution_id: &Bound<'_, PyAny>,
+        timeout: Option<f64>,
+    ) -> BindingResult<PyExecutionResult> {
+        let execution_id = parse_execution_id(execution_id)?;
+        PyExecutionHandle::new(self.inner.clone(), execution_id).wait_for_result(py, timeout)
+    }
+
+    /// The execution as stored now: final once finished, a snapshot of a running one.
+    ///
+    /// Raises:
+    ///     ExecutionNotFoundError: No execution has that id.
+    #[pyo3(signature = (execution_id))]
+    fn get_execution(&self, py: Python<'_>, execution_id: &Bound<'_, PyAny>) -> BindingResult<PyExecutionResult> {
+        let execution_id = parse_execution_id(execution_id)?;
+        let executor = self.inner.clone();
+        let result = block_on(py, async move { executor.get_execution(execution_id).await })?;
+        Ok(PyExecutionResult { inner: result })
+    }
+
+    /// Executions, newest first.
+    ///
+    /// Args:
+    ///     workflow: Only executions of this workflow (a name or a `Workflow`).
+    ///     status: Only executions in this status (an `ExecutionStatus` or its value).
+    ///     limit: At most this many.
+    #[pyo3(signature = (workflow = None, status = None, limit = 100))]
+    fn list_executions(
+        &self,
+        py: Python<'_>,
+        workflow: Option<&Bound<'_, PyAny>>,
+        status: Option<&Bound<'_, PyAny>>,
+        limit: usize,
+    ) -> BindingResult<Vec<PyExecutionSummary>> {
+        let mut filter = ExecutionFilter::new().limit(limit);
+        if let Some(workflow) = workflow.filter(|value| !value.is_none()) {
+            filter = match Self::workflow_ref(workflow)? {
+                WorkflowRef::Name(name) => filter.workflow(name),
+                WorkflowRef::Workflow(workflow) => filter.workflow(workflow.name()),
+            };
+        }
+        if let Some(status) = status.filter(|value| !value.is_none()) {
+            let text = status.str()?.to_string();
+            let parsed: ExecutionStatus =
+                text.parse().map_err(|message: String| error(ErrorKind::Validation, message))?;
+            filter = filter.status(parsed);
+        }
+        let executor = self.inner.clone();
+        let summaries = block_on(py, async move { executor.list_executions(filter).await })?;
+        Ok(summaries.into_iter().map(|inner| PyExecutionSummary { inner }).collect())
+    }
+
+    /// Cancels an execution; returns its final status (`"Cancelled"`, or the status it had
+    /// already reached).
+    ///
+    /// Raises:
+    ///     ExecutionNotFoundError: No execution has that id.
+    #[pyo3(signature = (execution_id))]
+    fn cancel<'py>(&self, py: Python<'py>, execution_id: &Bound<'py, PyAny>) -> BindingResult<Bound<'py, PyAny>> {
+        let execution_id = parse_execution_id(execution_id)?;
+        let executor = self.inner.clone();
+        let status = block_on(py, async move { executor.cancel(execution_id).await })?;
+        Ok(crate::result::execution_status(py, status)?)
+    }
+
+    /// Stops the executor: no new task starts, running tasks may finish (up to
+    /// `shutdown_timeout`), and what they did is recorded. Calling it again does nothing.
+    fn shutdown(&self, py: Python<'_>) {
+        let executor = self.inner.clone();
+        block_on(py, async move { executor.shutdown().await });
+    }
+
+    fn __enter__(slf: Bound<'_, Self>) -> Bound<'_, Self> {
+        slf
+    }
+
+    #[pyo3(signature = (_exception_type = None, _exception = None, _traceback = None))]
+    fn __exit__(
+        &self,
+        py: Python<'_>,
+        _exception_type: Option<&Bound<'_, PyAny>>,
+        _exception: Option<&Bound<'_, PyAny>>,
+        _traceback: Option<&Bound<'_, PyAny>>,
+    ) -> bool {
+        self.shutdown(py);
+        false
+    }
+
+    fn __repr__(&self) -> String {
+        format!("UnifiedExecutor({:?})", self.inner)
+    }
+}
+
+impl PyUnifiedExecutor {
+    fn start_execution(
+        &self,
+        py: Python<'_>,
+        workflow: &Bound<'_, PyAny>,
+        context: Option<&Bound<'_, PyAny>>,
+    ) -> BindingResult<cloacina::ExecutionHandle> {
+        let workflow = Self::workflow_ref(workflow)?;
+        let context = PyContext::from_argument(context)?;
+        let executor = self.inner.clone();
+        Ok(block_on(py, async move { executor.start(workflow, context).await })?)
+    }
+}

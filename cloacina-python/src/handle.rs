@@ -1,0 +1,74 @@
+//! `cloacina.ExecutionHandle`: a started execution.
+
+use std::time::Duration;
+
+use cloacina::UnifiedExecutor;
+use pyo3::prelude::*;
+use uuid::Uuid;
+
+use crate::exceptions::BindingResult;
+use crate::result::{PyExecutionResult, execution_status};
+use crate::retry::seconds;
+use crate::runtime::{block_on, block_on_interruptibly};
+
+/// A started execution: wait for it, look at it, or cancel it.
+#[pyclass(module = "cloacina", name = "ExecutionHandle", frozen)]
+pub struct PyExecutionHandle {
+    executor: UnifiedExecutor,
+    execution_id: Uuid,
+}
+
+impl PyExecutionHandle {
+    /// A handle to an execution of `executor`.
+    pub fn new(executor: UnifiedExecutor, execution_id: Uuid) -> Self {
+        Self { executor, execution_id }
+    }
+
+    /// Waits (at most `timeout` seconds) for the result, answering Ctrl-C.
+    pub fn wait_for_result(&self, py: Python<'_>, timeout: Option<f64>) -> BindingResult<PyExecutionResult> {
+        let timeout: Option<Duration> = timeout.map(|value| seconds("timeout", value)).transpose()?;
+        let (executor, execution_id) = (self.executor.clone(), self.execution_id);
+        let result = block_on_interruptibly(py, async move { executor.wait(execution_id, timeout).await })??;
+        Ok(PyExecutionResult { inner: result })
+    }
+}
+
+#[pymethods]
+impl PyExecutionHandle {
+    /// The execution's id.
+    #[getter]
+    fn execution_id(&self) -> String {
+        self.execution_id.to_string()
+    }
+
+    /// The execution's current `ExecutionStatus`, read from the database.
+    #[getter]
+    fn status<'py>(&self, py: Python<'py>) -> BindingResult<Bound<'py, PyAny>> {
+        let (executor, execution_id) = (self.executor.clone(), self.execution_id);
+        let status = block_on(py, async move { executor.status(execution_id).await })?;
+        Ok(execution_status(py, status)?)
+    }
+
+    /// Waits for the execution to finish and returns its result. Ctrl-C stops waiting.
+    ///
+    /// Args:
+    ///     timeout: Seconds to wait at most; `None` waits as long as it takes.
+    ///
+    /// Raises:
+    ///     ExecutionTimeoutError: It did not finish in time (it goes on).
+    #[pyo3(signature = (timeout = None))]
+    fn wait(&self, py: Python<'_>, timeout: Option<f64>) -> BindingResult<PyExecutionResult> {
+        self.wait_for_result(py, timeout)
+    }
+
+    /// Cancels the execution; returns its final `ExecutionStatus`.
+    fn cancel<'py>(&self, py: Python<'py>) -> BindingResult<Bound<'py, PyAny>> {
+        let (executor, execution_id) = (self.executor.clone(), self.execution_id);
+        let status = block_on(py, async move { executor.cancel(execution_id).await })?;
+        Ok(execution_status(py, status)?)
+    }
+
+    fn __repr__(&self) -> String {
+        format!("ExecutionHandle(execution_id='{}')", self.execution_id)
+    }
+}

@@ -1,0 +1,277 @@
+//! `cloacina.ExecutionResult`, `cloacina.TaskResult` and `cloacina.ExecutionSummary`.
+
+use chrono::{DateTime, Utc};
+use cloacina::{ExecutionResult, ExecutionStatus, ExecutionSummary, TaskResult, TaskStatus};
+use pyo3::prelude::*;
+use pyo3::sync::PyOnceLock;
+
+use crate::context::PyContext;
+use crate::exceptions::{ErrorKind, class};
+use crate::python_task::TRACEBACK_SEPARATOR;
+
+/// `cloacina.ExecutionStatus(value)`: the Python `str` enum.
+pub fn execution_status(py: Python<'_>, status: ExecutionStatus) -> PyResult<Bound<'_, PyAny>> {
+    static CLASS: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
+    CLASS.import(py, "cloacina._enums", "ExecutionStatus")?.call1((status.as_str(),))
+}
+
+/// `cloacina.TaskStatus(value)`: the Python `str` enum.
+pub fn task_status(py: Python<'_>, status: TaskStatus) -> PyResult<Bound<'_, PyAny>> {
+    static CLASS: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
+    CLASS.import(py, "cloacina._enums", "TaskStatus")?.call1((status.as_str(),))
+}
+
+fn seconds_between(start: Option<DateTime<Utc>>, end: Option<DateTime<Utc>>) -> Option<f64> {
+    let elapsed = end? - start?;
+    elapsed.to_std().ok().map(|duration| duration.as_secs_f64())
+}
+
+/// What an execution became (or is, for a snapshot of a running one).
+#[pyclass(module = "cloacina", name = "ExecutionResult", frozen)]
+pub struct PyExecutionResult {
+    pub(crate) inner: ExecutionResult,
+}
+
+#[pymethods]
+impl PyExecutionResult {
+    /// The execution's id.
+    #[getter]
+    fn execution_id(&self) -> String {
+        self.inner.execution_id.to_string()
+    }
+
+    /// The workflow it ran.
+    #[getter]
+    fn workflow_name(&self) -> &str {
+        &self.inner.workflow_name
+    }
+
+    /// The workflow's content version when the execution was created.
+    #[getter]
+    fn workflow_version(&self) -> &str {
+        &self.inner.workflow_version
+    }
+
+    /// `ExecutionStatus`: a `str` enum, equal to `"Completed"`, `"Failed"` or `"Cancelled"` once
+    /// finished (`"Pending"` or `"Running"` before).
+    #[getter]
+    fn status<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        execution_status(py, self.inner.status)
+    }
+
+    /// The final context: the initial one with every completed task's writes.
+    #[getter]
+    fn context(&self) -> PyContext {
+        PyContext::wrap(self.inner.context.clone())
+    }
+
+    /// One `TaskResult` per task, in the order the tasks run.
+    #[getter]
+    fn task_results(&self) -> Vec<PyTaskResult> {
+        self.inner.task_results.iter().cloned().map(|inner| PyTaskResult { inner }).collect()
+    }
+
+    /// The first error that failed the execution, or why it was cancelled.
+    #[getter]
+    fn error(&self) -> Option<&str> {
+        self.inner.error.as_deref()
+    }
+
+    /// Seconds from creation to the end, once finished.
+    #[getter]
+    fn duration(&self) -> Option<f64> {
+        seconds_between(Some(self.inner.created_at), self.inner.finished_at)
+    }
+
+    /// When it was created (UTC).
+    #[getter]
+    fn created_at(&self) -> DateTime<Utc> {
+        self.inner.created_at
+    }
+
+    /// When its first task started (UTC).
+    #[getter]
+    fn started_at(&self) -> Option<DateTime<Utc>> {
+        self.inner.started_at
+    }
+
+    /// When it finished (UTC).
+    #[getter]
+    fn finished_at(&self) -> Option<DateTime<Utc>> {
+        self.inner.finished_at
+    }
+
+    /// The result of one task, or `None` if the workflow has no such task.
+    fn task(&self, task_id: &str) -> Option<PyTaskResult> {
+        self.inner.task(task_id).cloned().map(|inner| PyTaskResult { inner })
+    }
+
+    /// Returns the result if the execution completed.
+    ///
+    /// Raises:
+    ///     ExecutionFailedError: It failed; the exception's `result` is this result.
+    ///     ExecutionCancelledError: It was cancelled.
+    fn raise_for_status<'py>(slf: Bound<'py, Self>) -> PyResult<Bound<'py, Self>> {
+        let py = slf.py();
+        let (kind, status) = match slf.get().inner.status {
+            ExecutionStatus::Failed => (ErrorKind::ExecutionFailed, "failed"),
+            ExecutionStatus::Cancelled => (ErrorKind::ExecutionCancelled, "was cancelled"),
+            _ => return Ok(slf),
+        };
+        let inner = &slf.get().inner;
+        let detail = inner.error.as_deref().map(|error| format!(": {error}")).unwrap_or_default();
+        let message = format!("execution `{}` of `{}` {status}{detail}", inner.execution_id, inner.workflow_name);
+        let exception = class(py, kind)?.call1((message,))?;
+        exception.setattr("result", &slf)?;
+        Err(PyErr::from_value(exception))
+    }
+
+    fn __repr__(&self) -> String {
+        format!(
+            "ExecutionResult(execution_id='{}', workflow_name={:?}, status='{}', tasks={})",
+            self.inner.execution_id,
+            self.inner.workflow_name,
+            self.inner.status,
+            self.inner.task_results.len()
+        )
+    }
+}
+
+/// What happened to one task of an execution.
+#[pyclass(module = "cloacina", name = "TaskResult", frozen)]
+pub struct PyTaskResult {
+    inner: TaskResult,
+}
+
+impl PyTaskResult {
+    fn headline(&self) -> Option<&str> {
+        let error = self.inner.error.as_deref()?;
+        Some(error.split(TRACEBACK_SEPARATOR).next().unwrap_or(error))
+    }
+}
+
+#[pymethods]
+impl PyTaskResult {
+    /// The task's id.
+    #[getter]
+    fn task_id(&self) -> &str {
+        &self.inner.task_id
+    }
+
+    /// `TaskStatus`: a `str` enum (`"Completed"`, `"Failed"`, `"Skipped"`, `"Cancelled"`, ...).
+    #[getter]
+    fn status<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        task_status(py, self.inner.status)
+    }
+
+    /// Attempts started.
+    #[getter]
+    fn attempts(&self) -> u32 {
+        self.inner.attempts
+    }
+
+    /// When its latest attempt started (UTC).
+    #[getter]
+    fn started_at(&self) -> Option<DateTime<Utc>> {
+        self.inner.started_at
+    }
+
+    /// When it reached its final state (UTC).
+    #[getter]
+    fn finished_at(&self) -> Option<DateTime<Utc>> {
+        self.inner.finished_at
+    }
+
+    /// Seconds its latest attempt took.
+    #[getter]
+    fn duration(&self) -> Option<f64> {
+        seconds_between(self.inner.started_at, self.inner.finished_at)
+    }
+
+    /// The error of its latest failed attempt: `"{type}: {message}"`, then its traceback.
+    #[getter]
+    fn error(&self) -> Option<&str> {
+        self.inner.error.as_deref()
+    }
+
+    /// The exception's class name, e.g. `"ValueError"` (`None` without an error).
+    #[getter]
+    fn error_type(&self) -> Option<&str> {
+        let headline = self.headline()?;
+        Some(headline.split_once(": ").map_or(headline, |(class, _)| class))
+    }
+
+    /// The exception's message (`None` without an error).
+    #[getter]
+    fn error_message(&self) -> Option<&str> {
+        let headline = self.headline()?;
+        Some(headline.split_once(": ").map_or("", |(_, message)| message))
+    }
+
+    /// The Python traceback of the failed attempt, if it raised.
+    #[getter]
+    fn traceback(&self) -> Option<String> {
+        let error = self.inner.error.as_deref()?;
+        let (_, body) = error.split_once(TRACEBACK_SEPARATOR)?;
+        Some(format!("Traceback (most recent call last):\n{body}"))
+    }
+
+    fn __repr__(&self) -> String {
+        format!(
+            "TaskResult(task_id={:?}, status='{}', attempts={})",
+            self.inner.task_id, self.inner.status, self.inner.attempts
+        )
+    }
+}
+
+/// One execution in a listing.
+#[pyclass(module = "cloacina", name = "ExecutionSummary", frozen)]
+pub struct PyExecutionSummary {
+    pub(crate) inner: ExecutionSummary,
+}
+
+#[pymethods]
+impl PyExecutionSummary {
+    /// The execution's id.
+    #[getter]
+    fn execution_id(&self) -> String {
+        self.inner.execution_id.to_string()
+    }
+
+    /// The workflow it runs.
+    #[getter]
+    fn workflow_name(&self) -> &str {
+        &self.inner.workflow_name
+    }
+
+    /// Its `ExecutionStatus`.
+    #[getter]
+    fn status<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        execution_status(py, self.inner.status)
+    }
+
+    /// Its first error, if it failed.
+    #[getter]
+    fn error(&self) -> Option<&str> {
+        self.inner.error.as_deref()
+    }
+
+    /// When it was created (UTC).
+    #[getter]
+    fn created_at(&self) -> DateTime<Utc> {
+        self.inner.created_at
+    }
+
+    /// When it finished (UTC).
+    #[getter]
+    fn finished_at(&self) -> Option<DateTime<Utc>> {
+        self.inner.finished_at
+    }
+
+    fn __repr__(&self) -> String {
+        format!(
+            "ExecutionSummary(execution_id='{}', workflow_name={:?}, status='{}')",
+            self.inner.execution_id, self.inner.workflow_name, self.inner.status
+        )
+    }
+}

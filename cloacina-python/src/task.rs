@@ -1,0 +1,275 @@
+//! `cloacina.Task` and the `@task` decorator.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use cloacina::{RetryPolicy, TriggerRule};
+use pyo3::prelude::*;
+use pyo3::types::{PyDict, PyList, PyString, PyTuple};
+
+use crate::convert::type_name;
+use crate::exceptions::{ErrorKind, error};
+use crate::retry::{PyRetryPolicy, seconds};
+use crate::trigger::PyTriggerRule;
+
+/// Everything about a task, shared by its Python object and the engine's view of it.
+pub struct TaskSpec {
+    pub id: String,
+    pub dependencies: Vec<String>,
+    pub function: Py<PyAny>,
+    pub retry: Option<Py<PyRetryPolicy>>,
+    pub timeout: Option<Duration>,
+    pub trigger: TriggerRule,
+}
+
+impl TaskSpec {
+    /// The engine's retry policy.
+    pub fn retry_policy(&self) -> RetryPolicy {
+        self.retry.as_ref().map(|retry| retry.get().policy.clone()).unwrap_or_default()
+    }
+}
+
+/// A task: a function of the context, with its id, dependencies and settings.
+///
+/// Usually made with the `@task` decorator. The task can still be called directly, e.g. in a
+/// unit test: `extract(cloacina.Context())`.
+///
+/// Args:
+///     id: The task's id, unique within a workflow.
+///     dependencies: Ids (or Task objects) of the tasks that must finish first.
+///     function: Called with the task's `Context`; may write to it, return a `dict` of values
+///         to set, or return `None`.
+///     retry: A number of attempts, or a `RetryPolicy`.
+///     timeout: Seconds an attempt may take before it fails with a timeout.
+///     trigger: A `TriggerRule` or rule name: when the task runs after its dependencies end.
+///
+/// Raises:
+///     ValidationError: An argument is invalid.
+#[pyclass(module = "cloacina", name = "Task", frozen)]
+pub struct PyTask {
+    pub(crate) spec: Arc<TaskSpec>,
+}
+
+impl PyTask {
+    /// Builds a task, checking every argument.
+    pub fn build(
+        py: Python<'_>,
+        id: String,
+        dependencies: Option<&Bound<'_, PyAny>>,
+        function: &Bound<'_, PyAny>,
+        retry: Option<&Bound<'_, PyAny>>,
+        timeout: Option<f64>,
+        trigger: Option<&Bound<'_, PyAny>>,
+    ) -> PyResult<Self> {
+        if id.trim().is_empty() {
+            return Err(error(ErrorKind::Validation, "a task id must not be empty"));
+        }
+        if !function.is_callable() {
+            return Err(error(
+                ErrorKind::Validation,
+                format!("task `{id}`: the function must be callable, not `{}`", type_name(function)),
+            ));
+        }
+        let timeout = match timeout {
+            Some(value) if value <= 0.0 => {
+                return Err(error(
+                    ErrorKind::Validation,
+                    format!("task `{id}`: timeout is {value}; it must be positive"),
+                ));
+            }
+            Some(value) => Some(seconds("timeout", value)?),
+            None => None,
+        };
+        let trigger = match trigger.filter(|value| !value.is_none()) {
+            Some(value) => PyTriggerRule::from_argument(value)?,
+            None => TriggerRule::AllSucceeded,
+        };
+        Ok(Self {
+            spec: Arc::new(TaskSpec {
+                dependencies: dependency_ids(&id, dependencies)?,
+                id,
+                function: function.clone().unbind(),
+                retry: PyRetryPolicy::from_argument(py, retry)?,
+                timeout,
+                trigger,
+            }),
+        })
+    }
+}
+
+/// Dependencies given as ids or Task objects, as ids.
+fn dependency_ids(task: &str, dependencies: Option<&Bound<'_, PyAny>>) -> PyResult<Vec<String>> {
+    let Some(dependencies) = dependencies.filter(|value| !value.is_none()) else {
+        return Ok(Vec::new());
+    };
+    if dependencies.is_instance_of::<PyString>() {
+        return Err(error(
+            ErrorKind::Validation,
+            format!("task `{task}`: dependencies must be a list of ids, not a single str (write [{dependencies}])"),
+        ));
+    }
+    let mut ids = Vec::new();
+    for item in dependencies.try_iter()? {
+        let item = item?;
+        if let Ok(other) = item.cast::<PyTask>() {
+            ids.push(other.get().spec.id.clone());
+        } else if let Ok(id) = item.extract::<String>() {
+            ids.push(id);
+        } else {
+            return Err(error(
+                ErrorKind::Validation,
+                format!("task `{task}`: a dependency must be a task id or a Task, not `{}`", type_name(&item)),
+            ));
+        }
+    }
+    Ok(ids)
+}
+
+#[pymethods]
+impl PyTask {
+    #[new]
+    #[pyo3(signature = (id, dependencies, function, *, retry = None, timeout = None, trigger = None))]
+    fn new(
+        py: Python<'_>,
+        id: String,
+        dependencies: Option<&Bound<'_, PyAny>>,
+        function: &Bound<'_, PyAny>,
+        retry: Option<&Bound<'_, PyAny>>,
+        timeout: Option<f64>,
+        trigger: Option<&Bound<'_, PyAny>>,
+    ) -> PyResult<Self> {
+        Self::build(py, id, dependencies, function, retry, timeout, trigger)
+    }
+
+    /// The task's id.
+    #[getter]
+    fn id(&self) -> &str {
+        &self.spec.id
+    }
+
+    /// Ids of the tasks it depends on.
+    #[getter]
+    fn dependencies(&self) -> Vec<String> {
+        self.spec.dependencies.clone()
+    }
+
+    /// The function it runs.
+    #[getter]
+    fn function<'py>(&self, py: Python<'py>) -> Bound<'py, PyAny> {
+        self.spec.function.bind(py).clone()
+    }
+
+    /// Its retry policy, if it has one.
+    #[getter]
+    fn retry<'py>(&self, py: Python<'py>) -> Option<Bound<'py, PyRetryPolicy>> {
+        self.spec.retry.as_ref().map(|retry| retry.bind(py).clone())
+    }
+
+    /// Its timeout in seconds, if it has one.
+    #[getter]
+    fn timeout(&self) -> Option<f64> {
+        self.spec.timeout.map(|timeout| timeout.as_secs_f64())
+    }
+
+    /// Its trigger rule.
+    #[getter]
+    fn trigger(&self) -> PyTriggerRule {
+        PyTriggerRule { rule: self.spec.trigger.clone() }
+    }
+
+    /// The decorated function, as `functools.wraps` would name it.
+    #[getter]
+    fn __wrapped__<'py>(&self, py: Python<'py>) -> Bound<'py, PyAny> {
+        self.spec.function.bind(py).clone()
+    }
+
+    /// Calls the function directly, outside any workflow.
+    #[pyo3(signature = (*args, **kwargs))]
+    fn __call__<'py>(
+        &self,
+        py: Python<'py>,
+        args: &Bound<'py, PyTuple>,
+        kwargs: Option<&Bound<'py, PyDict>>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        self.spec.function.bind(py).call(args, kwargs)
+    }
+
+    fn __repr__(&self) -> String {
+        format!("Task(id={:?}, dependencies={:?})", self.spec.id, self.spec.dependencies)
+    }
+}
+
+/// The decorator `@task(...)` returns: applies the settings to a function.
+#[pyclass(module = "cloacina", name = "TaskDecorator", frozen)]
+pub struct PyTaskDecorator {
+    id: Option<String>,
+    dependencies: Py<PyAny>,
+    retry: Option<Py<PyAny>>,
+    timeout: Option<f64>,
+    trigger: Option<Py<PyAny>>,
+}
+
+#[pymethods]
+impl PyTaskDecorator {
+    /// Makes `function` a task.
+    fn __call__(&self, py: Python<'_>, function: &Bound<'_, PyAny>) -> PyResult<PyTask> {
+        let id = match &self.id {
+            Some(id) => id.clone(),
+            None => function_name(function)?,
+        };
+        PyTask::build(
+            py,
+            id,
+            Some(self.dependencies.bind(py)),
+            function,
+            self.retry.as_ref().map(|retry| retry.bind(py)),
+            self.timeout,
+            self.trigger.as_ref().map(|trigger| trigger.bind(py)),
+        )
+    }
+}
+
+fn function_name(function: &Bound<'_, PyAny>) -> PyResult<String> {
+    function.getattr("__name__").and_then(|name| name.extract::<String>()).map_err(|_| {
+        error(ErrorKind::Validation, format!("`{}` has no __name__; give the task an id", type_name(function)))
+    })
+}
+
+/// Makes a function a task: `@task` or `@task(id=..., dependencies=[...], ...)`.
+///
+/// Args:
+///     function: The function, when used as `@task` without arguments.
+///     id: The task's id; the function's name by default.
+///     dependencies: Ids (or Task objects) of the tasks that must finish first.
+///     retry: A number of attempts, or a `RetryPolicy`.
+///     timeout: Seconds an attempt may take.
+///     trigger: A `TriggerRule` or rule name.
+///
+/// Returns:
+///     A `Task` when given a function, else a decorator that makes one.
+///
+/// Raises:
+///     ValidationError: An argument is invalid.
+#[pyfunction]
+#[pyo3(signature = (function = None, /, *, id = None, dependencies = None, retry = None, timeout = None, trigger = None))]
+pub fn task(
+    py: Python<'_>,
+    function: Option<&Bound<'_, PyAny>>,
+    id: Option<String>,
+    dependencies: Option<Bound<'_, PyAny>>,
+    retry: Option<Bound<'_, PyAny>>,
+    timeout: Option<f64>,
+    trigger: Option<Bound<'_, PyAny>>,
+) -> PyResult<Py<PyAny>> {
+    let decorator = PyTaskDecorator {
+        id,
+        dependencies: dependencies.map_or_else(|| PyList::empty(py).into_any().unbind(), Bound::unbind),
+        retry: retry.map(Bound::unbind),
+        timeout,
+        trigger: trigger.map(Bound::unbind),
+    };
+    match function {
+        Some(function) => Ok(Py::new(py, decorator.__call__(py, function)?)?.into_any()),
+        None => Ok(Py::new(py, decorator)?.into_any()),
+    }
+}

@@ -1,0 +1,91 @@
+//! `cloacina.workflow` and `cloacina.Workflow`.
+
+use std::sync::Arc;
+
+use cloacina::{Workflow, WorkflowRegistry};
+use pyo3::prelude::*;
+
+use crate::convert::type_name;
+use crate::exceptions::{BindingResult, ErrorKind, error};
+use crate::python_task::PythonTask;
+use crate::task::PyTask;
+
+/// A validated, registered workflow: a DAG of tasks with a name.
+///
+/// Made by `cloacina.workflow(...)`; pass it, or its name, to `UnifiedExecutor.execute`.
+#[pyclass(module = "cloacina", name = "Workflow", frozen)]
+pub struct PyWorkflow {
+    pub(crate) inner: Arc<Workflow>,
+}
+
+#[pymethods]
+impl PyWorkflow {
+    /// The workflow's name.
+    #[getter]
+    fn name(&self) -> &str {
+        self.inner.name()
+    }
+
+    /// The workflow's description.
+    #[getter]
+    fn description(&self) -> Option<&str> {
+        self.inner.description()
+    }
+
+    /// A SHA-256 of the workflow's structure, as hex: equal structures, equal versions.
+    #[getter]
+    fn version(&self) -> &str {
+        self.inner.version()
+    }
+
+    /// Task ids in the order they run (topological, ties by id).
+    #[getter]
+    fn task_ids(&self) -> Vec<String> {
+        self.inner.task_ids().map(str::to_owned).collect()
+    }
+
+    fn __len__(&self) -> usize {
+        self.inner.len()
+    }
+
+    fn __repr__(&self) -> String {
+        format!("Workflow(name={:?}, tasks={:?})", self.inner.name(), self.task_ids())
+    }
+}
+
+/// Validates tasks into a workflow and registers it under `name`, replacing any workflow
+/// registered under that name before (so re-running a notebook cell works).
+///
+/// Args:
+///     name: The workflow's name, used to execute it.
+///     tasks: The workflow's tasks (made with `@task`), in any order.
+///     description: What the workflow does.
+///
+/// Returns:
+///     The registered `Workflow`.
+///
+/// Raises:
+///     WorkflowValidationError: No tasks, an empty or duplicate task id, a dependency that no
+///         task provides (naming the closest id), or a cycle (naming its path).
+#[pyfunction]
+#[pyo3(signature = (*, name, tasks, description = None))]
+pub fn workflow(name: String, tasks: &Bound<'_, PyAny>, description: Option<String>) -> BindingResult<PyWorkflow> {
+    let mut builder = Workflow::builder(name);
+    if let Some(description) = description {
+        builder = builder.description(description);
+    }
+    for item in tasks.try_iter()? {
+        let item = item?;
+        let Ok(task) = item.cast::<PyTask>() else {
+            return Err(error(
+                ErrorKind::WorkflowValidation,
+                format!("workflow tasks must be made with @task; got `{}`", type_name(&item)),
+            )
+            .into());
+        };
+        builder = builder.shared_task(Arc::new(PythonTask::new(Arc::clone(&task.get().spec))));
+    }
+    let workflow = Arc::new(builder.build()?);
+    WorkflowRegistry::global().register(Arc::clone(&workflow));
+    Ok(PyWorkflow { inner: workflow })
+}

@@ -1,0 +1,71 @@
+"""Fixtures: every executor test runs on an in-memory SQLite database, a SQLite file and
+PostgreSQL.
+
+PostgreSQL comes from ``CLOACINA_TEST_POSTGRES_URL`` (a server URL; each test gets a database of
+its own, dropped afterwards). Without it the PostgreSQL variants are skipped, and the summary
+says so; with ``CLOACINA_REQUIRE_POSTGRES=1`` they fail instead.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from urllib.parse import urlsplit, urlunsplit
+
+import pytest
+
+import cloacina
+
+POSTGRES_SERVER = os.environ.get("CLOACINA_TEST_POSTGRES_URL", "")
+POSTGRES_REQUIRED = os.environ.get("CLOACINA_REQUIRE_POSTGRES") == "1"
+
+# Executors in tests poll rarely, so that anything relying on the poll shows up as slow.
+EXECUTOR_OPTIONS = {"poll_interval": 5.0}
+
+
+def _database_url(server: str, database: str) -> str:
+    parts = urlsplit(server)
+    return urlunsplit((parts.scheme, parts.netloc, "/" + database, parts.query, parts.fragment))
+
+
+@pytest.fixture
+def postgres_url() -> Iterator[str]:
+    """A fresh PostgreSQL database, dropped after the test."""
+    if not POSTGRES_SERVER:
+        if POSTGRES_REQUIRED:
+            pytest.fail("CLOACINA_REQUIRE_POSTGRES=1 but CLOACINA_TEST_POSTGRES_URL is not set")
+        pytest.skip("PostgreSQL not configured: set CLOACINA_TEST_POSTGRES_URL")
+    import psycopg
+
+    name = f"cloacina_py_{uuid.uuid4().hex}"
+    with psycopg.connect(POSTGRES_SERVER, autocommit=True) as admin:
+        admin.execute(f"CREATE DATABASE {name}")
+    try:
+        yield _database_url(POSTGRES_SERVER, name)
+    finally:
+        with psycopg.connect(POSTGRES_SERVER, autocommit=True) as admin:
+            admin.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+
+
+@pytest.fixture(params=["sqlite_memory", "sqlite_file", "postgres"])
+def database_url(request: pytest.FixtureRequest, tmp_path) -> str:
+    """The URL of an empty database of each backend."""
+    if request.param == "sqlite_memory":
+        return "sqlite:///:memory:"
+    if request.param == "sqlite_file":
+        return f"sqlite:///{tmp_path / 'runs.db'}"
+    return request.getfixturevalue("postgres_url")
+
+
+@pytest.fixture
+def executor(database_url: str) -> Iterator[cloacina.UnifiedExecutor]:
+    """An executor on each backend, shut down after the test."""
+    with cloacina.UnifiedExecutor(database_url, **EXECUTOR_OPTIONS) as running:
+        yield running
+
+
+@pytest.fixture
+def unique_name(request: pytest.FixtureRequest) -> str:
+    """A workflow name no other test uses (the registry is shared by the whole process)."""
+    return f"{request.node.name}_{uuid.uuid4().hex[:8]}".replace("[", "_").replace("]", "").replace("-", "_")

@@ -1,0 +1,101 @@
+"""cloacina.Context: a mapping of JSON values with insert/set/update semantics."""
+
+import math
+
+import pytest
+
+from cloacina import Context, ContextKeyError, SerializationError
+
+
+def test_insert_refuses_an_existing_key():
+    context = Context()
+    context.insert("a", 1)
+    with pytest.raises(ContextKeyError, match="context key `a` already exists; use `set` or `update`"):
+        context.insert("a", 2)
+    assert context["a"] == 1
+
+
+def test_update_refuses_a_missing_key_and_set_does_either():
+    context = Context()
+    with pytest.raises(ContextKeyError, match="`missing` does not exist; use `insert` or `set`"):
+        context.update("missing", 1)
+    context.set("k", 1)
+    context.set("k", 2)
+    context.update("k", 3)
+    assert context.get("k") == 3
+
+
+def test_key_errors_are_also_key_and_value_errors():
+    context = Context()
+    with pytest.raises(KeyError):
+        context["absent"]
+    with pytest.raises(KeyError):
+        del context["absent"]
+    context.insert("taken", True)
+    with pytest.raises(ValueError):
+        context.insert("taken", False)
+
+
+def test_get_returns_a_default_and_remove_returns_the_value():
+    context = Context({"present": [1, 2]})
+    assert context.get("absent") is None
+    assert context.get("absent", "fallback") == "fallback"
+    assert context.remove("present") == [1, 2]
+    assert context.remove("present") is None
+    assert "present" not in context
+
+
+def test_mapping_protocol():
+    context = Context({"zeta": 1, "alpha": {"nested": [None, True, 1.5, "x"]}})
+    context["middle"] = "m"
+    assert len(context) == 3
+    assert list(context) == ["zeta", "alpha", "middle"]
+    assert context.keys() == ["zeta", "alpha", "middle"]
+    assert context.values() == [1, {"nested": [None, True, 1.5, "x"]}, "m"]
+    assert context.items()[0] == ("zeta", 1)
+    assert context.to_dict() == {"zeta": 1, "alpha": {"nested": [None, True, 1.5, "x"]}, "middle": "m"}
+    assert "zeta" in context and 42 not in context
+    del context["zeta"]
+    assert context == {"alpha": {"nested": [None, True, 1.5, "x"]}, "middle": "m"}
+    assert context == Context(context.to_dict())
+
+
+def test_values_round_trip_as_json_types():
+    value = {"int": 2**62, "neg": -7, "float": 0.1, "bool": False, "none": None, "list": [1, [2, [3]]], "text": "é"}
+    context = Context()
+    context.insert("value", value)
+    assert context["value"] == value
+    context.set("tuple", (1, 2))
+    assert context["tuple"] == [1, 2]
+
+
+@pytest.mark.parametrize(
+    ("value", "fragment"),
+    [
+        ({1, 2}, "the value has type `set`"),
+        (object(), "the value has type `object`"),
+        ({"inner": [1, b"bytes"]}, 'the value at `payload["inner"][1]` has type `bytes`'),
+        ({1: "int key"}, "dict with a key of type `int`"),
+        (math.nan, "the float `NaN`"),
+        (2**70, "outside the 64-bit range"),
+    ],
+)
+def test_non_json_values_are_refused_naming_key_and_type(value, fragment):
+    context = Context()
+    with pytest.raises(SerializationError) as raised:
+        context.set("payload", value)
+    assert "context key `payload`" in str(raised.value)
+    assert fragment in str(raised.value)
+    assert isinstance(raised.value, TypeError)
+    assert "payload" not in context
+
+
+def test_only_dicts_and_contexts_build_a_context():
+    with pytest.raises(SerializationError, match=r"a context must be a dict, a cloacina\.Context or None, not `list`"):
+        Context([1, 2])
+    copy = Context(Context({"a": 1}))
+    assert copy["a"] == 1
+
+
+def test_repr_shows_the_values():
+    assert repr(Context({"a": [1]})) == 'Context({"a":[1]})'

@@ -1,0 +1,89 @@
+"""One exception hierarchy under cloacina.CloacinaError, each class where a Python user looks."""
+
+import uuid
+
+import pytest
+
+import cloacina
+from cloacina import UnifiedExecutor, task, workflow
+
+HIERARCHY = {
+    "CloacinaError": (Exception,),
+    "ValidationError": (cloacina.CloacinaError, ValueError),
+    "WorkflowValidationError": (cloacina.ValidationError, ValueError),
+    "SerializationError": (cloacina.CloacinaError, TypeError),
+    "ContextKeyError": (cloacina.CloacinaError, KeyError, ValueError),
+    "DatabaseError": (cloacina.CloacinaError,),
+    "WorkflowNotFoundError": (cloacina.CloacinaError, LookupError),
+    "ExecutionNotFoundError": (cloacina.CloacinaError, LookupError),
+    "ExecutionFailedError": (cloacina.CloacinaError,),
+    "ExecutionCancelledError": (cloacina.CloacinaError,),
+    "ExecutionTimeoutError": (cloacina.CloacinaError, TimeoutError),
+    "ExecutorShutdownError": (cloacina.CloacinaError, RuntimeError),
+}
+
+
+@pytest.mark.parametrize(("name", "bases"), sorted(HIERARCHY.items()))
+def test_each_class_derives_from_what_a_user_catches(name, bases):
+    error_class = getattr(cloacina, name)
+    assert error_class.__module__ == "cloacina"
+    assert error_class.__doc__
+    for base in bases:
+        assert issubclass(error_class, base), f"{name} is not a {base.__name__}"
+
+
+@pytest.mark.parametrize(
+    "url",
+    ["mysql://localhost/db", "sqlite://relative.db", "no scheme at all", "sqlite:///runs.db?mode=ro"],
+)
+def test_a_malformed_url_names_the_accepted_forms(url):
+    with pytest.raises(cloacina.ValidationError) as raised:
+        UnifiedExecutor(url)
+    assert "accepted forms: `sqlite:///:memory:`" in str(raised.value)
+
+
+def test_an_unreachable_database_names_host_and_port():
+    with pytest.raises(cloacina.DatabaseError, match=r"cannot connect to PostgreSQL at 127\.0\.0\.1:1") as raised:
+        UnifiedExecutor("postgresql://postgres:secret@127.0.0.1:1/nowhere")
+    assert "secret" not in str(raised.value)
+
+
+def test_an_unknown_workflow_lists_the_registered_ones(executor, unique_name):
+    workflow(name=unique_name, tasks=[task(id="a")(lambda context: None)])
+    with pytest.raises(cloacina.WorkflowNotFoundError) as raised:
+        executor.execute(unique_name + "_typo")
+    message = str(raised.value)
+    assert f"workflow `{unique_name}_typo` is not registered; registered workflows:" in message
+    assert f"`{unique_name}`" in message
+
+
+def test_an_unknown_execution_is_not_found(executor):
+    missing = uuid.uuid4()
+    for call in (executor.get_execution, executor.wait, executor.cancel):
+        with pytest.raises(cloacina.ExecutionNotFoundError, match=f"execution `{missing}` does not exist"):
+            call(missing)
+    with pytest.raises(cloacina.ValidationError, match="`not-an-id` is not an execution id"):
+        executor.get_execution("not-an-id")
+
+
+def test_a_non_json_context_is_refused_before_anything_is_stored(executor, unique_name):
+    workflow(name=unique_name, tasks=[task(id="a")(lambda context: None)])
+    with pytest.raises(cloacina.SerializationError, match="context key `when`: the value has type `object`"):
+        executor.execute(unique_name, {"when": object()})
+    with pytest.raises(cloacina.SerializationError, match="not `list`"):
+        executor.execute(unique_name, [1])
+    assert executor.list_executions() == []
+
+
+def test_a_task_writing_a_non_json_value_fails_with_the_reason(executor, unique_name):
+    workflow(name=unique_name, tasks=[task(id="writer")(lambda context: context.set("when", {1, 2}))])
+    result = executor.execute(unique_name)
+    assert result.status == "Failed"
+    failed = result.task("writer")
+    assert failed.error_type == "cloacina.SerializationError"
+    assert "context key `when`: the value has type `set`" in failed.error_message
+
+
+def test_a_bad_workflow_argument_is_a_validation_error(executor):
+    with pytest.raises(cloacina.ValidationError, match=r"expected a workflow name or a cloacina\.Workflow, not `int`"):
+        executor.execute(42)

@@ -1,0 +1,59 @@
+"""Ctrl-C while `execute` waits: the process stops at once and the execution is cancelled."""
+
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+
+import cloacina
+
+CHILD = textwrap.dedent(
+    """
+    import sys, time
+    from cloacina import UnifiedExecutor, task, workflow
+
+    @task
+    def sleeper(context):
+        print("task started", flush=True)
+        time.sleep(30)
+
+    @task(dependencies=[sleeper])
+    def after(context):
+        pass
+
+    workflow(name="interrupted", tasks=[sleeper, after])
+    executor = UnifiedExecutor(sys.argv[1])
+    try:
+        executor.execute("interrupted")
+    except KeyboardInterrupt:
+        print("interrupted", flush=True)
+        raise
+    """
+)
+
+
+def test_sigint_during_execute_cancels_the_execution(tmp_path):
+    url = f"sqlite:///{tmp_path / 'interrupt.db'}"
+    with subprocess.Popen(
+        [sys.executable, "-c", CHILD, url], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    ) as child:
+        try:
+            assert child.stdout.readline().strip() == "task started"
+            sent = time.monotonic()
+            child.send_signal(signal.SIGINT)
+            child.wait(timeout=10)
+            elapsed = time.monotonic() - sent
+        finally:
+            child.kill()
+        output, errors = child.communicate()
+    assert "interrupted" in output, errors
+    assert "KeyboardInterrupt" in errors
+    assert child.returncode != 0
+    assert elapsed < 2.0, f"the process took {elapsed:.2f}s to stop"
+
+    with cloacina.UnifiedExecutor(url) as executor:
+        [execution] = executor.list_executions()
+        assert execution.status == "Cancelled"
+        result = executor.get_execution(execution.execution_id)
+        assert result.task("sleeper").status == "Cancelled" and result.task("after").status == "Cancelled"

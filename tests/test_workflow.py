@@ -1,0 +1,57 @@
+"""cloacina.workflow: validation with the engine's messages, and registration by name."""
+
+import pytest
+
+from cloacina import Workflow, WorkflowValidationError, task, workflow
+
+
+def make(task_id, dependencies=()):
+    return task(id=task_id, dependencies=list(dependencies))(lambda context: None)
+
+
+def test_a_workflow_is_validated_ordered_and_versioned(unique_name):
+    built = workflow(
+        name=unique_name,
+        tasks=[make("join", ["left", "right"]), make("left", ["root"]), make("right", ["root"]), make("root")],
+        description="a diamond",
+    )
+    assert isinstance(built, Workflow)
+    assert (built.name, built.description, len(built)) == (unique_name, "a diamond", 4)
+    assert built.task_ids == ["root", "left", "right", "join"]
+    assert len(built.version) == 64
+    same = workflow(
+        name=unique_name,
+        tasks=[make("root"), make("left", ["root"]), make("right", ["root"]), make("join", ["right", "left"])],
+    )
+    assert same.version == built.version
+
+
+def test_registering_a_name_again_replaces_the_workflow(executor, unique_name):
+    workflow(name=unique_name, tasks=[task(id="old")(lambda context: context.set("which", "old"))])
+    workflow(name=unique_name, tasks=[task(id="new")(lambda context: context.set("which", "new"))])
+    result = executor.execute(unique_name)
+    assert result.context["which"] == "new"
+
+
+@pytest.mark.parametrize(
+    ("tasks", "message"),
+    [
+        ([], "has no tasks; add at least one task"),
+        ([make("a"), make("a")], "has two tasks with the id `a`; task ids must be unique"),
+        (
+            [make("extract"), make("load", ["extrct"])],
+            "task `load` depends on `extrct`, which is not a task of workflow `{name}`; did you mean `extract`?",
+        ),
+        ([make("a", ["c"]), make("b", ["a"]), make("c", ["b"])], "has a dependency cycle: a -> b -> c -> a"),
+    ],
+)
+def test_invalid_workflows_raise_the_engines_message(unique_name, tasks, message):
+    with pytest.raises(WorkflowValidationError) as raised:
+        workflow(name=unique_name, tasks=tasks)
+    assert message.format(name=unique_name) in str(raised.value)
+    assert isinstance(raised.value, ValueError)
+
+
+def test_only_tasks_are_accepted(unique_name):
+    with pytest.raises(WorkflowValidationError, match="workflow tasks must be made with @task; got `function`"):
+        workflow(name=unique_name, tasks=[lambda context: None])
