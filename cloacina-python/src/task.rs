@@ -40,7 +40,8 @@ impl TaskSpec {
 ///     function: Called with the task's `Context`; may write to it, return a `dict` of values
 ///         to set, or return `None`.
 ///     retry: A number of attempts, or a `RetryPolicy`.
-///     timeout: Seconds an attempt may take before it fails with a timeout.
+///     timeout: Seconds an attempt may take before it fails with a timeout. A plain `def`
+///         cannot be interrupted: its thread finishes the call, and the result is discarded.
 ///     trigger: A `TriggerRule` or rule name: when the task runs after its dependencies end.
 ///
 /// Raises:

@@ -8,5 +8,6 @@ mod cancellation;
 mod capacity;
 mod events;
 mod failures;
+mod lifecycle;
 mod ordering;
 mod queries;
