@@ -164,10 +164,16 @@ impl PyTaskResult {
         task_status(py, self.inner.status)
     }
 
-    /// Attempts started.
+    /// Attempts so far, not counting starts abandoned by a worker that stopped.
     #[getter]
     fn attempts(&self) -> u32 {
         self.inner.attempts
+    }
+
+    /// Starts abandoned by a worker that stopped renewing its lease (and run again).
+    #[getter]
+    fn recoveries(&self) -> u32 {
+        self.inner.recoveries
     }
 
     /// When its latest attempt started (UTC).

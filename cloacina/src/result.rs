@@ -100,8 +100,10 @@ pub struct TaskResult {
     pub task_id: String,
     /// Its state.
     pub status: TaskStatus,
-    /// Attempts started so far.
+    /// Attempts so far, not counting starts abandoned by a worker that stopped.
     pub attempts: u32,
+    /// Starts abandoned by a worker that stopped renewing its lease (and run again).
+    pub recoveries: u32,
     /// When its latest attempt started.
     pub started_at: Option<DateTime<Utc>>,
     /// When it reached its final state.

@@ -16,7 +16,11 @@ pub struct ExecutorConfig {
     /// Work is normally found through notifications; this is the fallback.
     pub poll_interval: Duration,
     /// How long a claimed task stays owned by this executor without renewal (at least 1 s).
+    /// Leases are renewed every third of it; a task whose lease expires is run again elsewhere.
     pub lease_duration: Duration,
+    /// How many times a task may be recovered from a worker that stopped renewing its lease
+    /// before it fails as abandoned.
+    pub max_recoveries: u32,
     /// Database connections in the pool (at least 1).
     pub pool_size: usize,
     /// How durable SQLite commits are.
@@ -34,6 +38,7 @@ impl Default for ExecutorConfig {
             task_timeout: None,
             poll_interval: Duration::from_secs(1),
             lease_duration: Duration::from_secs(30),
+            max_recoveries: 3,
             pool_size: 8,
             sqlite_synchronous: SqliteSynchronous::Normal,
             sqlite_busy_timeout: Duration::from_secs(5),

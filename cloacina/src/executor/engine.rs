@@ -1,6 +1,5 @@
 //! The state an executor's background loops and its API share.
 
-use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
@@ -13,6 +12,7 @@ use uuid::Uuid;
 use super::config::ExecutorConfig;
 use super::events::Event;
 use super::inputs::InputCache;
+use super::running::RunningAttempts;
 use super::scheduler::{self, AttemptOutcome, ClaimRequest, Transition};
 use super::waiters::Waiters;
 use crate::error::StoreError;
@@ -41,12 +41,14 @@ pub(crate) struct Engine {
     pub waiters: Waiters,
     pub events: broadcast::Sender<Event>,
     pub inputs: InputCache,
-    /// Cancellation of the attempts running here, by execution and task id.
-    running: Mutex<HashMap<Uuid, HashMap<String, CancellationToken>>>,
+    /// The attempts running in this process.
+    pub running: RunningAttempts,
     /// The earliest retry this process knows of, in microseconds since the epoch.
     pub next_retry: Mutex<Option<i64>>,
     /// Cancelled to stop claiming work.
     pub stopping: CancellationToken,
+    /// Cancelled once the executor has stopped: no attempt runs, leases need no renewal.
+    pub closed: CancellationToken,
     /// The attempts running in this process.
     pub attempts: TaskTracker,
     /// Held from the start of a write to the end of its announcement, so that events are
@@ -68,9 +70,10 @@ impl Engine {
             waiters: Waiters::default(),
             events: broadcast::channel(EVENT_CAPACITY).0,
             inputs: InputCache::default(),
-            running: Mutex::new(HashMap::new()),
+            running: RunningAttempts::default(),
             next_retry: Mutex::new(None),
             stopping: CancellationToken::new(),
+            closed: CancellationToken::new(),
             attempts: TaskTracker::new(),
             commit_order: tokio::sync::Mutex::new(()),
         }
@@ -120,43 +123,22 @@ impl Engine {
             self.backlog.store(false, Ordering::Release);
         }
         for (execution_id, status) in transition.finished {
-            self.inputs.forget(execution_id);
-            if let Some(tokens) = lock(&self.running).remove(&execution_id) {
-                tokens.values().for_each(CancellationToken::cancel);
-            }
-            self.waiters.finished(execution_id, status);
+            self.execution_finished(execution_id, status);
         }
     }
 
-    /// Registers a running attempt; the token is cancelled if its execution ends meanwhile.
-    pub fn start_attempt(&self, execution_id: Uuid, task_id: &str) -> CancellationToken {
-        let token = CancellationToken::new();
-        lock(&self.running).entry(execution_id).or_default().insert(task_id.to_owned(), token.clone());
-        token
+    /// An execution ended (here or, told by the database, in another process): stops its
+    /// attempts running here, forgets its inputs and answers its waiters.
+    pub fn execution_finished(&self, execution_id: Uuid, status: ExecutionStatus) {
+        self.inputs.forget(execution_id);
+        self.running.cancel_execution(execution_id);
+        self.waiters.finished(execution_id, status);
     }
 
-    /// Unregisters a running attempt.
-    pub fn end_attempt(&self, execution_id: Uuid, task_id: &str) {
-        let mut running = lock(&self.running);
-        if let Some(tokens) = running.get_mut(&execution_id) {
-            tokens.remove(task_id);
-            if tokens.is_empty() {
-                running.remove(&execution_id);
-            }
-        }
-    }
-
-    /// Cancels every attempt running here (used when shutdown runs out of time).
-    pub fn cancel_running_attempts(&self) -> Vec<(Uuid, String)> {
-        let running = std::mem::take(&mut *lock(&self.running));
-        let mut stopped = Vec::new();
-        for (execution_id, tokens) in running {
-            for (task_id, token) in tokens {
-                token.cancel();
-                stopped.push((execution_id, task_id));
-            }
-        }
-        stopped
+    /// Ready work may be waiting: claim it.
+    pub fn work_available(&self) {
+        self.backlog.store(true, Ordering::Release);
+        self.wake.notify_one();
     }
 
     /// Ends an unfinished execution early and announces it.

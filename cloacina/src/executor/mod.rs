@@ -5,7 +5,10 @@ mod engine;
 mod events;
 mod handle;
 mod inputs;
+mod listener;
+mod maintenance;
 mod results;
+mod running;
 mod scheduler;
 mod waiters;
 mod worker;
@@ -91,6 +94,7 @@ struct Lifecycle {
 impl Drop for Lifecycle {
     fn drop(&mut self) {
         self.engine.stopping.cancel();
+        self.engine.closed.cancel();
     }
 }
 
@@ -128,7 +132,10 @@ impl UnifiedExecutor {
         let url = DatabaseUrl::parse(url)?;
         let store = Store::open(&url, &config.store_options()).await?;
         let engine = Arc::new(Engine::new(store, config, registry));
+        report_unknown_workflows(&engine).await;
         let dispatcher = tokio::spawn(worker::dispatch(Arc::clone(&engine)));
+        tokio::spawn(maintenance::maintain(Arc::clone(&engine)));
+        listener::spawn(&engine);
         let lifecycle = Arc::new(Lifecycle { engine: Arc::clone(&engine), dispatcher: Mutex::new(Some(dispatcher)) });
         Ok(Self { engine, lifecycle })
     }
@@ -284,10 +291,11 @@ impl UnifiedExecutor {
         let _ = dispatcher.await;
         engine.attempts.close();
         if tokio::time::timeout(engine.config.shutdown_timeout, engine.attempts.wait()).await.is_err() {
-            let stopped = engine.cancel_running_attempts();
+            let stopped = engine.running.cancel_all();
             engine.attempts.wait().await;
             worker::release(engine, stopped).await;
         }
+        engine.closed.cancel();
     }
 
     fn ensure_running(&self) -> Result<(), ExecutorError> {
@@ -303,5 +311,24 @@ impl UnifiedExecutor {
                 .get(&name)
                 .ok_or_else(|| ExecutorError::WorkflowNotFound { name, registered: self.engine.registry.names() }),
         }
+    }
+}
+
+/// Logs unfinished executions of workflows this executor does not know: it leaves them alone.
+async fn report_unknown_workflows(engine: &Engine) {
+    let names = engine.registry.names();
+    let unfinished = engine.store.read(store::unfinished_workflows).await;
+    match unfinished {
+        Ok(unfinished) => {
+            for (workflow, count) in unfinished.into_iter().filter(|(workflow, _)| !names.contains(workflow)) {
+                tracing::warn!(
+                    workflow,
+                    count,
+                    "unfinished executions of a workflow this executor has not registered are left alone; \
+                     register the workflow to resume them"
+                );
+            }
+        }
+        Err(error) => tracing::warn!(%error, "could not list unfinished executions"),
     }
 }

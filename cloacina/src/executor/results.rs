@@ -42,7 +42,8 @@ pub(crate) fn load_result(
         .map(|task| {
             Ok(TaskResult {
                 status: parse_status(&task.status)?,
-                attempts: task.attempt.max(0) as u32,
+                attempts: (task.attempt - task.recoveries).max(0) as u32,
+                recoveries: task.recoveries.max(0) as u32,
                 started_at: task.started_at.map(to_datetime),
                 finished_at: task.finished_at.map(to_datetime),
                 error: task.error,

@@ -17,7 +17,9 @@ use super::inputs::load_input;
 use crate::context::{Context, ContextDelta};
 use crate::error::StoreError;
 use crate::result::{ExecutionStatus, TaskStatus};
-use crate::store::{self, AnyConnection, ClaimedTask, FinishedDependencies, Lease, NewExecutionRow, NewTask};
+use crate::store::{
+    self, AnyConnection, ClaimedTask, FinishedDependencies, Lease, NewExecutionRow, NewTask, Notification,
+};
 use crate::trigger::{DependencyOutcomes, TriggerInput};
 use crate::workflow::Workflow;
 
@@ -57,6 +59,9 @@ pub(crate) struct AttemptOutcome {
     pub execution_id: Uuid,
     pub workflow: Arc<Workflow>,
     pub position: usize,
+    /// The start counter the lease was taken with.
+    pub lease_attempt: i32,
+    /// The attempt as retry policies count it.
     pub attempt: u32,
     pub result: AttemptResult,
 }
@@ -181,13 +186,15 @@ fn claim_newly_ready(
             .find(|workflow| workflow.task(task_ids[0]).is_some())
             .map(|workflow| workflow.name().to_owned())
             .unwrap_or_default();
-        for (task_id, attempt) in store::claim_tasks(connection, &request.owner, &key, &task_ids, micros, lease_until)?
+        for (task_id, attempt, recoveries) in
+            store::claim_tasks(connection, &request.owner, &key, &task_ids, micros, lease_until)?
         {
             claimed.push(ClaimedTask {
                 execution_id: key.clone(),
                 task_id,
                 workflow_name: workflow_name.clone(),
                 attempt,
+                recoveries,
             });
         }
     }
@@ -217,7 +224,7 @@ fn record_claims(
         }
         for task in claimed {
             let execution_id = super::events::parse_id(&task.execution_id)?;
-            log.task(execution_id, &task.task_id, EventKind::TaskStarted, Some(task.attempt as u32), None);
+            log.task(execution_id, &task.task_id, EventKind::TaskStarted, Some(task.counted_attempt()), None);
         }
     }
     transition.claimed += claimed.len();
@@ -243,7 +250,7 @@ pub(crate) fn record_outcomes(
     for (index, outcome) in outcomes.iter().enumerate() {
         let key = outcome.execution_id.to_string();
         let task_id = outcome.workflow.node(outcome.position).id();
-        let lease = Lease { execution_id: &key, task_id, owner, attempt: outcome.attempt as i32 };
+        let lease = Lease { execution_id: &key, task_id, owner, attempt: outcome.lease_attempt };
         let attempt = Some(outcome.attempt);
         match &outcome.result {
             AttemptResult::Completed { json, .. } => {
@@ -461,6 +468,16 @@ fn finish_transaction(
     mut transition: Transition,
 ) -> Result<Transition, StoreError> {
     store::insert_events(connection, &log.rows())?;
+    // Other processes hear of work left unclaimed and of executions that ended.
+    let mut notifications: Vec<Notification> = transition
+        .finished
+        .iter()
+        .map(|&(execution_id, status)| Notification::Finished { execution_id, status })
+        .collect();
+    if transition.ready.len() > transition.claimed {
+        notifications.push(Notification::Ready);
+    }
+    store::notify(connection, &notifications)?;
     transition.events = log.into_events();
     Ok(transition)
 }
@@ -492,6 +509,61 @@ pub(crate) fn release(
             );
             transition.ready.push((*execution_id, task_id.clone()));
         }
+    }
+    Ok(((), finish_transaction(connection, log, transition)?))
+}
+
+/// Deals with running tasks of registered workflows whose lease expired (their worker died or
+/// stalled): each goes back to the queue, or fails as abandoned once it has been recovered
+/// `max_recoveries` times.
+pub(crate) fn recover_expired(
+    connection: &mut AnyConnection,
+    request: &ClaimRequest,
+    workflows: &BTreeMap<String, Arc<Workflow>>,
+    max_recoveries: u32,
+    now: DateTime<Utc>,
+) -> Result<((), Transition), StoreError> {
+    let micros = now.timestamp_micros();
+    let mut log = EventLog::at(now);
+    let mut transition = Transition::default();
+    let mut finished: FinishedByExecution = BTreeMap::new();
+    let claimable = store::Claimable { names: &request.workflow_names, revision: request.names_revision };
+    for lease in store::expired_leases(connection, &claimable, micros, 256)? {
+        let Some(workflow) = workflows.get(&lease.workflow_name) else { continue };
+        let Some(position) = workflow.position(&lease.task_id) else { continue };
+        let execution_id = super::events::parse_id(&lease.execution_id)?;
+        if lease.recoveries.max(0) as u32 >= max_recoveries {
+            let error = format!(
+                "task abandoned: the worker running it stopped renewing its lease, {} times counting this one",
+                lease.recoveries + 1
+            );
+            let held = Lease {
+                execution_id: &lease.execution_id,
+                task_id: &lease.task_id,
+                owner: &lease.owner,
+                attempt: lease.attempt,
+            };
+            if store::finish_attempt(connection, &held, TaskStatus::Failed, Some(&error), None, micros)? {
+                let first_error = format!("task `{}` failed: {error}", lease.task_id);
+                store::record_first_error(connection, &lease.execution_id, &first_error)?;
+                log.task(execution_id, &lease.task_id, EventKind::TaskFailed, None, Some(error));
+                finished
+                    .entry(execution_id)
+                    .or_insert_with(|| (Arc::clone(workflow), Vec::new()))
+                    .1
+                    .push((position, TaskStatus::Failed));
+            }
+        } else if store::requeue_expired(connection, &lease, micros)? {
+            let reason = format!("recovered: the lease of `{}` expired", lease.owner);
+            log.task(execution_id, &lease.task_id, EventKind::TaskReady, None, Some(reason));
+            transition.ready.push((execution_id, lease.task_id.clone()));
+        }
+    }
+    for (execution_id, (workflow, positions)) in finished {
+        let key = execution_id.to_string();
+        let execution = ExecutionRef { id: execution_id, key: &key, workflow: &workflow };
+        let count = positions.len();
+        settle(connection, &execution, positions, Vec::new(), count, &mut log, micros, &mut transition)?;
     }
     Ok(((), finish_transaction(connection, log, transition)?))
 }

@@ -145,22 +145,29 @@ async fn run_attempt(engine: &Arc<Engine>, claimed: ClaimedTask) -> Option<Attem
         }
         return None;
     };
-    let attempt = claimed.attempt.max(1) as u32;
+    let (lease_attempt, attempt) = (claimed.attempt, claimed.counted_attempt());
     let node = workflow.node(position);
     let result = match engine.inputs.input(&engine.store, execution_id, &workflow, position).await {
         Ok(input) => {
-            let cancelled = engine.start_attempt(execution_id, node.id());
+            let cancelled = engine.running.start(execution_id, node.id());
             let timeout = node.timeout().or(engine.config.task_timeout);
             let result = tokio::select! {
                 result = execute(node, input, timeout) => Some(result),
                 _ = cancelled.cancelled() => None,
             };
-            engine.end_attempt(execution_id, node.id());
+            engine.running.end(execution_id, node.id());
             result?
         }
         Err(error) => Err(TaskError::new(format!("cannot load the task's input: {error}"))),
     };
-    Some(AttemptOutcome { execution_id, result: attempt_result(node, attempt, result), workflow, position, attempt })
+    Some(AttemptOutcome {
+        execution_id,
+        result: attempt_result(node, attempt, result),
+        workflow,
+        position,
+        lease_attempt,
+        attempt,
+    })
 }
 
 /// Runs the task, turning a panic into a failure of this attempt and enforcing the timeout.

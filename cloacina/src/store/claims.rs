@@ -20,7 +20,7 @@ sql! {
                                  WHERE status = 'Ready' AND ready_at <= ? \
                                    AND workflow_name IN (SELECT name FROM temp.claimable_workflows) \
                                  ORDER BY ready_at LIMIT ?) \
-                 RETURNING execution_id, task_id, workflow_name, attempt",
+                 RETURNING execution_id, task_id, workflow_name, attempt, recoveries",
         postgres: concat!(
             "UPDATE task_executions AS t \
              SET status = 'Running', attempt = t.attempt + 1, lease_owner = ?, lease_expires_at = ?, started_at = ? \
@@ -28,7 +28,7 @@ sql! {
                    WHERE status = 'Ready' AND ready_at <= ? AND workflow_name IN ", json_list!(postgres),
             " ORDER BY ready_at LIMIT ? FOR UPDATE SKIP LOCKED) AS c \
              WHERE t.execution_id = c.execution_id AND t.task_id = c.task_id \
-             RETURNING t.execution_id, t.task_id, t.workflow_name, t.attempt"),
+             RETURNING t.execution_id, t.task_id, t.workflow_name, t.attempt, t.recoveries"),
     }
 }
 
@@ -68,8 +68,17 @@ pub(crate) struct ClaimedTask {
     pub execution_id: String,
     pub task_id: String,
     pub workflow_name: String,
-    /// The attempt now starting (1 for the first).
+    /// Starts of the task so far, this one included; with the owner, it identifies the lease.
     pub attempt: i32,
+    /// How many of those starts were abandoned by a worker that stopped renewing its lease.
+    pub recoveries: i32,
+}
+
+impl ClaimedTask {
+    /// The attempt as retry policies count it: starts that were not abandoned.
+    pub fn counted_attempt(&self) -> u32 {
+        (self.attempt - self.recoveries).max(1) as u32
+    }
 }
 
 sql! {
@@ -77,7 +86,7 @@ sql! {
     ClaimTask = "UPDATE task_executions \
                  SET status = 'Running', attempt = attempt + 1, lease_owner = ?, lease_expires_at = ?, started_at = ? \
                  WHERE execution_id = ? AND task_id = ? AND status = 'Ready' \
-                 RETURNING task_id, attempt";
+                 RETURNING task_id, attempt, recoveries";
 }
 
 sql! {
@@ -86,11 +95,11 @@ sql! {
         "UPDATE task_executions \
          SET status = 'Running', attempt = attempt + 1, lease_owner = ?, lease_expires_at = ?, started_at = ? \
          WHERE execution_id = ? AND status = 'Ready' AND task_id IN ", json_list!(postgres),
-        " RETURNING task_id, attempt");
+        " RETURNING task_id, attempt, recoveries");
 }
 
-/// Claims the named tasks of an execution that are `Ready`; returns each claimed task with the
-/// attempt now starting.
+/// Claims the named tasks of an execution that are `Ready`; returns each claimed task with its
+/// start and recovery counts.
 pub(crate) fn claim_tasks(
     connection: &mut AnyConnection,
     owner: &str,
@@ -98,7 +107,7 @@ pub(crate) fn claim_tasks(
     task_ids: &[&str],
     now: i64,
     lease_until: i64,
-) -> Result<Vec<(String, i32)>, StoreError> {
+) -> Result<Vec<(String, i32, i32)>, StoreError> {
     let mut claimed = Vec::with_capacity(task_ids.len());
     if matches!(connection, AnyConnection::Sqlite(_)) {
         for task_id in task_ids {
@@ -109,8 +118,8 @@ pub(crate) fn claim_tasks(
                     .big(now)
                     .text(execution_id)
                     .text(*task_id)
-                    .returning::<(Text, Integer)>()
-                    .get_result::<(String, i32)>(connection)
+                    .returning::<(Text, Integer, Integer)>()
+                    .get_result::<(String, i32, i32)>(connection)
                     .optional()?,
             );
         }
@@ -123,8 +132,8 @@ pub(crate) fn claim_tasks(
                     .big(now)
                     .text(execution_id)
                     .list(chunk)
-                    .returning::<(Text, Integer)>()
-                    .load::<(String, i32)>(connection)?,
+                    .returning::<(Text, Integer, Integer)>()
+                    .load::<(String, i32, i32)>(connection)?,
             );
         }
     }
@@ -132,7 +141,7 @@ pub(crate) fn claim_tasks(
 }
 
 /// Brings the SQLite connection's claimable names up to the registry's revision.
-fn sync_claimable(connection: &mut AnyConnection, workflows: &Claimable<'_>) -> Result<(), StoreError> {
+pub(crate) fn sync_claimable(connection: &mut AnyConnection, workflows: &Claimable<'_>) -> Result<(), StoreError> {
     let revision = workflows.revision as i64;
     let stored: Option<i64> =
         Statement::<ClaimableRevision>::new().returning::<BigInt>().get_result(connection).optional()?;
@@ -167,17 +176,18 @@ pub(crate) fn claim_ready(
     } else {
         statement.list(workflows.names)
     };
-    let rows: Vec<(String, String, String, i32)> = statement
+    let rows: Vec<(String, String, String, i32, i32)> = statement
         .big(limit.min(i32::MAX as usize) as i64)
-        .returning::<(Text, Text, Text, Integer)>()
+        .returning::<(Text, Text, Text, Integer, Integer)>()
         .load(connection)?;
     Ok(rows
         .into_iter()
-        .map(|(execution_id, task_id, workflow_name, attempt)| ClaimedTask {
+        .map(|(execution_id, task_id, workflow_name, attempt, recoveries)| ClaimedTask {
             execution_id,
             task_id,
             workflow_name,
             attempt,
+            recoveries,
         })
         .collect())
 }

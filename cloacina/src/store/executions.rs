@@ -144,6 +144,15 @@ sql! {
                        WHERE id = ? AND status IN ('Pending', 'Running')";
 }
 
+/// Workflows with unfinished executions, and how many each has.
+pub(crate) fn unfinished_workflows(connection: &mut AnyConnection) -> Result<Vec<(String, i64)>, StoreError> {
+    Ok(executions::table
+        .filter(executions::status.eq_any([ExecutionStatus::Pending.as_str(), ExecutionStatus::Running.as_str()]))
+        .group_by(executions::workflow_name)
+        .select((executions::workflow_name, diesel::dsl::count_star()))
+        .load(connection)?)
+}
+
 /// Moves the given executions from `Pending` to `Running`; returns the ids that moved.
 pub(crate) fn mark_started(
     connection: &mut AnyConnection,

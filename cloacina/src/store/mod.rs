@@ -9,7 +9,9 @@ mod claims;
 mod connection;
 mod events;
 mod executions;
+mod leases;
 mod migrations;
+mod notifications;
 mod outputs;
 pub(crate) mod schema;
 mod statement;
@@ -31,6 +33,9 @@ pub(crate) use connection::is_connection_lost;
 pub(crate) use events::{EventRow, NewEventRow, insert_events, load_events};
 pub use executions::ExecutionFilter;
 pub(crate) use executions::*;
+pub(crate) use leases::{expired_leases, renew_leases, requeue_expired};
+pub(crate) use notifications::notify;
+pub use notifications::{Listener, Notification};
 pub(crate) use outputs::{insert_output, load_outputs};
 pub(crate) use tasks::*;
 
@@ -68,6 +73,8 @@ pub struct Store {
     /// The runtime the pools belong to: their connections are closed on its blocking threads,
     /// so the pools are dropped inside it wherever the store is dropped.
     runtime: tokio::runtime::Handle,
+    /// What the pools connect to (listeners connect the same way).
+    target: ConnectionTarget,
     description: String,
     /// In-memory SQLite only: holds the database open for the store's lifetime.
     _keeper: Option<Arc<std::sync::Mutex<AnyConnection>>>,
@@ -114,6 +121,7 @@ impl Store {
             None
         };
         let description = target.description.clone();
+        let listen_target = target.clone();
         let pool = |size: usize| {
             Pool::builder(ConnectionManager::new(target.clone()))
                 .max_size(size)
@@ -137,11 +145,17 @@ impl Store {
         let store = Self {
             pools: Some(Pools { readers, writers }),
             runtime: tokio::runtime::Handle::current(),
+            target: listen_target,
             description,
             _keeper: keeper,
         };
         Self::interact(&store.pools().writers, &store.description, migrations::run).await?;
         Ok(store)
+    }
+
+    /// Connects a listener for other processes' notifications; `None` on SQLite.
+    pub fn listener(&self) -> Result<Option<Listener>, StoreError> {
+        Listener::connect(&self.target)
     }
 
     /// A description of the database for messages.

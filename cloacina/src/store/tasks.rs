@@ -114,6 +114,7 @@ pub(crate) struct TaskRow {
     pub position: i32,
     pub status: String,
     pub attempt: i32,
+    pub recoveries: i32,
     pub error: Option<String>,
     pub started_at: Option<i64>,
     pub finished_at: Option<i64>,

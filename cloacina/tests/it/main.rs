@@ -8,6 +8,7 @@ mod cancellation;
 mod capacity;
 mod events;
 mod failures;
+mod leases;
 mod lifecycle;
 mod ordering;
 mod queries;

@@ -7,11 +7,12 @@ use serde_json::json;
 
 use crate::support::{TestDatabase, failing, noop};
 
-crate::backend_tests!(
-    a_running_execution_can_be_inspected,
-    executions_are_listed_newest_first_with_filters,
-    the_database_is_reopened_with_its_executions
-);
+crate::backend_tests!(a_running_execution_can_be_inspected, executions_are_listed_newest_first_with_filters);
+
+mod reopened {
+    crate::shared_backend_tests!(the_database_is_reopened_with_its_executions);
+    use super::the_database_is_reopened_with_its_executions;
+}
 
 async fn a_running_execution_can_be_inspected(database: TestDatabase) {
     let executor = database.executor().await;
@@ -71,10 +72,6 @@ async fn executions_are_listed_newest_first_with_filters(database: TestDatabase)
 }
 
 async fn the_database_is_reopened_with_its_executions(database: TestDatabase) {
-    if database.backend == crate::support::Backend::SqliteMemory {
-        // A memory database lives as long as its executor: nothing to reopen.
-        return;
-    }
     let first = database.executor().await;
     let workflow = Workflow::builder("kept").task(noop("a", &[])).build().unwrap();
     let id = first.execute(workflow, Context::new()).await.unwrap().execution_id;

@@ -49,6 +49,34 @@ macro_rules! backend_tests {
     };
 }
 
+/// Like [`backend_tests!`], for tests of several executors sharing one database: SQLite file
+/// and PostgreSQL (an in-memory database belongs to one executor).
+#[macro_export]
+macro_rules! shared_backend_tests {
+    ($($name:ident),* $(,)?) => {
+        mod sqlite_file {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    if let Some(database) = $crate::support::TestDatabase::create($crate::support::Backend::SqliteFile).await {
+                        super::$name(database).await;
+                    }
+                }
+            )*
+        }
+        mod postgres {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    if let Some(database) = $crate::support::TestDatabase::create($crate::support::Backend::Postgres).await {
+                        super::$name(database).await;
+                    }
+                }
+            )*
+        }
+    };
+}
+
 /// Which database a test runs on.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub enum Backend {
@@ -60,7 +88,6 @@ pub enum Backend {
 /// A database of its own for one test, removed afterwards.
 pub struct TestDatabase {
     pub url: String,
-    pub backend: Backend,
     _directory: Option<tempfile::TempDir>,
     postgres: Option<(String, String)>,
 }
@@ -68,14 +95,19 @@ pub struct TestDatabase {
 impl TestDatabase {
     /// A fresh database, or `None` when PostgreSQL is not configured (and not required).
     pub async fn create(backend: Backend) -> Option<Self> {
+        // `RUST_LOG=cloacina=debug` shows the engine's logs for a failing test.
+        let _ = tracing_subscriber::fmt()
+            .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
+            .with_test_writer()
+            .try_init();
         match backend {
             Backend::SqliteMemory => {
-                Some(Self { url: "sqlite:///:memory:".to_owned(), backend, _directory: None, postgres: None })
+                Some(Self { url: "sqlite:///:memory:".to_owned(), _directory: None, postgres: None })
             }
             Backend::SqliteFile => {
                 let directory = tempfile::tempdir().expect("a temporary directory");
                 let url = format!("sqlite:///{}", directory.path().join("runs.db").display());
-                Some(Self { url, backend, _directory: Some(directory), postgres: None })
+                Some(Self { url, _directory: Some(directory), postgres: None })
             }
             Backend::Postgres => {
                 let server = postgres_server()?;
@@ -90,7 +122,7 @@ impl TestDatabase {
                 .await
                 .expect("create a test database");
                 let url = database_url(&server, &name);
-                Some(Self { url, backend, _directory: None, postgres: Some((server, name)) })
+                Some(Self { url, _directory: None, postgres: Some((server, name)) })
             }
         }
     }

@@ -1,0 +1,1 @@
+DROP INDEX task_executions_by_owner;

@@ -1,0 +1,59 @@
+//! PostgreSQL notifications from other processes: work they left ready, executions they ended.
+//!
+//! A dedicated thread keeps one `LISTEN`ing connection and reads what arrived every few
+//! milliseconds (reading the socket's buffer, not querying the database), reconnecting with
+//! backoff when the connection drops.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use super::engine::Engine;
+use crate::store::{Listener, Notification};
+
+/// How often the listening connection's buffer is read.
+const READ_INTERVAL: Duration = Duration::from_millis(5);
+
+/// Starts the listener thread on PostgreSQL; does nothing on SQLite.
+pub(crate) fn spawn(engine: &Arc<Engine>) {
+    let engine = Arc::clone(engine);
+    let spawned = std::thread::Builder::new().name("cloacina-listener".to_owned()).spawn(move || listen(&engine));
+    if let Err(error) = spawned {
+        tracing::error!(%error, "could not start the notification listener; other processes' work is found by polling");
+    }
+}
+
+fn listen(engine: &Engine) {
+    let mut delay = Duration::from_millis(50);
+    while !engine.closed.is_cancelled() {
+        let mut listener = match engine.store.listener() {
+            Ok(Some(listener)) => listener,
+            Ok(None) => return,
+            Err(error) => {
+                tracing::warn!(%error, "the notification listener cannot connect; retrying");
+                std::thread::sleep(delay);
+                delay = (delay * 2).min(Duration::from_secs(5));
+                continue;
+            }
+        };
+        delay = Duration::from_millis(50);
+        // Notifications may have been missed while disconnected: look for work once.
+        engine.work_available();
+        if let Err(error) = receive(engine, &mut listener) {
+            tracing::warn!(%error, "the notification listener lost its connection; reconnecting");
+        }
+    }
+}
+
+/// Hands notifications to the engine until the executor closes or the connection fails.
+fn receive(engine: &Engine, listener: &mut Listener) -> Result<(), crate::StoreError> {
+    while !engine.closed.is_cancelled() {
+        for notification in listener.receive()? {
+            match notification {
+                Notification::Ready => engine.work_available(),
+                Notification::Finished { execution_id, status } => engine.execution_finished(execution_id, status),
+            }
+        }
+        std::thread::sleep(READ_INTERVAL);
+    }
+    Ok(())
+}

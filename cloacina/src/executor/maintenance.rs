@@ -1,0 +1,73 @@
+//! Leases, kept alive and cleaned up: every third of the lease duration the executor renews the
+//! leases it holds (stopping local attempts whose lease it lost) and recovers tasks of its
+//! workflows whose holder stopped renewing theirs.
+
+use std::collections::{BTreeMap, HashSet};
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::Utc;
+use tokio::time::Instant;
+use uuid::Uuid;
+
+use super::engine::Engine;
+use super::events::parse_id;
+use super::scheduler;
+use crate::error::StoreError;
+use crate::store;
+
+/// Renews and recovers leases until the executor closes.
+pub(crate) async fn maintain(engine: Arc<Engine>) {
+    let interval = (engine.config.lease_duration / 3).max(Duration::from_millis(100));
+    loop {
+        if let Err(error) = renew(&engine).await {
+            tracing::warn!(%error, "renewing leases failed; retrying");
+        }
+        if !engine.stopping.is_cancelled()
+            && let Err(error) = recover(&engine).await
+        {
+            tracing::warn!(%error, "recovering abandoned tasks failed; retrying");
+        }
+        tokio::select! {
+            _ = engine.closed.cancelled() => return,
+            _ = tokio::time::sleep(interval) => {}
+        }
+    }
+}
+
+/// Extends this executor's leases and stops local attempts whose lease is gone.
+async fn renew(engine: &Engine) -> Result<(), StoreError> {
+    let checked_at = Instant::now();
+    let owner = engine.owner.clone();
+    let lease = chrono::Duration::from_std(engine.config.lease_duration).unwrap_or(chrono::Duration::MAX);
+    let held = engine
+        .store
+        .write(move |connection| store::renew_leases(connection, &owner, (Utc::now() + lease).timestamp_micros()))
+        .await?;
+    let held: HashSet<(Uuid, String)> = held
+        .into_iter()
+        .filter_map(|(execution_id, task_id)| parse_id(&execution_id).ok().map(|id| (id, task_id)))
+        .collect();
+    let stopped = engine.running.cancel_unheld(&held, checked_at);
+    if stopped > 0 {
+        tracing::warn!(stopped, "stopped attempts whose lease this executor no longer holds");
+    }
+    Ok(())
+}
+
+/// Requeues (or, past the limit, fails) tasks of registered workflows whose lease expired.
+async fn recover(engine: &Engine) -> Result<(), StoreError> {
+    let workflows: BTreeMap<String, Arc<crate::Workflow>> = engine
+        .registry
+        .names()
+        .into_iter()
+        .filter_map(|name| engine.registry.get(&name).map(|workflow| (name, workflow)))
+        .collect();
+    let request = engine.claim_request(1);
+    let max_recoveries = engine.config.max_recoveries;
+    engine
+        .commit(move |connection| {
+            scheduler::recover_expired(connection, &request, &workflows, max_recoveries, Utc::now())
+        })
+        .await
+}

@@ -1,0 +1,155 @@
+//! Leases across executors sharing a database: recovery from a worker that stopped, the limit
+//! on recoveries, cancellation seen by the executor running the task, and shutdown handing work
+//! back at once.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use cloacina::{
+    Context, ExecutionStatus, ExecutorConfig, FunctionTask, TaskStatus, UnifiedExecutor, Workflow, WorkflowRegistry,
+};
+
+use crate::support::{TestDatabase, noop, test_config};
+
+crate::shared_backend_tests!(
+    a_task_abandoned_by_a_stopped_worker_runs_elsewhere,
+    a_task_abandoned_too_often_fails,
+    cancelling_elsewhere_stops_the_running_task,
+    shutdown_hands_unfinished_work_to_others_at_once
+);
+
+/// Sets its flag when dropped: proof that a task's future was stopped.
+struct SetOnDrop(Arc<AtomicBool>);
+
+impl Drop for SetOnDrop {
+    fn drop(&mut self) {
+        self.0.store(true, Ordering::SeqCst);
+    }
+}
+
+/// A two-task workflow whose first task runs `first`.
+fn workflow(first: FunctionTask) -> Workflow {
+    Workflow::builder("leased").task(first).task(noop("second", &["first"])).build().unwrap()
+}
+
+/// A first task that never finishes, setting `started` when it begins and `stopped` when its
+/// future is dropped.
+fn stuck(started: Arc<AtomicBool>, stopped: Arc<AtomicBool>) -> FunctionTask {
+    FunctionTask::new("first", move |context: Context| {
+        let (started, guard) = (Arc::clone(&started), SetOnDrop(Arc::clone(&stopped)));
+        async move {
+            let _guard = guard;
+            started.store(true, Ordering::SeqCst);
+            std::future::pending::<()>().await;
+            Ok(context)
+        }
+    })
+}
+
+fn quick() -> FunctionTask {
+    FunctionTask::new("first", |mut context: Context| async move {
+        context.insert("done_by", "second executor")?;
+        Ok(context)
+    })
+}
+
+async fn executor(database: &TestDatabase, workflow: Workflow, config: ExecutorConfig) -> UnifiedExecutor {
+    let registry = Arc::new(WorkflowRegistry::new());
+    registry.register(workflow);
+    UnifiedExecutor::open(&database.url, config, registry).await.unwrap()
+}
+
+fn short_leases() -> ExecutorConfig {
+    ExecutorConfig {
+        lease_duration: Duration::from_secs(1),
+        poll_interval: Duration::from_millis(200),
+        ..test_config()
+    }
+}
+
+async fn wait_for(flag: &AtomicBool) {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !flag.load(Ordering::SeqCst) {
+        assert!(Instant::now() < deadline, "timed out waiting");
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+}
+
+async fn a_task_abandoned_by_a_stopped_worker_runs_elsewhere(database: TestDatabase) {
+    let (started, stopped) = (Arc::new(AtomicBool::new(false)), Arc::new(AtomicBool::new(false)));
+    let first = executor(&database, workflow(stuck(Arc::clone(&started), stopped)), short_leases()).await;
+    let execution_id = first.start("leased", Context::new()).await.unwrap().execution_id();
+    wait_for(&started).await;
+    // The first executor stops renewing (its task hangs on): as if its process froze or died.
+    drop(first);
+
+    let second = executor(&database, workflow(quick()), short_leases()).await;
+    let result = second.wait(execution_id, Some(Duration::from_secs(10))).await.unwrap();
+    assert_eq!(result.status, ExecutionStatus::Completed, "{:?}", result.error);
+    assert_eq!(result.context.get("done_by").unwrap(), "second executor");
+    let first_task = result.task("first").unwrap();
+    assert_eq!((first_task.attempts, first_task.recoveries), (1, 1));
+    let events = second.events(execution_id).await.unwrap();
+    assert!(events.iter().any(|event| event.message.as_deref().is_some_and(|m| m.starts_with("recovered: the lease"))));
+    second.shutdown().await;
+}
+
+async fn a_task_abandoned_too_often_fails(database: TestDatabase) {
+    let (started, stopped) = (Arc::new(AtomicBool::new(false)), Arc::new(AtomicBool::new(false)));
+    let first = executor(&database, workflow(stuck(Arc::clone(&started), stopped)), short_leases()).await;
+    let execution_id = first.start("leased", Context::new()).await.unwrap().execution_id();
+    wait_for(&started).await;
+    drop(first);
+
+    let config = ExecutorConfig { max_recoveries: 0, ..short_leases() };
+    let second = executor(&database, workflow(quick()), config).await;
+    let result = second.wait(execution_id, Some(Duration::from_secs(10))).await.unwrap();
+    assert_eq!(result.status, ExecutionStatus::Failed);
+    let first_task = result.task("first").unwrap();
+    assert_eq!(first_task.status, TaskStatus::Failed);
+    assert!(first_task.error.as_deref().unwrap().starts_with("task abandoned: the worker running it stopped renewing"));
+    assert_eq!(result.task("second").unwrap().status, TaskStatus::Skipped);
+    second.shutdown().await;
+}
+
+async fn cancelling_elsewhere_stops_the_running_task(database: TestDatabase) {
+    let (started, stopped) = (Arc::new(AtomicBool::new(false)), Arc::new(AtomicBool::new(false)));
+    let runner = executor(&database, workflow(stuck(Arc::clone(&started), Arc::clone(&stopped))), short_leases()).await;
+    let handle = runner.start("leased", Context::new()).await.unwrap();
+    wait_for(&started).await;
+
+    let other = executor(&database, workflow(quick()), short_leases()).await;
+    let cancelled_at = Instant::now();
+    assert_eq!(other.cancel(handle.execution_id()).await.unwrap(), ExecutionStatus::Cancelled);
+    // The runner learns of it by notification (PostgreSQL) or at its next lease renewal.
+    wait_for(&stopped).await;
+    let result = handle.wait_timeout(Duration::from_secs(5)).await.unwrap();
+    assert_eq!(result.status, ExecutionStatus::Cancelled);
+    assert!(cancelled_at.elapsed() < Duration::from_secs(3), "took {:?}", cancelled_at.elapsed());
+    runner.shutdown().await;
+    other.shutdown().await;
+}
+
+async fn shutdown_hands_unfinished_work_to_others_at_once(database: TestDatabase) {
+    let (started, stopped) = (Arc::new(AtomicBool::new(false)), Arc::new(AtomicBool::new(false)));
+    // Leases long enough that expiry cannot be what hands the task over.
+    let patient = ExecutorConfig {
+        lease_duration: Duration::from_secs(60),
+        shutdown_timeout: Duration::from_millis(100),
+        poll_interval: Duration::from_millis(200),
+        ..test_config()
+    };
+    let leaving =
+        executor(&database, workflow(stuck(Arc::clone(&started), Arc::clone(&stopped))), patient.clone()).await;
+    let handle = leaving.start("leased", Context::new()).await.unwrap();
+    wait_for(&started).await;
+    leaving.shutdown().await;
+    assert!(stopped.load(Ordering::SeqCst), "shutdown left the task running");
+
+    let staying = executor(&database, workflow(quick()), patient).await;
+    let result = staying.wait(handle.execution_id(), Some(Duration::from_secs(5))).await.unwrap();
+    assert_eq!(result.status, ExecutionStatus::Completed, "{:?}", result.error);
+    assert_eq!(result.task("first").unwrap().attempts, 1, "a handed-back attempt does not count");
+    staying.shutdown().await;
+}
