@@ -3,7 +3,7 @@
 use std::time::Duration;
 
 use crate::error::ConfigError;
-use crate::store::{SqliteSynchronous, StoreOptions};
+use crate::store::{DatabaseUrl, SqliteSynchronous, StoreOptions};
 
 /// How an executor runs.
 #[derive(Debug, Clone)]
@@ -29,6 +29,9 @@ pub struct ExecutorConfig {
     pub sqlite_busy_timeout: Duration,
     /// How long `shutdown` lets running tasks finish before abandoning them.
     pub shutdown_timeout: Duration,
+    /// PostgreSQL only: the schema to keep the tables in, created if needed (the same as
+    /// `?schema=` in the URL). Executors on different schemas never see each other's work.
+    pub schema: Option<String>,
 }
 
 impl Default for ExecutorConfig {
@@ -43,6 +46,7 @@ impl Default for ExecutorConfig {
             sqlite_synchronous: SqliteSynchronous::Normal,
             sqlite_busy_timeout: Duration::from_secs(5),
             shutdown_timeout: Duration::from_secs(30),
+            schema: None,
         }
     }
 }
@@ -70,6 +74,26 @@ impl ExecutorConfig {
             return invalid("sqlite_busy_timeout", "must be at least 1ms".into());
         }
         Ok(())
+    }
+
+    /// The URL with the configured schema applied.
+    pub(crate) fn apply_schema(&self, url: DatabaseUrl) -> Result<DatabaseUrl, ConfigError> {
+        let Some(schema) = &self.schema else {
+            return Ok(url);
+        };
+        let invalid = |problem: String| ConfigError { field: "schema", problem };
+        match url {
+            DatabaseUrl::Postgres(postgres) => match postgres.schema() {
+                Some(named) if named != schema => {
+                    Err(invalid(format!("is `{schema}` but the URL names schema `{named}`; give it in one place")))
+                }
+                _ => postgres
+                    .with_schema(schema)
+                    .map(DatabaseUrl::Postgres)
+                    .map_err(|reason| invalid(format!("is invalid: {reason}"))),
+            },
+            _ => Err(invalid("applies to PostgreSQL only; SQLite keeps each database in its own file".to_owned())),
+        }
     }
 
     pub(crate) fn store_options(&self) -> StoreOptions {

@@ -129,7 +129,7 @@ impl UnifiedExecutor {
         registry: Arc<WorkflowRegistry>,
     ) -> Result<Self, ExecutorError> {
         config.validate()?;
-        let url = DatabaseUrl::parse(url)?;
+        let url = config.apply_schema(DatabaseUrl::parse(url)?)?;
         let store = Store::open(&url, &config.store_options()).await?;
         let engine = Arc::new(Engine::new(store, config, registry));
         report_unknown_workflows(&engine).await;
@@ -212,13 +212,20 @@ impl UnifiedExecutor {
     pub async fn wait(&self, execution_id: Uuid, timeout: Option<Duration>) -> Result<ExecutionResult, ExecutorError> {
         let deadline = timeout.map(|timeout| Instant::now() + timeout);
         let mut waiter = self.engine.waiters.register(execution_id);
+        let mut outage = Outage::default();
         loop {
-            let status = self.status(execution_id).await?;
-            if status.is_finished() {
-                break;
+            // The database may be briefly out of reach (a restart, a dropped connection): a
+            // waiter outlasts that instead of failing.
+            match self.status(execution_id).await {
+                Ok(status) if status.is_finished() => break,
+                Ok(_) => outage.clear(),
+                Err(ExecutorError::Store(error)) if store::is_connection_lost(&error) => outage.record(&error),
+                Err(error) => return Err(error),
             }
-            // Another process may finish it; look again at the poll interval.
-            let mut wake_at = Instant::now() + self.engine.config.poll_interval;
+            // Another process may finish it; look again at the poll interval (sooner while the
+            // database is out of reach).
+            let look_again = if outage.failures > 0 { outage.backoff() } else { self.engine.config.poll_interval };
+            let mut wake_at = Instant::now() + look_again.min(self.engine.config.poll_interval);
             if let Some(deadline) = deadline {
                 if Instant::now() >= deadline {
                     return Err(ExecutorError::WaitTimeout { execution_id, timeout: timeout.unwrap_or_default() });
@@ -231,7 +238,15 @@ impl UnifiedExecutor {
             }
         }
         drop(waiter);
-        self.get_execution(execution_id).await
+        loop {
+            match self.get_execution(execution_id).await {
+                Err(ExecutorError::Store(error)) if store::is_connection_lost(&error) => {
+                    outage.record(&error);
+                    tokio::time::sleep(outage.backoff()).await;
+                }
+                result => return result,
+            }
+        }
     }
 
     /// The current status of an execution.
@@ -330,5 +345,28 @@ async fn report_unknown_workflows(engine: &Engine) {
             }
         }
         Err(error) => tracing::warn!(%error, "could not list unfinished executions"),
+    }
+}
+
+/// Consecutive failures to reach the database, for logging and backing off.
+#[derive(Default)]
+struct Outage {
+    failures: u32,
+}
+
+impl Outage {
+    fn record(&mut self, error: &crate::StoreError) {
+        self.failures += 1;
+        if self.failures == 1 || self.failures.is_power_of_two() {
+            tracing::warn!(%error, failures = self.failures, "the database is out of reach; waiting for it");
+        }
+    }
+
+    fn clear(&mut self) {
+        self.failures = 0;
+    }
+
+    fn backoff(&self) -> Duration {
+        Duration::from_millis(50).saturating_mul(1 << self.failures.min(6))
     }
 }

@@ -147,7 +147,7 @@ async fn run_attempt(engine: &Arc<Engine>, claimed: ClaimedTask) -> Option<Attem
     };
     let (lease_attempt, attempt) = (claimed.attempt, claimed.counted_attempt());
     let node = workflow.node(position);
-    let result = match engine.inputs.input(&engine.store, execution_id, &workflow, position).await {
+    let result = match load_input(engine, execution_id, &workflow, position).await {
         Ok(input) => {
             let cancelled = engine.running.start(execution_id, node.id());
             let timeout = node.timeout().or(engine.config.task_timeout);
@@ -168,6 +168,27 @@ async fn run_attempt(engine: &Arc<Engine>, claimed: ClaimedTask) -> Option<Attem
         lease_attempt,
         attempt,
     })
+}
+
+/// The task's input; waits out a database that is briefly out of reach (such a failure is not
+/// the task's).
+async fn load_input(
+    engine: &Engine,
+    execution_id: Uuid,
+    workflow: &crate::Workflow,
+    position: usize,
+) -> Result<Context, StoreError> {
+    let mut delay = Duration::from_millis(20);
+    loop {
+        match engine.inputs.input(&engine.store, execution_id, workflow, position).await {
+            Err(error) if store::is_connection_lost(&error) && !engine.stopping.is_cancelled() => {
+                tracing::warn!(%error, "loading a task's input failed; retrying");
+                tokio::time::sleep(delay).await;
+                delay = (delay * 2).min(Duration::from_secs(2));
+            }
+            result => return result,
+        }
+    }
 }
 
 /// Runs the task, turning a panic into a failure of this attempt and enforcing the timeout.

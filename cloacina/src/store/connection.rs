@@ -9,7 +9,7 @@ use deadpool::managed::{Metrics, RecycleError, RecycleResult};
 use deadpool_diesel::Runtime;
 use diesel::connection::{AnsiTransactionManager, SimpleConnection, TransactionManager};
 use diesel::result::{DatabaseErrorKind, Error as DieselError};
-use diesel::{Connection, PgConnection, SqliteConnection};
+use diesel::{Connection, PgConnection, RunQueryDsl, SqliteConnection};
 
 use super::url::DatabaseUrl;
 use crate::error::StoreError;
@@ -57,6 +57,8 @@ pub(crate) struct ConnectionSettings {
 pub(crate) struct ConnectionTarget {
     /// The string handed to the driver.
     pub connect_to: String,
+    /// PostgreSQL: the schema the tables live in (validated; bound as a value, never spliced).
+    pub schema: Option<String>,
     /// The database, for messages.
     pub description: String,
     pub settings: ConnectionSettings,
@@ -74,6 +76,10 @@ impl ConnectionTarget {
     /// The target for a URL. A memory database gets a unique shared-cache name, so that every
     /// connection of the pool sees the same database.
     pub fn new(url: &DatabaseUrl, settings: ConnectionSettings) -> Self {
+        let schema = match url {
+            DatabaseUrl::Postgres(postgres) => postgres.schema().map(str::to_owned),
+            _ => None,
+        };
         let (connect_to, kind) = match url {
             DatabaseUrl::SqliteMemory => {
                 (format!("file:cloacina-{}?mode=memory&cache=shared", uuid::Uuid::new_v4()), TargetKind::SqliteMemory)
@@ -81,7 +87,7 @@ impl ConnectionTarget {
             DatabaseUrl::SqliteFile(path) => (path.to_string_lossy().into_owned(), TargetKind::SqliteFile),
             DatabaseUrl::Postgres(postgres) => (postgres.connection_string().to_owned(), TargetKind::Postgres),
         };
-        Self { connect_to, description: url.describe(), settings, kind }
+        Self { connect_to, schema, description: url.describe(), settings, kind }
     }
 
     /// True for an in-memory SQLite database.
@@ -93,9 +99,17 @@ impl ConnectionTarget {
     pub fn establish(&self) -> Result<AnyConnection, StoreError> {
         let connect_error = |message: String| StoreError::Connect { target: self.description.clone(), message };
         match self.kind {
-            TargetKind::Postgres => PgConnection::establish(&self.connect_to)
-                .map(AnyConnection::Postgres)
-                .map_err(|error| connect_error(error.to_string().trim().to_owned())),
+            TargetKind::Postgres => {
+                let mut connection = PgConnection::establish(&self.connect_to)
+                    .map_err(|error| connect_error(error.to_string().trim().to_owned()))?;
+                if let Some(schema) = &self.schema {
+                    diesel::sql_query("SELECT set_config('search_path', $1, false)")
+                        .bind::<diesel::sql_types::Text, _>(schema)
+                        .execute(&mut connection)
+                        .map_err(|error| connect_error(format!("cannot use schema `{schema}`: {error}")))?;
+                }
+                Ok(AnyConnection::Postgres(connection))
+            }
             TargetKind::SqliteMemory | TargetKind::SqliteFile => {
                 let mut connection =
                     SqliteConnection::establish(&self.connect_to).map_err(|error| connect_error(error.to_string()))?;
@@ -190,15 +204,23 @@ pub(crate) fn is_transient(error: &StoreError) -> bool {
     }
 }
 
-/// True for errors that mean the connection itself is gone.
-pub(crate) fn is_connection_lost(error: &StoreError) -> bool {
-    matches!(
-        error,
+/// True for errors that mean the database could not be reached or the connection is gone: the
+/// same operation may succeed once it is back.
+pub fn is_connection_lost(error: &StoreError) -> bool {
+    match error {
         StoreError::Query(DieselError::DatabaseError(DatabaseErrorKind::ClosedConnection, _))
-            | StoreError::Query(DieselError::BrokenTransactionManager)
-            | StoreError::Connect { .. }
-            | StoreError::Pool(_)
-    )
+        | StoreError::Query(DieselError::BrokenTransactionManager)
+        | StoreError::Connect { .. }
+        | StoreError::Pool(_) => true,
+        StoreError::Query(DieselError::DatabaseError(_, information)) => {
+            // libpq reports some dropped connections without marking the connection bad.
+            let message = information.message();
+            ["terminating connection", "server closed the connection", "no connection to the server"]
+                .iter()
+                .any(|fragment| message.contains(fragment))
+        }
+        _ => false,
+    }
 }
 
 #[cfg(test)]

@@ -30,7 +30,24 @@ pub(super) fn run(connection: &mut AnyConnection) -> Result<(), StoreError> {
         }
         AnyConnection::Postgres(postgres) => postgres.transaction(|postgres| {
             diesel::sql_query(format!("SELECT pg_advisory_xact_lock({POSTGRES_MIGRATION_LOCK})")).execute(postgres)?;
+            create_schema(postgres)?;
             postgres.run_pending_migrations(POSTGRES).map(|_| ()).map_err(failed)
         }),
     }
+}
+
+/// Creates the connection's schema (the first of its `search_path`) if it does not exist. The
+/// name is only ever a bound value: `format('%I')` quotes it inside the database.
+fn create_schema(postgres: &mut diesel::PgConnection) -> Result<(), StoreError> {
+    diesel::sql_query(
+        "CREATE OR REPLACE FUNCTION pg_temp.cloacina_create_schema(name text) RETURNS void LANGUAGE plpgsql AS \
+         $$ BEGIN EXECUTE format('CREATE SCHEMA IF NOT EXISTS %I', name); END $$",
+    )
+    .execute(postgres)?;
+    diesel::sql_query(
+        "SELECT pg_temp.cloacina_create_schema(current_setting('search_path')) \
+         WHERE current_setting('search_path') NOT LIKE '%,%' AND current_setting('search_path') NOT LIKE '%$%'",
+    )
+    .execute(postgres)?;
+    Ok(())
 }

@@ -29,7 +29,7 @@ pub use connection::{AnyConnection, SqliteSynchronous};
 pub use url::{DatabaseUrl, PostgresUrl};
 
 pub(crate) use claims::{Claimable, ClaimedTask, claim_ready, claim_tasks};
-pub(crate) use connection::is_connection_lost;
+pub use connection::is_connection_lost;
 pub(crate) use events::{EventRow, NewEventRow, insert_events, load_events};
 pub use executions::ExecutionFilter;
 pub(crate) use executions::*;

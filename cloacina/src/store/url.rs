@@ -24,6 +24,8 @@ pub struct PostgresUrl {
     connection: String,
     /// `host:port`, for messages.
     address: String,
+    /// The schema the executor keeps its tables in (`?schema=` in the URL).
+    schema: Option<String>,
 }
 
 impl PostgresUrl {
@@ -35,6 +37,18 @@ impl PostgresUrl {
     /// `host:port`, as shown in messages.
     pub fn address(&self) -> &str {
         &self.address
+    }
+
+    /// The schema named by `?schema=`, if any.
+    pub fn schema(&self) -> Option<&str> {
+        self.schema.as_deref()
+    }
+
+    /// The URL with the schema set (checked like `?schema=`).
+    pub fn with_schema(mut self, schema: &str) -> Result<Self, String> {
+        validate_schema(schema)?;
+        self.schema = Some(schema.to_owned());
+        Ok(self)
     }
 }
 
@@ -87,7 +101,7 @@ fn parse_sqlite(rest: &str) -> Result<DatabaseUrl, String> {
 }
 
 fn parse_postgres(text: &str) -> Result<DatabaseUrl, String> {
-    let parsed = url::Url::parse(text).map_err(|error| format!("it is not a valid URL ({error})"))?;
+    let mut parsed = url::Url::parse(text).map_err(|error| format!("it is not a valid URL ({error})"))?;
     let host = match parsed.host_str() {
         Some(host) if !host.is_empty() => host.to_owned(),
         _ => "localhost".to_owned(),
@@ -97,7 +111,47 @@ fn parse_postgres(text: &str) -> Result<DatabaseUrl, String> {
         return Err(format!("`{database}` is not a database name"));
     }
     let port = parsed.port().unwrap_or(5432);
-    Ok(DatabaseUrl::Postgres(PostgresUrl { connection: text.to_owned(), address: format!("{host}:{port}") }))
+    // `schema` is the engine's parameter, not libpq's: it is taken out of the URL handed on.
+    let mut schema = None;
+    let others: Vec<(String, String)> = parsed
+        .query_pairs()
+        .filter_map(|(key, value)| {
+            if key == "schema" {
+                schema = Some(value.into_owned());
+                None
+            } else {
+                Some((key.into_owned(), value.into_owned()))
+            }
+        })
+        .collect();
+    if let Some(name) = &schema {
+        validate_schema(name)?;
+    }
+    let connection = if schema.is_some() {
+        if others.is_empty() {
+            parsed.set_query(None);
+        } else {
+            parsed.query_pairs_mut().clear().extend_pairs(others);
+        }
+        parsed.to_string()
+    } else {
+        text.to_owned()
+    };
+    Ok(DatabaseUrl::Postgres(PostgresUrl { connection, address: format!("{host}:{port}"), schema }))
+}
+
+/// Checks a schema name: lowercase letters, digits and `_`, not starting with a digit or `pg_`,
+/// at most 63 characters (PostgreSQL's limit).
+pub fn validate_schema(name: &str) -> Result<(), String> {
+    let valid_characters = name.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_');
+    let valid_start = name.chars().next().is_some_and(|c| c.is_ascii_lowercase() || c == '_');
+    if name.is_empty() || name.len() > 63 || !valid_characters || !valid_start || name.starts_with("pg_") {
+        return Err(format!(
+            "`{name}` is not a valid schema name; use 1 to 63 lowercase letters, digits and `_`, \
+             starting with a letter or `_` (and not `pg_`)"
+        ));
+    }
+    Ok(())
 }
 
 /// The URL with its password replaced by `***`; works on malformed URLs too.
@@ -164,6 +218,26 @@ mod tests {
             panic!("PostgreSQL");
         };
         assert_eq!(url.address(), "localhost:5432");
+        assert_eq!(url.schema(), None);
+    }
+
+    #[test]
+    fn the_schema_parameter_is_taken_out_of_the_connection_url() {
+        let DatabaseUrl::Postgres(url) =
+            DatabaseUrl::parse("postgresql://u@h/app?sslmode=disable&schema=tenant_a").unwrap()
+        else {
+            panic!("PostgreSQL");
+        };
+        assert_eq!(url.schema(), Some("tenant_a"));
+        assert_eq!(url.connection_string(), "postgresql://u@h/app?sslmode=disable");
+        let DatabaseUrl::Postgres(only) = DatabaseUrl::parse("postgresql://u@h/app?schema=b").unwrap() else {
+            panic!("PostgreSQL");
+        };
+        assert_eq!(only.connection_string(), "postgresql://u@h/app");
+        for bad in ["Tenant", "1st", "pg_catalog", "a-b", "x\"; DROP TABLE executions; --", ""] {
+            let message = DatabaseUrl::parse(&format!("postgresql://u@h/app?schema={bad}")).unwrap_err().to_string();
+            assert!(message.contains("is not a valid schema name"), "{message}");
+        }
     }
 
     #[test]

@@ -11,4 +11,6 @@ mod failures;
 mod leases;
 mod lifecycle;
 mod ordering;
+mod outage;
 mod queries;
+mod tenants;
