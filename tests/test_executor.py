@@ -255,7 +255,7 @@ def test_options_are_the_engines_fields(database_url):
     ) as configured:
         assert "UnifiedExecutor" in repr(configured)
     with pytest.raises(
-        TypeError, match="unknown option `max_tasks`; valid options: max_concurrent_tasks, task_timeout"
+        TypeError, match="unknown option `max_tasks`; valid options: max_concurrent_tasks, run_tasks, task_timeout"
     ):
         UnifiedExecutor(database_url, max_tasks=3)
     with pytest.raises(cloacina.ValidationError, match="`max_concurrent_tasks` is 0; it must be at least 1"):

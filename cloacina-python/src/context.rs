@@ -1,5 +1,8 @@
 //! `cloacina.Context`: the data a task reads and writes.
 
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
 use cloacina::Context;
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyList, PyTuple};
@@ -23,12 +26,19 @@ use crate::exceptions::{BindingResult, ErrorKind, error};
 #[derive(Debug, Default, Clone)]
 pub struct PyContext {
     pub(crate) inner: Context,
+    /// Set when the attempt this context belongs to is cancelled or times out.
+    cancelled: Option<Arc<AtomicBool>>,
 }
 
 impl PyContext {
     /// Wraps an engine context.
     pub fn wrap(inner: Context) -> Self {
-        Self { inner }
+        Self { inner, cancelled: None }
+    }
+
+    /// Wraps the input of an attempt whose cancellation sets `cancelled`.
+    pub fn for_attempt(inner: Context, cancelled: Arc<AtomicBool>) -> Self {
+        Self { inner, cancelled: Some(cancelled) }
     }
 
     /// Builds an engine context from `None`, a `dict` or a `Context`.
@@ -59,6 +69,14 @@ impl PyContext {
     #[pyo3(signature = (data = None))]
     fn new(data: Option<&Bound<'_, PyAny>>) -> PyResult<Self> {
         Ok(Self::wrap(Self::from_argument(data)?))
+    }
+
+    /// True once the task's attempt has been cancelled (its execution was cancelled, it timed
+    /// out, or its executor is stopping). A long-running `def` task should check it and
+    /// return: a plain function cannot be interrupted from outside.
+    #[getter]
+    fn cancelled(&self) -> bool {
+        self.cancelled.as_ref().is_some_and(|flag| flag.load(Ordering::SeqCst))
     }
 
     /// Adds a new key.

@@ -2,12 +2,17 @@
 
 use std::time::Duration;
 
-use cloacina::{ExecutionFilter, ExecutionStatus, ExecutorConfig, SqliteSynchronous, UnifiedExecutor, WorkflowRef};
+use std::sync::Mutex;
+
+use cloacina::{
+    ExecutionFilter, ExecutionStatus, ExecutorConfig, SqliteSynchronous, UnifiedExecutor, WeakExecutor, WorkflowRef,
+};
 use pyo3::exceptions::PyTypeError;
 use pyo3::prelude::*;
 use pyo3::types::PyDict;
 use uuid::Uuid;
 
+use crate::calls;
 use crate::context::PyContext;
 use crate::convert::type_name;
 use crate::exceptions::{BindingResult, ErrorKind, error};
@@ -18,15 +23,18 @@ use crate::runtime::{block_on, block_on_interruptibly};
 use crate::workflow::PyWorkflow;
 
 /// The configuration keywords, as the engine names its fields.
-const OPTIONS: [&str; 8] = [
+const OPTIONS: [&str; 11] = [
     "max_concurrent_tasks",
+    "run_tasks",
     "task_timeout",
     "poll_interval",
     "lease_duration",
+    "max_recoveries",
     "pool_size",
     "sqlite_synchronous",
     "sqlite_busy_timeout",
     "shutdown_timeout",
+    "schema",
 ];
 
 /// Runs workflows and keeps every execution in a database.
@@ -35,15 +43,21 @@ const OPTIONS: [&str; 8] = [
 ///     url: `"sqlite:///:memory:"`, `"sqlite:///relative.db"`, `"sqlite:////absolute.db"` or
 ///         `"postgresql://user:password@host:port/database"`.
 ///     max_concurrent_tasks: Tasks run at once (default 64).
+///     run_tasks: `False` for a submit-only executor that leaves every task to workers
+///         (`python -m cloacina worker`) sharing its database.
 ///     task_timeout: Seconds an attempt may take when its task sets no timeout (default none).
 ///     poll_interval: Seconds between looks for work when nothing wakes the executor
 ///         (a fallback; default 1.0).
-///     lease_duration: Seconds a claimed task stays owned without renewal (default 30).
+///     lease_duration: Seconds a claimed task stays owned without renewal (default 30); leases
+///         are renewed every third of it, and a task whose lease expires runs again elsewhere.
+///     max_recoveries: Times a task may be taken back from a worker that stopped before it
+///         fails as abandoned (default 3).
 ///     pool_size: Database connections (default 8).
 ///     sqlite_synchronous: `"normal"` (survives a process crash, the default) or `"full"`
 ///         (survives power loss).
 ///     sqlite_busy_timeout: Seconds SQLite waits for another process's lock (default 5).
 ///     shutdown_timeout: Seconds `shutdown` lets running tasks finish (default 30).
+///     schema: PostgreSQL only: the schema for the tables (like `?schema=` in the URL).
 ///
 /// Raises:
 ///     TypeError: An unknown keyword.
@@ -52,6 +66,32 @@ const OPTIONS: [&str; 8] = [
 #[pyclass(module = "cloacina", name = "UnifiedExecutor", frozen)]
 pub struct PyUnifiedExecutor {
     inner: UnifiedExecutor,
+}
+
+/// Every executor made in this process, without keeping any alive.
+static LIVE: Mutex<Vec<WeakExecutor>> = Mutex::new(Vec::new());
+
+fn live() -> std::sync::MutexGuard<'static, Vec<WeakExecutor>> {
+    LIVE.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+/// How long the interpreter's exit waits for task functions that were asked to stop.
+const EXIT_GRACE: Duration = Duration::from_secs(1);
+
+/// Stops every executor still running, asks task calls in flight to stop (`context.cancelled`)
+/// and waits for them briefly, so that threads are not left in Python as the interpreter exits.
+/// Registered with `atexit` by the package.
+#[pyfunction]
+#[pyo3(name = "_shutdown_at_exit")]
+pub fn shutdown_at_exit(py: Python<'_>) {
+    let running: Vec<UnifiedExecutor> = live().drain(..).filter_map(|weak| weak.upgrade()).collect();
+    block_on(py, async move {
+        for executor in running {
+            executor.shutdown().await;
+        }
+    });
+    calls::cancel_all();
+    py.detach(|| calls::wait_until_none(EXIT_GRACE));
 }
 
 impl PyUnifiedExecutor {
@@ -89,10 +129,13 @@ fn config_from_keywords(options: Option<&Bound<'_, PyDict>>) -> PyResult<Executo
         let required_seconds = |value: &Bound<'_, PyAny>| -> PyResult<Duration> { seconds(&key, value.extract()?) };
         match key.as_str() {
             "max_concurrent_tasks" => config.max_concurrent_tasks = value.extract()?,
+            "run_tasks" => config.run_tasks = value.extract()?,
             "task_timeout" => config.task_timeout = optional_seconds(&value)?,
             "poll_interval" => config.poll_interval = required_seconds(&value)?,
             "lease_duration" => config.lease_duration = required_seconds(&value)?,
             "pool_size" => config.pool_size = value.extract()?,
+            "max_recoveries" => config.max_recoveries = value.extract()?,
+            "schema" => config.schema = value.extract()?,
             "sqlite_busy_timeout" => config.sqlite_busy_timeout = required_seconds(&value)?,
             "shutdown_timeout" => config.shutdown_timeout = required_seconds(&value)?,
             "sqlite_synchronous" => {
@@ -126,6 +169,9 @@ impl PyUnifiedExecutor {
         let config = config_from_keywords(options)?;
         let url = url.to_owned();
         let inner = block_on(py, async move { UnifiedExecutor::with_config(&url, config).await })?;
+        let mut live = live();
+        live.retain(|weak| weak.upgrade().is_some());
+        live.push(inner.downgrade());
         Ok(Self { inner })
     }
 
@@ -263,11 +309,29 @@ impl PyUnifiedExecutor {
         Ok(crate::result::execution_status(py, status)?)
     }
 
+    /// Runs tasks of the registered workflows, for executions started anywhere, until the
+    /// executor is shut down (from another thread, or a signal handler) or Ctrl-C, which
+    /// shuts it down gracefully and re-raises `KeyboardInterrupt`.
+    ///
+    /// This is the worker-only mode: `python -m cloacina worker` runs it.
+    fn serve(&self, py: Python<'_>) -> PyResult<()> {
+        let executor = self.inner.clone();
+        if let Err(interrupted) = block_on_interruptibly(py, async move { executor.closed().await }) {
+            self.shutdown(py);
+            return Err(interrupted);
+        }
+        Ok(())
+    }
+
     /// Stops the executor: no new task starts, running tasks may finish (up to
     /// `shutdown_timeout`), and what they did is recorded. Calling it again does nothing.
     fn shutdown(&self, py: Python<'_>) {
         let executor = self.inner.clone();
         block_on(py, async move { executor.shutdown().await });
+        // Stopped attempts of plain functions go on in their threads until they return: give
+        // them the same time (they see `context.cancelled`).
+        let grace = self.inner.config().shutdown_timeout;
+        py.detach(|| calls::wait_until_none(grace));
     }
 
     fn __enter__(slf: Bound<'_, Self>) -> Bound<'_, Self> {
@@ -287,7 +351,7 @@ impl PyUnifiedExecutor {
     }
 
     fn __repr__(&self) -> String {
-        format!("UnifiedExecutor({:?})", self.inner)
+        format!("UnifiedExecutor({:?}, owner={:?})", self.inner.database(), self.inner.owner_id())
     }
 }
 

@@ -4,6 +4,7 @@
 //! Python task functions as engine tasks, and turns engine errors into one Python exception
 //! hierarchy (see `exceptions.rs`).
 
+mod calls;
 mod context;
 mod convert;
 mod exceptions;
@@ -27,7 +28,7 @@ mod _native {
     #[pymodule_export]
     use crate::context::PyContext;
     #[pymodule_export]
-    use crate::executor::PyUnifiedExecutor;
+    use crate::executor::{PyUnifiedExecutor, shutdown_at_exit};
     #[pymodule_export]
     use crate::handle::PyExecutionHandle;
     #[pymodule_export]

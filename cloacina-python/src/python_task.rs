@@ -6,6 +6,7 @@
 //! with `asyncio.run` on that thread.
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -14,6 +15,7 @@ use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
 use pyo3::types::{PyDict, PyTuple};
 
+use crate::calls;
 use crate::context::PyContext;
 use crate::convert::{from_python, qualified_name, type_name};
 use crate::task::TaskSpec;
@@ -59,15 +61,39 @@ impl Task for PythonTask {
 
     async fn execute(&self, context: Context) -> Result<Context, TaskError> {
         let spec = Arc::clone(&self.spec);
-        tokio::task::spawn_blocking(move || Python::attach(|py| call(py, &spec, context)))
-            .await
-            .unwrap_or_else(|joined| Err(TaskError::Panicked(joined.to_string())))
+        let cancelled = Arc::new(AtomicBool::new(false));
+        // The engine stops an attempt by dropping this future; the function then sees
+        // `context.cancelled` turn true.
+        let mut guard = CancelOnDrop { flag: Arc::clone(&cancelled), armed: true };
+        let result = tokio::task::spawn_blocking(move || {
+            let _in_flight = calls::begin(Arc::clone(&cancelled));
+            Python::attach(|py| call(py, &spec, context, cancelled))
+        })
+        .await
+        .unwrap_or_else(|joined| Err(TaskError::Panicked(joined.to_string())));
+        guard.armed = false;
+        result
+    }
+}
+
+/// Sets the attempt's cancellation flag if dropped while armed (before the call returned).
+struct CancelOnDrop {
+    flag: Arc<AtomicBool>,
+    armed: bool,
+}
+
+impl Drop for CancelOnDrop {
+    fn drop(&mut self) {
+        if self.armed {
+            self.flag.store(true, Ordering::SeqCst);
+        }
     }
 }
 
 /// Calls the function with the context and turns what it did into the engine's terms.
-fn call(py: Python<'_>, spec: &TaskSpec, context: Context) -> Result<Context, TaskError> {
-    let py_context = Bound::new(py, PyContext::wrap(context)).map_err(|error| failure(py, spec, &error))?;
+fn call(py: Python<'_>, spec: &TaskSpec, context: Context, cancelled: Arc<AtomicBool>) -> Result<Context, TaskError> {
+    let py_context =
+        Bound::new(py, PyContext::for_attempt(context, cancelled)).map_err(|error| failure(py, spec, &error))?;
     let returned = spec
         .function
         .bind(py)

@@ -35,7 +35,7 @@ pub mod workflow;
 
 pub use context::{Context, ContextDelta};
 pub use error::{ConfigError, ContextError, ExecutorError, StoreError, TaskError, WorkflowError};
-pub use executor::{Event, EventKind, ExecutionHandle, ExecutorConfig, UnifiedExecutor, WorkflowRef};
+pub use executor::{Event, EventKind, ExecutionHandle, ExecutorConfig, UnifiedExecutor, WeakExecutor, WorkflowRef};
 pub use result::{ExecutionResult, ExecutionStatus, ExecutionSummary, TaskResult, TaskStatus};
 pub use retry::{Backoff, RetryPolicy};
 pub use store::{DatabaseUrl, ExecutionFilter, SqliteSynchronous};

@@ -19,6 +19,9 @@ Write tasks as functions, declare what each depends on, and run the DAG::
 Every execution is kept in the database the executor was given (SQLite or PostgreSQL).
 """
 
+import atexit
+
+from cloacina import _native
 from cloacina._enums import ExecutionStatus, TaskStatus
 from cloacina._native import (
     CloacinaError,
@@ -79,3 +82,6 @@ __all__ = [
     "task",
     "workflow",
 ]
+
+# Stop executors and wait for task calls in flight before the interpreter goes away.
+atexit.register(_native._shutdown_at_exit)

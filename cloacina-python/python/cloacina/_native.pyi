@@ -33,6 +33,7 @@ __all__ = [
     "WorkflowNotFoundError",
     "WorkflowValidationError",
     "__version__",
+    "_shutdown_at_exit",
     "task",
     "workflow",
 ]
@@ -98,6 +99,9 @@ class Context:
     """
 
     def __new__(cls, data: _ContextArgument = None) -> Context: ...
+    @property
+    def cancelled(self) -> bool:
+        """True once the task's attempt has been cancelled; a long `def` task should return."""
     def insert(self, key: str, value: _JsonValue) -> None:
         """Adds a new key; raises ContextKeyError if it exists."""
     def set(self, key: str, value: _JsonValue) -> None:
@@ -266,6 +270,9 @@ class Workflow:
     def task_ids(self) -> list[str]: ...
     def __len__(self) -> int: ...
 
+def _shutdown_at_exit() -> None:
+    """Stops running executors and waits briefly for task calls in flight (run at exit)."""
+
 def workflow(*, name: str, tasks: Iterable[Task], description: str | None = None) -> Workflow:
     """Validates tasks into a workflow and registers it under `name` (replacing any before)."""
 
@@ -366,13 +373,16 @@ class UnifiedExecutor:
         url: str,
         *,
         max_concurrent_tasks: int = ...,
+        run_tasks: bool = ...,
         task_timeout: float | None = ...,
         poll_interval: float = ...,
         lease_duration: float = ...,
+        max_recoveries: int = ...,
         pool_size: int = ...,
         sqlite_synchronous: Literal["normal", "full"] = ...,
         sqlite_busy_timeout: float = ...,
         shutdown_timeout: float = ...,
+        schema: str | None = ...,
     ) -> UnifiedExecutor: ...
     def execute(self, workflow: str | Workflow, context: _ContextArgument = None) -> ExecutionResult:
         """Runs a workflow to its end and returns the result; blocks until then."""
@@ -391,6 +401,8 @@ class UnifiedExecutor:
         """Executions, newest first."""
     def cancel(self, execution_id: _ExecutionId) -> ExecutionStatus:
         """Cancels an execution; returns its final status."""
+    def serve(self) -> None:
+        """Runs tasks for executions started anywhere until shut down (the worker-only mode)."""
     def shutdown(self) -> None:
         """Stops the executor, letting running tasks finish."""
     def __enter__(self) -> UnifiedExecutor: ...

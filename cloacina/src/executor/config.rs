@@ -10,6 +10,9 @@ use crate::store::{DatabaseUrl, SqliteSynchronous, StoreOptions};
 pub struct ExecutorConfig {
     /// Tasks this executor runs at the same time (at least 1).
     pub max_concurrent_tasks: usize,
+    /// Whether this executor runs tasks. A submit-only executor (`false`) starts executions,
+    /// waits for and inspects them, and leaves every task to worker processes.
+    pub run_tasks: bool,
     /// The timeout of a task attempt when the task sets none; `None` means no limit.
     pub task_timeout: Option<Duration>,
     /// How often the executor looks for work when nothing has woken it (at least 10 ms).
@@ -38,6 +41,7 @@ impl Default for ExecutorConfig {
     fn default() -> Self {
         Self {
             max_concurrent_tasks: 64,
+            run_tasks: true,
             task_timeout: None,
             poll_interval: Duration::from_secs(1),
             lease_duration: Duration::from_secs(30),

@@ -165,9 +165,10 @@ impl Engine {
         }
     }
 
-    /// Takes up to `max` free permits (none once the executor is stopping).
+    /// Takes up to `max` free permits (none once the executor is stopping, or if it does not
+    /// run tasks).
     pub fn take_permits(&self, max: usize) -> Vec<OwnedSemaphorePermit> {
-        if self.stopping.is_cancelled() {
+        if self.stopping.is_cancelled() || !self.config.run_tasks {
             return Vec::new();
         }
         let mut permits = Vec::new();

@@ -85,6 +85,26 @@ pub struct UnifiedExecutor {
     lifecycle: Arc<Lifecycle>,
 }
 
+/// A reference to an executor that does not keep it alive.
+#[derive(Clone)]
+pub struct WeakExecutor {
+    engine: std::sync::Weak<Engine>,
+    lifecycle: std::sync::Weak<Lifecycle>,
+}
+
+impl WeakExecutor {
+    /// The executor, if some clone of it is still alive.
+    pub fn upgrade(&self) -> Option<UnifiedExecutor> {
+        Some(UnifiedExecutor { engine: self.engine.upgrade()?, lifecycle: self.lifecycle.upgrade()? })
+    }
+}
+
+impl std::fmt::Debug for WeakExecutor {
+    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        formatter.write_str("WeakExecutor")
+    }
+}
+
 /// The background work; stopped when the last executor clone goes away.
 struct Lifecycle {
     engine: Arc<Engine>,
@@ -150,6 +170,16 @@ impl UnifiedExecutor {
         let workflow = workflow.into();
         self.engine.registry.register(Arc::clone(&workflow));
         workflow
+    }
+
+    /// A reference that does not keep the executor alive (dropping every clone still stops it).
+    pub fn downgrade(&self) -> WeakExecutor {
+        WeakExecutor { engine: Arc::downgrade(&self.engine), lifecycle: Arc::downgrade(&self.lifecycle) }
+    }
+
+    /// The database, as shown in messages.
+    pub fn database(&self) -> &str {
+        self.engine.store.description()
     }
 
     /// This executor's id as a lease owner.
@@ -287,6 +317,12 @@ impl UnifiedExecutor {
         let key = execution_id.to_string();
         let rows = self.engine.store.read(move |connection| store::load_events(connection, &key)).await?;
         Ok(rows.into_iter().map(Event::from_row).collect::<Result<_, _>>()?)
+    }
+
+    /// Completes once the executor has been shut down (by any clone). A process that only runs
+    /// tasks for other processes' executions waits on this.
+    pub async fn closed(&self) {
+        self.engine.closed.cancelled().await;
     }
 
     /// Events as this executor commits them, from now on.

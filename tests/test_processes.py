@@ -1,0 +1,188 @@
+"""Several processes on one database: crashes, scale-out, cancellation and shutdown across
+processes. Children import `workloads` (this directory is put on their path)."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import pathlib
+import random
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+
+import pytest
+import workloads
+
+from cloacina import UnifiedExecutor
+
+TESTS = pathlib.Path(__file__).parent
+CHILD_ENVIRONMENT = {**os.environ, "PYTHONPATH": os.pathsep.join([str(TESTS), os.environ.get("PYTHONPATH", "")])}
+
+
+def spawn(*arguments: str, **options) -> subprocess.Popen:
+    return subprocess.Popen(
+        [sys.executable, *arguments],
+        env=CHILD_ENVIRONMENT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        **options,
+    )
+
+
+def worker(url: str, *options: str) -> subprocess.Popen:
+    child = spawn("-m", "cloacina", "worker", url, "--import", "workloads", *options)
+    assert child.stdout.readline().startswith("worker ready"), child.stderr.read()
+    return child
+
+
+@contextlib.contextmanager
+def running(children: list[subprocess.Popen]):
+    try:
+        yield children
+    finally:
+        for child in children:
+            if child.poll() is None:
+                child.kill()
+            child.communicate()
+
+
+COUNT_OUTPUTS = "SELECT count(*), count(DISTINCT task_id) FROM task_outputs WHERE execution_id = "
+
+
+def output_counts(url: str, execution_id: str) -> tuple[int, int]:
+    """Rows in task_outputs for an execution, and distinct tasks among them."""
+    if url.startswith("sqlite"):
+        # Python's sqlite3 is another copy of SQLite: in this process, its locks would break the
+        # engine's (POSIX locks are per process). Ask from a separate process instead.
+        script = (
+            "import sqlite3, sys; database = sqlite3.connect(sys.argv[1]); "
+            f"print(*database.execute({COUNT_OUTPUTS + '?'!r}, (sys.argv[2],)).fetchone())"
+        )
+        answer = subprocess.run(
+            [sys.executable, "-c", script, url.removeprefix("sqlite:///"), execution_id],
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+        rows, tasks = answer.stdout.split()
+        return int(rows), int(tasks)
+    import psycopg
+
+    with psycopg.connect(url) as database:
+        return database.execute(COUNT_OUTPUTS + "%s", (execution_id,)).fetchone()
+
+
+@pytest.fixture(params=["sqlite_file", "postgres"])
+def shared_url(request: pytest.FixtureRequest, tmp_path) -> str:
+    """A database several processes can share."""
+    if request.param == "sqlite_file":
+        return f"sqlite:///{tmp_path / 'shared.db'}"
+    return request.getfixturevalue("postgres_url")
+
+
+CRASH_CHILD = textwrap.dedent(
+    """
+    import sys, workloads
+    from cloacina import UnifiedExecutor
+    executor = UnifiedExecutor(sys.argv[1], lease_duration=1.0)
+    handles = [executor.start("crash_workload") for _ in range(3)]
+    print("started", flush=True)
+    for handle in handles:
+        handle.wait()
+    print("finished", flush=True)
+    """
+)
+
+
+@pytest.mark.timeout(300)
+def test_killed_processes_lose_nothing(shared_url):
+    """SIGKILL a process at a random point, ten times; a new executor finishes everything."""
+    random.seed(7)
+    for round_number in range(10):
+        with running([spawn("-c", CRASH_CHILD, shared_url)]) as (child,):
+            assert child.stdout.readline().strip() == "started", child.stderr.read()
+            time.sleep(random.uniform(0.0, 0.6))
+            child.send_signal(signal.SIGKILL)
+            child.wait(timeout=10)
+
+        with UnifiedExecutor(shared_url, lease_duration=1.0, poll_interval=0.2) as executor:
+            executions = executor.list_executions(workflow="crash_workload")
+            assert len(executions) == 3 * (round_number + 1)
+            for summary in executions:
+                result = executor.wait(summary.execution_id, timeout=60)
+                assert result.status == "Completed", result.error
+                assert len(result.context) == len(workloads.CRASH_WORKLOAD)
+                assert output_counts(shared_url, summary.execution_id) == (52, 52)
+
+
+@pytest.mark.timeout(300)
+def test_four_processes_share_two_thousand_tasks(postgres_url):
+    """100 executions of 20 tasks; every task completes once, and every worker ran some."""
+    with running([worker(postgres_url, "--max-concurrent-tasks", "16") for _ in range(4)]) as workers:
+        with UnifiedExecutor(postgres_url, run_tasks=False) as submitter:
+            handles = [submitter.start("scale_workload") for _ in range(100)]
+            results = [handle.wait(timeout=120) for handle in handles]
+        assert all(result.status == "Completed" for result in results)
+        ran_by: dict[int, int] = {}
+        for result in results:
+            assert output_counts(postgres_url, result.execution_id) == (20, 20)
+            for task_result in result.task_results:
+                assert task_result.attempts == 1
+                pid = result.context[f"out_{task_result.task_id}"]
+                ran_by[pid] = ran_by.get(pid, 0) + 1
+        assert sum(ran_by.values()) == 2000
+        for child in workers:
+            assert ran_by.get(child.pid, 0) > 0, f"worker {child.pid} ran nothing: {ran_by}"
+
+
+def wait_for_status(executor: UnifiedExecutor, execution_id: str, task_id: str, status: str) -> None:
+    deadline = time.monotonic() + 20
+    while executor.get_execution(execution_id).task(task_id).status != status:
+        assert time.monotonic() < deadline, f"{task_id} never became {status}"
+        time.sleep(0.02)
+
+
+def test_cancel_in_one_process_stops_the_task_in_another(shared_url, tmp_path):
+    marker = tmp_path / "marker"
+    with running([worker(shared_url, "--lease-duration", "2")]) as (child,):
+        with UnifiedExecutor(shared_url, run_tasks=False, poll_interval=0.2) as submitter:
+            handle = submitter.start("long_workload", {"marker": str(marker)})
+            wait_for_status(submitter, handle.execution_id, "cooperative", "Running")
+            cancelled_at = time.monotonic()
+            assert handle.cancel() == "Cancelled"
+            result = handle.wait(timeout=10)
+            waited = time.monotonic() - cancelled_at
+            while not marker.exists() and time.monotonic() < cancelled_at + 10:
+                time.sleep(0.01)
+            stopped = time.monotonic() - cancelled_at
+        assert result.status == "Cancelled"
+        assert result.task("after_cooperative").status == "Cancelled"
+        assert marker.read_text() == f"cancelled in {child.pid}"
+        assert waited < 1.0, f"the waiter took {waited:.2f}s"
+        # PostgreSQL tells the worker at once; on SQLite it notices at its next lease renewal.
+        assert stopped < 2.0, f"the task took {stopped:.2f}s to stop"
+        assert child.poll() is None, "the worker should go on running"
+
+
+def test_a_stopping_worker_hands_its_task_to_another_at_once(shared_url, tmp_path):
+    marker = tmp_path / "marker"
+    options = ("--lease-duration", "60", "--shutdown-timeout", "0.3", "--poll-interval", "0.2")
+    with running([worker(shared_url, *options)]) as (first,):
+        with UnifiedExecutor(shared_url, run_tasks=False, poll_interval=0.2) as submitter:
+            handle = submitter.start("long_workload", {"marker": str(marker), "seconds": 2})
+            wait_for_status(submitter, handle.execution_id, "cooperative", "Running")
+            with running([worker(shared_url, *options)]) as (second,):
+                stopped_at = time.monotonic()
+                first.send_signal(signal.SIGTERM)
+                assert first.wait(timeout=10) == 0
+                result = handle.wait(timeout=20)
+                elapsed = time.monotonic() - stopped_at
+    assert result.status == "Completed", result.error
+    # The second worker ran it from the start, well before a 60 s lease could have expired.
+    assert result.context["finished_by"] == second.pid
+    assert result.task("cooperative").attempts == 1
+    assert elapsed < 10, f"the handover took {elapsed:.1f}s"

@@ -1,0 +1,62 @@
+"""Workflows the multi-process tests run; worker processes import this module."""
+
+from __future__ import annotations
+
+import os
+import pathlib
+import time
+
+from cloacina import task, workflow
+
+
+def _recorder(task_id: str, dependencies: list[str], pause: float = 0.005):
+    @task(id=task_id, dependencies=dependencies)
+    def record(context):
+        time.sleep(pause)
+        return {f"out_{task_id}": os.getpid()}
+
+    return record
+
+
+def _crash_workload():
+    tasks = [_recorder("root", [])]
+    ends = []
+    for chain in range(5):
+        previous = "root"
+        for step in range(10):
+            task_id = f"chain_{chain}_step_{step}"
+            tasks.append(_recorder(task_id, [previous]))
+            previous = task_id
+        ends.append(previous)
+    tasks.append(_recorder("join", ends))
+    return workflow(name="crash_workload", tasks=tasks)
+
+
+CRASH_WORKLOAD = _crash_workload()
+"""52 tasks: a root, five chains of ten, a join."""
+
+SCALE_WORKLOAD = workflow(name="scale_workload", tasks=[_recorder(f"part_{n:02}", [], 0.002) for n in range(20)])
+"""20 independent tasks."""
+
+
+@task
+def cooperative(context):
+    """Runs until cancelled (or 20 s), then leaves a marker saying what it saw."""
+    marker = pathlib.Path(context["marker"])
+    deadline = time.monotonic() + context.get("seconds", 20)
+    while time.monotonic() < deadline:
+        if context.cancelled:
+            marker.write_text(f"cancelled in {os.getpid()}")
+            return None
+        time.sleep(0.01)
+    marker.write_text(f"finished in {os.getpid()}")
+    return {"finished_by": os.getpid()}
+
+
+@task(dependencies=[cooperative])
+def after_cooperative(context):
+    return None
+
+
+LONG_WORKLOAD = workflow(name="long_workload", tasks=[cooperative, after_cooperative])
+"""A task that runs until cancelled, and a dependent."""
