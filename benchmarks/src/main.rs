@@ -5,6 +5,7 @@
 //! `CLOACINA_TEST_POSTGRES_URL`) names a server; the benchmark creates and drops its own database.
 
 mod databases;
+mod processes;
 mod shapes;
 
 use std::time::Duration;
@@ -19,6 +20,12 @@ const RUNS: usize = 7;
 
 #[tokio::main(flavor = "multi_thread")]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let arguments: Vec<String> = std::env::args().collect();
+    if let [_, command, url] = arguments.as_slice()
+        && command == "worker"
+    {
+        return processes::work(url).await;
+    }
     let mut databases = vec![BenchDatabase::sqlite_file()?];
     match BenchDatabase::postgres().await? {
         Some(database) => databases.push(database),
@@ -55,6 +62,29 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             )?;
         }
         executor.shutdown().await;
+    }
+    if let Some(postgres) = databases.iter().find(|database| database.name == "postgresql") {
+        writeln!(
+            output,
+            "\nPostgreSQL, {} ({} tasks), worker processes sharing it:",
+            processes::FAN_OUT.describe(),
+            processes::FAN_OUT.tasks_per_run()
+        )?;
+        writeln!(output, "{:<10} {:>12} {:>12}", "workers", "median", "tasks/s")?;
+        let submitter = processes::submitter(&postgres.url).await?;
+        for count in [1, 2, 4] {
+            let _workers = processes::Workers::start(&postgres.url, count)?;
+            processes::run_fan_out(&submitter).await?; // warm-up
+            let mut timings = Vec::with_capacity(RUNS);
+            for _ in 0..RUNS {
+                timings.push(processes::run_fan_out(&submitter).await?);
+            }
+            timings.sort();
+            let median = timings[RUNS / 2];
+            let tasks = processes::FAN_OUT.tasks_per_run() as f64;
+            writeln!(output, "{:<10} {:>12} {:>12.0}", count, format_duration(median), tasks / median.as_secs_f64())?;
+        }
+        submitter.shutdown().await;
     }
     Ok(())
 }
