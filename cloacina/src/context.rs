@@ -15,11 +15,30 @@ use crate::error::ContextError;
 ///
 /// `insert` refuses to overwrite, `update` refuses to create, `set` does either. Every write is
 /// recorded so that the engine can store only what a task changed.
-#[derive(Debug, Clone, Default, PartialEq)]
+#[derive(Debug, Clone, Default)]
 pub struct Context {
     values: Map<String, Value>,
     written: IndexSet<String>,
     removed: IndexSet<String>,
+    attempt: Option<Attempt>,
+}
+
+/// Which attempt of which task a context is the input of (set by the executor; not data, so
+/// neither stored nor compared).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Attempt {
+    /// The execution.
+    pub execution_id: uuid::Uuid,
+    /// The task.
+    pub task_id: String,
+    /// The attempt, counting from 1 (starts abandoned by a stopped worker not counted).
+    pub number: u32,
+}
+
+impl PartialEq for Context {
+    fn eq(&self, other: &Self) -> bool {
+        self.values == other.values && self.written == other.written && self.removed == other.removed
+    }
 }
 
 /// What one task changed in its context: keys written (with their final values) and keys removed.
@@ -58,7 +77,17 @@ impl Context {
 
     /// Builds a context from a JSON object map, without recording any write.
     pub fn from_map(values: Map<String, Value>) -> Self {
-        Self { values, written: IndexSet::new(), removed: IndexSet::new() }
+        Self { values, written: IndexSet::new(), removed: IndexSet::new(), attempt: None }
+    }
+
+    /// The attempt this context is the input of, when a task is running with it.
+    pub fn attempt(&self) -> Option<&Attempt> {
+        self.attempt.as_ref()
+    }
+
+    /// Marks the context as the input of an attempt.
+    pub(crate) fn set_attempt(&mut self, attempt: Attempt) {
+        self.attempt = Some(attempt);
     }
 
     /// Adds a new key; fails with [`ContextError::KeyExists`] if the key is already present.

@@ -33,7 +33,7 @@ pub mod task;
 pub mod trigger;
 pub mod workflow;
 
-pub use context::{Context, ContextDelta};
+pub use context::{Attempt, Context, ContextDelta};
 pub use error::{ConfigError, ContextError, ExecutorError, StoreError, TaskError, WorkflowError};
 pub use executor::{Event, EventKind, ExecutionHandle, ExecutorConfig, UnifiedExecutor, WeakExecutor, WorkflowRef};
 pub use result::{ExecutionResult, ExecutionStatus, ExecutionSummary, TaskResult, TaskStatus};

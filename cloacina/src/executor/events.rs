@@ -108,6 +108,9 @@ pub struct Event {
     pub message: Option<String>,
     /// When it happened.
     pub at: DateTime<Utc>,
+    /// Its position in the execution's stored log (increasing), for events read from the
+    /// database; `None` for events broadcast as they are committed.
+    pub sequence: Option<i64>,
 }
 
 impl Event {
@@ -130,6 +133,7 @@ impl Event {
             attempt: row.attempt.map(|attempt| attempt.max(0) as u32),
             message: row.message,
             at: to_datetime(row.created_at),
+            sequence: Some(row.id),
         })
     }
 }
@@ -177,7 +181,7 @@ impl EventLog {
         attempt: Option<u32>,
         message: Option<String>,
     ) {
-        self.events.push(Event { execution_id, task_id, kind, attempt, message, at: self.at });
+        self.events.push(Event { execution_id, task_id, kind, attempt, message, at: self.at, sequence: None });
     }
 
     /// The rows to insert.

@@ -10,6 +10,7 @@ mod maintenance;
 mod results;
 mod running;
 mod scheduler;
+mod stream;
 mod waiters;
 mod worker;
 
@@ -25,6 +26,7 @@ use uuid::Uuid;
 pub use config::ExecutorConfig;
 pub use events::{Event, EventKind};
 pub use handle::ExecutionHandle;
+pub use stream::EventStream;
 
 use crate::context::Context;
 use crate::error::ExecutorError;
@@ -210,9 +212,24 @@ impl UnifiedExecutor {
         workflow: impl Into<WorkflowRef>,
         context: Context,
     ) -> Result<ExecutionHandle, ExecutorError> {
+        self.start_as(Self::new_execution_id(), workflow, context).await
+    }
+
+    /// A fresh execution id (time-ordered), for [`start_as`](Self::start_as).
+    pub fn new_execution_id() -> Uuid {
+        Uuid::now_v7()
+    }
+
+    /// Starts a workflow under an id chosen by the caller, for callers that must know the id
+    /// before the first task runs (to route that execution's work, say). The id must be new.
+    pub async fn start_as(
+        &self,
+        execution_id: Uuid,
+        workflow: impl Into<WorkflowRef>,
+        context: Context,
+    ) -> Result<ExecutionHandle, ExecutorError> {
         self.ensure_running()?;
         let workflow = self.resolve(workflow.into())?;
-        let execution_id = Uuid::now_v7();
         let context = Arc::new(context);
         self.engine.inputs.remember_initial(execution_id, &context);
         let permits = self.engine.take_permits(self.engine.config.max_concurrent_tasks);
@@ -314,9 +331,22 @@ impl UnifiedExecutor {
 
     /// The persisted events of an execution, in order.
     pub async fn events(&self, execution_id: Uuid) -> Result<Vec<Event>, ExecutorError> {
+        self.events_after(execution_id, 0, i64::MAX).await
+    }
+
+    /// Persisted events of an execution after position `after` (an event's `sequence`), in
+    /// order, at most `limit`.
+    pub async fn events_after(&self, execution_id: Uuid, after: i64, limit: i64) -> Result<Vec<Event>, ExecutorError> {
         let key = execution_id.to_string();
-        let rows = self.engine.store.read(move |connection| store::load_events(connection, &key)).await?;
+        let rows = self.engine.store.read(move |connection| store::load_events(connection, &key, after, limit)).await?;
         Ok(rows.into_iter().map(Event::from_row).collect::<Result<_, _>>()?)
+    }
+
+    /// Every event of an execution, past and to come, in order; the stream ends after the
+    /// event that ends the execution. Events of other processes arrive too (read from the
+    /// database when this process is told, or at the poll interval).
+    pub fn event_stream(&self, execution_id: Uuid) -> EventStream {
+        EventStream::new(self.clone(), execution_id)
     }
 
     /// Completes once the executor has been shut down (by any clone). A process that only runs

@@ -23,7 +23,7 @@ use uuid::Uuid;
 use super::engine::{Engine, lock};
 use super::events::parse_id;
 use super::scheduler::{self, AttemptOutcome, AttemptResult};
-use crate::context::Context;
+use crate::context::{Attempt, Context};
 use crate::error::{StoreError, TaskError};
 use crate::result::ExecutionStatus;
 use crate::store::{self, ClaimedTask, now_micros};
@@ -148,7 +148,8 @@ async fn run_attempt(engine: &Arc<Engine>, claimed: ClaimedTask) -> Option<Attem
     let (lease_attempt, attempt) = (claimed.attempt, claimed.counted_attempt());
     let node = workflow.node(position);
     let result = match load_input(engine, execution_id, &workflow, position).await {
-        Ok(input) => {
+        Ok(mut input) => {
+            input.set_attempt(Attempt { execution_id, task_id: node.id().to_owned(), number: attempt });
             let cancelled = engine.running.start(execution_id, node.id());
             let timeout = node.timeout().or(engine.config.task_timeout);
             let result = tokio::select! {

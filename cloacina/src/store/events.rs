@@ -31,6 +31,7 @@ sql! {
 #[derive(Debug, Clone, Queryable, Selectable)]
 #[diesel(table_name = events)]
 pub(crate) struct EventRow {
+    pub id: i64,
     pub execution_id: String,
     pub task_id: Option<String>,
     pub kind: String,
@@ -68,11 +69,19 @@ pub(crate) fn insert_events(connection: &mut AnyConnection, rows: &[NewEventRow]
     Ok(())
 }
 
-/// An execution's events in the order they happened.
-pub(crate) fn load_events(connection: &mut AnyConnection, execution_id: &str) -> Result<Vec<EventRow>, StoreError> {
+/// An execution's events after position `after` (0 for all), in the order they happened, at
+/// most `limit`.
+pub(crate) fn load_events(
+    connection: &mut AnyConnection,
+    execution_id: &str,
+    after: i64,
+    limit: i64,
+) -> Result<Vec<EventRow>, StoreError> {
     Ok(events::table
         .filter(events::execution_id.eq(execution_id))
+        .filter(events::id.gt(after))
         .order(events::id.asc())
+        .limit(limit)
         .select(EventRow::as_select())
         .load(connection)?)
 }
