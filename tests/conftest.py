@@ -48,6 +48,33 @@ def postgres_url() -> Iterator[str]:
             admin.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
 
 
+@pytest.fixture
+def snippet_postgres_url() -> Iterator[str]:
+    """`postgresql://user:pass@localhost/db`, the URL the plan's Phase-3 snippet names, made real:
+    the role `user` (password `pass`) and a fresh database `db` it owns, on the test server. When
+    the test server is not the one on localhost:5432, the same role and database on it instead.
+    """
+    if not POSTGRES_SERVER:
+        if POSTGRES_REQUIRED:
+            pytest.fail("CLOACINA_REQUIRE_POSTGRES=1 but CLOACINA_TEST_POSTGRES_URL is not set")
+        pytest.skip("PostgreSQL not configured: set CLOACINA_TEST_POSTGRES_URL")
+    import psycopg
+
+    with psycopg.connect(POSTGRES_SERVER, autocommit=True) as admin:
+        exists = admin.execute("SELECT 1 FROM pg_roles WHERE rolname = 'user'").fetchone()
+        admin.execute(
+            "ALTER ROLE \"user\" LOGIN PASSWORD 'pass'" if exists else "CREATE ROLE \"user\" LOGIN PASSWORD 'pass'"
+        )
+        admin.execute("DROP DATABASE IF EXISTS db WITH (FORCE)")
+        admin.execute('CREATE DATABASE db OWNER "user"')
+    parts = urlsplit(POSTGRES_SERVER)
+    address = f"{parts.hostname}:{parts.port or 5432}"
+    verbatim = "postgresql://user:pass@localhost/db"
+    yield verbatim if address in ("127.0.0.1:5432", "localhost:5432") else f"postgresql://user:pass@{address}/db"
+    with psycopg.connect(POSTGRES_SERVER, autocommit=True) as admin:
+        admin.execute("DROP DATABASE IF EXISTS db WITH (FORCE)")
+
+
 @pytest.fixture(params=["sqlite_memory", "sqlite_file", "postgres"])
 def database_url(request: pytest.FixtureRequest, tmp_path) -> str:
     """The URL of an empty database of each backend."""

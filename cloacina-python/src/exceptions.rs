@@ -167,6 +167,8 @@ pub fn error(kind: ErrorKind, message: impl Into<String>) -> PyErr {
 pub enum BindingError {
     /// An error of the engine.
     Engine(ExecutorError),
+    /// An exception to raise, made when it is raised (so with the GIL).
+    Raise(ErrorKind, String),
     /// A Python exception already made.
     Python(PyErr),
 }
@@ -211,6 +213,7 @@ impl From<BindingError> for PyErr {
     fn from(error: BindingError) -> Self {
         match error {
             BindingError::Python(error) => error,
+            BindingError::Raise(kind, message) => self::error(kind, message),
             BindingError::Engine(error) => {
                 let kind = match &error {
                     ExecutorError::WorkflowNotFound { .. } => ErrorKind::WorkflowNotFound,

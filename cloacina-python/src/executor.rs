@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 use cloacina::{
     ExecutionFilter, ExecutionStatus, ExecutorConfig, SqliteSynchronous, UnifiedExecutor, WeakExecutor, WorkflowRef,
@@ -12,11 +12,14 @@ use pyo3::prelude::*;
 use pyo3::types::PyDict;
 use uuid::Uuid;
 
+use crate::awaitable::awaitable;
+use crate::awaiting;
 use crate::calls;
 use crate::context::PyContext;
 use crate::convert::type_name;
-use crate::exceptions::{BindingResult, ErrorKind, error};
+use crate::exceptions::{BindingError, BindingResult, ErrorKind, error};
 use crate::handle::PyExecutionHandle;
+use crate::loops;
 use crate::result::{PyExecutionResult, PyExecutionSummary};
 use crate::retry::seconds;
 use crate::runtime::{block_on, block_on_interruptibly};
@@ -92,6 +95,10 @@ pub fn shutdown_at_exit(py: Python<'_>) {
     });
     calls::cancel_all();
     py.detach(|| calls::wait_until_none(EXIT_GRACE));
+    // Coroutines left on the executors' own loop are cancelled, and the loop closed.
+    if let Err(error) = loops::bridge(py, "close_owned_loop").and_then(|close| close.call0()) {
+        error.write_unraisable(py, None);
+    }
 }
 
 impl PyUnifiedExecutor {
@@ -175,36 +182,52 @@ impl PyUnifiedExecutor {
         Ok(Self { inner })
     }
 
-    /// Runs a workflow to its end and returns the result; blocks until then.
+    /// Runs a workflow to its end and returns the result.
+    ///
+    /// Where an asyncio event loop runs in the calling thread, this returns an awaitable
+    /// (`result = await executor.execute(...)`) and the workflow's `async def` tasks run on that
+    /// loop; elsewhere it blocks until the end and returns the result. `execute_async` is always
+    /// awaitable.
     ///
     /// A failed or cancelled execution is not an exception here: look at `result.status`, or
-    /// call `result.raise_for_status()`. Ctrl-C cancels the execution and raises
-    /// `KeyboardInterrupt`.
+    /// call `result.raise_for_status()`. Interrupting the wait (Ctrl-C, or cancelling the
+    /// awaiting asyncio task) cancels the execution.
     ///
     /// Args:
     ///     workflow: A workflow name, or a `Workflow`.
     ///     context: The initial context: a `dict`, a `Context` or `None`.
+    ///     timeout: Seconds the whole execution may take; past that it is cancelled and
+    ///         `ExecutionTimeoutError` raised.
+    ///     on_event: Called with each `Event` of the execution, in order (a coroutine function
+    ///         is awaited on the execution's loop).
     ///
     /// Returns:
-    ///     The `ExecutionResult`.
+    ///     The `ExecutionResult` (or an awaitable of it).
     ///
     /// Raises:
     ///     WorkflowNotFoundError: No workflow has that name.
     ///     SerializationError: A context value is not JSON.
+    ///     ExecutionTimeoutError: The timeout passed.
     ///     DatabaseError: The database failed.
-    #[pyo3(signature = (workflow, context = None))]
+    #[pyo3(signature = (workflow, context = None, *, timeout = None, on_event = None))]
     fn execute(
         &self,
         py: Python<'_>,
         workflow: &Bound<'_, PyAny>,
         context: Option<&Bound<'_, PyAny>>,
-    ) -> BindingResult<PyExecutionResult> {
-        let handle = self.start_execution(py, workflow, context)?;
-        let execution_id = handle.execution_id();
-        match block_on_interruptibly(py, async move { handle.wait().await }) {
-            Ok(result) => Ok(PyExecutionResult { inner: result? }),
+        timeout: Option<f64>,
+        on_event: Option<Py<PyAny>>,
+    ) -> BindingResult<Py<PyAny>> {
+        if awaiting::running_loop(py).is_some() {
+            return Ok(self.execute_async(py, workflow, context, timeout, on_event)?.unbind());
+        }
+        let request = request(workflow, context, timeout, on_event)?;
+        let (executor, execution_id) = (self.inner.clone(), UnifiedExecutor::new_execution_id());
+        match block_on_interruptibly(py, awaiting::run(executor, execution_id, request)) {
+            Ok(result) => Ok(Py::new(py, PyExecutionResult { inner: result? })?.into_any()),
             Err(interrupted) => {
-                // Ctrl-C: the caller gave up on this execution, so stop it.
+                // Ctrl-C: the caller gave up on this execution; it is cancelled before the
+                // interrupt goes on (the process may be about to exit).
                 let executor = self.inner.clone();
                 let _ = block_on(py, async move { executor.cancel(execution_id).await });
                 Err(interrupted.into())
@@ -212,23 +235,60 @@ impl PyUnifiedExecutor {
         }
     }
 
-    /// Starts a workflow and returns at once.
+    /// Runs a workflow to its end; always returns an awaitable of the `ExecutionResult`.
+    ///
+    /// The workflow's `async def` tasks run on the calling event loop. Arguments, results and
+    /// exceptions are those of `execute`.
+    #[pyo3(signature = (workflow, context = None, *, timeout = None, on_event = None))]
+    fn execute_async<'py>(
+        &self,
+        py: Python<'py>,
+        workflow: &Bound<'py, PyAny>,
+        context: Option<&Bound<'py, PyAny>>,
+        timeout: Option<f64>,
+        on_event: Option<Py<PyAny>>,
+    ) -> BindingResult<Bound<'py, PyAny>> {
+        let locals = awaiting::running_loop(py).ok_or_else(|| awaiting::needs_loop("execute_async"))?;
+        let request = request(workflow, context, timeout, on_event)?;
+        let (executor, execution_id) = (self.inner.clone(), UnifiedExecutor::new_execution_id());
+        loops::bind(execution_id, locals.clone());
+        Ok(awaitable(py, async move {
+            let result = awaiting::run(executor, execution_id, request).await?;
+            Ok::<_, BindingError>(PyExecutionResult { inner: result })
+        })?)
+    }
+
+    /// Starts a workflow and returns at once with an `ExecutionHandle`.
+    ///
+    /// Started while an asyncio event loop runs in this thread, the workflow's `async def` tasks
+    /// run on that loop (and `await handle` waits for the result).
     ///
     /// Args:
     ///     workflow: A workflow name, or a `Workflow`.
     ///     context: The initial context: a `dict`, a `Context` or `None`.
+    ///     on_event: Called with each `Event` of the execution, in order.
     ///
     /// Returns:
-    ///     An `ExecutionHandle` to wait for, look at, or cancel the execution.
-    #[pyo3(signature = (workflow, context = None))]
+    ///     An `ExecutionHandle` to wait for, look at, stream the events of, or cancel.
+    #[pyo3(signature = (workflow, context = None, *, on_event = None))]
     fn start(
         &self,
         py: Python<'_>,
         workflow: &Bound<'_, PyAny>,
         context: Option<&Bound<'_, PyAny>>,
+        on_event: Option<Py<PyAny>>,
     ) -> BindingResult<PyExecutionHandle> {
-        let handle = self.start_execution(py, workflow, context)?;
-        Ok(PyExecutionHandle::new(self.inner.clone(), handle.execution_id()))
+        let request = request(workflow, context, None, on_event)?;
+        let (executor, execution_id) = (self.inner.clone(), UnifiedExecutor::new_execution_id());
+        if let Some(locals) = awaiting::running_loop(py) {
+            loops::bind(execution_id, locals);
+        }
+        let awaiting::Request { workflow, context, on_event, .. } = request;
+        block_on(py, async move { executor.start_as(execution_id, workflow, context).await })?;
+        if let Some(callback) = on_event {
+            awaiting::deliver_in_background(self.inner.event_stream(execution_id), callback);
+        }
+        Ok(PyExecutionHandle::new(self.inner.clone(), execution_id))
     }
 
     /// Waits for an execution to finish (one started here, by another process, or before a
@@ -250,6 +310,22 @@ impl PyUnifiedExecutor {
     ) -> BindingResult<PyExecutionResult> {
         let execution_id = parse_execution_id(execution_id)?;
         PyExecutionHandle::new(self.inner.clone(), execution_id).wait_for_result(py, timeout)
+    }
+
+    /// Waits for an execution to finish; always returns an awaitable of its result.
+    ///
+    /// Args:
+    ///     execution_id: The execution's id (`str` or `uuid.UUID`).
+    ///     timeout: Seconds to wait at most; `None` waits as long as it takes.
+    #[pyo3(signature = (execution_id, timeout = None))]
+    fn wait_async<'py>(
+        &self,
+        py: Python<'py>,
+        execution_id: &Bound<'py, PyAny>,
+        timeout: Option<f64>,
+    ) -> BindingResult<Bound<'py, PyAny>> {
+        let execution_id = parse_execution_id(execution_id)?;
+        PyExecutionHandle::new(self.inner.clone(), execution_id).wait_awaitable(py, timeout)
     }
 
     /// The execution as stored now: final once finished, a snapshot of a running one.
@@ -334,6 +410,33 @@ impl PyUnifiedExecutor {
         py.detach(|| calls::wait_until_none(grace));
     }
 
+    /// Stops the executor like `shutdown`; returns an awaitable.
+    fn shutdown_async<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        let executor = self.inner.clone();
+        awaitable(py, async move {
+            executor.shutdown().await;
+            let grace = executor.config().shutdown_timeout;
+            let _ = tokio::task::spawn_blocking(move || calls::wait_until_none(grace)).await;
+            Ok::<_, PyErr>(())
+        })
+    }
+
+    fn __aenter__<'py>(slf: Bound<'py, Self>) -> PyResult<Bound<'py, PyAny>> {
+        let executor = slf.clone().unbind();
+        awaitable(slf.py(), async move { Ok::<_, PyErr>(executor) })
+    }
+
+    #[pyo3(signature = (_exception_type = None, _exception = None, _traceback = None))]
+    fn __aexit__<'py>(
+        &self,
+        py: Python<'py>,
+        _exception_type: Option<&Bound<'py, PyAny>>,
+        _exception: Option<&Bound<'py, PyAny>>,
+        _traceback: Option<&Bound<'py, PyAny>>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        self.shutdown_async(py)
+    }
+
     fn __enter__(slf: Bound<'_, Self>) -> Bound<'_, Self> {
         slf
     }
@@ -355,16 +458,22 @@ impl PyUnifiedExecutor {
     }
 }
 
-impl PyUnifiedExecutor {
-    fn start_execution(
-        &self,
-        py: Python<'_>,
-        workflow: &Bound<'_, PyAny>,
-        context: Option<&Bound<'_, PyAny>>,
-    ) -> BindingResult<cloacina::ExecutionHandle> {
-        let workflow = Self::workflow_ref(workflow)?;
-        let context = PyContext::from_argument(context)?;
-        let executor = self.inner.clone();
-        Ok(block_on(py, async move { executor.start(workflow, context).await })?)
+/// The parts of an execution request, checked.
+fn request(
+    workflow: &Bound<'_, PyAny>,
+    context: Option<&Bound<'_, PyAny>>,
+    timeout: Option<f64>,
+    on_event: Option<Py<PyAny>>,
+) -> BindingResult<awaiting::Request> {
+    if let Some(callback) = &on_event
+        && !callback.bind(workflow.py()).is_callable()
+    {
+        return Err(error(ErrorKind::Validation, "on_event must be callable").into());
     }
+    Ok(awaiting::Request {
+        workflow: PyUnifiedExecutor::workflow_ref(workflow)?,
+        context: PyContext::from_argument(context)?,
+        timeout: timeout.map(|value| seconds("timeout", value)).transpose()?,
+        on_event: on_event.map(Arc::new),
+    })
 }

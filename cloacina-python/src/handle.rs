@@ -6,7 +6,9 @@ use cloacina::UnifiedExecutor;
 use pyo3::prelude::*;
 use uuid::Uuid;
 
-use crate::exceptions::BindingResult;
+use crate::awaitable::awaitable;
+use crate::events::PyEventStream;
+use crate::exceptions::{BindingError, BindingResult};
 use crate::result::{PyExecutionResult, execution_status};
 use crate::retry::seconds;
 use crate::runtime::{block_on, block_on_interruptibly};
@@ -22,6 +24,16 @@ impl PyExecutionHandle {
     /// A handle to an execution of `executor`.
     pub fn new(executor: UnifiedExecutor, execution_id: Uuid) -> Self {
         Self { executor, execution_id }
+    }
+
+    /// An awaitable of the result (at most `timeout` seconds).
+    pub fn wait_awaitable<'py>(&self, py: Python<'py>, timeout: Option<f64>) -> BindingResult<Bound<'py, PyAny>> {
+        let timeout: Option<Duration> = timeout.map(|value| seconds("timeout", value)).transpose()?;
+        let (executor, execution_id) = (self.executor.clone(), self.execution_id);
+        Ok(awaitable(py, async move {
+            let result = executor.wait(execution_id, timeout).await.map_err(BindingError::from)?;
+            Ok::<_, BindingError>(PyExecutionResult { inner: result })
+        })?)
     }
 
     /// Waits (at most `timeout` seconds) for the result, answering Ctrl-C.
@@ -59,6 +71,25 @@ impl PyExecutionHandle {
     #[pyo3(signature = (timeout = None))]
     fn wait(&self, py: Python<'_>, timeout: Option<f64>) -> BindingResult<PyExecutionResult> {
         self.wait_for_result(py, timeout)
+    }
+
+    /// Waits for the execution to finish; always returns an awaitable of its result.
+    #[pyo3(signature = (timeout = None))]
+    fn wait_async<'py>(&self, py: Python<'py>, timeout: Option<f64>) -> BindingResult<Bound<'py, PyAny>> {
+        self.wait_awaitable(py, timeout)
+    }
+
+    /// `await handle` waits for the result.
+    fn __await__<'py>(&self, py: Python<'py>) -> BindingResult<Bound<'py, PyAny>> {
+        Ok(self.wait_awaitable(py, None)?.call_method0("__await__")?)
+    }
+
+    /// The execution's events, past and to come, in order; the stream ends with the execution.
+    ///
+    /// `async for event in handle.events()` in asyncio code; `for event in handle.events()`
+    /// elsewhere.
+    fn events(&self) -> PyEventStream {
+        PyEventStream::wrap(self.executor.event_stream(self.execution_id))
     }
 
     /// Cancels the execution; returns its final `ExecutionStatus`.

@@ -4,12 +4,17 @@
 //! Python task functions as engine tasks, and turns engine errors into one Python exception
 //! hierarchy (see `exceptions.rs`).
 
+mod awaitable;
+mod awaiting;
 mod calls;
 mod context;
 mod convert;
+mod coroutine;
+mod events;
 mod exceptions;
 mod executor;
 mod handle;
+mod loops;
 mod python_task;
 mod result;
 mod retry;
@@ -27,6 +32,8 @@ mod _native {
 
     #[pymodule_export]
     use crate::context::PyContext;
+    #[pymodule_export]
+    use crate::events::{PyEvent, PyEventStream};
     #[pymodule_export]
     use crate::executor::{PyUnifiedExecutor, shutdown_at_exit};
     #[pymodule_export]

@@ -1,9 +1,9 @@
 //! Running a Python task function as an engine task.
 //!
-//! A call runs on a thread of the runtime's blocking pool and holds the GIL only while Python
-//! runs. An exception fails the attempt; the task's error then reads
-//! `"{type}: {message}\n\n{traceback}"`. A coroutine function's coroutine is run to completion
-//! with `asyncio.run` on that thread.
+//! A plain function runs on a thread of the runtime's blocking pool, holding the GIL only while
+//! Python runs. A coroutine function's coroutine runs on its execution's event loop (see
+//! `loops.rs`) while the attempt waits without a thread. An exception fails the attempt; the
+//! task's error then reads `"{type}: {message}\n\n{traceback}"`.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -18,6 +18,7 @@ use pyo3::types::{PyDict, PyTuple};
 use crate::calls;
 use crate::context::PyContext;
 use crate::convert::{from_python, qualified_name, type_name};
+use crate::coroutine;
 use crate::task::TaskSpec;
 
 /// The separator between an error's first line and its traceback.
@@ -60,46 +61,131 @@ impl Task for PythonTask {
     }
 
     async fn execute(&self, context: Context) -> Result<Context, TaskError> {
-        let spec = Arc::clone(&self.spec);
         let cancelled = Arc::new(AtomicBool::new(false));
-        // The engine stops an attempt by dropping this future; the function then sees
-        // `context.cancelled` turn true.
-        let mut guard = CancelOnDrop { flag: Arc::clone(&cancelled), armed: true };
-        let result = tokio::task::spawn_blocking(move || {
-            let _in_flight = calls::begin(Arc::clone(&cancelled));
-            Python::attach(|py| call(py, &spec, context, cancelled))
-        })
-        .await
-        .unwrap_or_else(|joined| Err(TaskError::Panicked(joined.to_string())));
+        // The engine stops an attempt by dropping this future: the function then sees
+        // `context.cancelled` turn true, and a coroutine gets `CancelledError`.
+        let mut guard = CancelOnDrop { flag: Arc::clone(&cancelled), submission: None, armed: true };
+        let result = if self.spec.is_async {
+            self.run_coroutine(context, cancelled, &mut guard).await
+        } else {
+            let spec = Arc::clone(&self.spec);
+            run_blocking(Arc::clone(&cancelled), move |py| call(py, &spec, context, cancelled)).await
+        };
         guard.armed = false;
         result
     }
 }
 
-/// Sets the attempt's cancellation flag if dropped while armed (before the call returned).
+impl PythonTask {
+    async fn run_coroutine(
+        &self,
+        context: Context,
+        cancelled: Arc<AtomicBool>,
+        guard: &mut CancelOnDrop,
+    ) -> Result<Context, TaskError> {
+        let execution_id = context.attempt().map(|attempt| attempt.execution_id);
+        let spec = Arc::clone(&self.spec);
+        // Making the coroutine and handing it to its loop needs the GIL: off the runtime's workers.
+        let flag = Arc::clone(&cancelled);
+        let (py_context, started) = run_blocking(flag, move |py| {
+            let py_context =
+                Py::new(py, PyContext::for_attempt(context, cancelled)).map_err(|error| failure(py, &spec, &error))?;
+            let started = spec
+                .function
+                .bind(py)
+                .call1((py_context.bind(py),))
+                .and_then(|coroutine| coroutine::start(py, execution_id, &coroutine))
+                .map_err(|error| failure(py, &spec, &error))?;
+            Ok((py_context, started))
+        })
+        .await?;
+        guard.submission = Some(started.submission);
+        let outcome = started.outcome.await;
+        guard.submission = None;
+        let spec = Arc::clone(&self.spec);
+        run_blocking(Arc::clone(&guard.flag), move |py| {
+            let returned = match outcome {
+                Ok(outcome) => outcome,
+                Err(_) => Err(coroutine::cancelled_error(py)),
+            }
+            .map_err(|error| failure(py, &spec, &error))?;
+            complete(py, &spec, py_context.bind(py), returned.into_bound(py))
+        })
+        .await
+    }
+}
+
+/// Runs Python on a thread of the blocking pool, counted as a call in flight that `cancelled`
+/// asks to stop.
+async fn run_blocking<T, F>(cancelled: Arc<AtomicBool>, body: F) -> Result<T, TaskError>
+where
+    F: FnOnce(Python<'_>) -> Result<T, TaskError> + Send + 'static,
+    T: Send + 'static,
+{
+    tokio::task::spawn_blocking(move || {
+        let _in_flight = calls::begin(cancelled);
+        Python::attach(body)
+    })
+    .await
+    .unwrap_or_else(|joined| Err(TaskError::Panicked(joined.to_string())))
+}
+
+/// Stops the attempt's Python side if dropped while armed (before the attempt returned).
 struct CancelOnDrop {
     flag: Arc<AtomicBool>,
+    submission: Option<Py<PyAny>>,
     armed: bool,
 }
 
 impl Drop for CancelOnDrop {
     fn drop(&mut self) {
-        if self.armed {
-            self.flag.store(true, Ordering::SeqCst);
+        if !self.armed {
+            return;
+        }
+        self.flag.store(true, Ordering::SeqCst);
+        if let Some(submission) = self.submission.take() {
+            // Cancelling takes the GIL: not on this runtime worker.
+            tokio::task::spawn_blocking(move || {
+                let _in_flight = calls::begin(Arc::default());
+                Python::attach(|py| {
+                    if let Err(error) = submission.call_method0(py, "cancel") {
+                        error.write_unraisable(py, None);
+                    }
+                })
+            });
         }
     }
 }
 
-/// Calls the function with the context and turns what it did into the engine's terms.
+/// Calls a plain function with the context and turns what it did into the engine's terms; a
+/// coroutine it returns is run on the execution's loop while this thread waits.
 fn call(py: Python<'_>, spec: &TaskSpec, context: Context, cancelled: Arc<AtomicBool>) -> Result<Context, TaskError> {
+    let execution_id = context.attempt().map(|attempt| attempt.execution_id);
     let py_context =
         Bound::new(py, PyContext::for_attempt(context, cancelled)).map_err(|error| failure(py, spec, &error))?;
     let returned = spec
         .function
         .bind(py)
         .call1((&py_context,))
-        .and_then(|returned| finish_coroutine(py, returned))
+        .and_then(|returned| {
+            if is_coroutine(py, &returned)? {
+                let started = coroutine::start(py, execution_id, &returned)?;
+                coroutine::wait_blocking(py, started).map(|value| value.into_bound(py))
+            } else {
+                Ok(returned)
+            }
+        })
         .map_err(|error| failure(py, spec, &error))?;
+    complete(py, spec, &py_context, returned)
+}
+
+/// The context after the function returned `returned`: `None`, or a `dict` of values to set.
+fn complete(
+    py: Python<'_>,
+    spec: &TaskSpec,
+    py_context: &Bound<'_, PyContext>,
+    returned: Bound<'_, PyAny>,
+) -> Result<Context, TaskError> {
     let mut context = std::mem::take(&mut py_context.borrow_mut().inner);
     if returned.is_none() {
         return Ok(context);
@@ -121,16 +207,10 @@ fn call(py: Python<'_>, spec: &TaskSpec, context: Context, cancelled: Arc<Atomic
     Ok(context)
 }
 
-/// Runs a returned coroutine to completion (an `async def` task); other values pass through.
-fn finish_coroutine<'py>(py: Python<'py>, returned: Bound<'py, PyAny>) -> PyResult<Bound<'py, PyAny>> {
+/// Whether a value is a coroutine object.
+pub fn is_coroutine(py: Python<'_>, value: &Bound<'_, PyAny>) -> PyResult<bool> {
     static IS_COROUTINE: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
-    static RUN: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
-    let is_coroutine = IS_COROUTINE.import(py, "inspect", "iscoroutine")?;
-    if is_coroutine.call1((&returned,))?.is_truthy()? {
-        RUN.import(py, "asyncio", "run")?.call1((returned,))
-    } else {
-        Ok(returned)
-    }
+    IS_COROUTINE.import(py, "inspect", "iscoroutine")?.call1((value,))?.is_truthy()
 }
 
 /// The attempt's failure: the exception's type, message and traceback, retryable unless the

@@ -15,6 +15,8 @@ use crate::trigger::PyTriggerRule;
 /// Everything about a task, shared by its Python object and the engine's view of it.
 pub struct TaskSpec {
     pub id: String,
+    /// The function is a coroutine function (`async def`).
+    pub is_async: bool,
     pub dependencies: Vec<String>,
     pub function: Py<PyAny>,
     pub retry: Option<Py<PyRetryPolicy>>,
@@ -85,8 +87,10 @@ impl PyTask {
             Some(value) => PyTriggerRule::from_argument(value)?,
             None => TriggerRule::AllSucceeded,
         };
+        let is_async = py.import("inspect")?.call_method1("iscoroutinefunction", (function,))?.is_truthy()?;
         Ok(Self {
             spec: Arc::new(TaskSpec {
+                is_async,
                 dependencies: dependency_ids(&id, dependencies)?,
                 id,
                 function: function.clone().unbind(),

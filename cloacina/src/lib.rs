@@ -35,7 +35,9 @@ pub mod workflow;
 
 pub use context::{Attempt, Context, ContextDelta};
 pub use error::{ConfigError, ContextError, ExecutorError, StoreError, TaskError, WorkflowError};
-pub use executor::{Event, EventKind, ExecutionHandle, ExecutorConfig, UnifiedExecutor, WeakExecutor, WorkflowRef};
+pub use executor::{
+    Event, EventKind, EventStream, ExecutionHandle, ExecutorConfig, UnifiedExecutor, WeakExecutor, WorkflowRef,
+};
 pub use result::{ExecutionResult, ExecutionStatus, ExecutionSummary, TaskResult, TaskStatus};
 pub use retry::{Backoff, RetryPolicy};
 pub use store::{DatabaseUrl, ExecutionFilter, SqliteSynchronous};

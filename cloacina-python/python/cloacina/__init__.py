@@ -22,12 +22,14 @@ Every execution is kept in the database the executor was given (SQLite or Postgr
 import atexit
 
 from cloacina import _native
-from cloacina._enums import ExecutionStatus, TaskStatus
+from cloacina._enums import EventKind, ExecutionStatus, TaskStatus
 from cloacina._native import (
     CloacinaError,
     Context,
     ContextKeyError,
     DatabaseError,
+    Event,
+    EventStream,
     ExecutionCancelledError,
     ExecutionFailedError,
     ExecutionHandle,
@@ -57,6 +59,9 @@ __all__ = [
     "Context",
     "ContextKeyError",
     "DatabaseError",
+    "Event",
+    "EventKind",
+    "EventStream",
     "ExecutionCancelledError",
     "ExecutionFailedError",
     "ExecutionHandle",

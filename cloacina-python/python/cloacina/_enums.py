@@ -36,3 +36,23 @@ class TaskStatus(str, enum.Enum):
 
     def __str__(self) -> str:
         return self.value
+
+
+class EventKind(str, enum.Enum):
+    """What an event records. Equal to its value: ``event.kind == "TaskCompleted"``."""
+
+    EXECUTION_CREATED = "ExecutionCreated"
+    EXECUTION_STARTED = "ExecutionStarted"
+    EXECUTION_COMPLETED = "ExecutionCompleted"
+    EXECUTION_FAILED = "ExecutionFailed"
+    EXECUTION_CANCELLED = "ExecutionCancelled"
+    TASK_READY = "TaskReady"
+    TASK_STARTED = "TaskStarted"
+    TASK_RETRIED = "TaskRetried"
+    TASK_COMPLETED = "TaskCompleted"
+    TASK_FAILED = "TaskFailed"
+    TASK_SKIPPED = "TaskSkipped"
+    TASK_CANCELLED = "TaskCancelled"
+
+    def __str__(self) -> str:
+        return self.value

@@ -2,10 +2,10 @@
 
 import datetime
 import uuid
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Awaitable, Callable, Generator, Iterable, Iterator
 from typing import Any, Literal, TypeAlias, final, overload
 
-from cloacina._enums import ExecutionStatus, TaskStatus
+from cloacina._enums import EventKind, ExecutionStatus, TaskStatus
 
 __version__: str
 __all__ = [
@@ -13,6 +13,8 @@ __all__ = [
     "Context",
     "ContextKeyError",
     "DatabaseError",
+    "Event",
+    "EventStream",
     "ExecutionCancelledError",
     "ExecutionFailedError",
     "ExecutionHandle",
@@ -352,8 +354,43 @@ class ExecutionSummary:
     def finished_at(self) -> datetime.datetime | None: ...
 
 @final
+class Event:
+    """One state change of an execution or of one of its tasks."""
+
+    @property
+    def execution_id(self) -> str: ...
+    @property
+    def task_id(self) -> str | None: ...
+    @property
+    def kind(self) -> EventKind: ...
+    @property
+    def attempt(self) -> int | None: ...
+    @property
+    def message(self) -> str | None: ...
+    @property
+    def at(self) -> datetime.datetime: ...
+    @property
+    def sequence(self) -> int | None: ...
+
+@final
+class EventStream:
+    """The events of one execution, in order, ending after the event that ends it."""
+
+    def __aiter__(self) -> EventStream: ...
+    def __anext__(self) -> Awaitable[Event]: ...
+    def __iter__(self) -> EventStream: ...
+    def __next__(self) -> Event: ...
+
+_EventCallback: TypeAlias = Callable[[Event], Any]
+
+class _ExecutionResultOrAwaitable(ExecutionResult):  # type: ignore[misc]
+    """What `execute` returns: the result, or (with an event loop running) an awaitable of it."""
+
+    def __await__(self) -> Generator[Any, None, ExecutionResult]: ...
+
+@final
 class ExecutionHandle:
-    """A started execution: wait for it, look at it, or cancel it."""
+    """A started execution: wait for it, look at it, stream its events, or cancel it."""
 
     @property
     def execution_id(self) -> str: ...
@@ -361,6 +398,11 @@ class ExecutionHandle:
     def status(self) -> ExecutionStatus: ...
     def wait(self, timeout: float | None = None) -> ExecutionResult:
         """Waits for the execution to finish and returns its result."""
+    def wait_async(self, timeout: float | None = None) -> Awaitable[ExecutionResult]:
+        """Waits for the execution to finish; awaitable."""
+    def __await__(self) -> Generator[Any, None, ExecutionResult]: ...
+    def events(self) -> EventStream:
+        """The execution's events, past and to come, in order."""
     def cancel(self) -> ExecutionStatus:
         """Cancels the execution; returns its final status."""
 
@@ -384,12 +426,37 @@ class UnifiedExecutor:
         shutdown_timeout: float = ...,
         schema: str | None = ...,
     ) -> UnifiedExecutor: ...
-    def execute(self, workflow: str | Workflow, context: _ContextArgument = None) -> ExecutionResult:
-        """Runs a workflow to its end and returns the result; blocks until then."""
-    def start(self, workflow: str | Workflow, context: _ContextArgument = None) -> ExecutionHandle:
+    def execute(
+        self,
+        workflow: str | Workflow,
+        context: _ContextArgument = None,
+        *,
+        timeout: float | None = None,
+        on_event: _EventCallback | None = None,
+    ) -> _ExecutionResultOrAwaitable:
+        """Runs a workflow to its end: blocks and returns the result, or, where an asyncio loop
+        runs in the calling thread, returns an awaitable of it."""
+    def execute_async(
+        self,
+        workflow: str | Workflow,
+        context: _ContextArgument = None,
+        *,
+        timeout: float | None = None,
+        on_event: _EventCallback | None = None,
+    ) -> Awaitable[ExecutionResult]:
+        """Runs a workflow to its end; always awaitable."""
+    def start(
+        self,
+        workflow: str | Workflow,
+        context: _ContextArgument = None,
+        *,
+        on_event: _EventCallback | None = None,
+    ) -> ExecutionHandle:
         """Starts a workflow and returns at once."""
     def wait(self, execution_id: _ExecutionId, timeout: float | None = None) -> ExecutionResult:
         """Waits for an execution to finish and returns its result."""
+    def wait_async(self, execution_id: _ExecutionId, timeout: float | None = None) -> Awaitable[ExecutionResult]:
+        """Waits for an execution to finish; awaitable."""
     def get_execution(self, execution_id: _ExecutionId) -> ExecutionResult:
         """The execution as stored now."""
     def list_executions(
@@ -405,6 +472,12 @@ class UnifiedExecutor:
         """Runs tasks for executions started anywhere until shut down (the worker-only mode)."""
     def shutdown(self) -> None:
         """Stops the executor, letting running tasks finish."""
+    def shutdown_async(self) -> Awaitable[None]:
+        """Stops the executor like `shutdown`; awaitable."""
+    def __aenter__(self) -> Awaitable[UnifiedExecutor]: ...
+    def __aexit__(
+        self, _exception_type: object = None, _exception: object = None, _traceback: object = None
+    ) -> Awaitable[None]: ...
     def __enter__(self) -> UnifiedExecutor: ...
     def __exit__(
         self, _exception_type: object = None, _exception: object = None, _traceback: object = None

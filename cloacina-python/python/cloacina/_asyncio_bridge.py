@@ -1,0 +1,107 @@
+"""Running task coroutines on event loops, from the engine's threads.
+
+A coroutine runs on the event loop of the code that awaited its execution, so that it can use
+that loop's clients and loop-bound objects; otherwise on an event loop the executors own, on a
+thread of its own. Everything here may be called from any thread.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextvars
+import threading
+from collections.abc import Callable, Coroutine
+from typing import Any
+
+
+class Submission:
+    """A coroutine handed to an event loop; ``cancel()`` cancels it from any thread."""
+
+    __slots__ = ("_cancelled", "_loop", "_task")
+
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        self._loop = loop
+        self._task: asyncio.Task[Any] | None = None
+        self._cancelled = False
+
+    def cancel(self) -> None:
+        """Cancels the coroutine: ``CancelledError`` is raised inside it (``finally`` runs)."""
+        try:
+            self._loop.call_soon_threadsafe(self._cancel)
+        except RuntimeError:
+            pass  # The loop is closed: nothing of ours runs there any more.
+
+    def _cancel(self) -> None:
+        self._cancelled = True
+        if self._task is not None:
+            self._task.cancel()
+
+
+def submit(
+    loop: asyncio.AbstractEventLoop,
+    context: contextvars.Context,
+    coroutine: Coroutine[Any, Any, Any],
+    done: Callable[[asyncio.Task[Any] | None], None],
+) -> Submission:
+    """Runs ``coroutine`` as a task of ``loop`` within ``context``; ``done(task)`` is called when
+    it ends (``done(None)`` if it was cancelled before it started).
+
+    Raises:
+        RuntimeError: The loop is closed.
+    """
+    submission = Submission(loop)
+
+    def start() -> None:
+        if submission._cancelled:
+            coroutine.close()
+            done(None)
+            return
+        task = context.run(loop.create_task, coroutine)
+        submission._task = task
+        task.add_done_callback(done)
+
+    loop.call_soon_threadsafe(start)
+    return submission
+
+
+_owned: tuple[asyncio.AbstractEventLoop, threading.Thread] | None = None
+_owned_lock = threading.Lock()
+
+
+def owned_loop() -> asyncio.AbstractEventLoop:
+    """The event loop the executors own (for executions no running loop awaits), started on
+    first use."""
+    global _owned
+    with _owned_lock:
+        if _owned is None or not _owned[1].is_alive():
+            loop = asyncio.new_event_loop()
+            thread = threading.Thread(target=loop.run_forever, name="cloacina-event-loop", daemon=True)
+            thread.start()
+            _owned = (loop, thread)
+        return _owned[0]
+
+
+def close_owned_loop(timeout: float = 1.0) -> None:
+    """Cancels what still runs on the owned loop, then stops and closes it (at exit)."""
+    global _owned
+    with _owned_lock:
+        owned, _owned = _owned, None
+    if owned is None:
+        return
+    loop, thread = owned
+
+    async def finish() -> None:
+        pending = [task for task in asyncio.all_tasks() if task is not asyncio.current_task()]
+        for task in pending:
+            task.cancel()
+        await asyncio.gather(*pending, return_exceptions=True)
+        await loop.shutdown_asyncgens()
+
+    try:
+        asyncio.run_coroutine_threadsafe(finish(), loop).result(timeout)
+    except Exception:  # At exit, a loop that cannot finish in time is left as it is.
+        pass
+    loop.call_soon_threadsafe(loop.stop)
+    thread.join(timeout)
+    if not thread.is_alive():
+        loop.close()

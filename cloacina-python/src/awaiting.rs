@@ -1,0 +1,134 @@
+//! Executions as the binding runs them, blocking or awaited: starting under an id chosen first
+//! (so an awaiting caller's loop is bound before any task runs), waiting with a timeout,
+//! delivering events to a callback, and cancelling what the caller abandons.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use cloacina::{Context, EventStream, ExecutionResult, UnifiedExecutor, WorkflowRef};
+use pyo3::prelude::*;
+use uuid::Uuid;
+
+use crate::calls;
+use crate::coroutine;
+use crate::events::PyEvent;
+use crate::exceptions::{BindingError, BindingResult, ErrorKind};
+use crate::loops;
+use crate::python_task::is_coroutine;
+use crate::runtime::runtime;
+
+/// An execution to run: what, with what, for how long, and who hears its events.
+pub struct Request {
+    pub workflow: WorkflowRef,
+    pub context: Context,
+    pub timeout: Option<Duration>,
+    pub on_event: Option<Arc<Py<PyAny>>>,
+}
+
+/// Runs an execution to its end. If this future is dropped first (the caller was interrupted
+/// or its asyncio task cancelled), the execution is cancelled; if the timeout passes, it is
+/// cancelled and `ExecutionTimeoutError` raised.
+pub async fn run(executor: UnifiedExecutor, execution_id: Uuid, request: Request) -> BindingResult<ExecutionResult> {
+    let mut abandon = CancelOnDrop { executor: executor.clone(), execution_id, armed: true };
+    let Request { workflow, context, timeout, on_event } = request;
+    let handle = executor.start_as(execution_id, workflow, context).await?;
+    let delivery = on_event.map(|callback| tokio::spawn(deliver(executor.event_stream(execution_id), callback)));
+    let waited = match timeout {
+        Some(limit) => tokio::time::timeout(limit, handle.wait()).await.ok(),
+        None => Some(handle.wait().await),
+    };
+    abandon.armed = false;
+    let Some(result) = waited else {
+        executor.cancel(execution_id).await?;
+        let seconds = timeout.unwrap_or_default().as_secs_f64();
+        return Err(BindingError::Raise(
+            ErrorKind::ExecutionTimeout,
+            format!("execution `{execution_id}` did not finish within {seconds}s; it was cancelled"),
+        ));
+    };
+    let result = result?;
+    if let Some(delivery) = delivery {
+        // Every event is delivered before the caller gets the result.
+        let _ = delivery.await;
+    }
+    Ok(result)
+}
+
+/// Cancels the execution if dropped while armed.
+struct CancelOnDrop {
+    executor: UnifiedExecutor,
+    execution_id: Uuid,
+    armed: bool,
+}
+
+impl Drop for CancelOnDrop {
+    fn drop(&mut self) {
+        loops::unbind(self.execution_id);
+        if self.armed {
+            let (executor, execution_id) = (self.executor.clone(), self.execution_id);
+            runtime().spawn(async move {
+                if let Err(error) = executor.cancel(execution_id).await {
+                    tracing::warn!(%error, %execution_id, "could not cancel an abandoned execution");
+                }
+            });
+        }
+    }
+}
+
+/// Delivers an execution's events to `callback` on the runtime, in order (see [`deliver`]).
+pub fn deliver_in_background(stream: EventStream, callback: Arc<Py<PyAny>>) {
+    runtime().spawn(deliver(stream, callback));
+}
+
+/// Calls `callback(event)` for each event, in order; a coroutine it returns is awaited on the
+/// execution's loop before the next event. A callback's exception is reported as unraisable and
+/// delivery goes on.
+async fn deliver(mut stream: EventStream, callback: Arc<Py<PyAny>>) {
+    let execution_id = stream.execution_id();
+    while let Some(event) = stream.next().await {
+        let Ok(event) = event else { return };
+        let calling = Arc::clone(&callback);
+        let started = tokio::task::spawn_blocking(move || {
+            let _in_flight = calls::begin(Arc::default());
+            Python::attach(|py| {
+                let callback = calling;
+                let called = callback.call1(py, (PyEvent::wrap(event),)).and_then(|returned| {
+                    let returned = returned.into_bound(py);
+                    if is_coroutine(py, &returned)? {
+                        coroutine::start(py, Some(execution_id), &returned).map(Some)
+                    } else {
+                        Ok(None)
+                    }
+                });
+                called.unwrap_or_else(|error| {
+                    error.write_unraisable(py, Some(callback.bind(py)));
+                    None
+                })
+            })
+        })
+        .await;
+        if let Ok(Some(started)) = started
+            && let Ok(Err(error)) = started.outcome.await
+        {
+            let reporting = Arc::clone(&callback);
+            let _ = tokio::task::spawn_blocking(move || {
+                let _in_flight = calls::begin(Arc::default());
+                Python::attach(|py| error.write_unraisable(py, Some(reporting.bind(py))))
+            })
+            .await;
+        }
+    }
+}
+
+/// The running event loop of the calling thread, as the context to bind, if there is one.
+pub fn running_loop(py: Python<'_>) -> Option<pyo3_async_runtimes::TaskLocals> {
+    pyo3_async_runtimes::tokio::get_current_locals(py).ok()
+}
+
+/// The error for an awaitable API called without a running loop.
+pub fn needs_loop(what: &str) -> BindingError {
+    pyo3::exceptions::PyRuntimeError::new_err(format!(
+        "{what} needs a running asyncio event loop in this thread; use the blocking form outside asyncio code"
+    ))
+    .into()
+}

@@ -1,0 +1,83 @@
+//! Running a task's coroutine on its event loop and waiting for it from Rust.
+
+use std::sync::Mutex;
+
+use pyo3::prelude::*;
+use tokio::sync::oneshot;
+use uuid::Uuid;
+
+use crate::loops;
+
+/// What a coroutine ended with: its return value or its exception.
+pub type CoroutineOutcome = PyResult<Py<PyAny>>;
+
+/// Called by the event loop when the coroutine's task is done; hands the outcome to Rust.
+#[pyclass(module = "cloacina", name = "_CoroutineDone", frozen)]
+pub struct CoroutineDone {
+    sender: Mutex<Option<oneshot::Sender<CoroutineOutcome>>>,
+}
+
+#[pymethods]
+impl CoroutineDone {
+    /// `task` is the finished asyncio task, or `None` if it was cancelled before it started.
+    fn __call__(&self, py: Python<'_>, task: Option<Bound<'_, PyAny>>) -> PyResult<()> {
+        let outcome = match task {
+            Some(task) if !task.call_method0("cancelled")?.is_truthy()? => {
+                let exception = task.call_method0("exception")?;
+                if exception.is_none() {
+                    Ok(task.call_method0("result")?.unbind())
+                } else {
+                    Err(PyErr::from_value(exception))
+                }
+            }
+            _ => Err(cancelled_error(py)),
+        };
+        if let Some(sender) = self.sender.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).take() {
+            // The attempt may have stopped waiting (cancelled): nothing to tell then.
+            let _ = sender.send(outcome);
+        }
+        Ok(())
+    }
+}
+
+/// `asyncio.CancelledError()`.
+pub fn cancelled_error(py: Python<'_>) -> PyErr {
+    match py.import("asyncio").and_then(|asyncio| asyncio.getattr("CancelledError")).and_then(|class| class.call0()) {
+        Ok(error) => PyErr::from_value(error),
+        Err(error) => error,
+    }
+}
+
+/// A coroutine handed to its event loop.
+pub struct Started {
+    /// Resolves with the outcome.
+    pub outcome: oneshot::Receiver<CoroutineOutcome>,
+    /// Cancels the coroutine (`Submission.cancel`).
+    pub submission: Py<PyAny>,
+}
+
+/// Schedules `coroutine` on the loop of `execution_id` (or the executors' own loop).
+pub fn start(py: Python<'_>, execution_id: Option<Uuid>, coroutine: &Bound<'_, PyAny>) -> PyResult<Started> {
+    let (sender, outcome) = oneshot::channel();
+    let done = Py::new(py, CoroutineDone { sender: Mutex::new(Some(sender)) })?;
+    let submit = loops::bridge(py, "submit")?;
+    let (event_loop, context) = loops::for_execution(py, execution_id)?;
+    let submission = match submit.call1((event_loop, context, coroutine, done.clone_ref(py))) {
+        Ok(submission) => submission,
+        // The bound loop closed meanwhile: run on the executors' own loop instead.
+        Err(error) if error.is_instance_of::<pyo3::exceptions::PyRuntimeError>(py) => {
+            let (event_loop, context) = loops::owned(py)?;
+            submit.call1((event_loop, context, coroutine, done))?
+        }
+        Err(error) => return Err(error),
+    };
+    Ok(Started { outcome, submission: submission.unbind() })
+}
+
+/// Waits for a started coroutine without holding the GIL (from a thread outside the runtime).
+pub fn wait_blocking(py: Python<'_>, started: Started) -> CoroutineOutcome {
+    match py.detach(|| started.outcome.blocking_recv()) {
+        Ok(outcome) => outcome,
+        Err(_) => Err(cancelled_error(py)),
+    }
+}
