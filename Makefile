@@ -4,6 +4,7 @@ CARGO ?= cargo
 VENV ?= .venv
 PYTHON := $(VENV)/bin/python
 PYTHON_SOURCES := cloacina-python/python tests examples
+RUST_EXAMPLES := $(notdir $(basename $(wildcard cloacina/examples/*.rs)))
 
 # A PostgreSQL server for the tests (see scripts/postgres-url); empty means the PostgreSQL
 # variants are skipped, loudly, unless CLOACINA_REQUIRE_POSTGRES=1 makes that a failure.
@@ -38,7 +39,7 @@ check-postgres:
 
 test-rust: check-postgres
 	$(CARGO) test --workspace
-	$(CARGO) run --quiet -p cloacina --example quickstart >/dev/null
+	for example in $(RUST_EXAMPLES); do $(CARGO) run --quiet -p cloacina --example $$example >/dev/null || exit 1; done
 
 test-python: check-postgres python-develop
 	$(PYTHON) -m pytest -ra

@@ -4,9 +4,13 @@
 //! the table shows the median. PostgreSQL runs when `CLOACINA_BENCH_POSTGRES_URL` (or
 //! `CLOACINA_TEST_POSTGRES_URL`) names a server; the benchmark creates and drops its own database.
 
+// `workflow!` takes two macro expansion levels per task; the widest fan-out lists 2002 tasks.
+#![recursion_limit = "4200"]
+
 mod databases;
 mod processes;
 mod shapes;
+mod workflows;
 
 use std::time::Duration;
 

@@ -1,8 +1,12 @@
-//! The workflow shapes measured, built from no-op tasks.
+//! The workflow shapes measured, made of no-op tasks.
 
 use std::time::{Duration, Instant};
 
-use cloacina::{Context, ExecutionStatus, FunctionTask, UnifiedExecutor, Workflow, WorkflowError};
+use std::sync::Arc;
+
+use cloacina::{Context, ExecutionStatus, UnifiedExecutor, Workflow};
+
+use crate::workflows;
 
 /// A workflow shape and how many times one run executes it.
 pub enum Shape {
@@ -12,10 +16,6 @@ pub enum Shape {
     Chain { length: usize },
     /// One execution of a root, `width` independent tasks, and a join: throughput.
     FanOut { width: usize },
-}
-
-fn noop(id: String, dependencies: Vec<String>) -> FunctionTask {
-    FunctionTask::new(id, |context: Context| async move { Ok(context) }).depends_on(dependencies)
 }
 
 impl Shape {
@@ -37,29 +37,14 @@ impl Shape {
         }
     }
 
-    /// Builds the workflow.
-    pub fn workflow(&self) -> Result<Workflow, WorkflowError> {
-        let builder = Workflow::builder(self.name());
+    /// The workflow, as written with `#[task]` and `workflow!` in `build.rs`.
+    pub fn workflow(&self) -> Result<Arc<Workflow>, String> {
         match self {
-            Self::RoundTrip { .. } => {
-                builder.task(noop("first".into(), vec![])).task(noop("second".into(), vec!["first".into()])).build()
-            }
-            Self::Chain { length } => (0..*length)
-                .fold(builder, |builder, index| {
-                    let dependencies = if index == 0 { vec![] } else { vec![format!("step_{}", index - 1)] };
-                    builder.task(noop(format!("step_{index}"), dependencies))
-                })
-                .build(),
-            Self::FanOut { width } => {
-                let workers: Vec<String> = (0..*width).map(|index| format!("worker_{index}")).collect();
-                workers
-                    .iter()
-                    .fold(builder.task(noop("root".into(), vec![])), |builder, worker| {
-                        builder.task(noop(worker.clone(), vec!["root".into()]))
-                    })
-                    .task(noop("join".into(), workers))
-                    .build()
-            }
+            Self::RoundTrip { .. } => Ok(workflows::round_trip::workflow()),
+            Self::Chain { length: 200 } => Ok(workflows::chain_200::workflow()),
+            Self::FanOut { width: 1000 } => Ok(workflows::fan_out_1000::workflow()),
+            Self::FanOut { width: 2000 } => Ok(workflows::fan_out_2000::workflow()),
+            _ => Err(format!("no workflow is generated for {}: add it to benchmarks/build.rs", self.describe())),
         }
     }
 

@@ -33,6 +33,7 @@ pub mod task;
 pub mod trigger;
 pub mod workflow;
 
+pub use cloacina_macros::{task, workflow};
 pub use context::{Attempt, Context, ContextDelta};
 pub use error::{ConfigError, ContextError, ExecutorError, StoreError, TaskError, WorkflowError};
 pub use executor::{
@@ -44,3 +45,9 @@ pub use store::{DatabaseUrl, ExecutionFilter, SqliteSynchronous};
 pub use task::{FunctionTask, Task};
 pub use trigger::{ConditionOperator, ContextCondition, DependencyOutcomes, TriggerRule};
 pub use workflow::{Workflow, WorkflowBuilder, WorkflowRegistry};
+
+// What the macros' expansions name: not part of the API.
+#[doc(hidden)]
+pub use async_trait::async_trait;
+#[doc(hidden)]
+pub use cloacina_macros::__workflow_collect;

@@ -10,6 +10,7 @@ mod events;
 mod failures;
 mod leases;
 mod lifecycle;
+mod macros;
 mod ordering;
 mod outage;
 mod queries;
