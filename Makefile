@@ -3,7 +3,7 @@ SHELL := /bin/bash
 CARGO ?= cargo
 VENV ?= .venv
 PYTHON := $(VENV)/bin/python
-PYTHON_SOURCES := cloacina-python/python tests examples
+PYTHON_SOURCES := cloacina-python/python tests examples benchmarks
 RUST_EXAMPLES := $(notdir $(basename $(wildcard cloacina/examples/*.rs)))
 
 # A PostgreSQL server for the tests (see scripts/postgres-url); empty means the PostgreSQL
@@ -64,6 +64,17 @@ fmt: $(VENV)/.requirements
 	$(CARGO) fmt --all
 	$(VENV)/bin/ruff format $(PYTHON_SOURCES)
 
-bench:
-	CLOACINA_BENCH_POSTGRES_URL="$${CLOACINA_BENCH_POSTGRES_URL:-$(CLOACINA_TEST_POSTGRES_URL)}" \
-	  $(CARGO) run --release -p cloacina-benchmarks
+# Release builds of the engine benchmark and of the Python package (into its own environment),
+# then every measurement; see benchmarks/README.md.
+BENCH_VENV := target/bench-venv
+bench: $(BENCH_VENV)/.requirements
+	$(CARGO) build --release -p cloacina-benchmarks
+	VIRTUAL_ENV=$(abspath $(BENCH_VENV)) $(BENCH_VENV)/bin/maturin develop --release --quiet
+	$(BENCH_VENV)/bin/python benchmarks/run.py --engine-bench target/release/engine-bench \
+	  --postgres "$${CLOACINA_BENCH_POSTGRES_URL:-$(CLOACINA_TEST_POSTGRES_URL)}"
+
+$(BENCH_VENV)/.requirements: benchmarks/requirements.txt
+	test -x $(BENCH_VENV)/bin/python || python3 -m venv $(BENCH_VENV)
+	$(BENCH_VENV)/bin/python -m pip install --quiet --upgrade pip
+	$(BENCH_VENV)/bin/python -m pip install --quiet -r benchmarks/requirements.txt
+	touch $@

@@ -10,12 +10,13 @@ const CHAIN_LENGTH: usize = 200;
 /// The fan-out widths measured: one process, and worker processes sharing PostgreSQL.
 const FAN_OUT_WIDTHS: [usize; 2] = [1000, 2000];
 
-/// A no-op task function.
+/// A task that only notes when it ran (the same body as the Python side's).
 fn task(source: &mut String, name: &str, dependencies: &[String]) {
     let dependencies: Vec<String> = dependencies.iter().map(|dependency| format!("{dependency:?}")).collect();
     let _ = writeln!(
         source,
-        "    #[task(dependencies = [{}])]\n    pub async fn {name}(_context: &mut Context) -> Result<(), TaskError> {{ Ok(()) }}",
+        "    #[task(dependencies = [{}])]\n    pub async fn {name}(_context: &mut Context) -> Result<(), TaskError> {{\n        \
+         crate::stamps::mark({name:?});\n        Ok(())\n    }}",
         dependencies.join(", ")
     );
 }
@@ -43,6 +44,17 @@ fn main() {
         "round_trip",
         "bench_round_trip",
         &[("first".into(), vec![]), ("second".into(), vec!["first".into()])],
+    );
+    shape(
+        &mut source,
+        "diamond",
+        "bench_diamond",
+        &[
+            ("top".into(), vec![]),
+            ("left".into(), vec!["top".into()]),
+            ("right".into(), vec!["top".into()]),
+            ("bottom".into(), vec!["left".into(), "right".into()]),
+        ],
     );
     let chain: Vec<(String, Vec<String>)> = (0..CHAIN_LENGTH)
         .map(|index| (format!("step_{index}"), if index == 0 { vec![] } else { vec![format!("step_{}", index - 1)] }))

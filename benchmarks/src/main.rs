@@ -1,102 +1,41 @@
-//! Engine benchmarks: per-execution overhead and throughput on a SQLite file and PostgreSQL.
+//! `engine-bench`: the Rust side of `make bench`. `benchmarks/run.py` drives it, one process per
+//! measurement, and prints the table; see `benchmarks/README.md`.
 //!
-//! Run with `make bench` (a release build). Each shape runs once to warm up, then `RUNS` times;
-//! the table shows the median. PostgreSQL runs when `CLOACINA_BENCH_POSTGRES_URL` (or
-//! `CLOACINA_TEST_POSTGRES_URL`) names a server; the benchmark creates and drops its own database.
+//! ```text
+//! engine-bench measure SHAPE URL RUNS       one shape, a warm-up and RUNS runs, as JSON
+//! engine-bench processes URL RUNS           PostgreSQL fan-out with 1, 2 and 4 worker processes
+//! engine-bench worker URL                   a worker process (started by `processes`)
+//! engine-bench create-database SERVER NAME  a fresh PostgreSQL database for one measurement
+//! engine-bench drop-database SERVER NAME
+//! ```
 
 // `workflow!` takes two macro expansion levels per task; the widest fan-out lists 2002 tasks.
 #![recursion_limit = "4200"]
 
 mod databases;
+mod measure;
 mod processes;
 mod shapes;
+mod stamps;
 mod workflows;
 
-use std::time::Duration;
+const USAGE: &str = "usage: engine-bench measure SHAPE URL RUNS | processes URL RUNS | worker URL \
+                     | create-database SERVER NAME | drop-database SERVER NAME";
 
-use cloacina::{ExecutorConfig, UnifiedExecutor};
-
-use databases::BenchDatabase;
-use shapes::Shape;
-
-/// Measured runs per shape, after one warm-up run.
-const RUNS: usize = 7;
+fn count(text: &str) -> Result<usize, String> {
+    text.parse().map_err(|_| format!("`{text}` is not a number of runs; {USAGE}"))
+}
 
 #[tokio::main(flavor = "multi_thread")]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let arguments: Vec<String> = std::env::args().collect();
-    if let [_, command, url] = arguments.as_slice()
-        && command == "worker"
-    {
-        return processes::work(url).await;
-    }
-    let mut databases = vec![BenchDatabase::sqlite_file()?];
-    match BenchDatabase::postgres().await? {
-        Some(database) => databases.push(database),
-        None => eprintln!("note: set CLOACINA_BENCH_POSTGRES_URL to include PostgreSQL"),
-    }
-    let shapes = [Shape::RoundTrip { executions: 200 }, Shape::Chain { length: 200 }, Shape::FanOut { width: 1000 }];
-
-    let mut output = std::io::stdout().lock();
-    use std::io::Write;
-    writeln!(output, "{:<14} {:<26} {:>12} {:>12} {:>12}", "backend", "shape", "median", "per task", "tasks/s")?;
-    for database in &databases {
-        let config = ExecutorConfig { max_concurrent_tasks: 256, ..ExecutorConfig::default() };
-        let executor = UnifiedExecutor::with_config(&database.url, config).await?;
-        for shape in &shapes {
-            let workflow = shape.workflow()?;
-            executor.register(workflow);
-            shape.run(&executor).await?; // warm-up
-            let mut timings = Vec::with_capacity(RUNS);
-            for _ in 0..RUNS {
-                timings.push(shape.run(&executor).await?);
-            }
-            timings.sort();
-            let median = timings[RUNS / 2];
-            let tasks = shape.tasks_per_run();
-            let per_execution = median / shape.executions_per_run() as u32;
-            writeln!(
-                output,
-                "{:<14} {:<26} {:>12} {:>12} {:>12.0}",
-                database.name,
-                shape.describe(),
-                format_duration(per_execution),
-                format_duration(median / tasks as u32),
-                tasks as f64 / median.as_secs_f64(),
-            )?;
-        }
-        executor.shutdown().await;
-    }
-    if let Some(postgres) = databases.iter().find(|database| database.name == "postgresql") {
-        writeln!(
-            output,
-            "\nPostgreSQL, {} ({} tasks), worker processes sharing it:",
-            processes::FAN_OUT.describe(),
-            processes::FAN_OUT.tasks_per_run()
-        )?;
-        writeln!(output, "{:<10} {:>12} {:>12}", "workers", "median", "tasks/s")?;
-        let submitter = processes::submitter(&postgres.url).await?;
-        for count in [1, 2, 4] {
-            let _workers = processes::Workers::start(&postgres.url, count)?;
-            processes::run_fan_out(&submitter).await?; // warm-up
-            let mut timings = Vec::with_capacity(RUNS);
-            for _ in 0..RUNS {
-                timings.push(processes::run_fan_out(&submitter).await?);
-            }
-            timings.sort();
-            let median = timings[RUNS / 2];
-            let tasks = processes::FAN_OUT.tasks_per_run() as f64;
-            writeln!(output, "{:<10} {:>12} {:>12.0}", count, format_duration(median), tasks / median.as_secs_f64())?;
-        }
-        submitter.shutdown().await;
-    }
-    Ok(())
-}
-
-fn format_duration(duration: Duration) -> String {
-    if duration < Duration::from_millis(1) {
-        format!("{:.1} us", duration.as_secs_f64() * 1e6)
-    } else {
-        format!("{:.2} ms", duration.as_secs_f64() * 1e3)
+    let arguments: Vec<String> = std::env::args().skip(1).collect();
+    let arguments: Vec<&str> = arguments.iter().map(String::as_str).collect();
+    match arguments.as_slice() {
+        ["measure", shape, url, runs] => measure::main(shape, url, count(runs)?).await,
+        ["processes", url, runs] => processes::main(url, count(runs)?).await,
+        ["worker", url] => processes::work(url).await,
+        ["create-database", server, name] => databases::create(server, name).await,
+        ["drop-database", server, name] => databases::drop(server, name).await,
+        _ => Err(USAGE.into()),
     }
 }

@@ -1,0 +1,98 @@
+"""One shape on one database with Python tasks, printed as a line of JSON for ``run.py``.
+
+python measure.py SHAPE URL RUNS sync|async
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import resource
+import sys
+import time
+
+from shapes import SHAPES, STAMPS, Shape, register, take_hops
+
+import cloacina
+
+EXECUTOR_OPTIONS = {"max_concurrent_tasks": 256}
+"""The settings the Rust side uses too."""
+
+
+def _check(shape: Shape, result: cloacina.ExecutionResult) -> None:
+    if result.status != cloacina.ExecutionStatus.COMPLETED:
+        raise RuntimeError(f"{shape.workflow_name} ended {result.status}: {result.error}")
+
+
+def run_sync(executor: cloacina.UnifiedExecutor, shape: Shape) -> tuple[float, list[float]]:
+    """Runs the shape once from plain code; the time spent in ``execute`` and the hops."""
+    wall = 0.0
+    hops: list[float] = []
+    for _ in range(shape.executions_per_run):
+        STAMPS.clear()
+        started = time.perf_counter()
+        result = executor.execute(shape.workflow_name)
+        wall += time.perf_counter() - started
+        _check(shape, result)
+        hops.extend(take_hops(shape))
+    return wall, hops
+
+
+async def run_async(executor: cloacina.UnifiedExecutor, shape: Shape) -> tuple[float, list[float]]:
+    """Runs the shape once from a coroutine, its tasks on this event loop."""
+    wall = 0.0
+    hops: list[float] = []
+    for _ in range(shape.executions_per_run):
+        STAMPS.clear()
+        started = time.perf_counter()
+        result = await executor.execute_async(shape.workflow_name)
+        wall += time.perf_counter() - started
+        _check(shape, result)
+        hops.extend(take_hops(shape))
+    return wall, hops
+
+
+def measure(shape: Shape, url: str, runs: int, asynchronous: bool) -> tuple[list[float], list[float]]:
+    register(shape, asynchronous)
+    walls: list[float] = []
+    hops: list[float] = []
+    if asynchronous:
+
+        async def main() -> None:
+            async with cloacina.UnifiedExecutor(url, **EXECUTOR_OPTIONS) as executor:
+                await run_async(executor, shape)
+                for _ in range(runs):
+                    wall, run_hops = await run_async(executor, shape)
+                    walls.append(wall)
+                    hops.extend(run_hops)
+
+        asyncio.run(main())
+    else:
+        with cloacina.UnifiedExecutor(url, **EXECUTOR_OPTIONS) as executor:
+            run_sync(executor, shape)
+            for _ in range(runs):
+                wall, run_hops = run_sync(executor, shape)
+                walls.append(wall)
+                hops.extend(run_hops)
+    return walls, hops
+
+
+def main(arguments: list[str]) -> None:
+    if len(arguments) != 4 or arguments[3] not in ("sync", "async") or arguments[0] not in SHAPES:
+        sys.exit(f"usage: measure.py {{{'|'.join(SHAPES)}}} URL RUNS sync|async")
+    key, url, runs, mode = arguments
+    shape = SHAPES[key]
+    walls, hops = measure(shape, url, int(runs), mode == "async")
+    line = {
+        "implementation": f"python-{mode}",
+        "shape": key,
+        "tasks_per_run": shape.tasks_per_run,
+        "walls_s": walls,
+        "hops_us": hops,
+        "peak_rss_bytes": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024,
+    }
+    print(json.dumps(line))
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])

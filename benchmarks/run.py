@@ -1,0 +1,281 @@
+"""``make bench``: every shape on every backend in Rust, Python (sync tasks) and Python (async
+tasks), one fresh database and one process per measurement; then the PostgreSQL worker-process
+scaling and the memory soak. Prints the table, checks the targets, and writes ``results.json``
+and ``benchmarks.png`` to the output directory.
+
+    python benchmarks/run.py --engine-bench target/release/engine-bench [--postgres URL]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import uuid
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+HERE = Path(__file__).resolve().parent
+SHAPES = {
+    "round_trip": ("2-task round trip", 200),
+    "chain_200": ("chain of 200", 1),
+    "fan_out_1000": ("fan-out 1000 + join", 1),
+    "diamond": ("diamond of 4", 200),
+}
+"""Each shape's label and executions per run."""
+IMPLEMENTATIONS = ["rust", "python-sync", "python-async"]
+SOAK_EXECUTIONS = 10_000
+
+
+def percentile(values: list[float], fraction: float) -> float:
+    """Nearest-rank percentile."""
+    ordered = sorted(values)
+    return ordered[max(0, math.ceil(fraction * len(ordered)) - 1)]
+
+
+def database_url(server: str, name: str) -> str:
+    parts = urlsplit(server)
+    return urlunsplit((parts.scheme, parts.netloc, "/" + name, parts.query, parts.fragment))
+
+
+class Backends:
+    """Fresh databases, one per measurement."""
+
+    def __init__(self, engine_bench: str, postgres: str | None, directory: Path) -> None:
+        self.engine_bench = engine_bench
+        self.postgres = postgres
+        self.directory = directory
+
+    def names(self) -> list[str]:
+        return ["sqlite-file", "postgresql"] if self.postgres else ["sqlite-file"]
+
+    def run(self, backend: str, command: list[str]) -> list[dict[str, Any]]:
+        """Runs `command` with `{url}` replaced by a fresh database of `backend`; its JSON lines."""
+        name = f"cloacina_bench_{uuid.uuid4().hex[:12]}"
+        if backend == "sqlite-file":
+            url = f"sqlite:///{self.directory / (name + '.db')}"
+        else:
+            assert self.postgres
+            subprocess.run([self.engine_bench, "create-database", self.postgres, name], check=True)
+            url = database_url(self.postgres, name)
+        try:
+            command = [url if part == "{url}" else part for part in command]
+            output = subprocess.run(command, check=True, capture_output=True, text=True, cwd=HERE / "python")
+        except subprocess.CalledProcessError as error:
+            sys.exit(f"{' '.join(command)} failed:\n{error.stderr}")
+        finally:
+            if backend == "postgresql":
+                assert self.postgres
+                subprocess.run([self.engine_bench, "drop-database", self.postgres, name], check=True)
+        return [json.loads(line) for line in output.stdout.splitlines() if line.startswith("{")]
+
+
+def measure(backends: Backends, runs: int) -> list[dict[str, Any]]:
+    rows = []
+    for backend in backends.names():
+        for shape in SHAPES:
+            for implementation in IMPLEMENTATIONS:
+                if implementation == "rust":
+                    command = [backends.engine_bench, "measure", shape, "{url}", str(runs)]
+                else:
+                    mode = implementation.removeprefix("python-")
+                    command = [sys.executable, "measure.py", shape, "{url}", str(runs), mode]
+                print(f"  {backend:<12} {shape:<13} {implementation}", file=sys.stderr, flush=True)
+                (line,) = backends.run(backend, command)
+                rows.append({"backend": backend, **line})
+    return rows
+
+
+def summarize(rows: list[dict[str, Any]]) -> None:
+    """Adds the median, throughput, latency percentiles and ratio to Rust to each row."""
+    rust = {}
+    for row in rows:
+        row["median_s"] = statistics.median(row["walls_s"])
+        row["tasks_per_s"] = row["tasks_per_run"] / row["median_s"]
+        row["per_execution_s"] = row["median_s"] / SHAPES[row["shape"]][1]
+        row["hop_p50_us"] = percentile(row["hops_us"], 0.50)
+        row["hop_p99_us"] = percentile(row["hops_us"], 0.99)
+        if row["implementation"] == "rust":
+            rust[(row["backend"], row["shape"])] = row["median_s"]
+    for row in rows:
+        row["ratio_to_rust"] = row["median_s"] / rust[(row["backend"], row["shape"])]
+
+
+def duration(seconds: float) -> str:
+    if seconds < 1e-3:
+        return f"{seconds * 1e6:.0f} us"
+    if seconds < 1:
+        return f"{seconds * 1e3:.2f} ms"
+    return f"{seconds:.2f} s"
+
+
+def print_table(rows: list[dict[str, Any]], runs: int) -> None:
+    header = (
+        f"{'backend':<12} {'shape':<20} {'tasks':<13} {'median':>10} {'per exec':>10} {'tasks/s':>9} "
+        f"{'x rust':>7} {'hop p50':>9} {'hop p99':>9} {'peak RSS':>9}"
+    )
+    print(f"\nMedian of {runs} runs after a warm-up; one process and one fresh database per row.\n")
+    print(header)
+    print("-" * len(header))
+    for row in rows:
+        label, executions = SHAPES[row["shape"]]
+        shape = f"{label} x{executions}" if executions > 1 else label
+        print(
+            f"{row['backend']:<12} {shape:<20} {row['implementation']:<13} {duration(row['median_s']):>10} "
+            f"{duration(row['per_execution_s']):>10} {row['tasks_per_s']:>9.0f} {row['ratio_to_rust']:>7.2f} "
+            f"{duration(row['hop_p50_us'] / 1e6):>9} {duration(row['hop_p99_us'] / 1e6):>9} "
+            f"{row['peak_rss_bytes'] / 2**20:>7.0f} MB"
+        )
+
+
+def print_processes(lines: list[dict[str, Any]]) -> None:
+    print("\nPostgreSQL, fan-out 2000 + join (2002 tasks), submitted by a process running no task:\n")
+    print(f"{'worker processes':>16} {'median':>10} {'tasks/s':>9}")
+    for line in lines:
+        median = statistics.median(line["walls_s"])
+        print(f"{line['workers']:>16} {duration(median):>10} {line['tasks_per_run'] / median:>9.0f}")
+
+
+def print_soak(soak: dict[str, Any]) -> None:
+    growth = (soak["rss_after_bytes"] - soak["rss_before_bytes"]) / 2**20
+    print(
+        f"\nSoak: {soak['executions']} executions of the 2-task workflow in one Python process "
+        f"(SQLite file) in {soak['seconds']:.1f} s: resident memory {soak['rss_before_bytes'] / 2**20:.1f} MB "
+        f"after a warm-up, {soak['rss_after_bytes'] / 2**20:.1f} MB after, growth {growth:+.1f} MB"
+    )
+
+
+def check_targets(rows: list[dict[str, Any]], soak: dict[str, Any] | None) -> list[str]:
+    """Each target on the SQLite file, met or missed, with the figure."""
+    sqlite = [row for row in rows if row["backend"] == "sqlite-file"]
+    lines = []
+
+    def verdict(label: str, met: bool, figure: str) -> None:
+        lines.append(f"  {'met   ' if met else 'MISSED'} {label}: {figure}")
+
+    for row in sqlite:
+        if row["implementation"] != "rust":
+            verdict(
+                f"{row['shape']} {row['implementation']} / rust <= 1.10",
+                row["ratio_to_rust"] <= 1.10,
+                f"{row['ratio_to_rust']:.2f}",
+            )
+    for row in sqlite:
+        if row["shape"] == "round_trip":
+            verdict(
+                f"round trip {row['implementation']} <= 2 ms",
+                row["per_execution_s"] <= 2e-3,
+                duration(row["per_execution_s"]),
+            )
+        if row["shape"] == "chain_200":
+            verdict(
+                f"chain of 200 {row['implementation']} <= 50 ms", row["median_s"] <= 0.05, duration(row["median_s"])
+            )
+        if row["shape"] == "fan_out_1000":
+            verdict(
+                f"fan-out 1000 {row['implementation']} >= 10,000 tasks/s",
+                row["tasks_per_s"] >= 10_000,
+                f"{row['tasks_per_s']:.0f} tasks/s",
+            )
+    if soak:
+        growth = (soak["rss_after_bytes"] - soak["rss_before_bytes"]) / 2**20
+        verdict("soak RSS growth < 20 MB", growth < 20, f"{growth:+.1f} MB")
+    return lines
+
+
+def chart(rows: list[dict[str, Any]], path: Path) -> bool:
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        print("note: matplotlib is not installed; no chart", file=sys.stderr)
+        return False
+    backends = sorted({row["backend"] for row in rows}, key=["sqlite-file", "postgresql"].index)
+    figure, axes = plt.subplots(1, len(backends), figsize=(6 * len(backends), 4.5), squeeze=False)
+    width = 0.8 / len(IMPLEMENTATIONS)
+    for axis, backend in zip(axes[0], backends):
+        for offset, implementation in enumerate(IMPLEMENTATIONS):
+            values = []
+            for shape in SHAPES:
+                (row,) = [
+                    r
+                    for r in rows
+                    if r["backend"] == backend and r["shape"] == shape and r["implementation"] == implementation
+                ]
+                values.append(row["median_s"] / row["tasks_per_run"] * 1e6)
+            positions = [index + (offset - 1) * width for index in range(len(SHAPES))]
+            axis.bar(positions, values, width, label=implementation)
+        axis.set_xticks(range(len(SHAPES)), [SHAPES[shape][0] for shape in SHAPES], rotation=15)
+        axis.set_ylabel("wall time per task (us, lower is better)")
+        axis.set_title(backend)
+        axis.legend()
+    figure.suptitle("Cloacina: Rust and Python tasks, same shapes")
+    figure.tight_layout()
+    figure.savefig(path, dpi=110)
+    return True
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--engine-bench", required=True, help="the release engine-bench binary")
+    parser.add_argument("--postgres", default=os.environ.get("CLOACINA_BENCH_POSTGRES_URL"), help="a server URL")
+    parser.add_argument("--runs", type=int, default=7, help="measured runs per row, after a warm-up (at least 5)")
+    parser.add_argument("--output", type=Path, default=Path("target/bench"), help="where results go")
+    arguments = parser.parse_args()
+    arguments.postgres = arguments.postgres or None
+    if arguments.runs < 5:
+        parser.error("--runs must be at least 5: the table shows medians")
+    arguments.output.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix="cloacina-bench-") as directory:
+        backends = Backends(os.path.abspath(arguments.engine_bench), arguments.postgres, Path(directory))
+        if not arguments.postgres:
+            print("note: no PostgreSQL server given (--postgres); SQLite only", file=sys.stderr)
+        print("measuring:", file=sys.stderr)
+        rows = measure(backends, arguments.runs)
+        processes = []
+        if arguments.postgres:
+            print("  postgresql   worker processes", file=sys.stderr, flush=True)
+            processes = backends.run("postgresql", [backends.engine_bench, "processes", "{url}", str(arguments.runs)])
+        print("  sqlite-file  soak", file=sys.stderr, flush=True)
+        (soak,) = backends.run("sqlite-file", [sys.executable, "soak.py", "{url}", str(SOAK_EXECUTIONS)])
+    summarize(rows)
+    print_table(rows, arguments.runs)
+    if processes:
+        print_processes(processes)
+    print_soak(soak)
+    print("\nTargets (SQLite file):")
+    for line in check_targets(rows, soak):
+        print(line)
+    results = {"rows": rows, "processes": processes, "soak": soak, "machine": machine()}
+    (arguments.output / "results.json").write_text(json.dumps(results, indent=1))
+    written = [str(arguments.output / "results.json")]
+    if chart(rows, arguments.output / "benchmarks.png"):
+        written.append(str(arguments.output / "benchmarks.png"))
+    print(f"\nwrote {', '.join(written)}")
+
+
+def machine() -> dict[str, Any]:
+    """What the figures were measured on."""
+    info: dict[str, Any] = {"cpus": os.cpu_count(), "python": sys.version.split()[0]}
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                info["cpu"] = line.split(":", 1)[1].strip()
+                break
+        memory = Path("/proc/meminfo").read_text().splitlines()[0].split()[1]
+        info["memory_gib"] = round(int(memory) / 2**20, 1)
+    except OSError:
+        pass
+    return info
+
+
+if __name__ == "__main__":
+    main()

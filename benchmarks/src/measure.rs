@@ -1,0 +1,74 @@
+//! One shape on one database, measured and printed as a line of JSON for `run.py`.
+
+use std::io::Write;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use cloacina::{Context, ExecutionStatus, ExecutorConfig, UnifiedExecutor, Workflow};
+use serde_json::json;
+
+use crate::shapes::Shape;
+use crate::stamps;
+
+/// The executor settings both sides use.
+pub fn config() -> ExecutorConfig {
+    ExecutorConfig { max_concurrent_tasks: 256, ..ExecutorConfig::default() }
+}
+
+/// Measures `key` on `url`: one warm-up run, then `runs` runs.
+pub async fn main(key: &str, url: &str, runs: usize) -> Result<(), Box<dyn std::error::Error>> {
+    let shape = Shape::named(key)?;
+    let workflow = shape.workflow()?;
+    let executor = UnifiedExecutor::with_config(url, config()).await?;
+    run(&shape, &executor, &workflow).await?;
+    let mut walls = Vec::with_capacity(runs);
+    let mut hops = Vec::new();
+    for _ in 0..runs {
+        let (wall, run_hops) = run(&shape, &executor, &workflow).await?;
+        walls.push(wall.as_secs_f64());
+        hops.extend(run_hops.iter().map(|hop| (hop.as_secs_f64() * 1e7).round() / 10.0));
+    }
+    executor.shutdown().await;
+    let line = json!({
+        "implementation": "rust",
+        "shape": key,
+        "tasks_per_run": shape.tasks_per_run(),
+        "walls_s": walls,
+        "hops_us": hops,
+        "peak_rss_bytes": peak_rss_bytes(),
+    });
+    writeln!(std::io::stdout().lock(), "{line}")?;
+    Ok(())
+}
+
+/// Runs the shape once: the time spent in `execute`, and every dependency-to-dependent hop.
+async fn run(
+    shape: &Shape,
+    executor: &UnifiedExecutor,
+    workflow: &Arc<Workflow>,
+) -> Result<(Duration, Vec<Duration>), Box<dyn std::error::Error>> {
+    let name = workflow.name();
+    let mut wall = Duration::ZERO;
+    let mut hops = Vec::new();
+    for _ in 0..shape.executions_per_run() {
+        stamps::clear();
+        let started = Instant::now();
+        let result = executor.execute(name, Context::new()).await?;
+        wall += started.elapsed();
+        if result.status != ExecutionStatus::Completed {
+            return Err(format!("{name} ended {}: {:?}", result.status, result.error).into());
+        }
+        hops.extend(stamps::take_hops(workflow)?);
+    }
+    Ok((wall, hops))
+}
+
+/// The most memory this process has held (Linux), in bytes; 0 where unknown.
+pub fn peak_rss_bytes() -> u64 {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    status
+        .lines()
+        .find_map(|line| line.strip_prefix("VmHWM:"))
+        .and_then(|value| value.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
+        .map_or(0, |kilobytes| kilobytes * 1024)
+}
