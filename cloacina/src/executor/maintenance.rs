@@ -1,6 +1,7 @@
 //! Leases, kept alive and cleaned up: every third of the lease duration the executor renews the
 //! leases it holds (stopping local attempts whose lease it lost) and recovers tasks of its
-//! workflows whose holder stopped renewing theirs.
+//! workflows whose holder stopped renewing theirs. On a SQLite file it also checkpoints the
+//! write-ahead log, off the commit path.
 
 use std::collections::{BTreeMap, HashSet};
 use std::sync::Arc;
@@ -31,6 +32,23 @@ pub(crate) async fn maintain(engine: Arc<Engine>) {
         tokio::select! {
             _ = engine.closed.cancelled() => return,
             _ = tokio::time::sleep(interval) => {}
+        }
+    }
+}
+
+/// How often a SQLite file's write-ahead log is checkpointed.
+const CHECKPOINT_INTERVAL: Duration = Duration::from_millis(200);
+
+/// Checkpoints a SQLite file's write-ahead log until the executor closes (see
+/// `store/checkpoint.rs`).
+pub(crate) async fn checkpoint(engine: Arc<Engine>) {
+    loop {
+        tokio::select! {
+            _ = engine.closed.cancelled() => return,
+            _ = tokio::time::sleep(CHECKPOINT_INTERVAL) => {}
+        }
+        if let Err(error) = engine.store.checkpoint().await {
+            tracing::warn!(%error, "checkpointing the write-ahead log failed; retrying");
         }
     }
 }

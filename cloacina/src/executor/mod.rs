@@ -157,6 +157,9 @@ impl UnifiedExecutor {
         report_unknown_workflows(&engine).await;
         let dispatcher = tokio::spawn(worker::dispatch(Arc::clone(&engine)));
         tokio::spawn(maintenance::maintain(Arc::clone(&engine)));
+        if engine.store.is_sqlite_file() {
+            tokio::spawn(maintenance::checkpoint(Arc::clone(&engine)));
+        }
         listener::spawn(&engine);
         let lifecycle = Arc::new(Lifecycle { engine: Arc::clone(&engine), dispatcher: Mutex::new(Some(dispatcher)) });
         Ok(Self { engine, lifecycle })

@@ -90,6 +90,11 @@ impl ConnectionTarget {
         Self { connect_to, schema, description: url.describe(), settings, kind }
     }
 
+    /// True for a SQLite file.
+    pub fn is_sqlite_file(&self) -> bool {
+        self.kind == TargetKind::SqliteFile
+    }
+
     /// True for an in-memory SQLite database.
     pub fn is_memory(&self) -> bool {
         self.kind == TargetKind::SqliteMemory
@@ -121,8 +126,9 @@ impl ConnectionTarget {
                      CREATE TEMP TABLE IF NOT EXISTS claimable_revision (id INTEGER PRIMARY KEY, revision BIGINT NOT NULL);"
                 );
                 if self.kind == TargetKind::SqliteFile {
+                    // The executor checkpoints in the background (see `checkpoint.rs`).
                     pragmas.push_str(&format!(
-                        " PRAGMA journal_mode = WAL; PRAGMA synchronous = {};",
+                        " PRAGMA journal_mode = WAL; PRAGMA wal_autocheckpoint = 0; PRAGMA synchronous = {};",
                         self.settings.sqlite_synchronous.pragma_value()
                     ));
                 }

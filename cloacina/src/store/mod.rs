@@ -5,6 +5,7 @@
 //! takes SQLite's write lock up front (`BEGIN IMMEDIATE`); within a process, SQLite writes share
 //! one connection, so they queue there instead of in SQLite's sleeping busy handler.
 
+mod checkpoint;
 mod claims;
 mod connection;
 mod events;
@@ -156,6 +157,27 @@ impl Store {
     /// Connects a listener for other processes' notifications; `None` on SQLite.
     pub fn listener(&self) -> Result<Option<Listener>, StoreError> {
         Listener::connect(&self.target)
+    }
+
+    /// True when the database is a SQLite file, which the executor checkpoints (see
+    /// `checkpoint.rs`).
+    pub fn is_sqlite_file(&self) -> bool {
+        self.target.is_sqlite_file()
+    }
+
+    /// Moves committed pages of a SQLite file's write-ahead log into the database without
+    /// holding up commits, and lets the log start over once it has grown large. Does nothing on
+    /// other databases.
+    pub(crate) async fn checkpoint(&self) -> Result<(), StoreError> {
+        if !self.is_sqlite_file() {
+            return Ok(());
+        }
+        let progress = self.read(checkpoint::passive).await?;
+        if progress.log >= checkpoint::RESTART_AFTER_FRAMES {
+            tracing::debug!(frames = progress.log, copied = progress.checkpointed, "restarting the write-ahead log");
+            Self::interact(&self.pools().writers, &self.description, checkpoint::restart).await?;
+        }
+        Ok(())
     }
 
     /// A description of the database for messages.

@@ -25,3 +25,31 @@ fn an_executor_dropped_outside_its_runtime_closes_cleanly() {
     // Let the runtime close the connections it was handed.
     runtime.block_on(async { tokio::time::sleep(std::time::Duration::from_millis(50)).await });
 }
+
+/// Commits leave the write-ahead log to the executor's background checkpoints: while the
+/// executor stays open, what it committed still reaches the database file itself.
+#[tokio::test]
+async fn a_sqlite_file_is_checkpointed_while_the_executor_runs() {
+    let directory = tempfile::tempdir().unwrap();
+    let path = directory.path().join("runs.db");
+    let url = format!("sqlite:///{}", path.display());
+    let executor =
+        UnifiedExecutor::open(&url, ExecutorConfig::default(), Arc::new(WorkflowRegistry::new())).await.unwrap();
+    let workflow = executor.register(Workflow::builder("checkpointed").task(noop("only", &[])).build().unwrap());
+    for _ in 0..50 {
+        let result = executor.execute(Arc::clone(&workflow), Context::new()).await.unwrap();
+        assert_eq!(result.status, ExecutionStatus::Completed);
+    }
+    let database_size = || std::fs::metadata(&path).map_or(0, |metadata| metadata.len());
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    // The schema and fifty executions take well over 64 KiB once copied into the file.
+    while database_size() < 64 * 1024 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the database file is still {} bytes: nothing was checkpointed",
+            database_size()
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    executor.shutdown().await;
+}
