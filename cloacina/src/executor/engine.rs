@@ -165,20 +165,23 @@ impl Engine {
         }
     }
 
-    /// Takes up to `max` free permits (none once the executor is stopping, or if it does not
-    /// run tasks).
-    pub fn take_permits(&self, max: usize) -> Vec<OwnedSemaphorePermit> {
+    /// Takes up to `max` free permits at once (none once the executor is stopping, or if it
+    /// does not run tasks).
+    pub fn take_permits(&self, max: usize) -> Permits {
         if self.stopping.is_cancelled() || !self.config.run_tasks {
-            return Vec::new();
+            return Permits(None);
         }
-        let mut permits = Vec::new();
-        while permits.len() < max {
-            match Arc::clone(&self.permits).try_acquire_owned() {
-                Ok(permit) => permits.push(permit),
-                Err(_) => break,
+        loop {
+            let available = self.permits.available_permits().min(max);
+            if available == 0 {
+                return Permits(None);
+            }
+            let count = u32::try_from(available).unwrap_or(u32::MAX);
+            // Another taker may have got there first: look again at what is left.
+            if let Ok(permits) = Arc::clone(&self.permits).try_acquire_many_owned(count) {
+                return Permits(Some(permits));
             }
         }
-        permits
     }
 
     /// Queues a finished attempt. Returns true when the caller must record the queue (no one
@@ -217,4 +220,28 @@ struct PendingOutcomes {
 /// Locks a mutex whose data stays consistent even if a holder panicked.
 pub(crate) fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     mutex.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+/// Task slots taken together for one claim: each claimed task takes one, and the rest go back
+/// when this is dropped. Taking them in one step keeps a claim's cost independent of
+/// `max_concurrent_tasks`.
+#[derive(Debug)]
+pub struct Permits(Option<OwnedSemaphorePermit>);
+
+impl Permits {
+    /// How many slots are held.
+    pub fn len(&self) -> usize {
+        self.0.as_ref().map_or(0, OwnedSemaphorePermit::num_permits)
+    }
+
+    /// Whether no slot is held.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// One slot, for one task.
+    pub fn take_one(&mut self) -> Option<OwnedSemaphorePermit> {
+        let held = self.0.as_mut()?;
+        if held.num_permits() > 1 { held.split(1) } else { self.0.take() }
+    }
 }

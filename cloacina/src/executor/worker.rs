@@ -16,11 +16,10 @@ use std::time::Duration;
 
 use chrono::Utc;
 use futures::FutureExt;
-use tokio::sync::OwnedSemaphorePermit;
 use tokio::time::Instant;
 use uuid::Uuid;
 
-use super::engine::{Engine, lock};
+use super::engine::{Engine, Permits, lock};
 use super::events::parse_id;
 use super::scheduler::{self, AttemptOutcome, AttemptResult};
 use crate::context::{Attempt, Context};
@@ -100,8 +99,9 @@ async fn next_deadline(engine: &Engine, failures: u32) -> Instant {
 }
 
 /// Starts claimed tasks, one permit each; permits left over are returned.
-pub(crate) fn start_claimed(engine: &Arc<Engine>, claimed: Vec<ClaimedTask>, permits: Vec<OwnedSemaphorePermit>) {
-    for (task, permit) in claimed.into_iter().zip(permits) {
+pub(crate) fn start_claimed(engine: &Arc<Engine>, claimed: Vec<ClaimedTask>, mut permits: Permits) {
+    for task in claimed {
+        let Some(permit) = permits.take_one() else { break };
         let engine_for_attempt = Arc::clone(engine);
         engine.attempts.spawn(async move {
             let engine = engine_for_attempt;
