@@ -11,7 +11,7 @@ use pyo3::IntoPyObjectExt;
 use pyo3::prelude::*;
 use tokio::sync::oneshot;
 
-use crate::calls;
+use crate::python_threads;
 use crate::runtime::runtime;
 
 /// Returns a future of the running loop that completes with `future`'s output.
@@ -34,15 +34,12 @@ where
             // The awaiting side cancelled: dropping `future` stops it.
             _ = cancelled => return,
         };
-        tokio::task::spawn_blocking(move || {
-            let _in_flight = calls::begin(Arc::default());
-            Python::attach(|py| {
-                let (event_loop, py_future) = &*target;
-                let outcome = output.map_err(Into::into).and_then(|value| value.into_py_any(py));
-                let complete = Complete { future: py_future.clone_ref(py), outcome: Mutex::new(Some(outcome)) };
-                // A closed loop has no one waiting any more.
-                let _ = event_loop.call_method1(py, "call_soon_threadsafe", (complete,));
-            })
+        python_threads::spawn(Arc::default(), move |py| {
+            let (event_loop, py_future) = &*target;
+            let outcome = output.map_err(Into::into).and_then(|value| value.into_py_any(py));
+            let complete = Complete { future: py_future.clone_ref(py), outcome: Mutex::new(Some(outcome)) };
+            // A closed loop has no one waiting any more.
+            let _ = event_loop.call_method1(py, "call_soon_threadsafe", (complete,));
         });
     });
     Ok(py_future)

@@ -9,12 +9,12 @@ use cloacina::{Context, EventStream, ExecutionResult, UnifiedExecutor, WorkflowR
 use pyo3::prelude::*;
 use uuid::Uuid;
 
-use crate::calls;
 use crate::coroutine;
 use crate::events::PyEvent;
 use crate::exceptions::{BindingError, BindingResult, ErrorKind};
 use crate::loops;
 use crate::python_task::is_coroutine;
+use crate::python_threads;
 use crate::runtime::runtime;
 
 /// An execution to run: what, with what, for how long, and who hears its events.
@@ -88,22 +88,19 @@ async fn deliver(mut stream: EventStream, callback: Arc<Py<PyAny>>) {
     while let Some(event) = stream.next().await {
         let Ok(event) = event else { return };
         let calling = Arc::clone(&callback);
-        let started = tokio::task::spawn_blocking(move || {
-            let _in_flight = calls::begin(Arc::default());
-            Python::attach(|py| {
-                let callback = calling;
-                let called = callback.call1(py, (PyEvent::wrap(event),)).and_then(|returned| {
-                    let returned = returned.into_bound(py);
-                    if is_coroutine(py, &returned)? {
-                        coroutine::start(py, Some(execution_id), &returned).map(Some)
-                    } else {
-                        Ok(None)
-                    }
-                });
-                called.unwrap_or_else(|error| {
-                    error.write_unraisable(py, Some(callback.bind(py)));
-                    None
-                })
+        let started = python_threads::spawn(Arc::default(), move |py| {
+            let callback = calling;
+            let called = callback.call1(py, (PyEvent::wrap(event),)).and_then(|returned| {
+                let returned = returned.into_bound(py);
+                if is_coroutine(py, &returned)? {
+                    coroutine::start(py, Some(execution_id), &returned).map(Some)
+                } else {
+                    Ok(None)
+                }
+            });
+            called.unwrap_or_else(|error| {
+                error.write_unraisable(py, Some(callback.bind(py)));
+                None
             })
         })
         .await;
@@ -111,9 +108,8 @@ async fn deliver(mut stream: EventStream, callback: Arc<Py<PyAny>>) {
             && let Ok(Err(error)) = started.outcome.await
         {
             let reporting = Arc::clone(&callback);
-            let _ = tokio::task::spawn_blocking(move || {
-                let _in_flight = calls::begin(Arc::default());
-                Python::attach(|py| error.write_unraisable(py, Some(reporting.bind(py))))
+            let _ = python_threads::spawn(Arc::default(), move |py| {
+                error.write_unraisable(py, Some(reporting.bind(py)));
             })
             .await;
         }

@@ -1,4 +1,8 @@
 //! Running a task's coroutine on its event loop and waiting for it from Rust.
+//!
+//! What to make of the coroutine's outcome is worked out on the loop's thread as the coroutine
+//! ends, while that thread holds the GIL anyway: the waiting side gets the finished value and
+//! needs no thread of its own to take the GIL again.
 
 use std::sync::Mutex;
 
@@ -11,10 +15,13 @@ use crate::loops;
 /// What a coroutine ended with: its return value or its exception.
 pub type CoroutineOutcome = PyResult<Py<PyAny>>;
 
+/// Turns an outcome into what the waiting side receives, on the loop's thread.
+type Finish = Box<dyn FnOnce(Python<'_>, CoroutineOutcome) + Send>;
+
 /// Called by the event loop when the coroutine's task is done; hands the outcome to Rust.
 #[pyclass(module = "cloacina", name = "_CoroutineDone", frozen)]
 pub struct CoroutineDone {
-    sender: Mutex<Option<oneshot::Sender<CoroutineOutcome>>>,
+    finish: Mutex<Option<Finish>>,
 }
 
 #[pymethods]
@@ -32,9 +39,9 @@ impl CoroutineDone {
             }
             _ => Err(cancelled_error(py)),
         };
-        if let Some(sender) = self.sender.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).take() {
-            // The attempt may have stopped waiting (cancelled): nothing to tell then.
-            let _ = sender.send(outcome);
+        let finish = self.finish.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).take();
+        if let Some(finish) = finish {
+            finish(py, outcome);
         }
         Ok(())
     }
@@ -49,17 +56,36 @@ pub fn cancelled_error(py: Python<'_>) -> PyErr {
 }
 
 /// A coroutine handed to its event loop.
-pub struct Started {
-    /// Resolves with the outcome.
-    pub outcome: oneshot::Receiver<CoroutineOutcome>,
+pub struct Started<T = CoroutineOutcome> {
+    /// Resolves with the finished outcome; closed if the loop dropped the coroutine unfinished.
+    pub outcome: oneshot::Receiver<T>,
     /// Cancels the coroutine (`Submission.cancel`).
     pub submission: Py<PyAny>,
 }
 
 /// Schedules `coroutine` on the loop of `execution_id` (or the executors' own loop).
 pub fn start(py: Python<'_>, execution_id: Option<Uuid>, coroutine: &Bound<'_, PyAny>) -> PyResult<Started> {
+    start_finishing(py, execution_id, coroutine, |_, outcome| outcome)
+}
+
+/// Like [`start`], with `finish` turning the outcome into the value received, on the loop's
+/// thread as the coroutine ends.
+pub fn start_finishing<T, F>(
+    py: Python<'_>,
+    execution_id: Option<Uuid>,
+    coroutine: &Bound<'_, PyAny>,
+    finish: F,
+) -> PyResult<Started<T>>
+where
+    T: Send + 'static,
+    F: FnOnce(Python<'_>, CoroutineOutcome) -> T + Send + 'static,
+{
     let (sender, outcome) = oneshot::channel();
-    let done = Py::new(py, CoroutineDone { sender: Mutex::new(Some(sender)) })?;
+    let finish: Finish = Box::new(move |py, outcome| {
+        // The attempt may have stopped waiting (cancelled): nothing to tell then.
+        let _ = sender.send(finish(py, outcome));
+    });
+    let done = Py::new(py, CoroutineDone { finish: Mutex::new(Some(finish)) })?;
     let submit = loops::bridge(py, "submit")?;
     let (event_loop, context) = loops::for_execution(py, execution_id)?;
     let submission = match submit.call1((event_loop, context, coroutine, done.clone_ref(py))) {

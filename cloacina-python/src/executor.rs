@@ -20,6 +20,7 @@ use crate::convert::type_name;
 use crate::exceptions::{BindingError, BindingResult, ErrorKind, error};
 use crate::handle::PyExecutionHandle;
 use crate::loops;
+use crate::python_threads;
 use crate::result::{PyExecutionResult, PyExecutionSummary};
 use crate::retry::seconds;
 use crate::runtime::{block_on, block_on_interruptibly};
@@ -87,6 +88,7 @@ const EXIT_GRACE: Duration = Duration::from_secs(1);
 #[pyfunction]
 #[pyo3(name = "_shutdown_at_exit")]
 pub fn shutdown_at_exit(py: Python<'_>) {
+    python_threads::interpreter_exiting();
     let running: Vec<UnifiedExecutor> = live().drain(..).filter_map(|weak| weak.upgrade()).collect();
     block_on(py, async move {
         for executor in running {

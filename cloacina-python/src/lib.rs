@@ -16,6 +16,7 @@ mod executor;
 mod handle;
 mod loops;
 mod python_task;
+mod python_threads;
 mod result;
 mod retry;
 mod runtime;

@@ -15,10 +15,10 @@ use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
 use pyo3::types::{PyDict, PyTuple};
 
-use crate::calls;
 use crate::context::PyContext;
 use crate::convert::{from_python, qualified_name, type_name};
 use crate::coroutine;
+use crate::python_threads;
 use crate::task::TaskSpec;
 
 /// The separator between an error's first line and its traceback.
@@ -86,32 +86,33 @@ impl PythonTask {
         let execution_id = context.attempt().map(|attempt| attempt.execution_id);
         let spec = Arc::clone(&self.spec);
         // Making the coroutine and handing it to its loop needs the GIL: off the runtime's workers.
+        // The loop's thread then turns its outcome into the attempt's result as it ends.
         let flag = Arc::clone(&cancelled);
-        let (py_context, started) = run_blocking(flag, move |py| {
+        let started = run_blocking(flag, move |py| {
             let py_context =
                 Py::new(py, PyContext::for_attempt(context, cancelled)).map_err(|error| failure(py, &spec, &error))?;
-            let started = spec
-                .function
+            let finishing = Arc::clone(&spec);
+            let argument = py_context.clone_ref(py);
+            let finish = move |py: Python<'_>, outcome: coroutine::CoroutineOutcome| {
+                let returned = outcome.map_err(|error| failure(py, &finishing, &error))?;
+                complete(py, &finishing, py_context.bind(py), returned.into_bound(py))
+            };
+            spec.function
                 .bind(py)
-                .call1((py_context.bind(py),))
-                .and_then(|coroutine| coroutine::start(py, execution_id, &coroutine))
-                .map_err(|error| failure(py, &spec, &error))?;
-            Ok((py_context, started))
+                .call1((argument.bind(py),))
+                .and_then(|coroutine| coroutine::start_finishing(py, execution_id, &coroutine, finish))
+                .map_err(|error| failure(py, &spec, &error))
         })
         .await?;
         guard.submission = Some(started.submission);
-        let outcome = started.outcome.await;
+        let result = started.outcome.await.unwrap_or_else(|_| {
+            Err(TaskError::new(format!(
+                "CancelledError: the event loop running task `{}` closed before its coroutine finished",
+                self.spec.id
+            )))
+        });
         guard.submission = None;
-        let spec = Arc::clone(&self.spec);
-        run_blocking(Arc::clone(&guard.flag), move |py| {
-            let returned = match outcome {
-                Ok(outcome) => outcome,
-                Err(_) => Err(coroutine::cancelled_error(py)),
-            }
-            .map_err(|error| failure(py, &spec, &error))?;
-            complete(py, &spec, py_context.bind(py), returned.into_bound(py))
-        })
-        .await
+        result
     }
 }
 
@@ -122,12 +123,7 @@ where
     F: FnOnce(Python<'_>) -> Result<T, TaskError> + Send + 'static,
     T: Send + 'static,
 {
-    tokio::task::spawn_blocking(move || {
-        let _in_flight = calls::begin(cancelled);
-        Python::attach(body)
-    })
-    .await
-    .unwrap_or_else(|joined| Err(TaskError::Panicked(joined.to_string())))
+    python_threads::spawn(cancelled, body).await.unwrap_or_else(|joined| Err(TaskError::Panicked(joined.to_string())))
 }
 
 /// Stops the attempt's Python side if dropped while armed (before the attempt returned).
@@ -145,13 +141,10 @@ impl Drop for CancelOnDrop {
         self.flag.store(true, Ordering::SeqCst);
         if let Some(submission) = self.submission.take() {
             // Cancelling takes the GIL: not on this runtime worker.
-            tokio::task::spawn_blocking(move || {
-                let _in_flight = calls::begin(Arc::default());
-                Python::attach(|py| {
-                    if let Err(error) = submission.call_method0(py, "cancel") {
-                        error.write_unraisable(py, None);
-                    }
-                })
+            python_threads::spawn(Arc::default(), move |py| {
+                if let Err(error) = submission.call_method0(py, "cancel") {
+                    error.write_unraisable(py, None);
+                }
             });
         }
     }

@@ -1,0 +1,89 @@
+//! Running Python on the runtime's blocking threads.
+//!
+//! Attaching a thread that has no Python thread state creates one, and detaching deletes it:
+//! CPython maps and unmaps the state's frame stack each time, and unmapping in a threaded process
+//! interrupts every core to flush its address translations, which costs more than a short task.
+//! So each blocking thread keeps the state it first made until the thread ends.
+//!
+//! This is the crate's only `unsafe` code: two calls into the CPython API that PyO3 does not wrap.
+
+#![allow(unsafe_code)]
+
+use std::cell::RefCell;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use pyo3::ffi;
+use pyo3::prelude::*;
+use tokio::task::JoinHandle;
+
+use crate::calls;
+use crate::runtime::runtime;
+
+/// Set when the interpreter starts exiting: a thread ending after that leaves its state to
+/// the interpreter's own clean-up rather than taking the GIL from a finalizing interpreter.
+static EXITING: AtomicBool = AtomicBool::new(false);
+
+/// A thread state made for this thread and kept while the thread lives.
+struct KeptState {
+    /// What making it returned, to undo it.
+    made: ffi::PyGILState_STATE,
+}
+
+impl Drop for KeptState {
+    fn drop(&mut self) {
+        // SAFETY: the interpreter is initialized and not exiting, so taking the GIL returns.
+        // Taking it again counts a second use of this thread's state; giving back that one
+        // keeps the GIL, and giving back the first deletes the state and releases the GIL.
+        unsafe {
+            if EXITING.load(Ordering::SeqCst) || ffi::Py_IsInitialized() == 0 {
+                return;
+            }
+            ffi::PyGILState_Ensure();
+            ffi::PyGILState_Release(ffi::PyGILState_STATE::PyGILState_LOCKED);
+            ffi::PyGILState_Release(self.made);
+        }
+    }
+}
+
+thread_local! {
+    static KEPT: RefCell<Option<KeptState>> = const { RefCell::new(None) };
+}
+
+/// Gives this thread a Python thread state that outlives each call, if it has none yet.
+fn keep_thread_state() {
+    KEPT.with(|kept| {
+        let mut kept = kept.borrow_mut();
+        if kept.is_none() {
+            // SAFETY: this blocking thread is not attached to Python here. Making the state
+            // takes the GIL; saving the thread gives the GIL back and leaves the state current
+            // for later attaches, which then only take and give back the GIL.
+            unsafe {
+                let made = ffi::PyGILState_Ensure();
+                ffi::PyEval_SaveThread();
+                *kept = Some(KeptState { made });
+            }
+        }
+    });
+}
+
+/// Notes that the interpreter is exiting (see [`EXITING`]).
+pub fn interpreter_exiting() {
+    EXITING.store(true, Ordering::SeqCst);
+}
+
+/// Runs `body` with the GIL on a thread of the runtime's blocking pool, counted as a call in
+/// flight that `cancelled` asks to stop.
+pub fn spawn<T, F>(cancelled: Arc<AtomicBool>, body: F) -> JoinHandle<T>
+where
+    F: FnOnce(Python<'_>) -> T + Send + 'static,
+    T: Send + 'static,
+{
+    runtime().spawn_blocking(move || {
+        let _in_flight = calls::begin(cancelled);
+        if !EXITING.load(Ordering::SeqCst) {
+            keep_thread_state();
+        }
+        Python::attach(body)
+    })
+}
