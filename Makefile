@@ -11,7 +11,7 @@ RUST_EXAMPLES := $(notdir $(basename $(wildcard cloacina/examples/*.rs)))
 CLOACINA_TEST_POSTGRES_URL ?= $(shell scripts/postgres-url)
 export CLOACINA_TEST_POSTGRES_URL
 
-.PHONY: build demo test test-rust test-python test-install lint fmt bench python-develop check-postgres
+.PHONY: build demo test test-rust test-python test-install lint fmt bench bench-peers python-develop check-postgres
 
 build: python-develop
 	$(CARGO) build --workspace
@@ -72,6 +72,18 @@ bench: $(BENCH_VENV)/.requirements
 	VIRTUAL_ENV=$(abspath $(BENCH_VENV)) $(BENCH_VENV)/bin/maturin develop --release --quiet
 	$(BENCH_VENV)/bin/python benchmarks/run.py --engine-bench target/release/engine-bench \
 	  --postgres "$${CLOACINA_BENCH_POSTGRES_URL:-$(CLOACINA_TEST_POSTGRES_URL)}"
+
+# The same shapes with Prefect 3 and DBOS (installed into an environment of their own).
+PEERS_VENV := target/bench-peers-venv
+bench-peers: $(PEERS_VENV)/.requirements
+	VIRTUAL_ENV=$(abspath $(PEERS_VENV)) $(PEERS_VENV)/bin/maturin develop --release --quiet
+	$(PEERS_VENV)/bin/python benchmarks/peers/run.py
+
+$(PEERS_VENV)/.requirements: benchmarks/requirements.txt benchmarks/peers/requirements.txt
+	test -x $(PEERS_VENV)/bin/python || python3 -m venv $(PEERS_VENV)
+	$(PEERS_VENV)/bin/python -m pip install --quiet --upgrade pip
+	$(PEERS_VENV)/bin/python -m pip install --quiet -r benchmarks/requirements.txt -r benchmarks/peers/requirements.txt
+	touch $@
 
 $(BENCH_VENV)/.requirements: benchmarks/requirements.txt
 	test -x $(BENCH_VENV)/bin/python || python3 -m venv $(BENCH_VENV)

@@ -1,0 +1,103 @@
+"""``make bench-peers``: the benchmark shapes with Cloacina (Python ``def`` tasks), Prefect 3 and
+DBOS, all on SQLite, on this machine, in one run; printed as times and as ratios to Cloacina.
+
+    python benchmarks/peers/run.py [--runs N]
+
+Each measurement runs in a process of its own on a fresh scratch directory, after a warm-up run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import subprocess
+import sys
+import tempfile
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+from common import SHAPES, percentile
+
+HERE = Path(__file__).resolve().parent
+LABELS = {
+    "round_trip": "2-task round trip x200",
+    "chain_200": "chain of 200",
+    "fan_out_1000": "fan-out 1000 + join",
+    "diamond": "diamond of 4 x200",
+}
+PEERS = {"prefect": "prefect_measure.py", "dbos": "dbos_measure.py"}
+
+
+def measure(command: list[str], cwd: Path) -> dict[str, Any]:
+    """Runs one measurement; its JSON line."""
+    output = subprocess.run(command, capture_output=True, text=True, cwd=cwd)
+    if output.returncode != 0:
+        sys.exit(f"{' '.join(command)} failed:\n{output.stderr[-4000:]}")
+    lines = [line for line in output.stdout.splitlines() if line.startswith("{")]
+    if len(lines) != 1:
+        sys.exit(f"{' '.join(command)} printed no result line:\n{output.stdout[-2000:]}\n{output.stderr[-2000:]}")
+    line: dict[str, Any] = json.loads(lines[0])
+    return line
+
+
+def duration(seconds: float) -> str:
+    if seconds < 1e-3:
+        return f"{seconds * 1e6:.0f} us"
+    if seconds < 1:
+        return f"{seconds * 1e3:.1f} ms"
+    return f"{seconds:.2f} s"
+
+
+def versions() -> str:
+    """The versions measured, as installed here."""
+    found = []
+    for package in ["cloacina", *PEERS]:
+        try:
+            found.append(f"{package} {metadata.version(package)}")
+        except metadata.PackageNotFoundError:
+            found.append(f"{package} (not installed)")
+    return ", ".join(found)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--runs", type=int, default=5, help="measured runs per row, after a warm-up (at least 5)")
+    parser.add_argument("--shapes", nargs="*", default=list(SHAPES), choices=list(SHAPES), help="the shapes to run")
+    arguments = parser.parse_args()
+    if arguments.runs < 5:
+        parser.error("--runs must be at least 5: the table shows medians")
+    rows: dict[tuple[str, str], dict[str, Any]] = {}
+    print("measuring:", file=sys.stderr)
+    with tempfile.TemporaryDirectory(prefix="cloacina-peers-") as scratch:
+        for shape in arguments.shapes:
+            runs = str(arguments.runs)
+            print(f"  {shape:<13} cloacina", file=sys.stderr, flush=True)
+            url = f"sqlite:///{Path(scratch) / (shape + '-cloacina.db')}"
+            command = [sys.executable, "measure.py", shape, url, runs, "sync"]
+            rows[(shape, "cloacina")] = measure(command, HERE.parent / "python")
+            for peer, script in PEERS.items():
+                print(f"  {shape:<13} {peer}", file=sys.stderr, flush=True)
+                directory = Path(scratch) / f"{shape}-{peer}"
+                directory.mkdir()
+                rows[(shape, peer)] = measure([sys.executable, script, shape, str(directory), runs], HERE)
+    print(f"\n{versions()}; Python {sys.version.split()[0]}")
+    print(f"SQLite, Python tasks, median of {arguments.runs} runs after a warm-up; x = time / Cloacina's.\n")
+    header = f"{'shape':<24} {'tool':<9} {'median':>10} {'tasks/s':>9} {'x':>8} {'hop p50':>10} {'hop p99':>10}"
+    print(header)
+    print("-" * len(header))
+    for shape in arguments.shapes:
+        ours = statistics.median(rows[(shape, "cloacina")]["walls_s"])
+        for tool in ["cloacina", *PEERS]:
+            row = rows[(shape, tool)]
+            median = statistics.median(row["walls_s"])
+            print(
+                f"{LABELS[shape]:<24} {tool:<9} {duration(median):>10} {row['tasks_per_run'] / median:>9.0f} "
+                f"{median / ours:>8.1f} {duration(percentile(row['hops_us'], 0.5) / 1e6):>10} "
+                f"{duration(percentile(row['hops_us'], 0.99) / 1e6):>10}"
+            )
+
+
+if __name__ == "__main__":
+    main()
