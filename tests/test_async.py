@@ -277,3 +277,28 @@ async def test_async_with_and_shutdown_async(database_url, unique_name):
     with pytest.raises(cloacina.ExecutorShutdownError):
         await executor.execute(unique_name)
     await executor.shutdown_async()
+
+
+def test_an_execution_outlives_the_loop_that_started_it(executor, unique_name):
+    gate = threading.Event()
+
+    @task
+    def first(context):
+        assert gate.wait(10)
+
+    @task(dependencies=[first])
+    async def second(context):
+        await asyncio.sleep(0)
+        return {"ran_on": threading.current_thread().name}
+
+    workflow(name=unique_name, tasks=[first, second])
+
+    async def start():
+        return executor.start(unique_name)
+
+    handle = asyncio.run(start())  # The loop the execution was bound to closes here.
+    gate.set()
+    result = handle.wait(timeout=10)
+    assert result.status == "Completed", result.error
+    # Its coroutine ran on the loop the executors own instead.
+    assert result.context["ran_on"] == "cloacina-event-loop"

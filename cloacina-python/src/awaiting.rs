@@ -105,7 +105,7 @@ async fn deliver(mut stream: EventStream, callback: Arc<Py<PyAny>>) {
         })
         .await;
         if let Ok(Some(started)) = started
-            && let Ok(Err(error)) = started.outcome.await
+            && let Ok(Err(error)) = started.await
         {
             let reporting = Arc::clone(&callback);
             let _ = python_threads::spawn(Arc::default(), move |py| {

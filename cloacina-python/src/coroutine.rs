@@ -10,13 +10,14 @@ use pyo3::prelude::*;
 use tokio::sync::oneshot;
 use uuid::Uuid;
 
+use crate::inbox::Place;
 use crate::loops;
 
 /// What a coroutine ended with: its return value or its exception.
 pub type CoroutineOutcome = PyResult<Py<PyAny>>;
 
 /// Turns an outcome into what the waiting side receives, on the loop's thread.
-type Finish = Box<dyn FnOnce(Python<'_>, CoroutineOutcome) + Send>;
+pub type Finish = Box<dyn FnOnce(Python<'_>, CoroutineOutcome) + Send>;
 
 /// Called by the event loop when the coroutine's task is done; hands the outcome to Rust.
 #[pyclass(module = "cloacina", name = "_CoroutineDone", frozen)]
@@ -55,54 +56,52 @@ pub fn cancelled_error(py: Python<'_>) -> PyErr {
     }
 }
 
-/// A coroutine handed to its event loop.
-pub struct Started<T = CoroutineOutcome> {
-    /// Resolves with the finished outcome; closed if the loop dropped the coroutine unfinished.
-    pub outcome: oneshot::Receiver<T>,
-    /// Cancels the coroutine (`Submission.cancel`).
-    pub submission: Py<PyAny>,
-}
+/// A coroutine handed to its event loop: resolves with its outcome, or is closed if the loop
+/// dropped the coroutine unfinished.
+pub type Started = oneshot::Receiver<CoroutineOutcome>;
 
-/// Schedules `coroutine` on the loop of `execution_id` (or the executors' own loop).
+/// Schedules `coroutine` on the loop of `execution_id` (or the executors' own loop), from any
+/// thread.
 pub fn start(py: Python<'_>, execution_id: Option<Uuid>, coroutine: &Bound<'_, PyAny>) -> PyResult<Started> {
-    start_finishing(py, execution_id, coroutine, |_, outcome| outcome)
+    let (sender, outcome) = oneshot::channel();
+    let finish: Finish = Box::new(move |_, outcome| {
+        // The attempt may have stopped waiting (cancelled): nothing to tell then.
+        let _ = sender.send(outcome);
+    });
+    submit(py, execution_id, coroutine, Place::Anywhere, finish)?;
+    Ok(outcome)
 }
 
-/// Like [`start`], with `finish` turning the outcome into the value received, on the loop's
-/// thread as the coroutine ends.
-pub fn start_finishing<T, F>(
-    py: Python<'_>,
+/// Schedules `coroutine` for the execution at `place`; `finish` gets its outcome, on the loop's
+/// thread as it ends. Returns the `Submission` that cancels it.
+pub fn submit<'py>(
+    py: Python<'py>,
     execution_id: Option<Uuid>,
-    coroutine: &Bound<'_, PyAny>,
-    finish: F,
-) -> PyResult<Started<T>>
-where
-    T: Send + 'static,
-    F: FnOnce(Python<'_>, CoroutineOutcome) -> T + Send + 'static,
-{
-    let (sender, outcome) = oneshot::channel();
-    let finish: Finish = Box::new(move |py, outcome| {
-        // The attempt may have stopped waiting (cancelled): nothing to tell then.
-        let _ = sender.send(finish(py, outcome));
-    });
+    coroutine: &Bound<'py, PyAny>,
+    place: Place<'_, 'py>,
+    finish: Finish,
+) -> PyResult<Bound<'py, PyAny>> {
     let done = Py::new(py, CoroutineDone { finish: Mutex::new(Some(finish)) })?;
+    if let Place::Loop(event_loop) = place {
+        let context = loops::context(py, execution_id)?;
+        return loops::bridge(py, "start_here")?.call1((event_loop, context, coroutine, done));
+    }
     let submit = loops::bridge(py, "submit")?;
     let (event_loop, context) = loops::for_execution(py, execution_id)?;
-    let submission = match submit.call1((event_loop, context, coroutine, done.clone_ref(py))) {
-        Ok(submission) => submission,
+    match submit.call1((event_loop, context, coroutine, done.clone_ref(py))) {
+        Ok(submission) => Ok(submission),
         // The bound loop closed meanwhile: run on the executors' own loop instead.
         Err(error) if error.is_instance_of::<pyo3::exceptions::PyRuntimeError>(py) => {
             let (event_loop, context) = loops::owned(py)?;
-            submit.call1((event_loop, context, coroutine, done))?
+            submit.call1((event_loop, context, coroutine, done))
         }
-        Err(error) => return Err(error),
-    };
-    Ok(Started { outcome, submission: submission.unbind() })
+        Err(error) => Err(error),
+    }
 }
 
 /// Waits for a started coroutine without holding the GIL (from a thread outside the runtime).
 pub fn wait_blocking(py: Python<'_>, started: Started) -> CoroutineOutcome {
-    match py.detach(|| started.outcome.blocking_recv()) {
+    match py.detach(|| started.blocking_recv()) {
         Ok(outcome) => outcome,
         Err(_) => Err(cancelled_error(py)),
     }

@@ -253,7 +253,7 @@ impl PyUnifiedExecutor {
         let locals = awaiting::running_loop(py).ok_or_else(|| awaiting::needs_loop("execute_async"))?;
         let request = request(workflow, context, timeout, on_event)?;
         let (executor, execution_id) = (self.inner.clone(), UnifiedExecutor::new_execution_id());
-        loops::bind(execution_id, locals.clone());
+        loops::bind(py, execution_id, locals.clone());
         Ok(awaitable(py, async move {
             let result = awaiting::run(executor, execution_id, request).await?;
             Ok::<_, BindingError>(PyExecutionResult { inner: result })
@@ -283,7 +283,7 @@ impl PyUnifiedExecutor {
         let request = request(workflow, context, None, on_event)?;
         let (executor, execution_id) = (self.inner.clone(), UnifiedExecutor::new_execution_id());
         if let Some(locals) = awaiting::running_loop(py) {
-            loops::bind(execution_id, locals);
+            loops::bind(py, execution_id, locals);
         }
         let awaiting::Request { workflow, context, on_event, .. } = request;
         block_on(py, async move { executor.start_as(execution_id, workflow, context).await })?;

@@ -14,6 +14,7 @@ mod events;
 mod exceptions;
 mod executor;
 mod handle;
+mod inbox;
 mod loops;
 mod python_task;
 mod python_threads;

@@ -2,11 +2,12 @@
 //!
 //! A plain function runs on a thread of the runtime's blocking pool, holding the GIL only while
 //! Python runs. A coroutine function's coroutine runs on its execution's event loop (see
-//! `loops.rs`) while the attempt waits without a thread. An exception fails the attempt; the
+//! `loops.rs`), started by the loop's own thread where it can (`inbox.rs`), while the attempt
+//! waits without a thread. An exception fails the attempt; the
 //! task's error then reads `"{type}: {message}\n\n{traceback}"`.
 
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -14,10 +15,14 @@ use cloacina::{Context, RetryPolicy, Task, TaskError, TriggerRule};
 use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
 use pyo3::types::{PyDict, PyTuple};
+use tokio::sync::oneshot;
+use uuid::Uuid;
 
 use crate::context::PyContext;
 use crate::convert::{from_python, qualified_name, type_name};
 use crate::coroutine;
+use crate::inbox::{Job, Place};
+use crate::loops;
 use crate::python_threads;
 use crate::task::TaskSpec;
 
@@ -64,9 +69,9 @@ impl Task for PythonTask {
         let cancelled = Arc::new(AtomicBool::new(false));
         // The engine stops an attempt by dropping this future: the function then sees
         // `context.cancelled` turn true, and a coroutine gets `CancelledError`.
-        let mut guard = CancelOnDrop { flag: Arc::clone(&cancelled), submission: None, armed: true };
+        let mut guard = CancelOnDrop { flag: Arc::clone(&cancelled), submission: Arc::default(), armed: true };
         let result = if self.spec.is_async {
-            self.run_coroutine(context, cancelled, &mut guard).await
+            self.run_coroutine(context, cancelled, &guard).await
         } else {
             let spec = Arc::clone(&self.spec);
             run_blocking(Arc::clone(&cancelled), move |py| call(py, &spec, context, cancelled)).await
@@ -81,39 +86,92 @@ impl PythonTask {
         &self,
         context: Context,
         cancelled: Arc<AtomicBool>,
-        guard: &mut CancelOnDrop,
+        guard: &CancelOnDrop,
     ) -> Result<Context, TaskError> {
         let execution_id = context.attempt().map(|attempt| attempt.execution_id);
-        let spec = Arc::clone(&self.spec);
-        // Making the coroutine and handing it to its loop needs the GIL: off the runtime's workers.
-        // The loop's thread then turns its outcome into the attempt's result as it ends.
-        let flag = Arc::clone(&cancelled);
-        let started = run_blocking(flag, move |py| {
-            let py_context =
-                Py::new(py, PyContext::for_attempt(context, cancelled)).map_err(|error| failure(py, &spec, &error))?;
-            let finishing = Arc::clone(&spec);
-            let argument = py_context.clone_ref(py);
-            let finish = move |py: Python<'_>, outcome: coroutine::CoroutineOutcome| {
-                let returned = outcome.map_err(|error| failure(py, &finishing, &error))?;
-                complete(py, &finishing, py_context.bind(py), returned.into_bound(py))
-            };
-            spec.function
-                .bind(py)
-                .call1((argument.bind(py),))
-                .and_then(|coroutine| coroutine::start_finishing(py, execution_id, &coroutine, finish))
-                .map_err(|error| failure(py, &spec, &error))
-        })
-        .await?;
-        guard.submission = Some(started.submission);
-        let result = started.outcome.await.unwrap_or_else(|_| {
+        let (sender, outcome) = oneshot::channel();
+        let slot = Arc::clone(&guard.submission);
+        let job = start_coroutine(Arc::clone(&self.spec), execution_id, context, cancelled, sender, slot);
+        // The loop's own thread starts the coroutine if the loop watches an inbox; otherwise a
+        // blocking thread takes the GIL and hands the coroutine over.
+        let job = match loops::inbox(execution_id) {
+            Some(inbox) => inbox.push(job).err(),
+            None => Some(job),
+        };
+        if let Some(job) = job {
+            run_blocking(Arc::clone(&guard.flag), move |py| {
+                job(py, Place::Anywhere);
+                Ok(())
+            })
+            .await?;
+        }
+        outcome.await.unwrap_or_else(|_| {
             Err(TaskError::new(format!(
                 "CancelledError: the event loop running task `{}` closed before its coroutine finished",
                 self.spec.id
             )))
-        });
-        guard.submission = None;
-        result
+        })
     }
+}
+
+/// The attempt's result, sent once by whichever of its steps ends it.
+type Reply = Arc<Mutex<Option<oneshot::Sender<Result<Context, TaskError>>>>>;
+
+fn send(reply: &Reply, result: Result<Context, TaskError>) {
+    if let Some(sender) = reply.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).take() {
+        // The attempt may have stopped waiting (cancelled): nothing to tell then.
+        let _ = sender.send(result);
+    }
+}
+
+/// The job that calls a coroutine function with the context and schedules its coroutine; the
+/// loop's thread turns the coroutine's outcome into the attempt's result as it ends.
+fn start_coroutine(
+    spec: Arc<TaskSpec>,
+    execution_id: Option<Uuid>,
+    context: Context,
+    cancelled: Arc<AtomicBool>,
+    sender: oneshot::Sender<Result<Context, TaskError>>,
+    slot: Arc<Mutex<Option<Py<PyAny>>>>,
+) -> Job {
+    Box::new(move |py, place| {
+        let reply: Reply = Arc::new(Mutex::new(Some(sender)));
+        let flag = Arc::clone(&cancelled);
+        let py_context = match Py::new(py, PyContext::for_attempt(context, cancelled)) {
+            Ok(py_context) => py_context,
+            Err(error) => return send(&reply, Err(failure(py, &spec, &error))),
+        };
+        let coroutine = match spec.function.bind(py).call1((py_context.bind(py),)) {
+            Ok(coroutine) => coroutine,
+            Err(error) => return send(&reply, Err(failure(py, &spec, &error))),
+        };
+        let (finishing, finishing_reply) = (Arc::clone(&spec), Arc::clone(&reply));
+        let finish: coroutine::Finish = Box::new(move |py, outcome| {
+            let result = outcome
+                .map_err(|error| failure(py, &finishing, &error))
+                .and_then(|returned| complete(py, &finishing, py_context.bind(py), returned.into_bound(py)));
+            send(&finishing_reply, result);
+        });
+        let submission = match coroutine::submit(py, execution_id, &coroutine, place, finish) {
+            Ok(submission) => submission,
+            Err(error) => {
+                // Never scheduled: closed, so that it is not reported as never awaited.
+                let _ = coroutine.call_method0("close");
+                return send(&reply, Err(failure(py, &spec, &error)));
+            }
+        };
+        let cancel_now = {
+            let mut slot = slot.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+            let cancel_now = flag.load(Ordering::SeqCst);
+            if !cancel_now {
+                *slot = Some(submission.clone().unbind());
+            }
+            cancel_now
+        };
+        if cancel_now && let Err(error) = submission.call_method0("cancel") {
+            error.write_unraisable(py, None);
+        }
+    })
 }
 
 /// Runs Python on a thread of the blocking pool, counted as a call in flight that `cancelled`
@@ -129,7 +187,8 @@ where
 /// Stops the attempt's Python side if dropped while armed (before the attempt returned).
 struct CancelOnDrop {
     flag: Arc<AtomicBool>,
-    submission: Option<Py<PyAny>>,
+    /// The coroutine's `Submission`, once it is scheduled.
+    submission: Arc<Mutex<Option<Py<PyAny>>>>,
     armed: bool,
 }
 
@@ -138,8 +197,12 @@ impl Drop for CancelOnDrop {
         if !self.armed {
             return;
         }
-        self.flag.store(true, Ordering::SeqCst);
-        if let Some(submission) = self.submission.take() {
+        let submission = {
+            let mut slot = self.submission.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+            self.flag.store(true, Ordering::SeqCst);
+            slot.take()
+        };
+        if let Some(submission) = submission {
             // Cancelling takes the GIL: not on this runtime worker.
             python_threads::spawn(Arc::default(), move |py| {
                 if let Err(error) = submission.call_method0(py, "cancel") {

@@ -72,6 +72,11 @@ pub fn interpreter_exiting() {
     EXITING.store(true, Ordering::SeqCst);
 }
 
+/// Whether the interpreter has started exiting.
+pub fn is_exiting() -> bool {
+    EXITING.load(Ordering::SeqCst)
+}
+
 /// Runs `body` with the GIL on a thread of the runtime's blocking pool, counted as a call in
 /// flight that `cancelled` asks to stop.
 pub fn spawn<T, F>(cancelled: Arc<AtomicBool>, body: F) -> JoinHandle<T>

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextvars
 import threading
+import weakref
 from collections.abc import Callable, Coroutine
 from typing import Any
 
@@ -62,6 +63,46 @@ def submit(
 
     loop.call_soon_threadsafe(start)
     return submission
+
+
+def start_here(
+    loop: asyncio.AbstractEventLoop,
+    context: contextvars.Context,
+    coroutine: Coroutine[Any, Any, Any],
+    done: Callable[[asyncio.Task[Any] | None], None],
+) -> Submission:
+    """Like ``submit``, called on the loop's own thread: the task is created at once."""
+    submission = Submission(loop)
+    task = context.run(loop.create_task, coroutine)
+    submission._task = task
+    task.add_done_callback(done)
+    return submission
+
+
+_watched: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, weakref.ref[Any]] = weakref.WeakKeyDictionary()
+
+
+def inbox_of(loop: asyncio.AbstractEventLoop) -> Any:
+    """The inbox ``loop`` watches, or ``None``."""
+    reference = _watched.get(loop)
+    return None if reference is None else reference()
+
+
+def watch(loop: asyncio.AbstractEventLoop, inbox: Any, from_loop_thread: bool) -> bool:
+    """Makes ``loop`` call ``inbox()`` whenever its socket is readable; ``False`` if the loop
+    cannot watch sockets. The loop holds the inbox until it closes; this module only refers to it.
+    """
+    if from_loop_thread:
+        try:
+            loop.add_reader(inbox.fileno(), inbox)
+        except NotImplementedError:
+            return False
+    elif isinstance(loop, asyncio.SelectorEventLoop):
+        loop.call_soon_threadsafe(loop.add_reader, inbox.fileno(), inbox)
+    else:
+        return False
+    _watched[loop] = weakref.ref(inbox)
+    return True
 
 
 _owned: tuple[asyncio.AbstractEventLoop, threading.Thread] | None = None
