@@ -10,6 +10,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
 use crate::error::ContextError;
+use crate::stop::StopSignal;
 
 /// An ordered map from string keys to JSON values, shared along the tasks of an execution.
 ///
@@ -25,7 +26,7 @@ pub struct Context {
 
 /// Which attempt of which task a context is the input of (set by the executor; not data, so
 /// neither stored nor compared).
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone)]
 pub struct Attempt {
     /// The execution.
     pub execution_id: uuid::Uuid,
@@ -33,6 +34,8 @@ pub struct Attempt {
     pub task_id: String,
     /// The attempt, counting from 1 (starts abandoned by a stopped worker not counted).
     pub number: u32,
+    /// Turns on when the attempt should stop (see [`StopSignal`]).
+    pub stop: StopSignal,
 }
 
 impl PartialEq for Context {

@@ -28,6 +28,7 @@ pub mod error;
 pub mod executor;
 pub mod result;
 pub mod retry;
+pub mod stop;
 pub mod store;
 pub mod task;
 pub mod trigger;
@@ -41,6 +42,7 @@ pub use executor::{
 };
 pub use result::{ExecutionResult, ExecutionStatus, ExecutionSummary, TaskResult, TaskStatus};
 pub use retry::{Backoff, RetryPolicy};
+pub use stop::StopSignal;
 pub use store::{DatabaseUrl, ExecutionFilter, SqliteSynchronous};
 pub use task::{FunctionTask, Task};
 pub use trigger::{ConditionOperator, ContextCondition, DependencyOutcomes, TriggerRule};

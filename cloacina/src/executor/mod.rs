@@ -35,6 +35,10 @@ use crate::store::{self, DatabaseUrl, ExecutionFilter, Store};
 use crate::workflow::{Workflow, WorkflowRegistry};
 use engine::{Engine, lock};
 
+/// How long shutdown waits, after telling the attempts still running to stop, for those blocked
+/// in a call that cannot be dropped.
+const BLOCKED_ATTEMPT_GRACE: Duration = Duration::from_secs(1);
+
 /// Which workflow to run: a registered name, or a workflow (registered on the way).
 #[derive(Debug, Clone)]
 pub enum WorkflowRef {
@@ -376,7 +380,15 @@ impl UnifiedExecutor {
         engine.attempts.close();
         if tokio::time::timeout(engine.config.shutdown_timeout, engine.attempts.wait()).await.is_err() {
             let stopped = engine.running.cancel_all();
-            engine.attempts.wait().await;
+            // An attempt blocked in a call (a Python function that ignores `context.cancelled`)
+            // cannot be dropped; its lease is released all the same, so that its result, if it
+            // ever comes, is refused rather than waited for.
+            if tokio::time::timeout(BLOCKED_ATTEMPT_GRACE, engine.attempts.wait()).await.is_err() {
+                tracing::warn!(
+                    attempts = engine.attempts.len(),
+                    "shutdown: attempts still blocked in a call after they were told to stop; releasing their leases"
+                );
+            }
             worker::release(engine, stopped).await;
         }
         engine.closed.cancel();

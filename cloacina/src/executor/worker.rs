@@ -25,6 +25,7 @@ use super::scheduler::{self, AttemptOutcome, AttemptResult};
 use crate::context::{Attempt, Context};
 use crate::error::{StoreError, TaskError};
 use crate::result::ExecutionStatus;
+use crate::stop::StopSignal;
 use crate::store::{self, ClaimedTask, now_micros};
 use crate::workflow::TaskNode;
 
@@ -149,12 +150,16 @@ async fn run_attempt(engine: &Arc<Engine>, claimed: ClaimedTask) -> Option<Attem
     let node = workflow.node(position);
     let result = match load_input(engine, execution_id, &workflow, position).await {
         Ok(mut input) => {
-            input.set_attempt(Attempt { execution_id, task_id: node.id().to_owned(), number: attempt });
             let cancelled = engine.running.start(execution_id, node.id());
             let timeout = node.timeout().or(engine.config.task_timeout);
+            let stop = StopSignal::new(cancelled.clone(), timeout);
+            input.set_attempt(Attempt { execution_id, task_id: node.id().to_owned(), number: attempt, stop });
             let result = tokio::select! {
-                result = execute(node, input, timeout) => Some(result),
+                biased;
                 _ = cancelled.cancelled() => None,
+                // A task that blocked its thread until after it was cancelled has nothing to
+                // record either.
+                result = execute(node, input, timeout) => (!cancelled.is_cancelled()).then_some(result),
             };
             engine.running.end(execution_id, node.id());
             result?
@@ -192,12 +197,19 @@ async fn load_input(
     }
 }
 
-/// Runs the task, turning a panic into a failure of this attempt and enforcing the timeout.
-/// Dropping the returned future (on cancellation) stops the task.
+/// Runs the task, turning a panic into a failure of this attempt and enforcing the timeout (also
+/// on a task that blocked past it). Dropping the returned future (on cancellation) stops the task.
 async fn execute(node: &TaskNode, input: Context, timeout: Option<Duration>) -> Result<Context, TaskError> {
     let running = AssertUnwindSafe(node.task().execute(input)).catch_unwind();
     let finished = match timeout {
-        Some(limit) => tokio::time::timeout(limit, running).await.map_err(|_| TaskError::Timeout(limit))?,
+        Some(limit) => {
+            let started = Instant::now();
+            let finished = tokio::time::timeout(limit, running).await.map_err(|_| TaskError::Timeout(limit))?;
+            if started.elapsed() >= limit {
+                return Err(TaskError::Timeout(limit));
+            }
+            finished
+        }
         None => running.await,
     };
     finished.unwrap_or_else(|panic| Err(TaskError::Panicked(panic_message(panic))))

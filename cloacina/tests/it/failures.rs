@@ -1,7 +1,7 @@
 //! Retries, failures, trigger rules, timeouts and panics.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::time::{Duration, Instant};
 
 use cloacina::{
@@ -18,6 +18,7 @@ crate::backend_tests!(
     a_cleanup_task_runs_after_a_failure,
     context_conditions_choose_a_branch,
     a_slow_task_times_out,
+    a_task_blocking_past_its_timeout_times_out,
     a_panicking_task_fails_and_the_executor_goes_on,
     a_permanent_error_is_not_retried,
 );
@@ -159,6 +160,35 @@ async fn a_slow_task_times_out(database: TestDatabase) {
     assert_eq!(result.status, ExecutionStatus::Failed);
     assert_eq!(result.task("slow").unwrap().error.as_deref(), Some("task timed out after 150ms"));
     assert_eq!(result.task("after").unwrap().status, TaskStatus::Skipped);
+    executor.shutdown().await;
+}
+
+/// A task that blocks its thread cannot be stopped at its deadline: it sees its stop signal turn
+/// on, and its timeout is recorded when it returns, whatever it returned.
+async fn a_task_blocking_past_its_timeout_times_out(database: TestDatabase) {
+    let executor = database.executor().await;
+    let saw_stop = Arc::new(AtomicBool::new(false));
+    let seen = Arc::clone(&saw_stop);
+    let workflow = Workflow::builder("blocking")
+        .task(
+            FunctionTask::new("blocking", move |context: Context| {
+                let seen = Arc::clone(&seen);
+                async move {
+                    let stop = context.attempt().expect("an attempt's input").stop.clone();
+                    assert!(!stop.is_stopped() && stop.deadline().is_some());
+                    tokio::task::block_in_place(|| std::thread::sleep(Duration::from_millis(300)));
+                    seen.store(stop.is_stopped(), Ordering::SeqCst);
+                    Ok(context)
+                }
+            })
+            .timeout(Duration::from_millis(100)),
+        )
+        .build()
+        .unwrap();
+    let result = executor.execute(workflow, Context::new()).await.unwrap();
+    assert_eq!(result.status, ExecutionStatus::Failed);
+    assert_eq!(result.task("blocking").unwrap().error.as_deref(), Some("task timed out after 100ms"));
+    assert!(saw_stop.load(Ordering::SeqCst), "the stop signal was still off after the deadline");
     executor.shutdown().await;
 }
 

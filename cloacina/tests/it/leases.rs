@@ -16,7 +16,8 @@ crate::shared_backend_tests!(
     a_task_abandoned_by_a_stopped_worker_runs_elsewhere,
     a_task_abandoned_too_often_fails,
     cancelling_elsewhere_stops_the_running_task,
-    shutdown_hands_unfinished_work_to_others_at_once
+    shutdown_hands_unfinished_work_to_others_at_once,
+    shutdown_does_not_wait_for_a_task_blocked_in_a_call
 );
 
 /// Sets its flag when dropped: proof that a task's future was stopped.
@@ -151,5 +152,41 @@ async fn shutdown_hands_unfinished_work_to_others_at_once(database: TestDatabase
     let result = staying.wait(handle.execution_id(), Some(Duration::from_secs(5))).await.unwrap();
     assert_eq!(result.status, ExecutionStatus::Completed, "{:?}", result.error);
     assert_eq!(result.task("first").unwrap().attempts, 1, "a handed-back attempt does not count");
+    staying.shutdown().await;
+}
+
+/// A task blocked in a call that ignores its stop signal cannot be dropped: shutdown waits a
+/// moment for it, then releases its lease all the same, and the result it returns later is not
+/// recorded over the next executor's.
+async fn shutdown_does_not_wait_for_a_task_blocked_in_a_call(database: TestDatabase) {
+    let started = Arc::new(AtomicBool::new(false));
+    let starting = Arc::clone(&started);
+    let blocked = FunctionTask::new("first", move |mut context: Context| {
+        let started = Arc::clone(&starting);
+        async move {
+            started.store(true, Ordering::SeqCst);
+            tokio::task::block_in_place(|| std::thread::sleep(Duration::from_secs(4)));
+            context.insert("done_by", "the executor that shut down")?;
+            Ok(context)
+        }
+    });
+    let patient = ExecutorConfig {
+        lease_duration: Duration::from_secs(60),
+        shutdown_timeout: Duration::from_millis(100),
+        poll_interval: Duration::from_millis(200),
+        ..test_config()
+    };
+    let leaving = executor(&database, workflow(blocked), patient.clone()).await;
+    let handle = leaving.start("leased", Context::new()).await.unwrap();
+    wait_for(&started).await;
+    let stopping = Instant::now();
+    leaving.shutdown().await;
+    let took = stopping.elapsed();
+    assert!(took < Duration::from_secs(3), "shutdown waited {took:?} for a blocked task");
+
+    let staying = executor(&database, workflow(quick()), patient).await;
+    let result = staying.wait(handle.execution_id(), Some(Duration::from_secs(10))).await.unwrap();
+    assert_eq!(result.status, ExecutionStatus::Completed, "{:?}", result.error);
+    assert_eq!(result.context.get("done_by"), Some(&serde_json::json!("second executor")));
     staying.shutdown().await;
 }
