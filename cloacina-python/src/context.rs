@@ -77,6 +77,7 @@ impl PyContext {
     #[getter]
     fn cancelled(&self) -> bool {
         self.cancelled.as_ref().is_some_and(|flag| flag.load(Ordering::SeqCst))
+            || self.inner.attempt().is_some_and(|attempt| attempt.stop.is_stopped())
     }
 
     /// Adds a new key.

@@ -73,8 +73,17 @@ impl Task for PythonTask {
         let result = if self.spec.is_async {
             self.run_coroutine(context, cancelled, &guard).await
         } else {
-            let spec = Arc::clone(&self.spec);
-            run_blocking(Arc::clone(&cancelled), move |py| call(py, &spec, context, cancelled)).await
+            let (spec, may_run_in_place) = (Arc::clone(&self.spec), without_timeout(&context));
+            let body = move |py: Python<'_>| call(py, &spec, context, cancelled);
+            let in_place = if may_run_in_place {
+                python_threads::try_call_in_place(Arc::clone(&guard.flag), body)
+            } else {
+                Err(body)
+            };
+            match in_place {
+                Ok(result) => result,
+                Err(body) => run_blocking(Arc::clone(&guard.flag), body).await,
+            }
         };
         guard.armed = false;
         result
@@ -172,6 +181,16 @@ fn start_coroutine(
             error.write_unraisable(py, None);
         }
     })
+}
+
+/// Whether an attempt has no timeout, so that a plain function may run on the worker thread that
+/// started it (see [`python_threads::try_call_in_place`]). An attempt that blocks its thread
+/// cannot be stopped at its deadline; with a timeout, the function runs on a blocking thread, the
+/// timeout is recorded as it passes, and the function (told through `context.cancelled`) winds
+/// down meanwhile. Cancellation reaches a function in place through `context.cancelled` all the
+/// same, as the attempt's stop signal.
+fn without_timeout(context: &Context) -> bool {
+    context.attempt().is_some_and(|attempt| attempt.stop.deadline().is_none())
 }
 
 /// Runs Python on a thread of the blocking pool, counted as a call in flight that `cancelled`
