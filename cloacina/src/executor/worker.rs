@@ -100,6 +100,10 @@ async fn next_deadline(engine: &Engine, failures: u32) -> Instant {
 }
 
 /// Starts claimed tasks, one permit each; permits left over are returned.
+///
+/// Work that became ready while these permits were held (by another transaction) may have found
+/// none free, and the dispatcher that was woken for it may have found none either: returning
+/// leftovers then wakes the dispatcher again, rather than leaving that work to the next poll.
 pub(crate) fn start_claimed(engine: &Arc<Engine>, claimed: Vec<ClaimedTask>, mut permits: Permits) {
     for task in claimed {
         let Some(permit) = permits.take_one() else { break };
@@ -115,6 +119,11 @@ pub(crate) fn start_claimed(engine: &Arc<Engine>, claimed: Vec<ClaimedTask>, mut
                 None => {}
             }
         });
+    }
+    let leftovers = !permits.is_empty();
+    drop(permits);
+    if leftovers && engine.has_backlog() {
+        engine.wake.notify_one();
     }
 }
 

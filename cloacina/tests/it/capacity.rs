@@ -11,7 +11,8 @@ use crate::support::{TestDatabase, noop, test_config};
 crate::backend_tests!(
     at_most_max_concurrent_tasks_run_at_once,
     waiting_work_starts_when_capacity_frees,
-    retries_due_at_different_times_each_run_on_time
+    retries_due_at_different_times_each_run_on_time,
+    back_to_back_executions_never_wait_for_the_poll
 );
 
 /// A task that tracks how many of its kind run at once.
@@ -89,5 +90,25 @@ async fn retries_due_at_different_times_each_run_on_time(database: TestDatabase)
     // The poll interval is 5 s: the second retry ran because the first one re-armed the timer.
     assert!(started.elapsed() < Duration::from_secs(3), "took {:?}", started.elapsed());
     assert!(result.task("later").unwrap().attempts == 2 && result.task("soon").unwrap().attempts == 2);
+    executor.shutdown().await;
+}
+
+/// Each execution is created the moment the previous one is answered, while the transaction that
+/// finished it may still hold the permits it claimed with: the new execution's first task must
+/// still start at once, not at the next poll (a minute away here).
+async fn back_to_back_executions_never_wait_for_the_poll(database: TestDatabase) {
+    let config = cloacina::ExecutorConfig { poll_interval: Duration::from_secs(60), ..test_config() };
+    let executor = database.executor_with(config).await;
+    let workflow = executor.register(
+        Workflow::builder("back_to_back").task(noop("first", &[])).task(noop("second", &["first"])).build().unwrap(),
+    );
+    for number in 0..500 {
+        let execution = executor.execute(Arc::clone(&workflow), Context::new());
+        let result = tokio::time::timeout(Duration::from_secs(20), execution)
+            .await
+            .unwrap_or_else(|_| panic!("execution {number} was left waiting for the poll"))
+            .unwrap();
+        assert_eq!(result.status, ExecutionStatus::Completed);
+    }
     executor.shutdown().await;
 }
