@@ -6,6 +6,8 @@ import sys
 import textwrap
 import time
 
+import pytest
+
 import cloacina
 
 CHILD = textwrap.dedent(
@@ -44,7 +46,12 @@ def test_sigint_during_execute_cancels_the_execution(tmp_path):
             assert child.stdout.readline().strip() == "task started"
             sent = time.monotonic()
             child.send_signal(signal.SIGINT)
-            child.wait(timeout=10)
+            try:
+                child.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                child.kill()
+                output, errors = child.communicate()
+                pytest.fail(f"the process did not stop within 10 s of SIGINT\nstdout:\n{output}\nstderr:\n{errors}")
             elapsed = time.monotonic() - sent
         finally:
             child.kill()
