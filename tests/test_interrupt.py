@@ -12,8 +12,13 @@ import cloacina
 
 CHILD = textwrap.dedent(
     """
-    import sys, time
+    import signal, sys, time
     from cloacina import UnifiedExecutor, task, workflow
+
+    # A suite started in the background (`make test &`, a CI runner) runs with SIGINT ignored,
+    # and its children inherit that; Python then installs no handler of its own. A terminal's
+    # process has it: put it back.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
 
     @task
     def sleeper(context):
