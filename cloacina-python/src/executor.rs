@@ -176,6 +176,7 @@ impl PyUnifiedExecutor {
     #[pyo3(signature = (url, **options))]
     fn new(py: Python<'_>, url: &str, options: Option<&Bound<'_, PyDict>>) -> BindingResult<Self> {
         let config = config_from_keywords(options)?;
+        crate::logging::follow_logger_level(py);
         let url = url.to_owned();
         let inner = block_on(py, async move { UnifiedExecutor::with_config(&url, config).await })?;
         let mut live = live();

@@ -15,6 +15,7 @@ mod exceptions;
 mod executor;
 mod handle;
 mod inbox;
+mod logging;
 mod loops;
 mod python_task;
 mod python_threads;
@@ -54,6 +55,7 @@ mod _native {
     #[pymodule_init]
     fn init(module: &Bound<'_, PyModule>) -> PyResult<()> {
         crate::exceptions::register(module)?;
+        crate::logging::install();
         module.add("__version__", env!("CARGO_PKG_VERSION"))
     }
 }
