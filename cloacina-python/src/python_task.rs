@@ -1,9 +1,10 @@
 //! Running a Python task function as an engine task.
 //!
-//! A plain function runs on a thread of the runtime's blocking pool, holding the GIL only while
-//! Python runs. A coroutine function's coroutine runs on its execution's event loop (see
-//! `loops.rs`), started by the loop's own thread where it can (`inbox.rs`), while the attempt
-//! waits without a thread. An exception fails the attempt; the
+//! A plain function runs on the runtime worker that claimed it when it has no timeout and no
+//! other call runs there (see `python_threads.rs`), otherwise on a thread of the blocking pool;
+//! either way it holds the GIL only while Python runs. A coroutine function's coroutine runs on
+//! its execution's event loop (see `loops.rs`), started by the loop's own thread where it can
+//! (`inbox.rs`), while the attempt waits without a thread. An exception fails the attempt; the
 //! task's error then reads `"{type}: {message}\n\n{traceback}"`.
 
 use std::sync::atomic::{AtomicBool, Ordering};
