@@ -57,9 +57,7 @@ def submit(
             coroutine.close()
             done(None)
             return
-        task = context.run(loop.create_task, coroutine)
-        submission._task = task
-        task.add_done_callback(done)
+        _create_task(submission, context, coroutine, done)
 
     loop.call_soon_threadsafe(start)
     return submission
@@ -73,10 +71,20 @@ def start_here(
 ) -> Submission:
     """Like ``submit``, called on the loop's own thread: the task is created at once."""
     submission = Submission(loop)
-    task = context.run(loop.create_task, coroutine)
+    _create_task(submission, context, coroutine, done)
+    return submission
+
+
+def _create_task(
+    submission: Submission,
+    context: contextvars.Context,
+    coroutine: Coroutine[Any, Any, Any],
+    done: Callable[[asyncio.Task[Any] | None], None],
+) -> None:
+    """Makes ``coroutine`` a task of the submission's loop, on that loop's thread."""
+    task = context.run(submission._loop.create_task, coroutine)
     submission._task = task
     task.add_done_callback(done)
-    return submission
 
 
 _watched: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, weakref.ref[Any]] = weakref.WeakKeyDictionary()
