@@ -18,7 +18,8 @@ use crate::context::{Context, ContextDelta};
 use crate::error::StoreError;
 use crate::result::{ExecutionStatus, TaskStatus};
 use crate::store::{
-    self, AnyConnection, ClaimedTask, FinishedDependencies, Lease, NewExecutionRow, NewTask, Notification,
+    self, AnyConnection, AttemptEnd, ClaimedTask, EndedAttempt, FinishedDependencies, Lease, NewExecutionRow, NewTask,
+    Notification,
 };
 use crate::trigger::{DependencyOutcomes, TriggerInput};
 use crate::workflow::Workflow;
@@ -247,32 +248,46 @@ pub(crate) fn record_outcomes(
     // Tasks that reached a final state, grouped by execution so each execution settles once.
     let mut finished: FinishedByExecution = BTreeMap::new();
 
-    for (index, outcome) in outcomes.iter().enumerate() {
-        let key = outcome.execution_id.to_string();
+    let keys: Vec<String> = outcomes.iter().map(|outcome| outcome.execution_id.to_string()).collect();
+    let ended: Vec<EndedAttempt<'_>> = outcomes
+        .iter()
+        .zip(&keys)
+        .map(|(outcome, key)| EndedAttempt {
+            lease: Lease {
+                execution_id: key,
+                task_id: outcome.workflow.node(outcome.position).id(),
+                owner,
+                attempt: outcome.lease_attempt,
+            },
+            end: match &outcome.result {
+                AttemptResult::Completed { json, .. } => AttemptEnd::Completed { output: json },
+                AttemptResult::Retry { error, retry_at } => AttemptEnd::Retry { error, retry_at: *retry_at },
+                AttemptResult::Failed { error } => AttemptEnd::Failed { error },
+            },
+        })
+        .collect();
+    let held = store::end_attempts(connection, &ended, micros)?;
+
+    for (index, (outcome, key)) in outcomes.iter().zip(&keys).enumerate() {
+        if !held[index] {
+            continue;
+        }
         let task_id = outcome.workflow.node(outcome.position).id();
-        let lease = Lease { execution_id: &key, task_id, owner, attempt: outcome.lease_attempt };
         let attempt = Some(outcome.attempt);
         match &outcome.result {
-            AttemptResult::Completed { json, .. } => {
-                if store::finish_attempt(connection, &lease, TaskStatus::Completed, None, None, micros)? {
-                    store::insert_output(connection, &key, task_id, json, micros)?;
-                    transition.completed.push(index);
-                    log.task(outcome.execution_id, task_id, EventKind::TaskCompleted, attempt, None);
-                    finished_entry(&mut finished, outcome).push((outcome.position, TaskStatus::Completed));
-                }
+            AttemptResult::Completed { .. } => {
+                transition.completed.push(index);
+                log.task(outcome.execution_id, task_id, EventKind::TaskCompleted, attempt, None);
+                finished_entry(&mut finished, outcome).push((outcome.position, TaskStatus::Completed));
             }
             AttemptResult::Retry { error, retry_at } => {
-                if store::finish_attempt(connection, &lease, TaskStatus::Ready, Some(error), Some(*retry_at), micros)? {
-                    log.task(outcome.execution_id, task_id, EventKind::TaskRetried, attempt, Some(error.clone()));
-                    transition.next_retry = Some(transition.next_retry.map_or(*retry_at, |next| next.min(*retry_at)));
-                }
+                log.task(outcome.execution_id, task_id, EventKind::TaskRetried, attempt, Some(error.clone()));
+                transition.next_retry = Some(transition.next_retry.map_or(*retry_at, |next| next.min(*retry_at)));
             }
             AttemptResult::Failed { error } => {
-                if store::finish_attempt(connection, &lease, TaskStatus::Failed, Some(error), None, micros)? {
-                    store::record_first_error(connection, &key, &format!("task `{task_id}` failed: {error}"))?;
-                    log.task(outcome.execution_id, task_id, EventKind::TaskFailed, attempt, Some(error.clone()));
-                    finished_entry(&mut finished, outcome).push((outcome.position, TaskStatus::Failed));
-                }
+                store::record_first_error(connection, key, &format!("task `{task_id}` failed: {error}"))?;
+                log.task(outcome.execution_id, task_id, EventKind::TaskFailed, attempt, Some(error.clone()));
+                finished_entry(&mut finished, outcome).push((outcome.position, TaskStatus::Failed));
             }
         }
     }

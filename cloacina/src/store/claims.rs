@@ -25,7 +25,7 @@ sql! {
             "UPDATE task_executions AS t \
              SET status = 'Running', attempt = t.attempt + 1, lease_owner = ?, lease_expires_at = ?, started_at = ? \
              FROM (SELECT execution_id, task_id FROM task_executions \
-                   WHERE status = 'Ready' AND ready_at <= ? AND workflow_name IN ", json_list!(postgres),
+                   WHERE status = 'Ready' AND ready_at <= ? AND workflow_name", json_list!(postgres),
             " ORDER BY ready_at LIMIT ? FOR UPDATE SKIP LOCKED) AS c \
              WHERE t.execution_id = c.execution_id AND t.task_id = c.task_id \
              RETURNING t.execution_id, t.task_id, t.workflow_name, t.attempt, t.recoveries"),
@@ -94,7 +94,7 @@ sql! {
     ClaimTasks = concat!(
         "UPDATE task_executions \
          SET status = 'Running', attempt = attempt + 1, lease_owner = ?, lease_expires_at = ?, started_at = ? \
-         WHERE execution_id = ? AND status = 'Ready' AND task_id IN ", json_list!(postgres),
+         WHERE execution_id = ? AND status = 'Ready' AND task_id", json_list!(postgres),
         " RETURNING task_id, attempt, recoveries");
 }
 

@@ -124,7 +124,7 @@ sql! {
 sql! {
     /// Starts `Pending` executions; returns the ids that started.
     StartExecutions = concat!("UPDATE executions SET status = 'Running', started_at = ? \
-                               WHERE status = 'Pending' AND id IN ", json_list!(postgres), " RETURNING id");
+                               WHERE status = 'Pending' AND id", json_list!(postgres), " RETURNING id");
 }
 
 sql! {

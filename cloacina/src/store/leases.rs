@@ -23,7 +23,7 @@ sql! {
                  ORDER BY lease_expires_at LIMIT ?",
         postgres: concat!(
             "SELECT execution_id, task_id, workflow_name, lease_owner, attempt, recoveries FROM task_executions \
-             WHERE status = 'Running' AND lease_expires_at < ? AND workflow_name IN ", json_list!(postgres),
+             WHERE status = 'Running' AND lease_expires_at < ? AND workflow_name", json_list!(postgres),
             " ORDER BY lease_expires_at LIMIT ? FOR UPDATE SKIP LOCKED"),
     }
 }

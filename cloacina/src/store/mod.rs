@@ -5,6 +5,7 @@
 //! takes SQLite's write lock up front (`BEGIN IMMEDIATE`); within a process, SQLite writes share
 //! one connection, so they queue there instead of in SQLite's sleeping busy handler.
 
+mod attempts;
 mod checkpoint;
 mod claims;
 mod connection;
@@ -29,6 +30,7 @@ use deadpool_diesel::{InteractError, Runtime};
 pub use connection::{AnyConnection, SqliteSynchronous};
 pub use url::{DatabaseUrl, PostgresUrl};
 
+pub(crate) use attempts::{AttemptEnd, EndedAttempt, Lease, end_attempts, finish_attempt};
 pub(crate) use claims::{Claimable, ClaimedTask, claim_ready, claim_tasks};
 pub use connection::is_connection_lost;
 pub(crate) use events::{EventRow, NewEventRow, insert_events, load_events};
@@ -37,7 +39,7 @@ pub(crate) use executions::*;
 pub(crate) use leases::{expired_leases, renew_leases, requeue_expired};
 pub(crate) use notifications::notify;
 pub use notifications::{Listener, Notification};
-pub(crate) use outputs::{insert_output, load_outputs};
+pub(crate) use outputs::load_outputs;
 pub(crate) use tasks::*;
 
 use crate::error::StoreError;

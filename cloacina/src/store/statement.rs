@@ -40,16 +40,19 @@ macro_rules! sql {
 }
 pub(crate) use sql;
 
-/// The list in `column IN <list>`, bound as one JSON array of strings.
+/// Membership in a list bound as one JSON array of strings: `column` followed by this.
 ///
-/// SQLite plans a statement over `json_each(?)` again whenever the value is bound, so on the
-/// hot path lists are for PostgreSQL, and SQLite runs one-item statements instead.
+/// PostgreSQL gets `= ANY(ARRAY(...))`: the array is computed once and the column's index is
+/// searched for each item, where `IN (SELECT ...)` would be planned as a semi-join that reads
+/// every row matching the rest of the condition (all the tasks of an execution, and their dead
+/// versions). SQLite plans a statement over `json_each(?)` again whenever the value is bound, so
+/// on the hot path lists are for PostgreSQL, and SQLite runs one-item statements instead.
 macro_rules! json_list {
     (sqlite) => {
-        "(SELECT value FROM json_each(?))"
+        " IN (SELECT value FROM json_each(?))"
     };
     (postgres) => {
-        "(SELECT jsonb_array_elements_text(CAST(? AS jsonb)))"
+        " = ANY(ARRAY(SELECT jsonb_array_elements_text(CAST(? AS jsonb))))"
     };
 }
 pub(crate) use json_list;
@@ -187,8 +190,8 @@ mod tests {
     sql! {
         /// Echoes its values back, one row per list item.
         Echo {
-            sqlite: concat!("SELECT value, ? + 1 FROM json_each(?) WHERE value IN ", json_list!(sqlite)),
-            postgres: concat!("SELECT value, ? + 1 FROM jsonb_array_elements_text(?) AS value WHERE value IN ", json_list!(postgres)),
+            sqlite: concat!("SELECT value, ? + 1 FROM json_each(?) WHERE value", json_list!(sqlite)),
+            postgres: concat!("SELECT value, ? + 1 FROM jsonb_array_elements_text(?) AS value WHERE value", json_list!(postgres)),
         }
     }
 

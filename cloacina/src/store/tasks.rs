@@ -44,7 +44,7 @@ sql! {
     ReleaseDependents = concat!(
         "UPDATE task_executions SET waiting_on = waiting_on - ?, failed_dependencies = failed_dependencies + ?, \
          skipped_dependencies = skipped_dependencies + ? \
-         WHERE execution_id = ? AND status = 'Pending' AND task_id IN ", json_list!(postgres),
+         WHERE execution_id = ? AND status = 'Pending' AND task_id", json_list!(postgres),
         " RETURNING task_id, waiting_on, failed_dependencies, skipped_dependencies");
 }
 
@@ -57,7 +57,7 @@ sql! {
 sql! {
     /// Makes `Pending` tasks `Ready` from a time.
     MakeReady = concat!("UPDATE task_executions SET status = 'Ready', ready_at = ? \
-                         WHERE execution_id = ? AND status = 'Pending' AND task_id IN ", json_list!(postgres));
+                         WHERE execution_id = ? AND status = 'Pending' AND task_id", json_list!(postgres));
 }
 
 sql! {
@@ -69,21 +69,7 @@ sql! {
 sql! {
     /// Skips `Pending` tasks.
     Skip = concat!("UPDATE task_executions SET status = 'Skipped', finished_at = ? \
-                    WHERE execution_id = ? AND status = 'Pending' AND task_id IN ", json_list!(postgres));
-}
-
-sql! {
-    /// Ends a leased attempt for good.
-    EndAttempt = "UPDATE task_executions SET status = ?, finished_at = ?, error = ?, lease_owner = NULL, \
-                  lease_expires_at = NULL \
-                  WHERE execution_id = ? AND task_id = ? AND status = 'Running' AND lease_owner = ? AND attempt = ?";
-}
-
-sql! {
-    /// Ends a leased attempt and schedules the next one.
-    ScheduleRetry = "UPDATE task_executions SET status = 'Ready', ready_at = ?, retry_at = ?, error = ?, \
-                     lease_owner = NULL, lease_expires_at = NULL \
-                     WHERE execution_id = ? AND task_id = ? AND status = 'Running' AND lease_owner = ? AND attempt = ?";
+                    WHERE execution_id = ? AND status = 'Pending' AND task_id", json_list!(postgres));
 }
 
 /// A new task of an execution.
@@ -118,15 +104,6 @@ pub(crate) struct TaskRow {
     pub error: Option<String>,
     pub started_at: Option<i64>,
     pub finished_at: Option<i64>,
-}
-
-/// Who holds a running task, and which attempt: a result is only recorded by its holder.
-#[derive(Debug, Clone)]
-pub(crate) struct Lease<'a> {
-    pub execution_id: &'a str,
-    pub task_id: &'a str,
-    pub owner: &'a str,
-    pub attempt: i32,
 }
 
 /// How many dependencies just finished, and how many of those failed or were skipped.
@@ -240,40 +217,6 @@ pub(crate) fn settle_pending(
         }
     }
     Ok(())
-}
-
-/// Records the end of a leased attempt: `Completed` or `Failed` with `finished_at`, or back to
-/// `Ready` at `retry_at` for another attempt. Returns false (and changes nothing) when the lease
-/// is no longer held, for instance because the execution was cancelled.
-pub(crate) fn finish_attempt(
-    connection: &mut AnyConnection,
-    lease: &Lease<'_>,
-    status: TaskStatus,
-    error: Option<&str>,
-    retry_at: Option<i64>,
-    now: i64,
-) -> Result<bool, StoreError> {
-    let changed = match retry_at {
-        Some(retry_at) => Statement::<ScheduleRetry>::new()
-            .big(retry_at)
-            .big(retry_at)
-            .optional_text(error)
-            .text(lease.execution_id)
-            .text(lease.task_id)
-            .text(lease.owner)
-            .int(lease.attempt)
-            .execute(connection)?,
-        None => Statement::<EndAttempt>::new()
-            .text(status.as_str())
-            .big(now)
-            .optional_text(error)
-            .text(lease.execution_id)
-            .text(lease.task_id)
-            .text(lease.owner)
-            .int(lease.attempt)
-            .execute(connection)?,
-    };
-    Ok(changed == 1)
 }
 
 pub(crate) fn load_tasks(connection: &mut AnyConnection, execution_id: &str) -> Result<Vec<TaskRow>, StoreError> {

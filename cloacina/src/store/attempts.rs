@@ -1,0 +1,182 @@
+//! Ending leased attempts: the holder of a task's lease records how its attempt ended (and a
+//! completed task's output); an attempt whose lease passed to someone else records nothing.
+
+use diesel::RunQueryDsl;
+use diesel::sql_types::Text;
+use serde_json::json;
+
+use super::connection::AnyConnection;
+use super::outputs::insert_output;
+use super::statement::{Statement, sql};
+use crate::error::StoreError;
+use crate::result::TaskStatus;
+
+sql! {
+    /// Ends a leased attempt for good.
+    EndAttempt = "UPDATE task_executions SET status = ?, finished_at = ?, error = ?, lease_owner = NULL, \
+                  lease_expires_at = NULL \
+                  WHERE execution_id = ? AND task_id = ? AND status = 'Running' AND lease_owner = ? AND attempt = ?";
+}
+
+sql! {
+    /// Ends a leased attempt and schedules the next one.
+    ScheduleRetry = "UPDATE task_executions SET status = 'Ready', ready_at = ?, retry_at = ?, error = ?, \
+                     lease_owner = NULL, lease_expires_at = NULL \
+                     WHERE execution_id = ? AND task_id = ? AND status = 'Running' AND lease_owner = ? AND attempt = ?";
+}
+
+sql! {
+    /// Ends leased attempts from a JSON array of
+    /// `[execution_id, task_id, owner, attempt, status, error, retry_at, output]` and stores the
+    /// outputs of those that completed; returns the attempts whose lease was still held
+    /// (PostgreSQL: one round trip for a whole batch).
+    EndAttempts = "WITH input AS ( \
+                     SELECT value ->> 0 AS execution_id, value ->> 1 AS task_id, value ->> 2 AS owner, \
+                            (value ->> 3)::integer AS attempt, value ->> 4 AS status, value ->> 5 AS error, \
+                            (value ->> 6)::bigint AS retry_at, value ->> 7 AS output \
+                     FROM jsonb_array_elements(CAST(? AS jsonb)) AS value), \
+                   ended AS ( \
+                     UPDATE task_executions AS t \
+                     SET status = i.status, error = i.error, lease_owner = NULL, lease_expires_at = NULL, \
+                         finished_at = CASE WHEN i.retry_at IS NULL THEN ? ELSE t.finished_at END, \
+                         ready_at = COALESCE(i.retry_at, t.ready_at), retry_at = COALESCE(i.retry_at, t.retry_at) \
+                     FROM input AS i \
+                     WHERE t.execution_id = i.execution_id AND t.task_id = i.task_id AND t.status = 'Running' \
+                       AND t.lease_owner = i.owner AND t.attempt = i.attempt \
+                     RETURNING t.execution_id, t.task_id), \
+                   stored AS ( \
+                     INSERT INTO task_outputs (execution_id, task_id, delta, created_at) \
+                     SELECT i.execution_id, i.task_id, i.output, ? FROM input AS i \
+                     JOIN ended AS e ON e.execution_id = i.execution_id AND e.task_id = i.task_id \
+                     WHERE i.output IS NOT NULL) \
+                   SELECT execution_id, task_id FROM ended";
+}
+
+/// Who holds a running task, and which attempt: a result is only recorded by its holder.
+#[derive(Debug, Clone)]
+pub(crate) struct Lease<'a> {
+    pub execution_id: &'a str,
+    pub task_id: &'a str,
+    pub owner: &'a str,
+    pub attempt: i32,
+}
+
+/// How an attempt ended, as it is stored.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum AttemptEnd<'a> {
+    /// The task completed; its output (its context delta as JSON) is stored.
+    Completed { output: &'a str },
+    /// The attempt failed and the task is `Ready` again from `retry_at`.
+    Retry { error: &'a str, retry_at: i64 },
+    /// The task failed for good.
+    Failed { error: &'a str },
+}
+
+/// The end of one leased attempt.
+#[derive(Debug, Clone)]
+pub(crate) struct EndedAttempt<'a> {
+    pub lease: Lease<'a>,
+    pub end: AttemptEnd<'a>,
+}
+
+/// Records the end of a leased attempt: `Completed` or `Failed` with `finished_at`, or back to
+/// `Ready` at `retry_at` for another attempt. Returns false (and changes nothing) when the lease
+/// is no longer held, for instance because the execution was cancelled.
+pub(crate) fn finish_attempt(
+    connection: &mut AnyConnection,
+    lease: &Lease<'_>,
+    status: TaskStatus,
+    error: Option<&str>,
+    retry_at: Option<i64>,
+    now: i64,
+) -> Result<bool, StoreError> {
+    let changed = match retry_at {
+        Some(retry_at) => Statement::<ScheduleRetry>::new()
+            .big(retry_at)
+            .big(retry_at)
+            .optional_text(error)
+            .text(lease.execution_id)
+            .text(lease.task_id)
+            .text(lease.owner)
+            .int(lease.attempt)
+            .execute(connection)?,
+        None => Statement::<EndAttempt>::new()
+            .text(status.as_str())
+            .big(now)
+            .optional_text(error)
+            .text(lease.execution_id)
+            .text(lease.task_id)
+            .text(lease.owner)
+            .int(lease.attempt)
+            .execute(connection)?,
+    };
+    Ok(changed == 1)
+}
+
+/// Records the ends of leased attempts, and the outputs of those that completed; returns, for
+/// each attempt in order, whether its lease was still held (an attempt whose lease was not
+/// changes nothing).
+///
+/// SQLite runs the one-attempt statements (prepared once, in-process); PostgreSQL records the
+/// whole batch in one statement, as a round trip per attempt would dominate a batch's cost.
+pub(crate) fn end_attempts(
+    connection: &mut AnyConnection,
+    attempts: &[EndedAttempt<'_>],
+    now: i64,
+) -> Result<Vec<bool>, StoreError> {
+    if matches!(connection, AnyConnection::Sqlite(_)) {
+        return attempts.iter().map(|attempt| end_one(connection, attempt, now)).collect();
+    }
+    if attempts.is_empty() {
+        return Ok(Vec::new());
+    }
+    let rows: Vec<serde_json::Value> = attempts
+        .iter()
+        .map(|EndedAttempt { lease, end }| {
+            let (status, error, retry_at, output) = match *end {
+                AttemptEnd::Completed { output } => (TaskStatus::Completed, None, None, Some(output)),
+                AttemptEnd::Retry { error, retry_at } => (TaskStatus::Ready, Some(error), Some(retry_at), None),
+                AttemptEnd::Failed { error } => (TaskStatus::Failed, Some(error), None, None),
+            };
+            json!([
+                lease.execution_id,
+                lease.task_id,
+                lease.owner,
+                lease.attempt,
+                status.as_str(),
+                error,
+                retry_at,
+                output
+            ])
+        })
+        .collect();
+    let ended: std::collections::HashSet<(String, String)> = Statement::<EndAttempts>::new()
+        .json(&serde_json::Value::Array(rows))
+        .big(now)
+        .big(now)
+        .returning::<(Text, Text)>()
+        .load::<(String, String)>(connection)?
+        .into_iter()
+        .collect();
+    Ok(attempts
+        .iter()
+        .map(|attempt| ended.contains(&(attempt.lease.execution_id.to_owned(), attempt.lease.task_id.to_owned())))
+        .collect())
+}
+
+fn end_one(connection: &mut AnyConnection, attempt: &EndedAttempt<'_>, now: i64) -> Result<bool, StoreError> {
+    let lease = &attempt.lease;
+    match attempt.end {
+        AttemptEnd::Completed { output } => {
+            let held = finish_attempt(connection, lease, TaskStatus::Completed, None, None, now)?;
+            if held {
+                insert_output(connection, lease.execution_id, lease.task_id, output, now)?;
+            }
+            Ok(held)
+        }
+        AttemptEnd::Retry { error, retry_at } => {
+            finish_attempt(connection, lease, TaskStatus::Ready, Some(error), Some(retry_at), now)
+        }
+        AttemptEnd::Failed { error } => finish_attempt(connection, lease, TaskStatus::Failed, Some(error), None, now),
+    }
+}
