@@ -168,16 +168,34 @@ def test_async_def_tasks_run(executor, unique_name):
     assert result.status == "Completed" and result.context["fetched"] is True
 
 
-def test_sync_tasks_run_at_the_same_time(executor, unique_name):
-    barrier = threading.Barrier(4, timeout=10)
+@pytest.mark.parametrize("parties", [4, 40])
+def test_sync_tasks_run_at_the_same_time(executor, unique_name, parties):
+    barrier = threading.Barrier(parties, timeout=10)
 
     def meet(context):
-        # Each task waits for the other three: only concurrent tasks can pass.
+        # Each task waits for all the others: only tasks running at once, each on a thread of
+        # its own while the others block, can pass.
         barrier.wait()
+        context.insert("threads", threading.get_ident())
 
-    tasks = [task(id=f"worker_{index}")(meet) for index in range(4)]
+    tasks = [task(id=f"worker_{index}")(meet) for index in range(parties)]
     result = executor.execute(workflow(name=unique_name, tasks=tasks))
     assert result.status == "Completed", result.error
+
+
+def test_many_short_sync_tasks_each_run_once(executor, unique_name):
+    calls: list[int] = []
+
+    def note(context):
+        calls.append(threading.get_ident())
+        return {"ran": True}
+
+    tasks = [task(id=f"short_{index}")(note) for index in range(300)]
+    join = task(id="join", dependencies=tasks)(note)
+    result = executor.execute(workflow(name=unique_name, tasks=[*tasks, join]))
+    assert result.status == "Completed", result.error
+    assert len(calls) == 301
+    assert [outcome.attempts for outcome in result.task_results] == [1] * 301
 
 
 def test_start_returns_a_handle(executor, unique_name):

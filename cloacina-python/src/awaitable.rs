@@ -11,7 +11,7 @@ use pyo3::IntoPyObjectExt;
 use pyo3::prelude::*;
 use tokio::sync::oneshot;
 
-use crate::python_threads;
+use crate::python_pool;
 use crate::runtime::runtime;
 
 /// Returns a future of the running loop that completes with `future`'s output.
@@ -34,7 +34,7 @@ where
             // The awaiting side cancelled: dropping `future` stops it.
             _ = cancelled => return,
         };
-        python_threads::spawn(Arc::default(), move |py| {
+        python_pool::run_detached(move |py| {
             let (event_loop, py_future) = &*target;
             let outcome = output.map_err(Into::into).and_then(|value| value.into_py_any(py));
             let complete = Complete { future: py_future.clone_ref(py), outcome: Mutex::new(Some(outcome)) };

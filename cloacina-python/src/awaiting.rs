@@ -13,8 +13,8 @@ use crate::coroutine;
 use crate::events::PyEvent;
 use crate::exceptions::{BindingError, BindingResult, ErrorKind};
 use crate::loops;
+use crate::python_pool;
 use crate::python_task::is_coroutine;
-use crate::python_threads;
 use crate::runtime::runtime;
 
 /// An execution to run: what, with what, for how long, and who hears its events.
@@ -88,7 +88,7 @@ async fn deliver(mut stream: EventStream, callback: Arc<Py<PyAny>>) {
     while let Some(event) = stream.next().await {
         let Ok(event) = event else { return };
         let calling = Arc::clone(&callback);
-        let started = python_threads::spawn(Arc::default(), move |py| {
+        let started = python_pool::spawn(Arc::default(), move |py| {
             let callback = calling;
             let called = callback.call1(py, (PyEvent::wrap(event),)).and_then(|returned| {
                 let returned = returned.into_bound(py);
@@ -108,7 +108,7 @@ async fn deliver(mut stream: EventStream, callback: Arc<Py<PyAny>>) {
             && let Ok(Err(error)) = started.await
         {
             let reporting = Arc::clone(&callback);
-            let _ = python_threads::spawn(Arc::default(), move |py| {
+            let _ = python_pool::spawn(Arc::default(), move |py| {
                 error.write_unraisable(py, Some(reporting.bind(py)));
             })
             .await;

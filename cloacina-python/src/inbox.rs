@@ -3,13 +3,13 @@
 //! Starting an attempt of an `async def` task needs Python only to call the function and schedule
 //! its coroutine, which the loop's own thread can do while it holds the GIL anyway. An inbox lets
 //! the runtime's workers queue that work and wake the loop with one byte on a socket the loop
-//! watches (`add_reader`), instead of handing each attempt to a blocking thread that takes the
+//! watches (`add_reader`), instead of handing each attempt to a pool thread that takes the
 //! GIL and calls `call_soon_threadsafe`: one thread hand-off less per attempt, no contention for
 //! the GIL between that thread and the loop's, and one wake-up of the loop for every batch of
 //! attempts that became ready together.
 //!
 //! A loop that cannot watch a socket (asyncio's proactor loop) gets no inbox, and the work takes
-//! the blocking thread's way. Work still queued when the loop closes takes it too.
+//! the pool thread's way. Work still queued when the loop closes takes it too.
 
 use std::io::{ErrorKind, Read, Write};
 use std::os::fd::AsRawFd;

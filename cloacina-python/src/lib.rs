@@ -17,6 +17,7 @@ mod handle;
 mod inbox;
 mod logging;
 mod loops;
+mod python_pool;
 mod python_task;
 mod python_threads;
 mod result;

@@ -1,7 +1,7 @@
 //! Running a Python task function as an engine task.
 //!
 //! A plain function runs on the runtime worker that claimed it when it has no timeout and no
-//! other call runs there (see `python_threads.rs`), otherwise on a thread of the blocking pool;
+//! other call runs there (see `python_threads.rs`), otherwise on a thread of the pool of Python calls (`python_pool.rs`);
 //! either way it holds the GIL only while Python runs. A coroutine function's coroutine runs on
 //! its execution's event loop (see `loops.rs`), started by the loop's own thread where it can
 //! (`inbox.rs`), while the attempt waits without a thread. An exception fails the attempt; the
@@ -24,6 +24,7 @@ use crate::convert::{from_python, qualified_name, type_name};
 use crate::coroutine;
 use crate::inbox::{Job, Place};
 use crate::loops;
+use crate::python_pool;
 use crate::python_threads;
 use crate::task::TaskSpec;
 
@@ -103,7 +104,7 @@ impl PythonTask {
         let slot = Arc::clone(&guard.submission);
         let job = start_coroutine(Arc::clone(&self.spec), execution_id, context, cancelled, sender, slot);
         // The loop's own thread starts the coroutine if the loop watches an inbox; otherwise a
-        // blocking thread takes the GIL and hands the coroutine over.
+        // pool thread takes the GIL and hands the coroutine over.
         let job = match loops::inbox(execution_id) {
             Some(inbox) => inbox.push(job).err(),
             None => Some(job),
@@ -186,7 +187,7 @@ fn start_coroutine(
 
 /// Whether an attempt has no timeout, so that a plain function may run on the worker thread that
 /// started it (see [`python_threads::try_call_in_place`]). An attempt that blocks its thread
-/// cannot be stopped at its deadline; with a timeout, the function runs on a blocking thread, the
+/// cannot be stopped at its deadline; with a timeout, the function runs on a pool thread, the
 /// timeout is recorded as it passes, and the function (told through `context.cancelled`) winds
 /// down meanwhile. Cancellation reaches a function in place through `context.cancelled` all the
 /// same, as the attempt's stop signal.
@@ -194,14 +195,14 @@ fn without_timeout(context: &Context) -> bool {
     context.attempt().is_some_and(|attempt| attempt.stop.deadline().is_none())
 }
 
-/// Runs Python on a thread of the blocking pool, counted as a call in flight that `cancelled`
+/// Runs Python on a thread of the pool of Python calls, counted as a call in flight that `cancelled`
 /// asks to stop.
 async fn run_blocking<T, F>(cancelled: Arc<AtomicBool>, body: F) -> Result<T, TaskError>
 where
     F: FnOnce(Python<'_>) -> Result<T, TaskError> + Send + 'static,
     T: Send + 'static,
 {
-    python_threads::spawn(cancelled, body).await.unwrap_or_else(|joined| Err(TaskError::Panicked(joined.to_string())))
+    python_pool::spawn(cancelled, body).await.unwrap_or_else(|failed| Err(TaskError::Panicked(failed.to_string())))
 }
 
 /// Stops the attempt's Python side if dropped while armed (before the attempt returned).
@@ -224,7 +225,7 @@ impl Drop for CancelOnDrop {
         };
         if let Some(submission) = submission {
             // Cancelling takes the GIL: not on this runtime worker.
-            python_threads::spawn(Arc::default(), move |py| {
+            python_pool::run_detached(move |py| {
                 if let Err(error) = submission.call_method0(py, "cancel") {
                     error.write_unraisable(py, None);
                 }

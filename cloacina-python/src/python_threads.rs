@@ -1,10 +1,11 @@
-//! Running Python on the runtime's threads: on a thread of its blocking pool, or on the worker
-//! thread already running the attempt (its other tasks moving to another thread meanwhile).
+//! Python on the engine's threads: the thread states they keep, and running a call on the
+//! worker thread already running the attempt (its other tasks moving to another thread
+//! meanwhile). Calls that do not run in place go to the pool of `python_pool.rs`.
 //!
 //! Attaching a thread that has no Python thread state creates one, and detaching deletes it:
 //! CPython maps and unmaps the state's frame stack each time, and unmapping in a threaded process
 //! interrupts every core to flush its address translations, which costs more than a short task.
-//! So each blocking thread keeps the state it first made until the thread ends.
+//! So each thread that runs Python calls keeps the state it first made until the thread ends.
 //!
 //! This is the crate's only `unsafe` code: two calls into the CPython API that PyO3 does not wrap.
 
@@ -16,10 +17,8 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use pyo3::ffi;
 use pyo3::prelude::*;
-use tokio::task::JoinHandle;
 
 use crate::calls;
-use crate::runtime::runtime;
 
 /// Set when the interpreter starts exiting: a thread ending after that leaves its state to
 /// the interpreter's own clean-up rather than taking the GIL from a finalizing interpreter.
@@ -52,11 +51,11 @@ thread_local! {
 }
 
 /// Gives this thread a Python thread state that outlives each call, if it has none yet.
-fn keep_thread_state() {
+pub fn keep_thread_state() {
     KEPT.with(|kept| {
         let mut kept = kept.borrow_mut();
         if kept.is_none() {
-            // SAFETY: this blocking thread is not attached to Python here. Making the state
+            // SAFETY: this thread is not attached to Python here. Making the state
             // takes the GIL; saving the thread gives the GIL back and leaves the state current
             // for later attaches, which then only take and give back the GIL.
             unsafe {
@@ -76,22 +75,6 @@ pub fn interpreter_exiting() {
 /// Whether the interpreter has started exiting.
 pub fn is_exiting() -> bool {
     EXITING.load(Ordering::SeqCst)
-}
-
-/// Runs `body` with the GIL on a thread of the runtime's blocking pool, counted as a call in
-/// flight that `cancelled` asks to stop.
-pub fn spawn<T, F>(cancelled: Arc<AtomicBool>, body: F) -> JoinHandle<T>
-where
-    F: FnOnce(Python<'_>) -> T + Send + 'static,
-    T: Send + 'static,
-{
-    runtime().spawn_blocking(move || {
-        let _in_flight = calls::begin(cancelled);
-        if !EXITING.load(Ordering::SeqCst) {
-            keep_thread_state();
-        }
-        Python::attach(body)
-    })
 }
 
 /// Whether a call runs in place now (see [`try_call_in_place`]).
