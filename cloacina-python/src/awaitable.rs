@@ -1,8 +1,10 @@
-//! Rust futures as Python awaitables, completed from threads the interpreter's exit waits for.
+//! Rust futures as Python awaitables.
 //!
-//! The future runs on the tokio runtime; its result is handed to the awaiting event loop from a
-//! thread counted in `calls`, so that `atexit` can wait for that hand-over before the
-//! interpreter finalizes. Cancelling the Python future drops the Rust one.
+//! The future runs on the tokio runtime. Its result is handed to the awaiting event loop through
+//! the loop's inbox (see `inbox.rs`), so that the loop's own thread sets it without another
+//! thread taking the GIL; a loop without an inbox gets it from a pool thread counted in `calls`,
+//! so that `atexit` can wait for that hand-over before the interpreter finalizes. Cancelling the
+//! Python future drops the Rust one.
 
 use std::future::Future;
 use std::sync::{Arc, Mutex};
@@ -11,6 +13,7 @@ use pyo3::IntoPyObjectExt;
 use pyo3::prelude::*;
 use tokio::sync::oneshot;
 
+use crate::inbox::{self, Job, Place};
 use crate::python_pool;
 use crate::runtime::runtime;
 
@@ -24,6 +27,7 @@ where
     E: Into<PyErr> + Send + 'static,
 {
     let event_loop = py.import("asyncio")?.call_method0("get_running_loop")?;
+    let inbox = inbox::watched_by(py, &event_loop, true);
     let py_future = event_loop.call_method0("create_future")?;
     let (cancelled_sender, cancelled) = oneshot::channel::<()>();
     py_future.call_method1("add_done_callback", (OnDone { cancelled: Mutex::new(Some(cancelled_sender)) },))?;
@@ -34,13 +38,29 @@ where
             // The awaiting side cancelled: dropping `future` stops it.
             _ = cancelled => return,
         };
-        python_pool::run_detached(move |py| {
+        let deliver: Job = Box::new(move |py, place| {
             let (event_loop, py_future) = &*target;
             let outcome = output.map_err(Into::into).and_then(|value| value.into_py_any(py));
             let complete = Complete { future: py_future.clone_ref(py), outcome: Mutex::new(Some(outcome)) };
-            // A closed loop has no one waiting any more.
-            let _ = event_loop.call_method1(py, "call_soon_threadsafe", (complete,));
+            match place {
+                Place::Loop(_) => {
+                    if let Err(error) = complete.__call__(py) {
+                        error.write_unraisable(py, None);
+                    }
+                }
+                Place::Anywhere => {
+                    // A closed loop has no one waiting any more.
+                    let _ = event_loop.call_method1(py, "call_soon_threadsafe", (complete,));
+                }
+            }
         });
+        let undelivered = match inbox {
+            Some(inbox) => inbox.push(deliver).err(),
+            None => Some(deliver),
+        };
+        if let Some(deliver) = undelivered {
+            python_pool::run_detached(move |py| deliver(py, Place::Anywhere));
+        }
     });
     Ok(py_future)
 }
