@@ -65,19 +65,21 @@ fmt: $(VENV)/.requirements
 	$(VENV)/bin/ruff format $(PYTHON_SOURCES)
 
 # Release builds of the engine benchmark and of the Python package (into its own environment),
-# then every measurement; see benchmarks/README.md.
+# then every measurement; see benchmarks/README.md. BENCH_ARGS passes options to run.py, e.g.
+# BENCH_ARGS="--shapes chain_200 --rounds 5".
 BENCH_VENV := target/bench-venv
 bench: $(BENCH_VENV)/.requirements
 	$(CARGO) build --release -p cloacina-benchmarks
 	VIRTUAL_ENV=$(abspath $(BENCH_VENV)) $(BENCH_VENV)/bin/maturin develop --release --quiet
 	$(BENCH_VENV)/bin/python benchmarks/run.py --engine-bench target/release/engine-bench \
-	  --postgres "$${CLOACINA_BENCH_POSTGRES_URL:-$(CLOACINA_TEST_POSTGRES_URL)}"
+	  --postgres "$${CLOACINA_BENCH_POSTGRES_URL:-$(CLOACINA_TEST_POSTGRES_URL)}" $(BENCH_ARGS)
 
-# The same shapes with Prefect 3 and DBOS (installed into an environment of their own).
+# The same shapes with Prefect 3 and DBOS (installed into an environment of their own);
+# PEERS_ARGS passes options to peers/run.py, e.g. PEERS_ARGS="--shapes chain_200".
 PEERS_VENV := target/bench-peers-venv
 bench-peers: $(PEERS_VENV)/.requirements
 	VIRTUAL_ENV=$(abspath $(PEERS_VENV)) $(PEERS_VENV)/bin/maturin develop --release --quiet
-	$(PEERS_VENV)/bin/python benchmarks/peers/run.py
+	$(PEERS_VENV)/bin/python benchmarks/peers/run.py $(PEERS_ARGS)
 
 $(PEERS_VENV)/.requirements: benchmarks/requirements.txt benchmarks/peers/requirements.txt
 	test -x $(PEERS_VENV)/bin/python || python3 -m venv $(PEERS_VENV)

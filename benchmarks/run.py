@@ -76,24 +76,50 @@ class Backends:
         return [json.loads(line) for line in output.stdout.splitlines() if line.startswith("{")]
 
 
-def measure(backends: Backends, runs: int) -> list[dict[str, Any]]:
+def measure(backends: Backends, shapes: list[str], runs: int, rounds: int) -> list[dict[str, Any]]:
+    """Each shape on each backend in every implementation: ``rounds`` processes per row, the
+    implementations taking turns round by round, so that a slow spell of the machine falls on
+    all of them rather than on one row."""
     rows = []
     for backend in backends.names():
-        for shape in SHAPES:
-            for implementation in IMPLEMENTATIONS:
-                if implementation == "rust":
-                    command = [backends.engine_bench, "measure", shape, "{url}", str(runs)]
-                else:
-                    mode = implementation.removeprefix("python-")
-                    command = [sys.executable, "measure.py", shape, "{url}", str(runs), mode]
-                print(f"  {backend:<12} {shape:<13} {implementation}", file=sys.stderr, flush=True)
-                (line,) = backends.run(backend, command)
-                rows.append({"backend": backend, **line})
+        for shape in shapes:
+            lines: dict[str, list[dict[str, Any]]] = {implementation: [] for implementation in IMPLEMENTATIONS}
+            for round_number in range(1, rounds + 1):
+                for implementation in IMPLEMENTATIONS:
+                    if implementation == "rust":
+                        command = [backends.engine_bench, "measure", shape, "{url}", str(runs)]
+                    else:
+                        mode = implementation.removeprefix("python-")
+                        command = [sys.executable, "measure.py", shape, "{url}", str(runs), mode]
+                    print(
+                        f"  {backend:<12} {shape:<13} {implementation:<13} round {round_number}/{rounds}",
+                        file=sys.stderr,
+                        flush=True,
+                    )
+                    (line,) = backends.run(backend, command)
+                    lines[implementation].append(line)
+            rows.extend({"backend": backend, **merge(lines[implementation])} for implementation in IMPLEMENTATIONS)
     return rows
 
 
+def merge(lines: list[dict[str, Any]]) -> dict[str, Any]:
+    """One row from the rounds of one implementation: every run's wall time and every hop, the
+    median of each round, the highest peak RSS."""
+    first = lines[0]
+    return {
+        "shape": first["shape"],
+        "implementation": first["implementation"],
+        "tasks_per_run": first["tasks_per_run"],
+        "walls_s": [wall for line in lines for wall in line["walls_s"]],
+        "hops_us": [hop for line in lines for hop in line["hops_us"]],
+        "round_medians_s": [statistics.median(line["walls_s"]) for line in lines],
+        "peak_rss_bytes": max(line["peak_rss_bytes"] for line in lines),
+    }
+
+
 def summarize(rows: list[dict[str, Any]]) -> None:
-    """Adds the median, throughput, latency percentiles and ratio to Rust to each row."""
+    """Adds the median, throughput, latency percentiles and ratio to Rust to each row (with the
+    lowest and highest ratio of one round's medians)."""
     rust = {}
     for row in rows:
         row["median_s"] = statistics.median(row["walls_s"])
@@ -102,9 +128,12 @@ def summarize(rows: list[dict[str, Any]]) -> None:
         row["hop_p50_us"] = percentile(row["hops_us"], 0.50)
         row["hop_p99_us"] = percentile(row["hops_us"], 0.99)
         if row["implementation"] == "rust":
-            rust[(row["backend"], row["shape"])] = row["median_s"]
+            rust[(row["backend"], row["shape"])] = row
     for row in rows:
-        row["ratio_to_rust"] = row["median_s"] / rust[(row["backend"], row["shape"])]
+        reference = rust[(row["backend"], row["shape"])]
+        row["ratio_to_rust"] = row["median_s"] / reference["median_s"]
+        rounds = [mine / theirs for mine, theirs in zip(row["round_medians_s"], reference["round_medians_s"])]
+        row["round_ratios"] = rounds
 
 
 def duration(seconds: float) -> str:
@@ -115,21 +144,26 @@ def duration(seconds: float) -> str:
     return f"{seconds:.2f} s"
 
 
-def print_table(rows: list[dict[str, Any]], runs: int) -> None:
+def print_table(rows: list[dict[str, Any]], runs: int, rounds: int) -> None:
     header = (
         f"{'backend':<12} {'shape':<20} {'tasks':<13} {'median':>10} {'per exec':>10} {'tasks/s':>9} "
-        f"{'x rust':>7} {'hop p50':>9} {'hop p99':>9} {'peak RSS':>9}"
+        f"{'x rust':>7} {'rounds':>11} {'hop p50':>9} {'hop p99':>9} {'peak RSS':>9}"
     )
-    print(f"\nMedian of {runs} runs after a warm-up; one process and one fresh database per row.\n")
+    print(
+        f"\nMedian of {runs * rounds} runs: {rounds} rounds, the implementations taking turns, of one "
+        f"process and one fresh database each, {runs} runs after a warm-up. rounds: the lowest and "
+        "highest x rust of one round.\n"
+    )
     print(header)
     print("-" * len(header))
     for row in rows:
         label, executions = SHAPES[row["shape"]]
         shape = f"{label} x{executions}" if executions > 1 else label
+        spread = f"{min(row['round_ratios']):.2f}-{max(row['round_ratios']):.2f}"
         print(
             f"{row['backend']:<12} {shape:<20} {row['implementation']:<13} {duration(row['median_s']):>10} "
             f"{duration(row['per_execution_s']):>10} {row['tasks_per_s']:>9.0f} {row['ratio_to_rust']:>7.2f} "
-            f"{duration(row['hop_p50_us'] / 1e6):>9} {duration(row['hop_p99_us'] / 1e6):>9} "
+            f"{spread:>11} {duration(row['hop_p50_us'] / 1e6):>9} {duration(row['hop_p99_us'] / 1e6):>9} "
             f"{row['peak_rss_bytes'] / 2**20:>7.0f} MB"
         )
 
@@ -151,8 +185,11 @@ def print_soak(soak: dict[str, Any]) -> None:
     )
 
 
-def check_targets(rows: list[dict[str, Any]], soak: dict[str, Any] | None) -> list[str]:
-    """Each target on the SQLite file, met or missed, with the figure."""
+def check_targets(
+    rows: list[dict[str, Any]], processes: list[dict[str, Any]], soak: dict[str, Any] | None
+) -> list[str]:
+    """Each target, met or missed, with the figure: on the SQLite file, and PostgreSQL's with four
+    worker processes."""
     sqlite = [row for row in rows if row["backend"] == "sqlite-file"]
     lines = []
 
@@ -186,6 +223,10 @@ def check_targets(rows: list[dict[str, Any]], soak: dict[str, Any] | None) -> li
     if soak:
         growth = (soak["rss_after_bytes"] - soak["rss_before_bytes"]) / 2**20
         verdict("soak RSS growth < 20 MB", growth < 20, f"{growth:+.1f} MB")
+    for line in processes:
+        if line["workers"] == 4:
+            rate = line["tasks_per_run"] / statistics.median(line["walls_s"])
+            verdict("PostgreSQL, 4 worker processes >= 3,000 tasks/s", rate >= 3000, f"{rate:.0f} tasks/s")
     return lines
 
 
@@ -201,19 +242,20 @@ def chart(rows: list[dict[str, Any]], path: Path) -> bool:
     backends = sorted({row["backend"] for row in rows}, key=["sqlite-file", "postgresql"].index)
     figure, axes = plt.subplots(1, len(backends), figsize=(6 * len(backends), 4.5), squeeze=False)
     width = 0.8 / len(IMPLEMENTATIONS)
+    shapes = [shape for shape in SHAPES if any(row["shape"] == shape for row in rows)]
     for axis, backend in zip(axes[0], backends):
         for offset, implementation in enumerate(IMPLEMENTATIONS):
             values = []
-            for shape in SHAPES:
+            for shape in shapes:
                 (row,) = [
                     r
                     for r in rows
                     if r["backend"] == backend and r["shape"] == shape and r["implementation"] == implementation
                 ]
                 values.append(row["median_s"] / row["tasks_per_run"] * 1e6)
-            positions = [index + (offset - 1) * width for index in range(len(SHAPES))]
+            positions = [index + (offset - 1) * width for index in range(len(shapes))]
             axis.bar(positions, values, width, label=implementation)
-        axis.set_xticks(range(len(SHAPES)), [SHAPES[shape][0] for shape in SHAPES], rotation=15)
+        axis.set_xticks(range(len(shapes)), [SHAPES[shape][0] for shape in shapes], rotation=15)
         axis.set_ylabel("wall time per task (us, lower is better)")
         axis.set_title(backend)
         axis.legend()
@@ -227,32 +269,34 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--engine-bench", required=True, help="the release engine-bench binary")
     parser.add_argument("--postgres", default=os.environ.get("CLOACINA_BENCH_POSTGRES_URL"), help="a server URL")
-    parser.add_argument("--runs", type=int, default=7, help="measured runs per row, after a warm-up (at least 5)")
+    parser.add_argument("--runs", type=int, default=4, help="measured runs per process, after a warm-up")
+    parser.add_argument("--rounds", type=int, default=3, help="processes per row, the implementations taking turns")
+    parser.add_argument("--shapes", nargs="+", choices=list(SHAPES), default=list(SHAPES), help="what to measure")
     parser.add_argument("--output", type=Path, default=Path("target/bench"), help="where results go")
     arguments = parser.parse_args()
     arguments.postgres = arguments.postgres or None
-    if arguments.runs < 5:
-        parser.error("--runs must be at least 5: the table shows medians")
+    if arguments.runs < 1 or arguments.rounds < 1 or arguments.runs * arguments.rounds < 5:
+        parser.error("--runs times --rounds must be at least 5: the table shows medians")
     arguments.output.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="cloacina-bench-") as directory:
         backends = Backends(os.path.abspath(arguments.engine_bench), arguments.postgres, Path(directory))
         if not arguments.postgres:
             print("note: no PostgreSQL server given (--postgres); SQLite only", file=sys.stderr)
         print("measuring:", file=sys.stderr)
-        rows = measure(backends, arguments.runs)
+        rows = measure(backends, arguments.shapes, arguments.runs, arguments.rounds)
         processes = []
         if arguments.postgres:
             print("  postgresql   worker processes", file=sys.stderr, flush=True)
-            processes = backends.run("postgresql", [backends.engine_bench, "processes", "{url}", str(arguments.runs)])
+            processes = backends.run("postgresql", [backends.engine_bench, "processes", "{url}", "7"])
         print("  sqlite-file  soak", file=sys.stderr, flush=True)
         (soak,) = backends.run("sqlite-file", [sys.executable, "soak.py", "{url}", str(SOAK_EXECUTIONS)])
     summarize(rows)
-    print_table(rows, arguments.runs)
+    print_table(rows, arguments.runs, arguments.rounds)
     if processes:
         print_processes(processes)
     print_soak(soak)
-    print("\nTargets (SQLite file):")
-    for line in check_targets(rows, soak):
+    print("\nTargets:")
+    for line in check_targets(rows, processes, soak):
         print(line)
     results = {"rows": rows, "processes": processes, "soak": soak, "machine": machine()}
     (arguments.output / "results.json").write_text(json.dumps(results, indent=1))
