@@ -10,6 +10,9 @@ RUST_EXAMPLES := $(notdir $(basename $(wildcard cloacina/examples/*.rs)))
 # variants are skipped, loudly, unless CLOACINA_REQUIRE_POSTGRES=1 makes that a failure.
 CLOACINA_TEST_POSTGRES_URL ?= $(shell scripts/postgres-url)
 export CLOACINA_TEST_POSTGRES_URL
+# With a server found, every PostgreSQL variant must run: one that cannot find it fails.
+CLOACINA_REQUIRE_POSTGRES ?= $(if $(CLOACINA_TEST_POSTGRES_URL),1,)
+export CLOACINA_REQUIRE_POSTGRES
 
 .PHONY: build demo test test-rust test-python test-install lint fmt bench bench-peers python-develop check-postgres
 

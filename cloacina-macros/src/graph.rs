@@ -70,8 +70,15 @@ pub fn check(workflow: &str, nodes: &[Node]) -> Result<(), syn::Error> {
     }
 }
 
+/// The listed id closest to `wanted`, if it is close enough to be a likely misspelling: at most
+/// two edits away, or a third of `wanted`'s length.
 fn closest(wanted: &str, candidates: impl Iterator<Item = String>) -> Option<String> {
-    candidates.map(|candidate| (strsim::damerau_levenshtein(wanted, &candidate), candidate)).min().map(|(_, id)| id)
+    let limit = (wanted.chars().count() / 3).max(2);
+    candidates
+        .map(|candidate| (strsim::damerau_levenshtein(wanted, &candidate), candidate))
+        .filter(|(distance, _)| *distance <= limit)
+        .min()
+        .map(|(_, id)| id)
 }
 
 /// A cycle as ids in execution order (`a -> b`: `b` depends on `a`), starting at its smallest id
@@ -148,6 +155,12 @@ mod tests {
             error.to_string(),
             "task `load` depends on `extrct`, which is not a task of workflow `etl`; did you mean `extract`?"
         );
+    }
+
+    #[test]
+    fn a_missing_dependency_like_no_task_suggests_none() {
+        let error = check("etl", &[node("extract", &[]), node("load", &["publish"])]).unwrap_err();
+        assert_eq!(error.to_string(), "task `load` depends on `publish`, which is not a task of workflow `etl`");
     }
 
     #[test]

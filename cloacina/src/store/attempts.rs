@@ -180,3 +180,96 @@ fn end_one(connection: &mut AnyConnection, attempt: &EndedAttempt<'_>, now: i64)
         AttemptEnd::Failed { error } => finish_attempt(connection, lease, TaskStatus::Failed, Some(error), None, now),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::{DatabaseUrl, NewExecutionRow, NewTask, Store, StoreOptions, claim_tasks, insert_execution};
+    use crate::store::{insert_tasks, load_outputs};
+
+    /// A store on a SQLite file, and on PostgreSQL (in a schema of its own) when
+    /// `CLOACINA_TEST_POSTGRES_URL` names a server, which `CLOACINA_REQUIRE_POSTGRES=1` requires.
+    async fn stores(directory: &tempfile::TempDir) -> Vec<(Store, Option<String>)> {
+        let file = DatabaseUrl::parse(&format!("sqlite:///{}", directory.path().join("attempts.db").display()));
+        let mut stores = vec![(Store::open(&file.unwrap(), &StoreOptions::default()).await.unwrap(), None)];
+        if let Ok(server) = std::env::var("CLOACINA_TEST_POSTGRES_URL")
+            && !server.is_empty()
+        {
+            let schema = format!("cloacina_attempts_{}", uuid::Uuid::new_v4().simple());
+            let DatabaseUrl::Postgres(postgres) = DatabaseUrl::parse(&server).unwrap() else {
+                panic!("CLOACINA_TEST_POSTGRES_URL is not a PostgreSQL URL");
+            };
+            let url = DatabaseUrl::Postgres(postgres.with_schema(&schema).unwrap());
+            stores.push((Store::open(&url, &StoreOptions::default()).await.unwrap(), Some(schema)));
+        } else if std::env::var("CLOACINA_REQUIRE_POSTGRES").is_ok_and(|value| value == "1") {
+            panic!("CLOACINA_REQUIRE_POSTGRES=1 but CLOACINA_TEST_POSTGRES_URL is not set");
+        }
+        stores
+    }
+
+    /// One execution with the tasks `first` and `second`, both claimed by `holder`.
+    fn claimed_by(connection: &mut AnyConnection, holder: &str) -> Result<(), StoreError> {
+        let row = NewExecutionRow {
+            id: "e1".into(),
+            workflow_name: "w".into(),
+            workflow_version: "v".into(),
+            status: "Running".into(),
+            context: "{}".into(),
+            remaining_tasks: 2,
+            created_at: 1,
+        };
+        insert_execution(connection, &row)?;
+        let tasks = [
+            NewTask { task_id: "first", position: 0, waiting_on: 0 },
+            NewTask { task_id: "second", position: 1, waiting_on: 0 },
+        ];
+        insert_tasks(connection, "e1", "w", &tasks)?;
+        diesel::sql_query("UPDATE task_executions SET status = 'Ready'").execute(connection)?;
+        let claimed = claim_tasks(connection, holder, "e1", &["first", "second"], 2, 1_000)?;
+        assert_eq!(claimed.len(), 2);
+        Ok(())
+    }
+
+    fn ended<'a>(owner: &'a str, attempt: i32, task_id: &'a str, output: &'a str) -> EndedAttempt<'a> {
+        EndedAttempt {
+            lease: Lease { execution_id: "e1", task_id, owner, attempt },
+            end: AttemptEnd::Completed { output },
+        }
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn only_the_holder_of_a_lease_records_its_end() {
+        let directory = tempfile::tempdir().unwrap();
+        for (store, schema) in stores(&directory).await {
+            let outputs = store
+                .write(|connection| {
+                    claimed_by(connection, "holder")?;
+                    // Another owner, and the holder's earlier attempt, change nothing.
+                    let stale = [
+                        ended("former", 1, "first", r#"{"by":"former"}"#),
+                        ended("holder", 0, "second", r#"{"by":"old attempt"}"#),
+                    ];
+                    assert_eq!(end_attempts(connection, &stale, 5)?, [false, false]);
+                    assert!(load_outputs(connection, "e1", None)?.is_empty());
+                    // The holder's current attempts are recorded, once.
+                    let current = [
+                        ended("holder", 1, "first", r#"{"by":"holder"}"#),
+                        ended("holder", 1, "second", r#"{"by":"holder"}"#),
+                    ];
+                    assert_eq!(end_attempts(connection, &current, 6)?, [true, true]);
+                    assert_eq!(end_attempts(connection, &current, 7)?, [false, false]);
+                    let mut outputs = load_outputs(connection, "e1", None)?;
+                    outputs.sort();
+                    Ok(outputs)
+                })
+                .await
+                .unwrap();
+            let holder = r#"{"by":"holder"}"#.to_owned();
+            assert_eq!(outputs, [("first".to_owned(), holder.clone()), ("second".to_owned(), holder)]);
+            if let Some(schema) = schema {
+                let drop = format!("DROP SCHEMA {schema} CASCADE");
+                store.write(move |connection| Ok(diesel::sql_query(&drop).execute(connection)?)).await.unwrap();
+            }
+        }
+    }
+}

@@ -90,8 +90,14 @@ fn check_dependencies_exist(
 pub(crate) fn closest_id<'a>(wanted: &str, candidates: impl Iterator<Item = &'a str>) -> Option<String> {
     candidates
         .map(|candidate| (strsim::damerau_levenshtein(wanted, candidate), candidate))
+        .filter(|&(distance, _)| distance <= likely_typo(wanted))
         .min()
         .map(|(_, candidate)| candidate.to_owned())
+}
+
+/// The most edits a misspelling of `wanted` is taken to have: two, or a third of its length.
+fn likely_typo(wanted: &str) -> usize {
+    (wanted.chars().count() / 3).max(2)
 }
 
 /// A cycle as a path of ids in execution order (`a -> b` means `b` depends on `a`), closed by
@@ -202,6 +208,13 @@ mod tests {
                 suggestion: Some("extract".into()),
             }
         );
+    }
+
+    #[test]
+    fn a_missing_dependency_like_no_task_suggests_none() {
+        let error = order(&[("extract", &[]), ("transform", &["publish"])]).unwrap_err();
+        assert!(matches!(error, WorkflowError::MissingDependency { suggestion: None, .. }), "{error:?}");
+        assert!(!error.to_string().contains("did you mean"), "{error}");
     }
 
     #[test]

@@ -1,10 +1,27 @@
 //! Every state change is persisted as an event and broadcast in-process.
 
-use cloacina::{Context, EventKind, FunctionTask, Workflow};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::Duration;
+
+use cloacina::{Backoff, Context, EventKind, ExecutionStatus, FunctionTask, RetryPolicy, TaskError, Workflow};
 
 use crate::support::{TestDatabase, failing, noop};
 
-crate::backend_tests!(events_are_persisted_and_broadcast_in_order, an_event_stream_follows_an_execution_to_its_end);
+crate::backend_tests!(
+    events_are_persisted_and_broadcast_in_order,
+    an_event_stream_follows_an_execution_to_its_end,
+    a_retry_is_an_event,
+    cancelling_is_an_event_per_task_and_one_for_the_execution,
+);
+
+/// The stored events of an execution as (kind, task, attempt).
+async fn described(
+    executor: &cloacina::UnifiedExecutor,
+    execution_id: uuid::Uuid,
+) -> Vec<(EventKind, Option<String>, Option<u32>)> {
+    executor.events(execution_id).await.unwrap().into_iter().map(|e| (e.kind, e.task_id, e.attempt)).collect()
+}
 
 async fn events_are_persisted_and_broadcast_in_order(database: TestDatabase) {
     let executor = database.executor().await;
@@ -72,5 +89,75 @@ async fn an_event_stream_follows_an_execution_to_its_end(database: TestDatabase)
     let sequences: Vec<i64> = streamed.iter().map(|event| event.sequence.unwrap()).collect();
     assert!(sequences.windows(2).all(|pair| pair[0] < pair[1]));
     assert!(stream.next().await.is_none());
+    executor.shutdown().await;
+}
+
+async fn a_retry_is_an_event(database: TestDatabase) {
+    let executor = database.executor().await;
+    let calls = Arc::new(AtomicU32::new(0));
+    let counting = Arc::clone(&calls);
+    let flaky = FunctionTask::new("flaky", move |context: Context| {
+        let calls = Arc::clone(&counting);
+        async move {
+            if calls.fetch_add(1, Ordering::SeqCst) == 0 {
+                return Err(TaskError::new("first attempt failed"));
+            }
+            Ok(context)
+        }
+    })
+    .retry(RetryPolicy::attempts(2).with_backoff(Backoff::Fixed).with_initial_delay(Duration::from_millis(20)));
+    let workflow = Workflow::builder("retried").task(flaky).build().unwrap();
+    let result = executor.execute(workflow, Context::new()).await.unwrap();
+    assert_eq!(result.status, ExecutionStatus::Completed, "{:?}", result.error);
+
+    let task = |kind, attempt| (kind, Some("flaky".to_owned()), attempt);
+    use EventKind::*;
+    assert_eq!(
+        described(&executor, result.execution_id).await,
+        [
+            (ExecutionCreated, None, None),
+            task(TaskReady, None),
+            (ExecutionStarted, None, None),
+            task(TaskStarted, Some(1)),
+            task(TaskRetried, Some(1)),
+            task(TaskStarted, Some(2)),
+            task(TaskCompleted, Some(2)),
+            (ExecutionCompleted, None, None),
+        ]
+    );
+    let stored = executor.events(result.execution_id).await.unwrap();
+    let retried = stored.iter().find(|event| event.kind == TaskRetried).unwrap();
+    assert_eq!(retried.message.as_deref(), Some("first attempt failed"));
+    executor.shutdown().await;
+}
+
+async fn cancelling_is_an_event_per_task_and_one_for_the_execution(database: TestDatabase) {
+    let executor = database.executor().await;
+    let (started, mut running) = tokio::sync::mpsc::unbounded_channel();
+    let sleeper = FunctionTask::new("sleeper", move |context: Context| {
+        let started = started.clone();
+        async move {
+            let _ = started.send(());
+            tokio::time::sleep(Duration::from_secs(60)).await;
+            Ok(context)
+        }
+    });
+    let workflow = Workflow::builder("cancelled").task(sleeper).task(noop("next", &["sleeper"])).build().unwrap();
+    let handle = executor.start(workflow, Context::new()).await.unwrap();
+    running.recv().await.unwrap();
+    assert_eq!(handle.cancel().await.unwrap(), ExecutionStatus::Cancelled);
+    handle.wait().await.unwrap();
+
+    let events = described(&executor, handle.execution_id()).await;
+    let cancelled: Vec<&str> = events
+        .iter()
+        .filter(|(kind, ..)| *kind == EventKind::TaskCancelled)
+        .map(|(_, task, _)| task.as_deref().unwrap())
+        .collect();
+    // The running task and the one that never started, each once.
+    assert_eq!(cancelled.len(), 2, "{events:?}");
+    assert!(cancelled.contains(&"sleeper") && cancelled.contains(&"next"), "{events:?}");
+    assert_eq!(events.last().unwrap().0, EventKind::ExecutionCancelled, "{events:?}");
+    assert!(!events.iter().any(|(kind, ..)| *kind == EventKind::TaskCompleted), "{events:?}");
     executor.shutdown().await;
 }

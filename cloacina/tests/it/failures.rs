@@ -5,12 +5,12 @@ use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::time::{Duration, Instant};
 
 use cloacina::{
-    Backoff, ConditionOperator, Context, ExecutionStatus, FunctionTask, RetryPolicy, TaskError, TaskStatus,
-    TriggerRule, Workflow,
+    Backoff, ConditionOperator, Context, ExecutionStatus, ExecutorConfig, FunctionTask, RetryPolicy, TaskError,
+    TaskStatus, TriggerRule, Workflow,
 };
 use serde_json::json;
 
-use crate::support::{TestDatabase, failing, noop};
+use crate::support::{TestDatabase, failing, noop, test_config};
 
 crate::backend_tests!(
     retries_with_backoff_then_succeeds,
@@ -21,6 +21,9 @@ crate::backend_tests!(
     a_task_blocking_past_its_timeout_times_out,
     a_panicking_task_fails_and_the_executor_goes_on,
     a_permanent_error_is_not_retried,
+    the_default_timeout_applies_to_a_task_without_one,
+    a_timed_out_attempt_is_retried,
+    the_execution_carries_the_first_error,
 );
 
 /// A task that fails `failures` times, then writes `done`.
@@ -233,5 +236,72 @@ async fn a_permanent_error_is_not_retried(database: TestDatabase) {
     let result = executor.execute(workflow, Context::new()).await.unwrap();
     assert_eq!(result.status, ExecutionStatus::Failed);
     assert_eq!(calls.load(Ordering::SeqCst), 1);
+    executor.shutdown().await;
+}
+
+fn sleeping(id: &str, sleep: Duration) -> FunctionTask {
+    FunctionTask::new(id, move |context: Context| async move {
+        tokio::time::sleep(sleep).await;
+        Ok(context)
+    })
+}
+
+async fn the_default_timeout_applies_to_a_task_without_one(database: TestDatabase) {
+    let config = ExecutorConfig { task_timeout: Some(Duration::from_millis(150)), ..test_config() };
+    let executor = database.executor_with(config).await;
+    let workflow = Workflow::builder("default_timeout")
+        .task(sleeping("slow", Duration::from_secs(30)))
+        // Its own timeout wins over the default.
+        .task(sleeping("patient", Duration::from_millis(300)).timeout(Duration::from_secs(5)))
+        .build()
+        .unwrap();
+    let started = Instant::now();
+    let result = executor.execute(workflow, Context::new()).await.unwrap();
+    assert!(started.elapsed() < Duration::from_secs(10), "the default timeout did not stop the task");
+    assert_eq!(result.status, ExecutionStatus::Failed);
+    assert_eq!(result.task("slow").unwrap().error.as_deref(), Some("task timed out after 150ms"));
+    assert_eq!(result.task("patient").unwrap().status, TaskStatus::Completed);
+    executor.shutdown().await;
+}
+
+async fn a_timed_out_attempt_is_retried(database: TestDatabase) {
+    let executor = database.executor().await;
+    let calls = Arc::new(AtomicU32::new(0));
+    let counter = Arc::clone(&calls);
+    let workflow = Workflow::builder("slow_then_quick")
+        .task(
+            FunctionTask::new("slow_once", move |context: Context| {
+                let counter = Arc::clone(&counter);
+                async move {
+                    if counter.fetch_add(1, Ordering::SeqCst) == 0 {
+                        tokio::time::sleep(Duration::from_secs(30)).await;
+                    }
+                    Ok(context)
+                }
+            })
+            .timeout(Duration::from_millis(100))
+            .retry(RetryPolicy::attempts(2).with_initial_delay(Duration::from_millis(10))),
+        )
+        .build()
+        .unwrap();
+    let result = executor.execute(workflow, Context::new()).await.unwrap();
+    assert_eq!(result.status, ExecutionStatus::Completed, "{:?}", result.error);
+    assert_eq!(result.task("slow_once").unwrap().attempts, 2);
+    assert_eq!(calls.load(Ordering::SeqCst), 2);
+    executor.shutdown().await;
+}
+
+async fn the_execution_carries_the_first_error(database: TestDatabase) {
+    let executor = database.executor().await;
+    let late = FunctionTask::new("late", |_context: Context| async move {
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        Err(TaskError::permanent("failed second"))
+    });
+    let workflow =
+        Workflow::builder("two_failures").task(late).task(failing("early", &[], "failed first")).build().unwrap();
+    let result = executor.execute(workflow, Context::new()).await.unwrap();
+    assert_eq!(result.status, ExecutionStatus::Failed);
+    assert_eq!(result.task("late").unwrap().status, TaskStatus::Failed);
+    assert_eq!(result.error.as_deref(), Some("task `early` failed: failed first"));
     executor.shutdown().await;
 }

@@ -7,7 +7,8 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use cloacina::{
-    Context, ExecutionStatus, ExecutorConfig, FunctionTask, TaskStatus, UnifiedExecutor, Workflow, WorkflowRegistry,
+    Backoff, Context, EventKind, ExecutionStatus, ExecutorConfig, FunctionTask, RetryPolicy, TaskError, TaskStatus,
+    UnifiedExecutor, Workflow, WorkflowRegistry,
 };
 
 use crate::support::{TestDatabase, noop, test_config};
@@ -17,7 +18,10 @@ crate::shared_backend_tests!(
     a_task_abandoned_too_often_fails,
     cancelling_elsewhere_stops_the_running_task,
     shutdown_hands_unfinished_work_to_others_at_once,
-    shutdown_does_not_wait_for_a_task_blocked_in_a_call
+    shutdown_does_not_wait_for_a_task_blocked_in_a_call,
+    a_task_longer_than_its_lease_keeps_it,
+    shutdown_lets_a_short_task_finish,
+    a_scheduled_retry_waits_for_its_time_after_a_restart,
 );
 
 /// Sets its flag when dropped: proof that a task's future was stopped.
@@ -188,5 +192,79 @@ async fn shutdown_does_not_wait_for_a_task_blocked_in_a_call(database: TestDatab
     let result = staying.wait(handle.execution_id(), Some(Duration::from_secs(10))).await.unwrap();
     assert_eq!(result.status, ExecutionStatus::Completed, "{:?}", result.error);
     assert_eq!(result.context.get("done_by"), Some(&serde_json::json!("second executor")));
+    staying.shutdown().await;
+}
+
+fn sleeping(sleep: Duration, started: Arc<AtomicBool>) -> FunctionTask {
+    FunctionTask::new("first", move |mut context: Context| {
+        let started = Arc::clone(&started);
+        async move {
+            started.store(true, Ordering::SeqCst);
+            tokio::time::sleep(sleep).await;
+            context.insert("done_by", "the first executor")?;
+            Ok(context)
+        }
+    })
+}
+
+/// A running worker renews its leases: another executor watching for expired ones, with the
+/// task at three times the lease, never takes it over.
+async fn a_task_longer_than_its_lease_keeps_it(database: TestDatabase) {
+    let started = Arc::new(AtomicBool::new(false));
+    let runner =
+        executor(&database, workflow(sleeping(Duration::from_secs(3), Arc::clone(&started))), short_leases()).await;
+    let handle = runner.start("leased", Context::new()).await.unwrap();
+    wait_for(&started).await;
+    let watcher = executor(&database, workflow(quick()), short_leases()).await;
+    let result = handle.wait_timeout(Duration::from_secs(20)).await.unwrap();
+    assert_eq!(result.status, ExecutionStatus::Completed, "{:?}", result.error);
+    assert_eq!(result.context.get("done_by").unwrap(), "the first executor");
+    let first = result.task("first").unwrap();
+    assert_eq!((first.attempts, first.recoveries), (1, 0));
+    runner.shutdown().await;
+    watcher.shutdown().await;
+}
+
+/// Shutdown lets a task that finishes within `shutdown_timeout` finish, and records it.
+async fn shutdown_lets_a_short_task_finish(database: TestDatabase) {
+    let started = Arc::new(AtomicBool::new(false));
+    let config = ExecutorConfig { shutdown_timeout: Duration::from_secs(5), ..short_leases() };
+    let leaving =
+        executor(&database, workflow(sleeping(Duration::from_millis(300), Arc::clone(&started))), config).await;
+    let handle = leaving.start("leased", Context::new()).await.unwrap();
+    wait_for(&started).await;
+    leaving.shutdown().await;
+
+    let reader = executor(&database, workflow(quick()), ExecutorConfig { run_tasks: false, ..test_config() }).await;
+    let snapshot = reader.get_execution(handle.execution_id()).await.unwrap();
+    let first = snapshot.task("first").unwrap();
+    assert_eq!((first.status, first.attempts), (TaskStatus::Completed, 1), "{snapshot:?}");
+    assert_eq!(snapshot.context.get("done_by").unwrap(), "the first executor");
+    reader.shutdown().await;
+}
+
+/// A retry is scheduled in the database: an executor opened after the one that scheduled it
+/// stopped runs it at its time, not before.
+async fn a_scheduled_retry_waits_for_its_time_after_a_restart(database: TestDatabase) {
+    let failing_first = FunctionTask::new("first", |_context: Context| async move { Err(TaskError::new("not yet")) })
+        .retry(RetryPolicy::attempts(2).with_backoff(Backoff::Fixed).with_initial_delay(Duration::from_millis(1500)));
+    let leaving = executor(&database, workflow(failing_first), short_leases()).await;
+    let handle = leaving.start("leased", Context::new()).await.unwrap();
+    let mut stream = leaving.event_stream(handle.execution_id());
+    let retried_at = loop {
+        let event = stream.next().await.expect("the execution goes on").unwrap();
+        if event.kind == EventKind::TaskRetried {
+            break event.at;
+        }
+    };
+    leaving.shutdown().await;
+
+    let staying = executor(&database, workflow(quick()), short_leases()).await;
+    let result = staying.wait(handle.execution_id(), Some(Duration::from_secs(10))).await.unwrap();
+    assert_eq!(result.status, ExecutionStatus::Completed, "{:?}", result.error);
+    let first = result.task("first").unwrap();
+    assert_eq!(first.attempts, 2);
+    let waited = first.started_at.unwrap() - retried_at;
+    assert!(waited >= chrono::Duration::milliseconds(1400), "the retry ran {waited:?} after it was scheduled");
     staying.shutdown().await;
 }

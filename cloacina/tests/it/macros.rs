@@ -14,6 +14,16 @@ async fn fetch(context: &mut Context) -> Result<(), TaskError> {
     Ok(())
 }
 
+#[task(retry_attempts = 3, retry_backoff = "fixed", retry_delay_ms = 20)]
+async fn steady(_context: &mut Context) -> Result<(), TaskError> {
+    Ok(())
+}
+
+#[task(retry_attempts = 5, retry_backoff = "exponential", retry_delay_ms = 10, retry_max_delay_ms = 60)]
+async fn doubling(_context: &mut Context) -> Result<(), TaskError> {
+    Ok(())
+}
+
 #[task(dependencies = ["fetch_orders"], timeout_ms = 50)]
 async fn slow(_context: &mut Context) -> Result<(), TaskError> {
     tokio::time::sleep(Duration::from_secs(5)).await;
@@ -60,6 +70,16 @@ fn the_attribute_describes_the_task() {
     assert_eq!(slow.dependencies(), ["fetch_orders".to_owned()]);
     assert_eq!(slow.retry_policy(), RetryPolicy::attempts(1));
     assert_eq!(slow.timeout(), Some(Duration::from_millis(50)));
+
+    let fixed = SteadyTask::new().retry_policy();
+    assert_eq!(
+        fixed,
+        RetryPolicy::attempts(3).with_backoff(Backoff::Fixed).with_initial_delay(Duration::from_millis(20))
+    );
+    assert_eq!((fixed.delay_after(1), fixed.delay_after(2)), (Duration::from_millis(20), Duration::from_millis(20)));
+    let exponential = DoublingTask::new().retry_policy();
+    let delays: Vec<Duration> = (1..=4).map(|attempt| exponential.delay_after(attempt)).collect();
+    assert_eq!(delays, [10, 20, 40, 60].map(Duration::from_millis));
 
     assert_eq!(CountTask::new().trigger_rule(), TriggerRule::context("orders", ConditionOperator::Exists));
     assert_eq!(ReportTask::new().trigger_rule(), TriggerRule::AllDone);
