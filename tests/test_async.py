@@ -11,7 +11,7 @@ import time
 import pytest
 
 import cloacina
-from cloacina import EventKind, UnifiedExecutor, task, workflow
+from cloacina import EventKind, RetryPolicy, UnifiedExecutor, task, workflow
 
 
 async def test_execute_is_awaitable_where_a_loop_runs(executor, unique_name):
@@ -263,6 +263,61 @@ async def test_on_event_receives_every_event_in_order(executor, unique_name):
     expected = ["ExecutionCreated", "TaskReady", "ExecutionStarted", "TaskStarted", "TaskCompleted"]
     assert seen == [*expected, "ExecutionCompleted"], result
     assert seen_async == seen
+
+
+async def test_events_name_retries_and_skips(executor, unique_name):
+    attempts = []
+
+    @task(retry=RetryPolicy(max_attempts=2, initial_delay=0.01))
+    async def flaky(context):
+        attempts.append(1)
+        if len(attempts) == 1:
+            raise ConnectionError("once")
+
+    @task(dependencies=[flaky])
+    def fails(context):
+        raise ValueError("no")
+
+    @task(dependencies=[fails])
+    def skipped(context):
+        pass
+
+    workflow(name=unique_name, tasks=[flaky, fails, skipped])
+    seen = []
+    handle = executor.start(unique_name, on_event=lambda event: seen.append((event.kind, event.task_id)))
+    kinds = [(event.kind, event.task_id, event.attempt) async for event in handle.events()]
+    result = await handle
+    assert result.status == "Failed"
+    assert (EventKind.TASK_RETRIED, "flaky", 1) in kinds
+    assert kinds.index((EventKind.TASK_RETRIED, "flaky", 1)) < kinds.index((EventKind.TASK_STARTED, "flaky", 2))
+    assert (EventKind.TASK_SKIPPED, "skipped", None) in kinds
+    retried = [event for event in handle.events() if event.kind == EventKind.TASK_RETRIED]
+    assert "ConnectionError: once" in retried[0].message
+    deadline = time.monotonic() + 5
+    while len(seen) < len(kinds) and time.monotonic() < deadline:
+        await asyncio.sleep(0.01)
+    assert seen == [(kind, task_id) for kind, task_id, _ in kinds]
+
+
+async def test_shutdown_async_lets_a_running_task_finish(database_url, unique_name):
+    started = asyncio.Event()
+
+    @task
+    async def brief(context):
+        started.set()
+        await asyncio.sleep(0.2)
+        return {"finished": True}
+
+    workflow(name=unique_name, tasks=[brief])
+    executor = UnifiedExecutor(database_url, shutdown_timeout=5.0)
+    running = asyncio.ensure_future(executor.execute(unique_name))
+    await asyncio.wait_for(started.wait(), 10)
+    await executor.shutdown_async()
+    result = await asyncio.wait_for(running, 10)
+    assert result.status == "Completed", result.error
+    assert result.context["finished"] is True
+    with pytest.raises(cloacina.ExecutorShutdownError):
+        await executor.execute(unique_name)
 
 
 async def test_async_with_and_shutdown_async(database_url, unique_name):

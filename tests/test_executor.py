@@ -120,6 +120,41 @@ def test_retry_on_limits_which_exceptions_are_retried(executor, unique_name):
     assert result.task("strict").error_type == "KeyError"
 
 
+def test_retry_on_retries_the_listed_exceptions_and_their_subclasses(executor, unique_name):
+    calls = []
+
+    class Throttled(ConnectionError):
+        pass
+
+    @task(retry=RetryPolicy(max_attempts=4, initial_delay=0.01, retry_on=(ConnectionError,)))
+    def tolerant(context):
+        calls.append(1)
+        if len(calls) == 1:
+            raise ConnectionError("refused")
+        if len(calls) == 2:
+            raise Throttled("slow down")
+
+    result = executor.execute(workflow(name=unique_name, tasks=[tolerant]))
+    assert result.status == "Completed", result.error
+    assert result.task("tolerant").attempts == 3
+    assert len(calls) == 3
+
+
+def test_retry_as_a_number_is_the_number_of_attempts(executor, unique_name):
+    calls = []
+
+    @task(retry=2)
+    def hopeless(context):
+        calls.append(1)
+        raise RuntimeError(f"attempt {len(calls)}")
+
+    result = executor.execute(workflow(name=unique_name, tasks=[hopeless]))
+    assert result.status == "Failed"
+    assert len(calls) == 2
+    assert result.task("hopeless").attempts == 2
+    assert "RuntimeError: attempt 2" in result.task("hopeless").error
+
+
 def test_a_returned_dict_is_merged_and_anything_else_fails(executor, unique_name):
     workflow(name=unique_name, tasks=[task(id="bad")(lambda context: 42)])
     result = executor.execute(unique_name)

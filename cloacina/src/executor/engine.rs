@@ -43,8 +43,8 @@ pub(crate) struct Engine {
     pub inputs: InputCache,
     /// The attempts running in this process.
     pub running: RunningAttempts,
-    /// The earliest retry this process knows of, in microseconds since the epoch.
-    pub next_retry: Mutex<Option<i64>>,
+    /// The earliest retry this process knows of.
+    pub next_retry: Mutex<NextRetry>,
     /// Cancelled to stop claiming work.
     pub stopping: CancellationToken,
     /// Cancelled once the executor has stopped: no attempt runs, leases need no renewal.
@@ -71,7 +71,7 @@ impl Engine {
             events: broadcast::channel(EVENT_CAPACITY).0,
             inputs: InputCache::default(),
             running: RunningAttempts::default(),
-            next_retry: Mutex::new(None),
+            next_retry: Mutex::new(NextRetry::default()),
             stopping: CancellationToken::new(),
             closed: CancellationToken::new(),
             attempts: TaskTracker::new(),
@@ -110,9 +110,7 @@ impl Engine {
             let _ = self.events.send(event);
         }
         if let Some(retry_at) = transition.next_retry {
-            let mut next = lock(&self.next_retry);
-            *next = Some(next.map_or(retry_at, |current| current.min(retry_at)));
-            drop(next);
+            lock(&self.next_retry).schedule(retry_at, crate::store::now_micros());
             self.wake.notify_one();
         }
         // Work made ready that the transaction could not claim waits for capacity.
@@ -243,5 +241,43 @@ impl Permits {
     pub fn take_one(&mut self) -> Option<OwnedSemaphorePermit> {
         let held = self.0.as_mut()?;
         if held.num_permits() > 1 { held.split(1) } else { self.0.take() }
+    }
+}
+
+/// The earliest retry a process knows of, in microseconds since the epoch, and how many retries
+/// were scheduled since the executor opened: the dispatcher stores what it read of the next
+/// retry only if none was scheduled while it read, or it would forget that one.
+#[derive(Debug, Default, Clone, Copy)]
+pub(crate) struct NextRetry {
+    pub at: Option<i64>,
+    pub scheduled: u64,
+}
+
+impl NextRetry {
+    /// Notes a retry at `retry_at`. One the dispatcher has already claimed (due by `now`) gives
+    /// way to it: the dispatcher, woken for this one, claims whatever is due anyway.
+    pub fn schedule(&mut self, retry_at: i64, now: i64) {
+        self.at = Some(match self.at {
+            Some(current) if current > now => current.min(retry_at),
+            _ => retry_at,
+        });
+        self.scheduled += 1;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::NextRetry;
+
+    #[test]
+    fn a_claimed_retry_gives_way_to_a_later_one() {
+        let mut next = NextRetry::default();
+        next.schedule(100, 50);
+        next.schedule(200, 60);
+        assert_eq!((next.at, next.scheduled), (Some(100), 2));
+        // At 150 the retry at 100 is due (and claimed): the one at 200 is next.
+        next.schedule(300, 150);
+        next.schedule(200, 150);
+        assert_eq!((next.at, next.scheduled), (Some(200), 4));
     }
 }

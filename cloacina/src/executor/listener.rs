@@ -36,8 +36,10 @@ fn listen(engine: &Engine) {
             }
         };
         delay = Duration::from_millis(50);
-        // Notifications may have been missed while disconnected: look for work once.
+        // Notifications may have been missed while disconnected: look for work once, and let
+        // waiters read the status of what they wait for.
         engine.work_available();
+        engine.waiters.recheck();
         if let Err(error) = receive(engine, &mut listener) {
             tracing::warn!(%error, "the notification listener lost its connection; reconnecting");
         }

@@ -288,6 +288,7 @@ impl UnifiedExecutor {
             }
             tokio::select! {
                 _ = &mut waiter.finished => break,
+                _ = waiter.rechecks.changed() => {}
                 _ = tokio::time::sleep_until(wake_at) => {}
             }
         }

@@ -4,7 +4,7 @@ use std::collections::HashMap;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use tokio::sync::oneshot;
+use tokio::sync::{oneshot, watch};
 use uuid::Uuid;
 
 use crate::result::ExecutionStatus;
@@ -13,10 +13,18 @@ use crate::result::ExecutionStatus;
 type WaitingMap = HashMap<Uuid, Vec<(u64, oneshot::Sender<ExecutionStatus>)>>;
 
 /// Waiters by execution.
-#[derive(Default)]
 pub(crate) struct Waiters {
     next_id: AtomicU64,
     waiting: Mutex<WaitingMap>,
+    /// Bumped when ends may have gone unannounced (notifications from other processes missed
+    /// while the listener was not connected): every waiter then reads its execution's status again.
+    rechecks: watch::Sender<u64>,
+}
+
+impl Default for Waiters {
+    fn default() -> Self {
+        Self { next_id: AtomicU64::new(0), waiting: Mutex::default(), rechecks: watch::Sender::new(0) }
+    }
 }
 
 /// One registered waiter; unregisters itself when dropped.
@@ -26,6 +34,8 @@ pub(crate) struct Waiter<'a> {
     id: u64,
     /// Resolves with the final status when the execution ends in this process's view.
     pub finished: oneshot::Receiver<ExecutionStatus>,
+    /// Changes when the waiter should read the execution's status again (see [`Waiters::recheck`]).
+    pub rechecks: watch::Receiver<u64>,
 }
 
 impl Waiters {
@@ -35,7 +45,13 @@ impl Waiters {
         let id = self.next_id.fetch_add(1, Ordering::Relaxed);
         let (sender, finished) = oneshot::channel();
         self.lock().entry(execution_id).or_default().push((id, sender));
-        Waiter { waiters: self, execution_id, id, finished }
+        Waiter { waiters: self, execution_id, id, finished, rechecks: self.rechecks.subscribe() }
+    }
+
+    /// Asks every waiter to read its execution's status again: an end may have been announced
+    /// while this process could not hear it.
+    pub fn recheck(&self) {
+        self.rechecks.send_modify(|count| *count = count.wrapping_add(1));
     }
 
     /// Answers every waiter of an execution that has ended.

@@ -82,7 +82,8 @@ async fn next_deadline(engine: &Engine, failures: u32) -> Instant {
         return Instant::now() + backoff.min(poll);
     }
     let now = now_micros();
-    let mut next_retry = *lock(&engine.next_retry);
+    let known = *lock(&engine.next_retry);
+    let mut next_retry = known.at;
     if next_retry.is_some_and(|retry_at| retry_at <= now) {
         // The retry we slept for is due and was just claimed: look up the next one.
         let names = engine.registry.names();
@@ -93,7 +94,14 @@ async fn next_deadline(engine: &Engine, failures: u32) -> Instant {
             .ok()
             .flatten()
             .filter(|&retry_at| retry_at > now);
-        *lock(&engine.next_retry) = next_retry;
+        let mut stored = lock(&engine.next_retry);
+        if stored.scheduled == known.scheduled {
+            stored.at = next_retry;
+        } else {
+            // A retry scheduled while we read (and perhaps not yet visible to that read) has
+            // woken the dispatcher, which looks again at once.
+            next_retry = stored.at;
+        }
     }
     let until_retry = next_retry.map(|retry_at| Duration::from_micros((retry_at - now).max(0) as u64));
     Instant::now() + until_retry.map_or(poll, |wait| wait.min(poll))
