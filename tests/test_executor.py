@@ -123,7 +123,7 @@ def test_retry_on_limits_which_exceptions_are_retried(executor, unique_name):
 def test_retry_on_retries_the_listed_exceptions_and_their_subclasses(executor, unique_name):
     calls = []
 
-    class Throttled(ConnectionError):
+    class ThrottledError(ConnectionError):
         pass
 
     @task(retry=RetryPolicy(max_attempts=4, initial_delay=0.01, retry_on=(ConnectionError,)))
@@ -132,7 +132,7 @@ def test_retry_on_retries_the_listed_exceptions_and_their_subclasses(executor, u
         if len(calls) == 1:
             raise ConnectionError("refused")
         if len(calls) == 2:
-            raise Throttled("slow down")
+            raise ThrottledError("slow down")
 
     result = executor.execute(workflow(name=unique_name, tasks=[tolerant]))
     assert result.status == "Completed", result.error

@@ -42,8 +42,14 @@ CHILD = textwrap.dedent(
 )
 
 
-def test_sigint_during_execute_cancels_the_execution(tmp_path):
-    url = f"sqlite:///{tmp_path / 'interrupt.db'}"
+@pytest.fixture(params=["sqlite_file", "postgres"])
+def url(request: pytest.FixtureRequest, tmp_path) -> str:
+    if request.param == "sqlite_file":
+        return f"sqlite:///{tmp_path / 'interrupt.db'}"
+    return request.getfixturevalue("postgres_url")
+
+
+def test_sigint_during_execute_cancels_the_execution(url):
     with subprocess.Popen(
         [sys.executable, "-c", CHILD, url], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
     ) as child:
@@ -64,7 +70,8 @@ def test_sigint_during_execute_cancels_the_execution(tmp_path):
     assert "interrupted" in output, errors
     assert "KeyboardInterrupt" in errors
     assert child.returncode != 0
-    assert elapsed < 2.0, f"the process took {elapsed:.2f}s to stop"
+    # Signals are checked every 50 ms; the rest is the cancellation's write and the exit.
+    assert elapsed < 1.0, f"the process took {elapsed:.2f}s to stop"
 
     with cloacina.UnifiedExecutor(url) as executor:
         [execution] = executor.list_executions()

@@ -32,10 +32,16 @@ def test_engine_warnings_reach_the_cloacina_logger(tmp_path, caplog):
     url = f"sqlite:///{tmp_path / 'runs.db'}"
     # Another process leaves an execution of a workflow this one never registers.
     subprocess.run([sys.executable, "-c", CHILD, url], check=True, timeout=60)
-    with caplog.at_level(logging.WARNING, logger="cloacina"), UnifiedExecutor(url):
+    with caplog.at_level(logging.WARNING, logger="cloacina"), UnifiedExecutor(url, poll_interval=0.05) as executor:
         deadline = time.monotonic() + 10
         while not records_about(caplog, "registered_elsewhere") and time.monotonic() < deadline:
             time.sleep(0.01)
+        # Left alone: several polls later its task is still waiting, unclaimed.
+        time.sleep(0.3)
+        [execution] = executor.list_executions()
+        snapshot = executor.get_execution(execution.execution_id)
+        assert execution.status == "Pending"
+        assert (snapshot.task("only").status, snapshot.task("only").attempts) == ("Ready", 0)
     [record] = records_about(caplog, "registered_elsewhere")
     assert record.name == "cloacina"
     assert record.levelno == logging.WARNING

@@ -1,5 +1,7 @@
 """The plan's validation snippets, verbatim: the public contract."""
 
+from __future__ import annotations
+
 import subprocess
 import sys
 

@@ -19,16 +19,18 @@ def _recorder(task_id: str, dependencies: list[str], pause: float = 0.005):
 
 
 def _crash_workload():
-    tasks = [_recorder("root", [])]
+    # Slow enough (12 steps of 20 ms in a row) that a kill lands mid-run.
+    pause = 0.02
+    tasks = [_recorder("root", [], pause)]
     ends = []
     for chain in range(5):
         previous = "root"
         for step in range(10):
             task_id = f"chain_{chain}_step_{step}"
-            tasks.append(_recorder(task_id, [previous]))
+            tasks.append(_recorder(task_id, [previous], pause))
             previous = task_id
         ends.append(previous)
-    tasks.append(_recorder("join", ends))
+    tasks.append(_recorder("join", ends, pause))
     return workflow(name="crash_workload", tasks=tasks)
 
 
