@@ -156,6 +156,11 @@ impl EventLog {
         Self { events: Vec::new(), at: to_datetime(at.timestamp_micros()) }
     }
 
+    /// The time the events are stamped with, in microseconds since the epoch.
+    pub fn micros(&self) -> i64 {
+        self.at.timestamp_micros()
+    }
+
     /// Records an execution event.
     pub fn execution(&mut self, execution_id: Uuid, kind: EventKind, message: Option<String>) {
         self.push(execution_id, None, kind, None, message);

@@ -28,8 +28,30 @@ pub(crate) struct InputCache {
 
 struct CachedExecution {
     initial: Map<String, Value>,
-    /// Delta per task position; `None` for a task that finished without output.
-    deltas: Mutex<HashMap<usize, Option<Arc<ContextDelta>>>>,
+    /// What is known of each task's delta, by position.
+    deltas: Mutex<Deltas>,
+}
+
+/// Deltas by task position: `None` where not known here, `Some(None)` for a task that finished
+/// without output.
+#[derive(Default)]
+struct Deltas(Vec<Option<Option<Arc<ContextDelta>>>>);
+
+impl Deltas {
+    fn get(&self, position: usize) -> Option<&Option<Arc<ContextDelta>>> {
+        self.0.get(position).and_then(Option::as_ref)
+    }
+
+    fn contains(&self, position: usize) -> bool {
+        self.get(position).is_some()
+    }
+
+    fn insert(&mut self, position: usize, delta: Option<Arc<ContextDelta>>) {
+        if self.0.len() <= position {
+            self.0.resize(position + 1, None);
+        }
+        self.0[position] = Some(delta);
+    }
 }
 
 impl InputCache {
@@ -64,7 +86,7 @@ impl InputCache {
         let missing: Vec<usize> = match &cached {
             Some(entry) => {
                 let deltas = lock(&entry.deltas);
-                ancestors.iter().copied().filter(|p| !deltas.contains_key(p)).collect()
+                ancestors.iter().copied().filter(|&p| !deltas.contains(p)).collect()
             }
             None => ancestors.to_vec(),
         };
@@ -75,7 +97,7 @@ impl InputCache {
 
         let mut context = Context::from_map(entry.initial.clone());
         let deltas = lock(&entry.deltas);
-        for position in ancestors {
+        for &position in ancestors {
             if let Some(Some(delta)) = deltas.get(position) {
                 context.apply(delta);
             }
@@ -114,7 +136,12 @@ impl InputCache {
                     found.insert(position, Some(Arc::new(parse_delta(&text)?)));
                 }
             }
-            lock(&entry.deltas).extend(found);
+            {
+                let mut deltas = lock(&entry.deltas);
+                for (position, delta) in found {
+                    deltas.insert(position, delta);
+                }
+            }
             Ok(entry)
         }
     }
@@ -131,7 +158,7 @@ impl InputCache {
         if executions.len() >= CAPACITY {
             executions.shift_remove_index(0);
         }
-        let entry = Arc::new(CachedExecution { initial, deltas: Mutex::new(HashMap::new()) });
+        let entry = Arc::new(CachedExecution { initial, deltas: Mutex::new(Deltas::default()) });
         executions.insert(execution_id, Arc::clone(&entry));
         entry
     }

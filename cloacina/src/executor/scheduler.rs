@@ -31,6 +31,9 @@ pub(crate) struct Transition {
     pub events: Vec<super::Event>,
     /// Tasks that became `Ready` to run now, as (execution, task id).
     pub ready: Vec<(Uuid, String)>,
+    /// Tasks this transaction found ready that are still `Pending` in the database: written
+    /// (claimed, or made `Ready`) at the end of the transaction, see [`admit_ready`].
+    pub pending_ready: Vec<(Uuid, String)>,
     /// Ready tasks this transaction claimed for this process.
     pub claimed: usize,
     /// An oldest-first claim found fewer ready tasks than it could take: none is left waiting.
@@ -109,7 +112,7 @@ pub(crate) fn create_execution(
     let roots: Vec<usize> = (0..workflow.len()).filter(|&p| workflow.node(p).dependencies().is_empty()).collect();
     let execution = ExecutionRef { id: execution_id, key: &id, workflow };
     settle(connection, &execution, Vec::new(), roots, 0, &mut log, micros, &mut transition)?;
-    let claimed = claim_newly_ready(connection, request, &[workflow], now, &mut log, &mut transition)?;
+    let claimed = admit_ready(connection, request, &[workflow], now, false, &mut log, &mut transition)?;
     Ok((claimed, finish_transaction(connection, log, transition)?))
 }
 
@@ -159,24 +162,30 @@ fn claim_into(
     let workflows = store::Claimable { names: &request.workflow_names, revision: request.names_revision };
     let claimed = store::claim_ready(connection, &request.owner, &workflows, request.limit, micros, lease_until)?;
     transition.backlog_drained = claimed.len() < request.limit;
-    record_claims(connection, &claimed, micros, log, transition)?;
+    record_claims(connection, &claimed, micros, true, log, transition)?;
     Ok(claimed)
 }
 
-/// Claims, up to `request.limit`, the tasks this transaction made ready, then (when ready work
-/// is waiting for capacity) the oldest other ready tasks with what capacity is left.
-fn claim_newly_ready(
+/// Writes the tasks this transaction found ready (still `Pending` in the database): the first of
+/// them, up to `request.limit`, are claimed straight from `Pending`, the rest become `Ready`.
+/// Then, when ready work is waiting for capacity, claims the oldest other ready tasks with what
+/// capacity is left. `running` says that the claimed tasks' executions have started already
+/// (they are those of tasks that just finished).
+fn admit_ready(
     connection: &mut AnyConnection,
     request: &ClaimRequest,
     workflows: &[&Workflow],
     now: DateTime<Utc>,
+    running: bool,
     log: &mut EventLog,
     transition: &mut Transition,
 ) -> Result<Vec<ClaimedTask>, StoreError> {
     let micros = now.timestamp_micros();
     let lease_until = (now + request.lease).timestamp_micros();
+    let pending = std::mem::take(&mut transition.pending_ready);
+    let claiming = pending.len().min(request.limit);
     let mut by_execution: BTreeMap<Uuid, Vec<&str>> = BTreeMap::new();
-    for (execution_id, task_id) in transition.ready.iter().take(request.limit) {
+    for (execution_id, task_id) in &pending[..claiming] {
         by_execution.entry(*execution_id).or_default().push(task_id);
     }
     let mut claimed = Vec::new();
@@ -188,7 +197,7 @@ fn claim_newly_ready(
             .map(|workflow| workflow.name().to_owned())
             .unwrap_or_default();
         for (task_id, attempt, recoveries) in
-            store::claim_tasks(connection, &request.owner, &key, &task_ids, micros, lease_until)?
+            store::claim_pending(connection, &request.owner, &key, &task_ids, micros, lease_until)?
         {
             claimed.push(ClaimedTask {
                 execution_id: key.clone(),
@@ -199,7 +208,9 @@ fn claim_newly_ready(
             });
         }
     }
-    record_claims(connection, &claimed, micros, log, transition)?;
+    make_ready(connection, &pending[claiming..], micros)?;
+    transition.ready.extend(pending);
+    record_claims(connection, &claimed, micros, !running, log, transition)?;
     let left = request.limit - claimed.len();
     if request.oldest_first && left > 0 {
         let oldest = ClaimRequest { limit: left, ..request.clone() };
@@ -208,21 +219,37 @@ fn claim_newly_ready(
     Ok(claimed)
 }
 
-/// Starts the executions of claimed tasks where needed and records the claims as events.
+/// Makes tasks found ready `Ready`, from `now`.
+fn make_ready(connection: &mut AnyConnection, tasks: &[(Uuid, String)], now: i64) -> Result<(), StoreError> {
+    let mut by_execution: BTreeMap<Uuid, Vec<&str>> = BTreeMap::new();
+    for (execution_id, task_id) in tasks {
+        by_execution.entry(*execution_id).or_default().push(task_id);
+    }
+    for (execution_id, task_ids) in by_execution {
+        store::settle_pending(connection, &execution_id.to_string(), &task_ids, TaskStatus::Ready, now)?;
+    }
+    Ok(())
+}
+
+/// Starts the executions of claimed tasks (where `start_executions` says they may not have
+/// started) and records the claims as events.
 fn record_claims(
     connection: &mut AnyConnection,
     claimed: &[ClaimedTask],
     micros: i64,
+    start_executions: bool,
     log: &mut EventLog,
     transition: &mut Transition,
 ) -> Result<(), StoreError> {
-    if !claimed.is_empty() {
+    if !claimed.is_empty() && start_executions {
         let mut executions: Vec<String> = claimed.iter().map(|task| task.execution_id.clone()).collect();
         executions.sort_unstable();
         executions.dedup();
         for started in store::mark_started(connection, &executions, micros)? {
             log.execution(super::events::parse_id(&started)?, EventKind::ExecutionStarted, None);
         }
+    }
+    if !claimed.is_empty() {
         for task in claimed {
             let execution_id = super::events::parse_id(&task.execution_id)?;
             log.task(execution_id, &task.task_id, EventKind::TaskStarted, Some(task.counted_attempt()), None);
@@ -299,7 +326,7 @@ pub(crate) fn record_outcomes(
         settle(connection, &execution, positions, Vec::new(), count, &mut log, micros, &mut transition)?;
     }
     let workflows: Vec<&Workflow> = outcomes.iter().map(|outcome| outcome.workflow.as_ref()).collect();
-    let claimed = claim_newly_ready(connection, request, &workflows, now, &mut log, &mut transition)?;
+    let claimed = admit_ready(connection, request, &workflows, now, true, &mut log, &mut transition)?;
     Ok((claimed, finish_transaction(connection, log, transition)?))
 }
 
@@ -385,7 +412,6 @@ fn settle(
         let (ready, skipped) = decide(connection, execution, &released)?;
         released.clear();
         let ids = |positions: &[usize]| positions.iter().map(|&p| workflow.node(p).id()).collect::<Vec<_>>();
-        store::settle_pending(connection, execution.key, &ids(&ready), TaskStatus::Ready, now)?;
         store::settle_pending(connection, execution.key, &ids(&skipped), TaskStatus::Skipped, now)?;
         for &position in &ready {
             log.task(execution.id, workflow.node(position).id(), EventKind::TaskReady, None, None);
@@ -393,7 +419,7 @@ fn settle(
         for &position in &skipped {
             log.task(execution.id, workflow.node(position).id(), EventKind::TaskSkipped, None, None);
         }
-        transition.ready.extend(ready.iter().map(|&p| (execution.id, workflow.node(p).id().to_owned())));
+        transition.pending_ready.extend(ready.iter().map(|&p| (execution.id, workflow.node(p).id().to_owned())));
         finished_count += skipped.len();
         finished = skipped.into_iter().map(|position| (position, TaskStatus::Skipped)).collect();
     }
@@ -482,6 +508,10 @@ fn finish_transaction(
     log: EventLog,
     mut transition: Transition,
 ) -> Result<Transition, StoreError> {
+    // Tasks found ready that no claim took (a transaction that claims nothing).
+    let pending = std::mem::take(&mut transition.pending_ready);
+    make_ready(connection, &pending, log.micros())?;
+    transition.ready.extend(pending);
     store::insert_events(connection, &log.rows())?;
     // Other processes hear of work left unclaimed and of executions that ended.
     let mut notifications: Vec<Notification> = transition

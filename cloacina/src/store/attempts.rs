@@ -184,7 +184,7 @@ fn end_one(connection: &mut AnyConnection, attempt: &EndedAttempt<'_>, now: i64)
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::store::{DatabaseUrl, NewExecutionRow, NewTask, Store, StoreOptions, claim_tasks, insert_execution};
+    use crate::store::{DatabaseUrl, NewExecutionRow, NewTask, Store, StoreOptions, claim_pending, insert_execution};
     use crate::store::{insert_tasks, load_outputs};
 
     /// A store on a SQLite file, and on PostgreSQL (in a schema of its own) when
@@ -224,8 +224,7 @@ mod tests {
             NewTask { task_id: "second", position: 1, waiting_on: 0 },
         ];
         insert_tasks(connection, "e1", "w", &tasks)?;
-        diesel::sql_query("UPDATE task_executions SET status = 'Ready'").execute(connection)?;
-        let claimed = claim_tasks(connection, holder, "e1", &["first", "second"], 2, 1_000)?;
+        let claimed = claim_pending(connection, holder, "e1", &["first", "second"], 2, 1_000)?;
         assert_eq!(claimed.len(), 2);
         Ok(())
     }

@@ -82,25 +82,28 @@ impl ClaimedTask {
 }
 
 sql! {
-    /// Claims one `Ready` task.
-    ClaimTask = "UPDATE task_executions \
-                 SET status = 'Running', attempt = attempt + 1, lease_owner = ?, lease_expires_at = ?, started_at = ? \
-                 WHERE execution_id = ? AND task_id = ? AND status = 'Ready' \
-                 RETURNING task_id, attempt, recoveries";
+    /// Claims a `Pending` task found ready in the same transaction.
+    ClaimPendingTask = "UPDATE task_executions \
+                        SET status = 'Running', ready_at = ?, attempt = attempt + 1, lease_owner = ?, \
+                            lease_expires_at = ?, started_at = ? \
+                        WHERE execution_id = ? AND task_id = ? AND status = 'Pending' \
+                        RETURNING task_id, attempt, recoveries";
 }
 
 sql! {
-    /// Claims `Ready` tasks of an execution.
-    ClaimTasks = concat!(
+    /// Claims `Pending` tasks of an execution found ready in the same transaction.
+    ClaimPendingTasks = concat!(
         "UPDATE task_executions \
-         SET status = 'Running', attempt = attempt + 1, lease_owner = ?, lease_expires_at = ?, started_at = ? \
-         WHERE execution_id = ? AND status = 'Ready' AND task_id", json_list!(postgres),
+         SET status = 'Running', ready_at = ?, attempt = attempt + 1, lease_owner = ?, lease_expires_at = ?, \
+             started_at = ? \
+         WHERE execution_id = ? AND status = 'Pending' AND task_id", json_list!(postgres),
         " RETURNING task_id, attempt, recoveries");
 }
 
-/// Claims the named tasks of an execution that are `Ready`; returns each claimed task with its
-/// start and recovery counts.
-pub(crate) fn claim_tasks(
+/// Claims the named tasks of an execution, which the current transaction found ready while they
+/// are still `Pending` in the database (so that one statement moves each from `Pending` to
+/// `Running`); returns each claimed task with its start and recovery counts.
+pub(crate) fn claim_pending(
     connection: &mut AnyConnection,
     owner: &str,
     execution_id: &str,
@@ -112,7 +115,8 @@ pub(crate) fn claim_tasks(
     if matches!(connection, AnyConnection::Sqlite(_)) {
         for task_id in task_ids {
             claimed.extend(
-                Statement::<ClaimTask>::new()
+                Statement::<ClaimPendingTask>::new()
+                    .big(now)
                     .text(owner)
                     .big(lease_until)
                     .big(now)
@@ -126,7 +130,8 @@ pub(crate) fn claim_tasks(
     } else {
         for chunk in task_ids.chunks(500) {
             claimed.extend(
-                Statement::<ClaimTasks>::new()
+                Statement::<ClaimPendingTasks>::new()
+                    .big(now)
                     .text(owner)
                     .big(lease_until)
                     .big(now)

@@ -31,7 +31,7 @@ pub use connection::{AnyConnection, SqliteSynchronous};
 pub use url::{DatabaseUrl, PostgresUrl};
 
 pub(crate) use attempts::{AttemptEnd, EndedAttempt, Lease, end_attempts, finish_attempt};
-pub(crate) use claims::{Claimable, ClaimedTask, claim_ready, claim_tasks};
+pub(crate) use claims::{Claimable, ClaimedTask, claim_pending, claim_ready};
 pub use connection::is_connection_lost;
 pub(crate) use events::{EventRow, NewEventRow, insert_events, load_events};
 pub use executions::ExecutionFilter;

@@ -21,6 +21,10 @@ pub(crate) trait Sql: Send + 'static {
     const SQLITE: &'static str;
     /// The text for PostgreSQL.
     const POSTGRES: &'static str;
+
+    /// The text for a backend cut at each `?`, worked out once: Diesel walks a statement on
+    /// every run to collect its bound values.
+    fn pieces(postgres: bool) -> &'static [&'static str];
 }
 
 /// Declares a statement's SQL: one text for both backends, or one per backend.
@@ -35,6 +39,16 @@ macro_rules! sql {
         impl $crate::store::statement::Sql for $name {
             const SQLITE: &'static str = $sqlite;
             const POSTGRES: &'static str = $postgres;
+
+            fn pieces(postgres: bool) -> &'static [&'static str] {
+                static SQLITE: ::std::sync::OnceLock<Vec<&'static str>> = ::std::sync::OnceLock::new();
+                static POSTGRES: ::std::sync::OnceLock<Vec<&'static str>> = ::std::sync::OnceLock::new();
+                if postgres {
+                    POSTGRES.get_or_init(|| <Self as $crate::store::statement::Sql>::POSTGRES.split('?').collect())
+                } else {
+                    SQLITE.get_or_init(|| <Self as $crate::store::statement::Sql>::SQLITE.split('?').collect())
+                }
+            }
         }
     };
 }
@@ -148,22 +162,18 @@ impl<S: Sql, ST> Statement<S, ST> {
 
 impl<S: Sql, ST> QueryFragment<MultiBackend> for Statement<S, ST> {
     fn walk_ast<'b>(&'b self, mut out: AstPass<'_, 'b, MultiBackend>) -> QueryResult<()> {
-        let sql = match out.backend() {
-            MultiBackend::Postgres(_) => S::POSTGRES,
-            MultiBackend::Sqlite(_) => S::SQLITE,
-        };
-        let mut pieces = sql.split('?');
-        let mut binds = self.binds.iter();
-        out.push_sql(pieces.next().unwrap_or_default());
-        for piece in pieces {
-            let bind = binds.next().ok_or_else(|| {
-                diesel::result::Error::QueryBuilderError(format!("too few values bound for: {sql}").into())
-            })?;
+        let postgres = matches!(out.backend(), MultiBackend::Postgres(_));
+        let (first, rest) = S::pieces(postgres).split_first().expect("split yields at least one piece");
+        let sql = || if postgres { S::POSTGRES } else { S::SQLITE };
+        if rest.len() != self.binds.len() {
+            let problem = if rest.len() > self.binds.len() { "too few" } else { "too many" };
+            let message = format!("{problem} values bound for: {}", sql());
+            return Err(diesel::result::Error::QueryBuilderError(message.into()));
+        }
+        out.push_sql(first);
+        for (piece, bind) in rest.iter().zip(&self.binds) {
             bind.push(&mut out)?;
             out.push_sql(piece);
-        }
-        if binds.next().is_some() {
-            return Err(diesel::result::Error::QueryBuilderError(format!("too many values bound for: {sql}").into()));
         }
         Ok(())
     }
