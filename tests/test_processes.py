@@ -4,6 +4,7 @@ processes. Children import `workloads` (this directory is put on their path)."""
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import pathlib
 import random
@@ -262,3 +263,51 @@ def test_processes_sharing_a_sqlite_file_never_see_it_locked(tmp_path):
         assert all(task_result.attempts == 1 for task_result in result.task_results)
     for child in workers:
         assert "database is locked" not in child.errors
+
+
+STORED_DELTAS = "SELECT task_id, delta FROM task_outputs WHERE execution_id = "
+
+
+def stored_deltas(url: str, execution_id: str) -> dict[str, dict]:
+    """What task_outputs holds for an execution, by task (read from another process on SQLite,
+    as in `output_counts`)."""
+    if url.startswith("sqlite"):
+        script = (
+            "import json, sqlite3, sys; database = sqlite3.connect(sys.argv[1]); "
+            f"print(json.dumps(dict(database.execute({STORED_DELTAS + '?'!r}, (sys.argv[2],)).fetchall())))"
+        )
+        answer = subprocess.run(
+            [sys.executable, "-c", script, url.removeprefix("sqlite:///"), execution_id],
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+        rows = json.loads(answer.stdout)
+    else:
+        import psycopg
+
+        with psycopg.connect(url) as database:
+            rows = dict(database.execute(STORED_DELTAS + "%s", (execution_id,)).fetchall())
+    return {task_id: json.loads(delta) for task_id, delta in rows.items()}
+
+
+def test_each_task_stores_what_it_wrote_not_the_whole_context(shared_url):
+    """A chain of tasks each adding one key: the database holds one delta per task, each with
+    that task's key alone, and the result is the initial context plus every delta."""
+    from cloacina import task, workflow
+
+    steps = []
+    for number in range(5):
+
+        @task(id=f"step_{number}", dependencies=steps[-1:])
+        def step(context, number=number):
+            context.insert(f"key_{number}", "x" * 1000)
+
+        steps.append(step)
+    workflow(name="deltas_stored", tasks=steps)
+    with UnifiedExecutor(shared_url) as executor:
+        result = executor.execute("deltas_stored", {"initial": 1})
+    assert result.status == "Completed", result.error
+    deltas = stored_deltas(shared_url, result.execution_id)
+    assert deltas == {f"step_{number}": {"written": {f"key_{number}": "x" * 1000}} for number in range(5)}
+    assert result.context == {"initial": 1, **{f"key_{number}": "x" * 1000 for number in range(5)}}
