@@ -9,11 +9,12 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use uuid::Uuid;
 
+use super::claiming::ClaimRequest;
 use super::config::ExecutorConfig;
 use super::events::Event;
 use super::inputs::InputCache;
 use super::running::RunningAttempts;
-use super::scheduler::{self, AttemptOutcome, ClaimRequest, Transition};
+use super::scheduler::{self, AttemptOutcome, Transition};
 use super::waiters::Waiters;
 use crate::error::StoreError;
 use crate::result::ExecutionStatus;

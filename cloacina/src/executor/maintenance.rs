@@ -13,7 +13,7 @@ use uuid::Uuid;
 
 use super::engine::Engine;
 use super::events::parse_id;
-use super::scheduler;
+use super::handover;
 use crate::error::StoreError;
 use crate::store;
 
@@ -85,7 +85,7 @@ async fn recover(engine: &Engine) -> Result<(), StoreError> {
     let max_recoveries = engine.config.max_recoveries;
     engine
         .commit(move |connection| {
-            scheduler::recover_expired(connection, &request, &workflows, max_recoveries, Utc::now())
+            handover::recover_expired(connection, &request, &workflows, max_recoveries, Utc::now())
         })
         .await
 }

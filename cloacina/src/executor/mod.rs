@@ -1,9 +1,11 @@
 //! [`UnifiedExecutor`]: runs workflows and keeps every execution in the database.
 
+mod claiming;
 mod config;
 mod engine;
 mod events;
 mod handle;
+mod handover;
 mod inputs;
 mod listener;
 mod maintenance;

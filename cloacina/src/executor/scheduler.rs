@@ -12,6 +12,7 @@ use std::sync::Arc;
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
+use super::claiming::{ClaimRequest, admit_ready, make_ready};
 use super::events::{EventKind, EventLog};
 use super::inputs::load_input;
 use crate::context::{Context, ContextDelta};
@@ -114,149 +115,6 @@ pub(crate) fn create_execution(
     settle(connection, &execution, Vec::new(), roots, 0, &mut log, micros, &mut transition)?;
     let claimed = admit_ready(connection, request, &[workflow], now, false, &mut log, &mut transition)?;
     Ok((claimed, finish_transaction(connection, log, transition)?))
-}
-
-/// What a transaction may claim for this process.
-#[derive(Debug, Clone)]
-pub(crate) struct ClaimRequest {
-    /// The lease owner.
-    pub owner: String,
-    /// Only tasks of these workflows (the ones this process can run).
-    pub workflow_names: Vec<String>,
-    /// The registry revision `workflow_names` was read at.
-    pub names_revision: u64,
-    /// Whether a transaction that makes tasks ready also claims the oldest other ready tasks
-    /// with the capacity its own leave (set while ready work waits for capacity).
-    pub oldest_first: bool,
-    /// At most this many (the free capacity); 0 claims nothing.
-    ///
-    /// Transactions that make tasks ready claim those first (and only those): work an
-    /// execution already started goes on at once. The dispatcher claims the rest, oldest first.
-    pub limit: usize,
-    /// How long the leases last.
-    pub lease: chrono::Duration,
-}
-
-/// Claims up to `request.limit` ready tasks, oldest first, starting their executions where
-/// needed.
-pub(crate) fn claim(
-    connection: &mut AnyConnection,
-    request: &ClaimRequest,
-    now: DateTime<Utc>,
-) -> Result<(Vec<ClaimedTask>, Transition), StoreError> {
-    let mut log = EventLog::at(now);
-    let mut transition = Transition::default();
-    let claimed = claim_into(connection, request, now, &mut log, &mut transition)?;
-    Ok((claimed, finish_transaction(connection, log, transition)?))
-}
-
-fn claim_into(
-    connection: &mut AnyConnection,
-    request: &ClaimRequest,
-    now: DateTime<Utc>,
-    log: &mut EventLog,
-    transition: &mut Transition,
-) -> Result<Vec<ClaimedTask>, StoreError> {
-    let micros = now.timestamp_micros();
-    let lease_until = (now + request.lease).timestamp_micros();
-    let workflows = store::Claimable { names: &request.workflow_names, revision: request.names_revision };
-    let claimed = store::claim_ready(connection, &request.owner, &workflows, request.limit, micros, lease_until)?;
-    transition.backlog_drained = claimed.len() < request.limit;
-    record_claims(connection, &claimed, micros, true, log, transition)?;
-    Ok(claimed)
-}
-
-/// Writes the tasks this transaction found ready (still `Pending` in the database): the first of
-/// them, up to `request.limit`, are claimed straight from `Pending`, the rest become `Ready`.
-/// Then, when ready work is waiting for capacity, claims the oldest other ready tasks with what
-/// capacity is left. `running` says that the claimed tasks' executions have started already
-/// (they are those of tasks that just finished).
-fn admit_ready(
-    connection: &mut AnyConnection,
-    request: &ClaimRequest,
-    workflows: &[&Workflow],
-    now: DateTime<Utc>,
-    running: bool,
-    log: &mut EventLog,
-    transition: &mut Transition,
-) -> Result<Vec<ClaimedTask>, StoreError> {
-    let micros = now.timestamp_micros();
-    let lease_until = (now + request.lease).timestamp_micros();
-    let pending = std::mem::take(&mut transition.pending_ready);
-    let claiming = pending.len().min(request.limit);
-    let mut by_execution: BTreeMap<Uuid, Vec<&str>> = BTreeMap::new();
-    for (execution_id, task_id) in &pending[..claiming] {
-        by_execution.entry(*execution_id).or_default().push(task_id);
-    }
-    let mut claimed = Vec::new();
-    for (execution_id, task_ids) in by_execution {
-        let key = execution_id.to_string();
-        let workflow_name = workflows
-            .iter()
-            .find(|workflow| workflow.task(task_ids[0]).is_some())
-            .map(|workflow| workflow.name().to_owned())
-            .unwrap_or_default();
-        for (task_id, attempt, recoveries) in
-            store::claim_pending(connection, &request.owner, &key, &task_ids, micros, lease_until)?
-        {
-            claimed.push(ClaimedTask {
-                execution_id: key.clone(),
-                task_id,
-                workflow_name: workflow_name.clone(),
-                attempt,
-                recoveries,
-            });
-        }
-    }
-    make_ready(connection, &pending[claiming..], micros)?;
-    transition.ready.extend(pending);
-    record_claims(connection, &claimed, micros, !running, log, transition)?;
-    let left = request.limit - claimed.len();
-    if request.oldest_first && left > 0 {
-        let oldest = ClaimRequest { limit: left, ..request.clone() };
-        claimed.extend(claim_into(connection, &oldest, now, log, transition)?);
-    }
-    Ok(claimed)
-}
-
-/// Makes tasks found ready `Ready`, from `now`.
-fn make_ready(connection: &mut AnyConnection, tasks: &[(Uuid, String)], now: i64) -> Result<(), StoreError> {
-    let mut by_execution: BTreeMap<Uuid, Vec<&str>> = BTreeMap::new();
-    for (execution_id, task_id) in tasks {
-        by_execution.entry(*execution_id).or_default().push(task_id);
-    }
-    for (execution_id, task_ids) in by_execution {
-        store::settle_pending(connection, &execution_id.to_string(), &task_ids, TaskStatus::Ready, now)?;
-    }
-    Ok(())
-}
-
-/// Starts the executions of claimed tasks (where `start_executions` says they may not have
-/// started) and records the claims as events.
-fn record_claims(
-    connection: &mut AnyConnection,
-    claimed: &[ClaimedTask],
-    micros: i64,
-    start_executions: bool,
-    log: &mut EventLog,
-    transition: &mut Transition,
-) -> Result<(), StoreError> {
-    if !claimed.is_empty() && start_executions {
-        let mut executions: Vec<String> = claimed.iter().map(|task| task.execution_id.clone()).collect();
-        executions.sort_unstable();
-        executions.dedup();
-        for started in store::mark_started(connection, &executions, micros)? {
-            log.execution(super::events::parse_id(&started)?, EventKind::ExecutionStarted, None);
-        }
-    }
-    if !claimed.is_empty() {
-        for task in claimed {
-            let execution_id = super::events::parse_id(&task.execution_id)?;
-            log.task(execution_id, &task.task_id, EventKind::TaskStarted, Some(task.counted_attempt()), None);
-        }
-    }
-    transition.claimed += claimed.len();
-    Ok(())
 }
 
 /// Records the ends of attempts held by `request.owner`, then claims what is ready. An outcome
@@ -365,12 +223,13 @@ pub(crate) fn stop_execution(
 }
 
 /// Tasks that reached a final state in a transaction (position and state), by execution.
-type FinishedByExecution = BTreeMap<Uuid, (Arc<Workflow>, Vec<(usize, TaskStatus)>)>;
+pub(super) type FinishedByExecution = BTreeMap<Uuid, (Arc<Workflow>, Vec<(usize, TaskStatus)>)>;
 
-struct ExecutionRef<'a> {
-    id: Uuid,
-    key: &'a str,
-    workflow: &'a Workflow,
+/// An execution as the transaction bodies refer to it.
+pub(super) struct ExecutionRef<'a> {
+    pub id: Uuid,
+    pub key: &'a str,
+    pub workflow: &'a Workflow,
 }
 
 fn finished_entry<'a>(
@@ -387,7 +246,7 @@ fn finished_entry<'a>(
 /// dependents wait on one dependency less); `roots` are tasks waiting on nothing from the start;
 /// `finished_count` is how many tasks the caller finished.
 #[allow(clippy::too_many_arguments)]
-fn settle(
+pub(super) fn settle(
     connection: &mut AnyConnection,
     execution: &ExecutionRef<'_>,
     mut finished: Vec<(usize, TaskStatus)>,
@@ -503,7 +362,7 @@ fn decide(
     Ok((ready, skipped))
 }
 
-fn finish_transaction(
+pub(super) fn finish_transaction(
     connection: &mut AnyConnection,
     log: EventLog,
     mut transition: Transition,
@@ -530,85 +389,4 @@ fn finish_transaction(
 /// Parses a stored status.
 pub(crate) fn parse_status<T: std::str::FromStr<Err = String>>(text: &str) -> Result<T, StoreError> {
     text.parse().map_err(StoreError::Corrupt)
-}
-
-/// Hands tasks this process holds but will not run back to the queue, to be claimed at once.
-pub(crate) fn release(
-    connection: &mut AnyConnection,
-    owner: &str,
-    tasks: &[(Uuid, String)],
-    now: DateTime<Utc>,
-) -> Result<((), Transition), StoreError> {
-    let micros = now.timestamp_micros();
-    let mut log = EventLog::at(now);
-    let mut transition = Transition::default();
-    for (execution_id, task_id) in tasks {
-        let key = execution_id.to_string();
-        if store::release_leases(connection, &key, &[task_id.as_str()], owner, micros)? > 0 {
-            log.task(
-                *execution_id,
-                task_id,
-                EventKind::TaskReady,
-                None,
-                Some("released by a stopping worker".to_owned()),
-            );
-            transition.ready.push((*execution_id, task_id.clone()));
-        }
-    }
-    Ok(((), finish_transaction(connection, log, transition)?))
-}
-
-/// Deals with running tasks of registered workflows whose lease expired (their worker died or
-/// stalled): each goes back to the queue, or fails as abandoned once it has been recovered
-/// `max_recoveries` times.
-pub(crate) fn recover_expired(
-    connection: &mut AnyConnection,
-    request: &ClaimRequest,
-    workflows: &BTreeMap<String, Arc<Workflow>>,
-    max_recoveries: u32,
-    now: DateTime<Utc>,
-) -> Result<((), Transition), StoreError> {
-    let micros = now.timestamp_micros();
-    let mut log = EventLog::at(now);
-    let mut transition = Transition::default();
-    let mut finished: FinishedByExecution = BTreeMap::new();
-    let claimable = store::Claimable { names: &request.workflow_names, revision: request.names_revision };
-    for lease in store::expired_leases(connection, &claimable, micros, 256)? {
-        let Some(workflow) = workflows.get(&lease.workflow_name) else { continue };
-        let Some(position) = workflow.position(&lease.task_id) else { continue };
-        let execution_id = super::events::parse_id(&lease.execution_id)?;
-        if lease.recoveries.max(0) as u32 >= max_recoveries {
-            let error = format!(
-                "task abandoned: the worker running it stopped renewing its lease, {} times counting this one",
-                lease.recoveries + 1
-            );
-            let held = Lease {
-                execution_id: &lease.execution_id,
-                task_id: &lease.task_id,
-                owner: &lease.owner,
-                attempt: lease.attempt,
-            };
-            if store::finish_attempt(connection, &held, TaskStatus::Failed, Some(&error), None, micros)? {
-                let first_error = format!("task `{}` failed: {error}", lease.task_id);
-                store::record_first_error(connection, &lease.execution_id, &first_error)?;
-                log.task(execution_id, &lease.task_id, EventKind::TaskFailed, None, Some(error));
-                finished
-                    .entry(execution_id)
-                    .or_insert_with(|| (Arc::clone(workflow), Vec::new()))
-                    .1
-                    .push((position, TaskStatus::Failed));
-            }
-        } else if store::requeue_expired(connection, &lease, micros)? {
-            let reason = format!("recovered: the lease of `{}` expired", lease.owner);
-            log.task(execution_id, &lease.task_id, EventKind::TaskReady, None, Some(reason));
-            transition.ready.push((execution_id, lease.task_id.clone()));
-        }
-    }
-    for (execution_id, (workflow, positions)) in finished {
-        let key = execution_id.to_string();
-        let execution = ExecutionRef { id: execution_id, key: &key, workflow: &workflow };
-        let count = positions.len();
-        settle(connection, &execution, positions, Vec::new(), count, &mut log, micros, &mut transition)?;
-    }
-    Ok(((), finish_transaction(connection, log, transition)?))
 }

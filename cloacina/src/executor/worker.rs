@@ -22,6 +22,7 @@ use uuid::Uuid;
 use super::engine::{Engine, Permits, lock};
 use super::events::parse_id;
 use super::scheduler::{self, AttemptOutcome, AttemptResult};
+use super::{claiming, handover};
 use crate::context::{Attempt, Context};
 use crate::error::{StoreError, TaskError};
 use crate::result::ExecutionStatus;
@@ -64,7 +65,7 @@ async fn claim_all(engine: &Arc<Engine>) -> Result<(), StoreError> {
         }
         let limit = permits.len();
         let request = engine.claim_request(limit);
-        let claimed = engine.commit(move |connection| scheduler::claim(connection, &request, Utc::now())).await?;
+        let claimed = engine.commit(move |connection| claiming::claim(connection, &request, Utc::now())).await?;
         let count = claimed.len();
         start_claimed(engine, claimed, permits);
         if count < limit {
@@ -271,7 +272,7 @@ fn attempt_result(node: &TaskNode, attempt: u32, result: Result<Context, TaskErr
 pub(crate) async fn release(engine: &Engine, tasks: Vec<(Uuid, String)>) {
     let owner = engine.owner.clone();
     let tasks = Arc::new(tasks);
-    let written = engine.commit(move |connection| scheduler::release(connection, &owner, &tasks, Utc::now())).await;
+    let written = engine.commit(move |connection| handover::release(connection, &owner, &tasks, Utc::now())).await;
     if let Err(error) = written {
         tracing::warn!(%error, "could not hand tasks back; their leases will expire instead");
     }

@@ -1,0 +1,160 @@
+//! Claiming ready tasks inside the transactions that make them ready, and in the dispatcher's.
+//!
+//! A transaction that finds tasks ready claims as many as this process has capacity for, straight
+//! from `Pending`; the dispatcher claims the oldest `Ready` tasks, work made ready by other
+//! processes, due retries and whatever the fallback poll finds. Each claim stamps a lease.
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, Utc};
+use uuid::Uuid;
+
+use super::events::{EventKind, EventLog};
+use super::scheduler::{Transition, finish_transaction};
+use crate::error::StoreError;
+use crate::result::TaskStatus;
+use crate::store::{self, AnyConnection, ClaimedTask};
+use crate::workflow::Workflow;
+
+/// What a transaction may claim for this process.
+#[derive(Debug, Clone)]
+pub(crate) struct ClaimRequest {
+    /// The lease owner.
+    pub owner: String,
+    /// Only tasks of these workflows (the ones this process can run).
+    pub workflow_names: Vec<String>,
+    /// The registry revision `workflow_names` was read at.
+    pub names_revision: u64,
+    /// Whether a transaction that makes tasks ready also claims the oldest other ready tasks
+    /// with the capacity its own leave (set while ready work waits for capacity).
+    pub oldest_first: bool,
+    /// At most this many (the free capacity); 0 claims nothing.
+    ///
+    /// Transactions that make tasks ready claim those first (and only those): work an
+    /// execution already started goes on at once. The dispatcher claims the rest, oldest first.
+    pub limit: usize,
+    /// How long the leases last.
+    pub lease: chrono::Duration,
+}
+
+/// Claims up to `request.limit` ready tasks, oldest first, starting their executions where
+/// needed.
+pub(crate) fn claim(
+    connection: &mut AnyConnection,
+    request: &ClaimRequest,
+    now: DateTime<Utc>,
+) -> Result<(Vec<ClaimedTask>, Transition), StoreError> {
+    let mut log = EventLog::at(now);
+    let mut transition = Transition::default();
+    let claimed = claim_into(connection, request, now, &mut log, &mut transition)?;
+    Ok((claimed, finish_transaction(connection, log, transition)?))
+}
+
+pub(super) fn claim_into(
+    connection: &mut AnyConnection,
+    request: &ClaimRequest,
+    now: DateTime<Utc>,
+    log: &mut EventLog,
+    transition: &mut Transition,
+) -> Result<Vec<ClaimedTask>, StoreError> {
+    let micros = now.timestamp_micros();
+    let lease_until = (now + request.lease).timestamp_micros();
+    let workflows = store::Claimable { names: &request.workflow_names, revision: request.names_revision };
+    let claimed = store::claim_ready(connection, &request.owner, &workflows, request.limit, micros, lease_until)?;
+    transition.backlog_drained = claimed.len() < request.limit;
+    record_claims(connection, &claimed, micros, true, log, transition)?;
+    Ok(claimed)
+}
+
+/// Writes the tasks this transaction found ready (still `Pending` in the database): the first of
+/// them, up to `request.limit`, are claimed straight from `Pending`, the rest become `Ready`.
+/// Then, when ready work is waiting for capacity, claims the oldest other ready tasks with what
+/// capacity is left. `running` says that the claimed tasks' executions have started already
+/// (they are those of tasks that just finished).
+pub(super) fn admit_ready(
+    connection: &mut AnyConnection,
+    request: &ClaimRequest,
+    workflows: &[&Workflow],
+    now: DateTime<Utc>,
+    running: bool,
+    log: &mut EventLog,
+    transition: &mut Transition,
+) -> Result<Vec<ClaimedTask>, StoreError> {
+    let micros = now.timestamp_micros();
+    let lease_until = (now + request.lease).timestamp_micros();
+    let pending = std::mem::take(&mut transition.pending_ready);
+    let claiming = pending.len().min(request.limit);
+    let mut by_execution: BTreeMap<Uuid, Vec<&str>> = BTreeMap::new();
+    for (execution_id, task_id) in &pending[..claiming] {
+        by_execution.entry(*execution_id).or_default().push(task_id);
+    }
+    let mut claimed = Vec::new();
+    for (execution_id, task_ids) in by_execution {
+        let key = execution_id.to_string();
+        let workflow_name = workflows
+            .iter()
+            .find(|workflow| workflow.task(task_ids[0]).is_some())
+            .map(|workflow| workflow.name().to_owned())
+            .unwrap_or_default();
+        for (task_id, attempt, recoveries) in
+            store::claim_pending(connection, &request.owner, &key, &task_ids, micros, lease_until)?
+        {
+            claimed.push(ClaimedTask {
+                execution_id: key.clone(),
+                task_id,
+                workflow_name: workflow_name.clone(),
+                attempt,
+                recoveries,
+            });
+        }
+    }
+    make_ready(connection, &pending[claiming..], micros)?;
+    transition.ready.extend(pending);
+    record_claims(connection, &claimed, micros, !running, log, transition)?;
+    let left = request.limit - claimed.len();
+    if request.oldest_first && left > 0 {
+        let oldest = ClaimRequest { limit: left, ..request.clone() };
+        claimed.extend(claim_into(connection, &oldest, now, log, transition)?);
+    }
+    Ok(claimed)
+}
+
+/// Makes tasks found ready `Ready`, from `now`.
+pub(super) fn make_ready(connection: &mut AnyConnection, tasks: &[(Uuid, String)], now: i64) -> Result<(), StoreError> {
+    let mut by_execution: BTreeMap<Uuid, Vec<&str>> = BTreeMap::new();
+    for (execution_id, task_id) in tasks {
+        by_execution.entry(*execution_id).or_default().push(task_id);
+    }
+    for (execution_id, task_ids) in by_execution {
+        store::settle_pending(connection, &execution_id.to_string(), &task_ids, TaskStatus::Ready, now)?;
+    }
+    Ok(())
+}
+
+/// Starts the executions of claimed tasks (where `start_executions` says they may not have
+/// started) and records the claims as events.
+fn record_claims(
+    connection: &mut AnyConnection,
+    claimed: &[ClaimedTask],
+    micros: i64,
+    start_executions: bool,
+    log: &mut EventLog,
+    transition: &mut Transition,
+) -> Result<(), StoreError> {
+    if !claimed.is_empty() && start_executions {
+        let mut executions: Vec<String> = claimed.iter().map(|task| task.execution_id.clone()).collect();
+        executions.sort_unstable();
+        executions.dedup();
+        for started in store::mark_started(connection, &executions, micros)? {
+            log.execution(super::events::parse_id(&started)?, EventKind::ExecutionStarted, None);
+        }
+    }
+    if !claimed.is_empty() {
+        for task in claimed {
+            let execution_id = super::events::parse_id(&task.execution_id)?;
+            log.task(execution_id, &task.task_id, EventKind::TaskStarted, Some(task.counted_attempt()), None);
+        }
+    }
+    transition.claimed += claimed.len();
+    Ok(())
+}

@@ -1,0 +1,97 @@
+//! Leases given up: tasks a stopping worker hands back, and tasks whose holder stopped renewing
+//! its lease (re-queued, or failed as abandoned after too many recoveries).
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use chrono::{DateTime, Utc};
+use uuid::Uuid;
+
+use super::claiming::ClaimRequest;
+use super::events::{EventKind, EventLog};
+use super::scheduler::{ExecutionRef, FinishedByExecution, Transition, finish_transaction, settle};
+use crate::error::StoreError;
+use crate::result::TaskStatus;
+use crate::store::{self, AnyConnection, Lease};
+use crate::workflow::Workflow;
+
+/// Hands tasks this process holds but will not run back to the queue, to be claimed at once.
+pub(crate) fn release(
+    connection: &mut AnyConnection,
+    owner: &str,
+    tasks: &[(Uuid, String)],
+    now: DateTime<Utc>,
+) -> Result<((), Transition), StoreError> {
+    let micros = now.timestamp_micros();
+    let mut log = EventLog::at(now);
+    let mut transition = Transition::default();
+    for (execution_id, task_id) in tasks {
+        let key = execution_id.to_string();
+        if store::release_leases(connection, &key, &[task_id.as_str()], owner, micros)? > 0 {
+            log.task(
+                *execution_id,
+                task_id,
+                EventKind::TaskReady,
+                None,
+                Some("released by a stopping worker".to_owned()),
+            );
+            transition.ready.push((*execution_id, task_id.clone()));
+        }
+    }
+    Ok(((), finish_transaction(connection, log, transition)?))
+}
+
+/// Deals with running tasks of registered workflows whose lease expired (their worker died or
+/// stalled): each goes back to the queue, or fails as abandoned once it has been recovered
+/// `max_recoveries` times.
+pub(crate) fn recover_expired(
+    connection: &mut AnyConnection,
+    request: &ClaimRequest,
+    workflows: &BTreeMap<String, Arc<Workflow>>,
+    max_recoveries: u32,
+    now: DateTime<Utc>,
+) -> Result<((), Transition), StoreError> {
+    let micros = now.timestamp_micros();
+    let mut log = EventLog::at(now);
+    let mut transition = Transition::default();
+    let mut finished: FinishedByExecution = BTreeMap::new();
+    let claimable = store::Claimable { names: &request.workflow_names, revision: request.names_revision };
+    for lease in store::expired_leases(connection, &claimable, micros, 256)? {
+        let Some(workflow) = workflows.get(&lease.workflow_name) else { continue };
+        let Some(position) = workflow.position(&lease.task_id) else { continue };
+        let execution_id = super::events::parse_id(&lease.execution_id)?;
+        if lease.recoveries.max(0) as u32 >= max_recoveries {
+            let error = format!(
+                "task abandoned: the worker running it stopped renewing its lease, {} times counting this one",
+                lease.recoveries + 1
+            );
+            let held = Lease {
+                execution_id: &lease.execution_id,
+                task_id: &lease.task_id,
+                owner: &lease.owner,
+                attempt: lease.attempt,
+            };
+            if store::finish_attempt(connection, &held, TaskStatus::Failed, Some(&error), None, micros)? {
+                let first_error = format!("task `{}` failed: {error}", lease.task_id);
+                store::record_first_error(connection, &lease.execution_id, &first_error)?;
+                log.task(execution_id, &lease.task_id, EventKind::TaskFailed, None, Some(error));
+                finished
+                    .entry(execution_id)
+                    .or_insert_with(|| (Arc::clone(workflow), Vec::new()))
+                    .1
+                    .push((position, TaskStatus::Failed));
+            }
+        } else if store::requeue_expired(connection, &lease, micros)? {
+            let reason = format!("recovered: the lease of `{}` expired", lease.owner);
+            log.task(execution_id, &lease.task_id, EventKind::TaskReady, None, Some(reason));
+            transition.ready.push((execution_id, lease.task_id.clone()));
+        }
+    }
+    for (execution_id, (workflow, positions)) in finished {
+        let key = execution_id.to_string();
+        let execution = ExecutionRef { id: execution_id, key: &key, workflow: &workflow };
+        let count = positions.len();
+        settle(connection, &execution, positions, Vec::new(), count, &mut log, micros, &mut transition)?;
+    }
+    Ok(((), finish_transaction(connection, log, transition)?))
+}
