@@ -204,12 +204,15 @@ def test_work_and_ends_travel_between_processes_by_notification(postgres_url):
     submitter hears of its end at once: both go by LISTEN/NOTIFY."""
     with running([worker(postgres_url, "--poll-interval", "60")]):
         with UnifiedExecutor(postgres_url, run_tasks=False, poll_interval=60) as submitter:
-            for _ in range(3):
+            for round_number in range(3):
                 started = time.monotonic()
+                # Within 10 s: polling would take 60. The first round may meet the listeners
+                # still connecting; later ones show what a notification costs.
                 result = submitter.start("scale_workload").wait(timeout=10)
                 elapsed = time.monotonic() - started
                 assert result.status == "Completed", result.error
-                assert elapsed < 1.0, f"the execution took {elapsed:.2f}s"
+                if round_number > 0:
+                    assert elapsed < 1.0, f"the execution took {elapsed:.2f}s"
 
 
 CANCEL_CHILD = textwrap.dedent(

@@ -134,7 +134,13 @@ fn call_for_help(state: &mut State) {
                 state.threads += 1;
                 state.coming += 1;
             }
-            Err(error) => tracing::error!(%error, "could not start a thread for Python calls"),
+            Err(error) => {
+                tracing::error!(%error, "could not start a thread for Python calls");
+                if state.threads == 0 {
+                    // No thread will ever run them: their callers learn it at once.
+                    drop(std::mem::take(&mut state.jobs));
+                }
+            }
         }
     }
 }
@@ -145,26 +151,33 @@ fn work() {
         python_threads::keep_thread_state();
     }
     loop {
+        // Counted as a call in flight before the exit flag is read, and until the GIL is given
+        // back: the interpreter's exit waits for counted calls, so it cannot begin finalizing
+        // while this thread is on its way to the GIL.
+        let in_flight = calls::begin(Arc::default());
         if python_threads::is_exiting() {
             // Calls still queued stay unrun: nothing waits for them at exit.
+            drop(in_flight);
             let mut state = locked();
             state.coming -= 1;
             state.threads -= 1;
             return;
         }
         Python::attach(drain);
+        drop(in_flight);
         if !wait_to_be_asked() {
             return;
         }
     }
 }
 
-/// Runs queued calls until none is left, asking for another thread whenever calls wait behind
-/// the one about to run.
+/// Runs queued calls until none is left (or the interpreter starts exiting), asking for another
+/// thread whenever calls wait behind the one about to run.
 fn drain(py: Python<'_>) {
     let mut state = locked();
     state.coming -= 1;
-    while let Some(job) = state.jobs.pop_front() {
+    while !python_threads::is_exiting() {
+        let Some(job) = state.jobs.pop_front() else { break };
         if !state.jobs.is_empty() {
             call_for_help(&mut state);
         }
@@ -175,9 +188,14 @@ fn drain(py: Python<'_>) {
 }
 
 /// Waits idle until asked for (true), or until the idle timeout passes unasked (false: the
-/// thread ends).
+/// thread ends). Calls queued while no thread is on its way (one came in after this thread
+/// left the queue) are this thread's at once.
 fn wait_to_be_asked() -> bool {
     let mut state = locked();
+    if !state.jobs.is_empty() && state.coming == 0 {
+        state.coming += 1;
+        return true;
+    }
     state.idle += 1;
     loop {
         if state.asked > 0 {
@@ -190,6 +208,10 @@ fn wait_to_be_asked() -> bool {
         state = next;
         if waited.timed_out() && state.asked == 0 {
             state.idle -= 1;
+            if !state.jobs.is_empty() && state.coming == 0 {
+                state.coming += 1;
+                return true;
+            }
             state.threads -= 1;
             return false;
         }

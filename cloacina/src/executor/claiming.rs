@@ -4,17 +4,16 @@
 //! from `Pending`; the dispatcher claims the oldest `Ready` tasks, work made ready by other
 //! processes, due retries and whatever the fallback poll finds. Each claim stamps a lease.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashSet};
 
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
 use super::events::{EventKind, EventLog};
-use super::scheduler::{Transition, finish_transaction};
+use super::scheduler::{FoundReady, Transition, finish_transaction};
 use crate::error::StoreError;
 use crate::result::TaskStatus;
 use crate::store::{self, AnyConnection, ClaimedTask};
-use crate::workflow::Workflow;
 
 /// What a transaction may claim for this process.
 #[derive(Debug, Clone)]
@@ -74,7 +73,6 @@ pub(super) fn claim_into(
 pub(super) fn admit_ready(
     connection: &mut AnyConnection,
     request: &ClaimRequest,
-    workflows: &[&Workflow],
     now: DateTime<Utc>,
     running: bool,
     log: &mut EventLog,
@@ -84,32 +82,32 @@ pub(super) fn admit_ready(
     let lease_until = (now + request.lease).timestamp_micros();
     let pending = std::mem::take(&mut transition.pending_ready);
     let claiming = pending.len().min(request.limit);
-    let mut by_execution: BTreeMap<Uuid, Vec<&str>> = BTreeMap::new();
-    for (execution_id, task_id) in &pending[..claiming] {
-        by_execution.entry(*execution_id).or_default().push(task_id);
+    let mut by_execution: BTreeMap<Uuid, (&str, Vec<&str>)> = BTreeMap::new();
+    for found in &pending[..claiming] {
+        by_execution.entry(found.execution_id).or_insert((&found.workflow_name, Vec::new())).1.push(&found.task_id);
     }
     let mut claimed = Vec::new();
-    for (execution_id, task_ids) in by_execution {
+    let mut taken: HashSet<(Uuid, String)> = HashSet::new();
+    for (execution_id, (workflow_name, task_ids)) in by_execution {
         let key = execution_id.to_string();
-        let workflow_name = workflows
-            .iter()
-            .find(|workflow| workflow.task(task_ids[0]).is_some())
-            .map(|workflow| workflow.name().to_owned())
-            .unwrap_or_default();
         for (task_id, attempt, recoveries) in
             store::claim_pending(connection, &request.owner, &key, &task_ids, micros, lease_until)?
         {
+            taken.insert((execution_id, task_id.clone()));
             claimed.push(ClaimedTask {
                 execution_id: key.clone(),
                 task_id,
-                workflow_name: workflow_name.clone(),
+                workflow_name: workflow_name.to_owned(),
                 attempt,
                 recoveries,
             });
         }
     }
-    make_ready(connection, &pending[claiming..], micros)?;
-    transition.ready.extend(pending);
+    // Whatever was not claimed (beyond the capacity, or not claimable) becomes `Ready`.
+    let unclaimed: Vec<FoundReady> =
+        pending.iter().filter(|found| !taken.contains(&(found.execution_id, found.task_id.clone()))).cloned().collect();
+    make_ready(connection, &unclaimed, micros)?;
+    transition.ready.extend(pending.into_iter().map(|found| (found.execution_id, found.task_id)));
     record_claims(connection, &claimed, micros, !running, log, transition)?;
     let left = request.limit - claimed.len();
     if request.oldest_first && left > 0 {
@@ -120,10 +118,10 @@ pub(super) fn admit_ready(
 }
 
 /// Makes tasks found ready `Ready`, from `now`.
-pub(super) fn make_ready(connection: &mut AnyConnection, tasks: &[(Uuid, String)], now: i64) -> Result<(), StoreError> {
+pub(super) fn make_ready(connection: &mut AnyConnection, tasks: &[FoundReady], now: i64) -> Result<(), StoreError> {
     let mut by_execution: BTreeMap<Uuid, Vec<&str>> = BTreeMap::new();
-    for (execution_id, task_id) in tasks {
-        by_execution.entry(*execution_id).or_default().push(task_id);
+    for found in tasks {
+        by_execution.entry(found.execution_id).or_default().push(&found.task_id);
     }
     for (execution_id, task_ids) in by_execution {
         store::settle_pending(connection, &execution_id.to_string(), &task_ids, TaskStatus::Ready, now)?;

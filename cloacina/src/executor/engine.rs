@@ -111,7 +111,7 @@ impl Engine {
             let _ = self.events.send(event);
         }
         if let Some(retry_at) = transition.next_retry {
-            lock(&self.next_retry).schedule(retry_at, crate::store::now_micros());
+            lock(&self.next_retry).schedule(retry_at);
             self.wake.notify_one();
         }
         // Work made ready that the transaction could not claim waits for capacity.
@@ -255,13 +255,10 @@ pub(crate) struct NextRetry {
 }
 
 impl NextRetry {
-    /// Notes a retry at `retry_at`. One the dispatcher has already claimed (due by `now`) gives
-    /// way to it: the dispatcher, woken for this one, claims whatever is due anyway.
-    pub fn schedule(&mut self, retry_at: i64, now: i64) {
-        self.at = Some(match self.at {
-            Some(current) if current > now => current.min(retry_at),
-            _ => retry_at,
-        });
+    /// Notes a retry at `retry_at`. An earlier time is kept even when it is due: the dispatcher
+    /// then looks up in the database what comes after it.
+    pub fn schedule(&mut self, retry_at: i64) {
+        self.at = Some(self.at.map_or(retry_at, |current| current.min(retry_at)));
         self.scheduled += 1;
     }
 }
@@ -271,14 +268,11 @@ mod tests {
     use super::NextRetry;
 
     #[test]
-    fn a_claimed_retry_gives_way_to_a_later_one() {
+    fn the_earliest_retry_is_kept_and_each_one_counted() {
         let mut next = NextRetry::default();
-        next.schedule(100, 50);
-        next.schedule(200, 60);
-        assert_eq!((next.at, next.scheduled), (Some(100), 2));
-        // At 150 the retry at 100 is due (and claimed): the one at 200 is next.
-        next.schedule(300, 150);
-        next.schedule(200, 150);
-        assert_eq!((next.at, next.scheduled), (Some(200), 4));
+        next.schedule(200);
+        next.schedule(100);
+        next.schedule(300);
+        assert_eq!((next.at, next.scheduled), (Some(100), 3));
     }
 }

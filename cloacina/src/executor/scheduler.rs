@@ -34,7 +34,7 @@ pub(crate) struct Transition {
     pub ready: Vec<(Uuid, String)>,
     /// Tasks this transaction found ready that are still `Pending` in the database: written
     /// (claimed, or made `Ready`) at the end of the transaction, see [`admit_ready`].
-    pub pending_ready: Vec<(Uuid, String)>,
+    pub pending_ready: Vec<FoundReady>,
     /// Ready tasks this transaction claimed for this process.
     pub claimed: usize,
     /// An oldest-first claim found fewer ready tasks than it could take: none is left waiting.
@@ -45,6 +45,15 @@ pub(crate) struct Transition {
     pub next_retry: Option<i64>,
     /// Indices (into the recorded batch) of the outcomes recorded as completions.
     pub completed: Vec<usize>,
+}
+
+/// A task a transaction found ready, still `Pending` in the database.
+#[derive(Debug, Clone)]
+pub(crate) struct FoundReady {
+    pub execution_id: Uuid,
+    pub task_id: String,
+    /// Its execution's workflow (task ids are only unique within one).
+    pub workflow_name: String,
 }
 
 /// How an attempt ended.
@@ -113,7 +122,7 @@ pub(crate) fn create_execution(
     let roots: Vec<usize> = (0..workflow.len()).filter(|&p| workflow.node(p).dependencies().is_empty()).collect();
     let execution = ExecutionRef { id: execution_id, key: &id, workflow };
     settle(connection, &execution, Vec::new(), roots, 0, &mut log, micros, &mut transition)?;
-    let claimed = admit_ready(connection, request, &[workflow], now, false, &mut log, &mut transition)?;
+    let claimed = admit_ready(connection, request, now, false, &mut log, &mut transition)?;
     Ok((claimed, finish_transaction(connection, log, transition)?))
 }
 
@@ -183,8 +192,7 @@ pub(crate) fn record_outcomes(
         let count = positions.len();
         settle(connection, &execution, positions, Vec::new(), count, &mut log, micros, &mut transition)?;
     }
-    let workflows: Vec<&Workflow> = outcomes.iter().map(|outcome| outcome.workflow.as_ref()).collect();
-    let claimed = admit_ready(connection, request, &workflows, now, true, &mut log, &mut transition)?;
+    let claimed = admit_ready(connection, request, now, true, &mut log, &mut transition)?;
     Ok((claimed, finish_transaction(connection, log, transition)?))
 }
 
@@ -278,7 +286,11 @@ pub(super) fn settle(
         for &position in &skipped {
             log.task(execution.id, workflow.node(position).id(), EventKind::TaskSkipped, None, None);
         }
-        transition.pending_ready.extend(ready.iter().map(|&p| (execution.id, workflow.node(p).id().to_owned())));
+        transition.pending_ready.extend(ready.iter().map(|&position| FoundReady {
+            execution_id: execution.id,
+            task_id: workflow.node(position).id().to_owned(),
+            workflow_name: workflow.name().to_owned(),
+        }));
         finished_count += skipped.len();
         finished = skipped.into_iter().map(|position| (position, TaskStatus::Skipped)).collect();
     }
@@ -370,7 +382,7 @@ pub(super) fn finish_transaction(
     // Tasks found ready that no claim took (a transaction that claims nothing).
     let pending = std::mem::take(&mut transition.pending_ready);
     make_ready(connection, &pending, log.micros())?;
-    transition.ready.extend(pending);
+    transition.ready.extend(pending.into_iter().map(|found| (found.execution_id, found.task_id)));
     store::insert_events(connection, &log.rows())?;
     // Other processes hear of work left unclaimed and of executions that ended.
     let mut notifications: Vec<Notification> = transition

@@ -70,6 +70,7 @@ impl EventStream {
             tokio::select! {
                 _ = poll => {}
                 _ = &mut waiter.finished => {}
+                _ = waiter.rechecks.changed() => {}
                 _ = Self::own_event(&mut self.wake, self.execution_id) => {}
             }
         }

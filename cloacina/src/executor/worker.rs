@@ -99,8 +99,8 @@ async fn next_deadline(engine: &Engine, failures: u32) -> Instant {
         if stored.scheduled == known.scheduled {
             stored.at = next_retry;
         } else {
-            // A retry scheduled while we read (and perhaps not yet visible to that read) has
-            // woken the dispatcher, which looks again at once.
+            // A retry was scheduled while we read (perhaps after the read saw the database):
+            // the stored time, due or not, makes the dispatcher look again, at once if due.
             next_retry = stored.at;
         }
     }

@@ -2,7 +2,7 @@
 //! completed task's output); an attempt whose lease passed to someone else records nothing.
 
 use diesel::RunQueryDsl;
-use diesel::sql_types::Text;
+use diesel::sql_types::{Integer, Text};
 use serde_json::json;
 
 use super::connection::AnyConnection;
@@ -28,8 +28,8 @@ sql! {
 sql! {
     /// Ends leased attempts from a JSON array of
     /// `[execution_id, task_id, owner, attempt, status, error, retry_at, output]` and stores the
-    /// outputs of those that completed; returns the attempts whose lease was still held
-    /// (PostgreSQL: one round trip for a whole batch).
+    /// outputs of those that completed; returns the attempts whose lease was still held, as
+    /// `(execution_id, task_id, attempt)` (PostgreSQL: one round trip for a whole batch).
     EndAttempts = "WITH input AS ( \
                      SELECT value ->> 0 AS execution_id, value ->> 1 AS task_id, value ->> 2 AS owner, \
                             (value ->> 3)::integer AS attempt, value ->> 4 AS status, value ->> 5 AS error, \
@@ -43,13 +43,14 @@ sql! {
                      FROM input AS i \
                      WHERE t.execution_id = i.execution_id AND t.task_id = i.task_id AND t.status = 'Running' \
                        AND t.lease_owner = i.owner AND t.attempt = i.attempt \
-                     RETURNING t.execution_id, t.task_id), \
+                     RETURNING t.execution_id, t.task_id, t.attempt), \
                    stored AS ( \
                      INSERT INTO task_outputs (execution_id, task_id, delta, created_at) \
                      SELECT i.execution_id, i.task_id, i.output, ? FROM input AS i \
-                     JOIN ended AS e ON e.execution_id = i.execution_id AND e.task_id = i.task_id \
+                     JOIN ended AS e \
+                       ON e.execution_id = i.execution_id AND e.task_id = i.task_id AND e.attempt = i.attempt \
                      WHERE i.output IS NOT NULL) \
-                   SELECT execution_id, task_id FROM ended";
+                   SELECT execution_id, task_id, attempt FROM ended";
 }
 
 /// Who holds a running task, and which attempt: a result is only recorded by its holder.
@@ -127,9 +128,36 @@ pub(crate) fn end_attempts(
     if matches!(connection, AnyConnection::Sqlite(_)) {
         return attempts.iter().map(|attempt| end_one(connection, attempt, now)).collect();
     }
-    if attempts.is_empty() {
-        return Ok(Vec::new());
+    let mut held = Vec::with_capacity(attempts.len());
+    let mut start = 0;
+    while start < attempts.len() {
+        // Each statement's outputs travel in one jsonb value, which PostgreSQL caps (at 255 MB):
+        // a batch of large outputs takes several statements.
+        let mut end = start + 1;
+        let mut bytes = output_size(&attempts[start]);
+        while end < attempts.len() && bytes + output_size(&attempts[end]) <= MAX_STATEMENT_OUTPUTS {
+            bytes += output_size(&attempts[end]);
+            end += 1;
+        }
+        held.extend(end_batch(connection, &attempts[start..end], now)?);
+        start = end;
     }
+    Ok(held)
+}
+
+/// Bytes of task output one PostgreSQL statement carries at most (unless a single output is
+/// larger).
+const MAX_STATEMENT_OUTPUTS: usize = 16 << 20;
+
+fn output_size(attempt: &EndedAttempt<'_>) -> usize {
+    match attempt.end {
+        AttemptEnd::Completed { output } => output.len(),
+        AttemptEnd::Retry { error, .. } | AttemptEnd::Failed { error } => error.len(),
+    }
+}
+
+/// [`end_attempts`] in one PostgreSQL statement.
+fn end_batch(connection: &mut AnyConnection, attempts: &[EndedAttempt<'_>], now: i64) -> Result<Vec<bool>, StoreError> {
     let rows: Vec<serde_json::Value> = attempts
         .iter()
         .map(|EndedAttempt { lease, end }| {
@@ -150,17 +178,20 @@ pub(crate) fn end_attempts(
             ])
         })
         .collect();
-    let ended: std::collections::HashSet<(String, String)> = Statement::<EndAttempts>::new()
+    let ended: std::collections::HashSet<(String, String, i32)> = Statement::<EndAttempts>::new()
         .json(&serde_json::Value::Array(rows))
         .big(now)
         .big(now)
-        .returning::<(Text, Text)>()
-        .load::<(String, String)>(connection)?
+        .returning::<(Text, Text, Integer)>()
+        .load::<(String, String, i32)>(connection)?
         .into_iter()
         .collect();
     Ok(attempts
         .iter()
-        .map(|attempt| ended.contains(&(attempt.lease.execution_id.to_owned(), attempt.lease.task_id.to_owned())))
+        .map(|attempt| {
+            let lease = &attempt.lease;
+            ended.contains(&(lease.execution_id.to_owned(), lease.task_id.to_owned(), lease.attempt))
+        })
         .collect())
 }
 
@@ -215,18 +246,40 @@ mod tests {
             workflow_version: "v".into(),
             status: "Running".into(),
             context: "{}".into(),
-            remaining_tasks: 2,
+            remaining_tasks: 4,
             created_at: 1,
         };
         insert_execution(connection, &row)?;
-        let tasks = [
-            NewTask { task_id: "first", position: 0, waiting_on: 0 },
-            NewTask { task_id: "second", position: 1, waiting_on: 0 },
-        ];
+        let ids = ["first", "second", "flaky", "broken"];
+        let tasks: Vec<NewTask<'_>> = ids
+            .iter()
+            .enumerate()
+            .map(|(position, id)| NewTask { task_id: id, position: position as i32, waiting_on: 0 })
+            .collect();
         insert_tasks(connection, "e1", "w", &tasks)?;
-        let claimed = claim_pending(connection, holder, "e1", &["first", "second"], 2, 1_000)?;
-        assert_eq!(claimed.len(), 2);
+        let claimed = claim_pending(connection, holder, "e1", &ids, 2, 1_000)?;
+        assert_eq!(claimed.len(), 4);
         Ok(())
+    }
+
+    /// A task's row as (status, error, ready_at, retry_at, finished_at, lease_owner).
+    type Row = (String, Option<String>, Option<i64>, Option<i64>, Option<i64>, Option<String>);
+
+    fn row(connection: &mut AnyConnection, task_id: &str) -> Result<Row, StoreError> {
+        use crate::store::schema::task_executions as tasks;
+        use diesel::prelude::*;
+        Ok(tasks::table
+            .filter(tasks::execution_id.eq("e1"))
+            .filter(tasks::task_id.eq(task_id))
+            .select((
+                tasks::status,
+                tasks::error,
+                tasks::ready_at,
+                tasks::retry_at,
+                tasks::finished_at,
+                tasks::lease_owner,
+            ))
+            .first(connection)?)
     }
 
     fn ended<'a>(owner: &'a str, attempt: i32, task_id: &'a str, output: &'a str) -> EndedAttempt<'a> {
@@ -250,13 +303,29 @@ mod tests {
                     ];
                     assert_eq!(end_attempts(connection, &stale, 5)?, [false, false]);
                     assert!(load_outputs(connection, "e1", None)?.is_empty());
-                    // The holder's current attempts are recorded, once.
+                    // The holder's current attempts are recorded, once, also beside a stale attempt
+                    // of the same task in the same batch.
                     let current = [
+                        ended("holder", 0, "first", r#"{"by":"old attempt"}"#),
                         ended("holder", 1, "first", r#"{"by":"holder"}"#),
                         ended("holder", 1, "second", r#"{"by":"holder"}"#),
+                        EndedAttempt {
+                            lease: Lease { execution_id: "e1", task_id: "flaky", owner: "holder", attempt: 1 },
+                            end: AttemptEnd::Retry { error: "busy", retry_at: 99 },
+                        },
+                        EndedAttempt {
+                            lease: Lease { execution_id: "e1", task_id: "broken", owner: "holder", attempt: 1 },
+                            end: AttemptEnd::Failed { error: "boom" },
+                        },
                     ];
-                    assert_eq!(end_attempts(connection, &current, 6)?, [true, true]);
-                    assert_eq!(end_attempts(connection, &current, 7)?, [false, false]);
+                    assert_eq!(end_attempts(connection, &current, 6)?, [false, true, true, true, true]);
+                    assert_eq!(end_attempts(connection, &current, 7)?, [false; 5]);
+                    let completed = ("Completed".to_owned(), None, Some(2), None, Some(6), None);
+                    assert_eq!(row(connection, "first")?, completed);
+                    let retried = ("Ready".to_owned(), Some("busy".to_owned()), Some(99), Some(99), None, None);
+                    assert_eq!(row(connection, "flaky")?, retried);
+                    let failed = ("Failed".to_owned(), Some("boom".to_owned()), Some(2), None, Some(6), None);
+                    assert_eq!(row(connection, "broken")?, failed);
                     let mut outputs = load_outputs(connection, "e1", None)?;
                     outputs.sort();
                     Ok(outputs)

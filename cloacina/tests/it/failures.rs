@@ -294,7 +294,7 @@ async fn a_timed_out_attempt_is_retried(database: TestDatabase) {
 async fn the_execution_carries_the_first_error(database: TestDatabase) {
     let executor = database.executor().await;
     let late = FunctionTask::new("late", |_context: Context| async move {
-        tokio::time::sleep(Duration::from_millis(200)).await;
+        tokio::time::sleep(Duration::from_millis(500)).await;
         Err(TaskError::permanent("failed second"))
     });
     let workflow =

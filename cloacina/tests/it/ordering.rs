@@ -2,7 +2,7 @@
 
 use std::time::{Duration, Instant};
 
-use cloacina::{Context, ExecutionResult, ExecutionStatus, TaskStatus, Workflow};
+use cloacina::{Context, ExecutionResult, ExecutionStatus, FunctionTask, TaskStatus, Workflow};
 use serde_json::{Value, json};
 
 use crate::support::{TestDatabase, noop, recording_task};
@@ -12,7 +12,8 @@ crate::backend_tests!(
     diamond_joins_both_branches,
     fan_out_then_fan_in,
     deltas_reach_descendants_only,
-    the_hot_path_does_not_poll
+    the_hot_path_does_not_poll,
+    workflows_sharing_task_ids_each_run_their_own_tasks
 );
 
 /// Asserts that every task started no earlier than each of its dependencies finished.
@@ -130,5 +131,37 @@ async fn the_hot_path_does_not_poll(database: TestDatabase) {
     let result = executor.execute(builder.build().unwrap(), Context::new()).await.unwrap();
     assert_eq!(result.status, ExecutionStatus::Completed);
     assert!(started.elapsed() < Duration::from_secs(4), "took {:?}", started.elapsed());
+    executor.shutdown().await;
+}
+
+/// Two workflows with the same task ids, many executions of each at once: their finished tasks
+/// are recorded in shared batches, and each dependent made ready runs its own workflow's code.
+async fn workflows_sharing_task_ids_each_run_their_own_tasks(database: TestDatabase) {
+    let executor = database.executor().await;
+    let shaped = |name: &'static str| {
+        Workflow::builder(name)
+            .task(noop("start", &[]))
+            .task(
+                FunctionTask::new("load", move |mut context: Context| async move {
+                    context.insert("loaded_by", name)?;
+                    Ok(context)
+                })
+                .depends_on(["start"]),
+            )
+            .build()
+            .unwrap()
+    };
+    let (first, second) = (executor.register(shaped("first")), executor.register(shaped("second")));
+    let mut handles = Vec::new();
+    for _ in 0..30 {
+        handles.push(("first", executor.start(&first, Context::new()).await.unwrap()));
+        handles.push(("second", executor.start(&second, Context::new()).await.unwrap()));
+    }
+    for (name, handle) in handles {
+        let result = handle.wait().await.unwrap();
+        assert_eq!(result.status, ExecutionStatus::Completed, "{:?}", result.error);
+        assert_eq!(result.workflow_name, name);
+        assert_eq!(result.context.get("loaded_by"), Some(&json!(name)));
+    }
     executor.shutdown().await;
 }
