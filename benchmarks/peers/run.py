@@ -30,16 +30,38 @@ LABELS = {
 PEERS = {"prefect": "prefect_measure.py", "dbos": "dbos_measure.py"}
 
 
+class MeasurementError(Exception):
+    """A measuring process failed; the message is the end of what it wrote."""
+
+
 def measure(command: list[str], cwd: Path) -> dict[str, Any]:
     """Runs one measurement; its JSON line."""
     output = subprocess.run(command, capture_output=True, text=True, cwd=cwd)
     if output.returncode != 0:
-        sys.exit(f"{' '.join(command)} failed:\n{output.stderr[-4000:]}")
+        raise MeasurementError(f"{' '.join(command)} failed:\n{output.stderr[-4000:]}")
     lines = [line for line in output.stdout.splitlines() if line.startswith("{")]
     if len(lines) != 1:
-        sys.exit(f"{' '.join(command)} printed no result line:\n{output.stdout[-2000:]}\n{output.stderr[-2000:]}")
+        raise MeasurementError(
+            f"{' '.join(command)} printed no result line:\n{output.stdout[-2000:]}\n{output.stderr[-2000:]}"
+        )
     line: dict[str, Any] = json.loads(lines[0])
     return line
+
+
+def measure_peer(peer: str, script: str, shape: str, scratch: Path, runs: str) -> dict[str, Any]:
+    """One peer's measurement of a shape, tried twice (each time on a fresh directory): a tool
+    failing on this machine (Prefect's server answering 503 after its client's own retries, say)
+    leaves a row saying so instead of ending the whole run."""
+    failures = []
+    for attempt in (1, 2):
+        directory = scratch / f"{shape}-{peer}-{attempt}"
+        directory.mkdir()
+        try:
+            return measure([sys.executable, script, shape, str(directory), runs], HERE)
+        except MeasurementError as failure:
+            print(f"    attempt {attempt} failed:\n{failure}", file=sys.stderr, flush=True)
+            failures.append(str(failure).strip().splitlines()[-1])
+    return {"failed": failures[-1]}
 
 
 def duration(seconds: float) -> str:
@@ -76,12 +98,13 @@ def main() -> None:
             print(f"  {shape:<13} cloacina", file=sys.stderr, flush=True)
             url = f"sqlite:///{Path(scratch) / (shape + '-cloacina.db')}"
             command = [sys.executable, "measure.py", shape, url, runs, "sync"]
-            rows[(shape, "cloacina")] = measure(command, HERE.parent / "python")
+            try:
+                rows[(shape, "cloacina")] = measure(command, HERE.parent / "python")
+            except MeasurementError as failure:
+                sys.exit(str(failure))
             for peer, script in PEERS.items():
                 print(f"  {shape:<13} {peer}", file=sys.stderr, flush=True)
-                directory = Path(scratch) / f"{shape}-{peer}"
-                directory.mkdir()
-                rows[(shape, peer)] = measure([sys.executable, script, shape, str(directory), runs], HERE)
+                rows[(shape, peer)] = measure_peer(peer, script, shape, Path(scratch), runs)
     print(f"\n{versions()}; Python {sys.version.split()[0]}")
     print(f"SQLite, Python tasks, median of {arguments.runs} runs after a warm-up; x = time / Cloacina's.\n")
     header = f"{'shape':<24} {'tool':<9} {'median':>10} {'tasks/s':>9} {'x':>8} {'hop p50':>10} {'hop p99':>10}"
@@ -91,6 +114,9 @@ def main() -> None:
         ours = statistics.median(rows[(shape, "cloacina")]["walls_s"])
         for tool in ["cloacina", *PEERS]:
             row = rows[(shape, tool)]
+            if "failed" in row:
+                print(f"{LABELS[shape]:<24} {tool:<9} failed twice: {row['failed'][:120]}")
+                continue
             median = statistics.median(row["walls_s"])
             print(
                 f"{LABELS[shape]:<24} {tool:<9} {duration(median):>10} {row['tasks_per_run'] / median:>9.0f} "
