@@ -4,17 +4,15 @@ use std::sync::Arc;
 
 use cloacina::{Context, ExecutionStatus, ExecutorConfig, UnifiedExecutor, Workflow, WorkflowRegistry};
 
-use crate::support::noop;
+use crate::support::{Backend, TestDatabase, noop};
 
 /// A binding keeps the executor on a thread outside the runtime (Python's main thread) and
 /// drops it there: closing the pooled connections must not need a runtime on that thread.
-#[test]
-fn an_executor_dropped_outside_its_runtime_closes_cleanly() {
+fn drop_an_executor_outside_its_runtime(backend: Backend) {
     let runtime = tokio::runtime::Runtime::new().unwrap();
-    let directory = tempfile::tempdir().unwrap();
-    let url = format!("sqlite:///{}", directory.path().join("runs.db").display());
+    let Some(database) = runtime.block_on(TestDatabase::create(backend)) else { return };
     let executor = runtime
-        .block_on(UnifiedExecutor::open(&url, ExecutorConfig::default(), Arc::new(WorkflowRegistry::new())))
+        .block_on(UnifiedExecutor::open(&database.url, ExecutorConfig::default(), Arc::new(WorkflowRegistry::new())))
         .unwrap();
     let workflow = Workflow::builder("dropped").task(noop("only", &[])).build().unwrap();
     let result = runtime.block_on(executor.execute(workflow, Context::new())).unwrap();
@@ -24,6 +22,21 @@ fn an_executor_dropped_outside_its_runtime_closes_cleanly() {
     drop(executor);
     // Let the runtime close the connections it was handed.
     runtime.block_on(async { tokio::time::sleep(std::time::Duration::from_millis(50)).await });
+}
+
+#[test]
+fn an_executor_dropped_outside_its_runtime_closes_cleanly_on_sqlite_memory() {
+    drop_an_executor_outside_its_runtime(Backend::SqliteMemory);
+}
+
+#[test]
+fn an_executor_dropped_outside_its_runtime_closes_cleanly_on_a_sqlite_file() {
+    drop_an_executor_outside_its_runtime(Backend::SqliteFile);
+}
+
+#[test]
+fn an_executor_dropped_outside_its_runtime_closes_cleanly_on_postgres() {
+    drop_an_executor_outside_its_runtime(Backend::Postgres);
 }
 
 /// Commits leave the write-ahead log to the executor's background checkpoints: while the
