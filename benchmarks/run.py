@@ -98,8 +98,22 @@ def measure(backends: Backends, shapes: list[str], runs: int, rounds: int) -> li
                     )
                     (line,) = backends.run(backend, command)
                     lines[implementation].append(line)
+                if round_number == 1:
+                    check_same_workflow(shape, {name: found[0] for name, found in lines.items()})
             rows.extend({"backend": backend, **merge(lines[implementation])} for implementation in IMPLEMENTATIONS)
     return rows
+
+
+def check_same_workflow(shape: str, lines: dict[str, dict[str, Any]]) -> None:
+    """Stops the run unless every implementation ran the same workflow: the same content version,
+    a hash of the task ids, their dependencies, retry policies, timeouts and trigger rules."""
+    versions = {implementation: line["workflow_version"] for implementation, line in lines.items()}
+    if len(set(versions.values())) > 1:
+        found = ", ".join(f"{implementation} {version[:12]}" for implementation, version in versions.items())
+        sys.exit(
+            f"the implementations measured different workflows for {shape} ({found}): make the shape "
+            "the same in benchmarks/build.rs and benchmarks/python/shape_table.py"
+        )
 
 
 def merge(lines: list[dict[str, Any]]) -> dict[str, Any]:

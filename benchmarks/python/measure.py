@@ -52,8 +52,9 @@ async def run_async(executor: cloacina.UnifiedExecutor, shape: Shape) -> tuple[f
     return wall, hops
 
 
-def measure(shape: Shape, url: str, runs: int, asynchronous: bool) -> tuple[list[float], list[float]]:
-    register(shape, asynchronous)
+def measure(shape: Shape, url: str, runs: int, asynchronous: bool) -> tuple[str, list[float], list[float]]:
+    """The workflow's content version, every run's wall time and every hop."""
+    version = register(shape, asynchronous).version
     walls: list[float] = []
     hops: list[float] = []
     if asynchronous:
@@ -74,7 +75,7 @@ def measure(shape: Shape, url: str, runs: int, asynchronous: bool) -> tuple[list
                 wall, run_hops = run_sync(executor, shape)
                 walls.append(wall)
                 hops.extend(run_hops)
-    return walls, hops
+    return version, walls, hops
 
 
 def main(arguments: list[str]) -> None:
@@ -82,11 +83,12 @@ def main(arguments: list[str]) -> None:
         sys.exit(f"usage: measure.py {{{'|'.join(SHAPES)}}} URL RUNS sync|async")
     key, url, runs, mode = arguments
     shape = SHAPES[key]
-    walls, hops = measure(shape, url, int(runs), mode == "async")
+    version, walls, hops = measure(shape, url, int(runs), mode == "async")
     line = {
         "implementation": f"python-{mode}",
         "shape": key,
         "tasks_per_run": shape.tasks_per_run,
+        "workflow_version": version,
         "walls_s": walls,
         "hops_us": hops,
         "peak_rss_bytes": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024,

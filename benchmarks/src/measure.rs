@@ -33,6 +33,7 @@ pub async fn main(key: &str, url: &str, runs: usize) -> Result<(), Box<dyn std::
         "implementation": "rust",
         "shape": key,
         "tasks_per_run": shape.tasks_per_run(),
+        "workflow_version": workflow.version(),
         "walls_s": walls,
         "hops_us": hops,
         "peak_rss_bytes": peak_rss_bytes(),
