@@ -1,7 +1,9 @@
 """cloacina.UnifiedExecutor on every backend: running Python tasks, results, handles, queries."""
 
+import ast
 import asyncio
 import datetime
+import pathlib
 import threading
 import time
 import uuid
@@ -307,14 +309,31 @@ def test_options_are_the_engines_fields(database_url):
         shutdown_timeout=5,
     ) as configured:
         assert "UnifiedExecutor" in repr(configured)
-    with pytest.raises(
-        TypeError, match="unknown option `max_tasks`; valid options: max_concurrent_tasks, run_tasks, task_timeout"
-    ):
-        UnifiedExecutor(database_url, max_tasks=3)
     with pytest.raises(cloacina.ValidationError, match="`max_concurrent_tasks` is 0; it must be at least 1"):
         UnifiedExecutor(database_url, max_concurrent_tasks=0)
     with pytest.raises(cloacina.ValidationError, match="sqlite_synchronous is `sometimes`"):
         UnifiedExecutor(database_url, sqlite_synchronous="sometimes")
+
+
+def stub_options() -> list[str]:
+    """The keyword options `UnifiedExecutor` declares in the type stub, in order."""
+    stub = pathlib.Path(__file__).parent.parent / "cloacina-python" / "python" / "cloacina" / "_native.pyi"
+    for node in ast.walk(ast.parse(stub.read_text())):
+        if isinstance(node, ast.ClassDef) and node.name == "UnifiedExecutor":
+            (constructor,) = (
+                item for item in node.body if isinstance(item, ast.FunctionDef) and item.name == "__new__"
+            )
+            return [argument.arg for argument in constructor.args.kwonlyargs]
+    raise AssertionError(f"no UnifiedExecutor in {stub}")
+
+
+def test_an_unknown_option_is_named_with_every_valid_option(database_url):
+    options = stub_options()
+    assert "max_concurrent_tasks" in options
+    with pytest.raises(TypeError) as raised:
+        UnifiedExecutor(database_url, max_tasks=3)
+    message = str(raised.value)
+    assert message == f"UnifiedExecutor got an unknown option `max_tasks`; valid options: {', '.join(options)}"
 
 
 def test_a_shut_down_executor_refuses_work(database_url, unique_name):
