@@ -99,3 +99,19 @@ def test_only_dicts_and_contexts_build_a_context():
 
 def test_repr_shows_the_values():
     assert repr(Context({"a": [1]})) == 'Context({"a":[1]})'
+
+
+def test_values_live_in_the_context_and_cross_into_python_on_each_read():
+    written = {"rows": [1, 2, 3]}
+    context = Context()
+    context.insert("table", written)
+    # The value was converted when written: changing the Python object afterwards changes nothing.
+    written["rows"].append(4)
+    assert context["table"] == {"rows": [1, 2, 3]}
+    # Every read makes new Python objects from the stored value; changing one is not a write.
+    first, second = context.get("table"), context.get("table")
+    assert first == second and first is not second
+    first["rows"].clear()
+    assert context["table"] == {"rows": [1, 2, 3]}
+    context.update("table", first)
+    assert context["table"] == {"rows": []}
