@@ -8,6 +8,8 @@ use cloacina::{
 };
 use serde_json::json;
 
+use crate::support::TestDatabase;
+
 #[task(id = "fetch_orders", retry_attempts = 4, retry_backoff = "linear", retry_delay_ms = 5, retry_max_delay_ms = 50)]
 async fn fetch(context: &mut Context) -> Result<(), TaskError> {
     context.insert("orders", json!([3, 4]))?;
@@ -94,8 +96,9 @@ async fn the_function_stays_callable() {
     assert_eq!(context.get("orders"), Some(&json!([3, 4])));
 }
 
-#[tokio::test]
-async fn a_macro_workflow_is_registered_and_runs() {
+crate::backend_tests!(a_macro_workflow_is_registered_and_runs);
+
+async fn a_macro_workflow_is_registered_and_runs(database: TestDatabase) {
     let workflow = workflow! {
         name: "macro_orders",
         description: "Counts orders",
@@ -105,7 +108,7 @@ async fn a_macro_workflow_is_registered_and_runs() {
     let registered = WorkflowRegistry::global().get("macro_orders").expect("workflow! registers the workflow");
     assert_eq!(registered.task_ids().collect::<Vec<_>>(), workflow.task_ids().collect::<Vec<_>>());
 
-    let executor = UnifiedExecutor::new("sqlite:///:memory:").await.unwrap();
+    let executor = UnifiedExecutor::new(&database.url).await.unwrap();
     // By name: the executor finds the workflow in the global registry.
     let result = executor.execute("macro_orders", Context::new()).await.unwrap();
     executor.shutdown().await;
