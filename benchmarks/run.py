@@ -117,13 +117,14 @@ def check_same_workflow(shape: str, lines: dict[str, dict[str, Any]]) -> None:
 
 
 def merge(lines: list[dict[str, Any]]) -> dict[str, Any]:
-    """One row from the rounds of one implementation: every run's wall time and every hop, the
-    median of each round, the highest peak RSS."""
+    """One row from the rounds of one implementation: the workflow's content version, every run's
+    wall time and every hop, the median of each round, the highest peak RSS."""
     first = lines[0]
     return {
         "shape": first["shape"],
         "implementation": first["implementation"],
         "tasks_per_run": first["tasks_per_run"],
+        "workflow_version": first["workflow_version"],
         "walls_s": [wall for line in lines for wall in line["walls_s"]],
         "hops_us": [hop for line in lines for hop in line["hops_us"]],
         "round_medians_s": [statistics.median(line["walls_s"]) for line in lines],
