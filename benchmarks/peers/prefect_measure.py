@@ -74,9 +74,8 @@ def configure(directory: Path) -> None:
             "PREFECT_SERVER_DATABASE_CONNECTION_URL": f"sqlite+aiosqlite:///{directory / 'prefect.db'}",
             # No API URL and this allowed: Prefect starts its own server on 127.0.0.1 (see above).
             "PREFECT_SERVER_ALLOW_EPHEMERAL_MODE": "true",
-            # Prefect waits 20 s for that server by default; creating its database on a fresh
-            # directory takes longer than that now and then on a 2-core machine. Start-up is
-            # outside the measured runs.
+            # Prefect waits 20 s for that server by default, and on a 2-core machine its start
+            # now and then took longer. Start-up is outside the measured runs.
             "PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS": "120",
             "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
             "DO_NOT_TRACK": "1",
