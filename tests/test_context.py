@@ -98,7 +98,76 @@ def test_only_dicts_and_contexts_build_a_context():
 
 
 def test_repr_shows_the_values():
-    assert repr(Context({"a": [1]})) == 'Context({"a":[1]})'
+    assert repr(Context({"a": [1], "b": "it's"})) == """Context({'a': [1], 'b': "it's"})"""
+
+
+@pytest.mark.parametrize(
+    ("write", "fragment"),
+    [
+        (
+            lambda context: context.set("text", "lone \udc80"),
+            "context key `text`: the value is a str with a lone surrogate",
+        ),
+        (
+            lambda context: context.set("nested", {"inner": ["\ud800"]}),
+            'context key `nested`: the value at `nested["inner"][0]` is a str with a lone surrogate',
+        ),
+        (lambda context: context.set("keys", {"\udfff": 1}), "context key `keys`: the value is a dict with a key"),
+        (lambda context: context.set("\udc80", 1), "a context key is not valid Unicode: it contains a lone surrogate"),
+        (lambda context: context.insert("\udc80", 1), "a context key is not valid Unicode"),
+        (lambda context: context.update("\udc80", 1), "a context key is not valid Unicode"),
+        (lambda context: Context({"\udc80": 1}), "a context key is not valid Unicode"),
+    ],
+)
+def test_lone_surrogates_are_serialization_errors(write, fragment):
+    with pytest.raises(SerializationError) as raised:
+        write(Context())
+    assert fragment in str(raised.value)
+    assert "surrogate" in str(raised.value)
+
+
+def test_a_key_that_cannot_exist_is_absent():
+    context = Context({"a": 1})
+    assert "\udc80" not in context
+    assert context.get("\udc80", "default") == "default"
+    with pytest.raises(ContextKeyError):
+        context["\udc80"]
+
+
+def test_nesting_deeper_than_the_limit_is_refused_naming_key_and_limit():
+    value = None
+    for _ in range(100):
+        value = [value]
+    context = Context()
+    context.set("deepest", value)
+    assert context["deepest"] == value
+    for too_deep in ([value], {"wrapped": value}):
+        with pytest.raises(SerializationError, match=r"context key `deep`: .* nests deeper than 100 levels"):
+            context.set("deep", too_deep)
+    very_deep: list = []
+    for _ in range(100_000):
+        very_deep = [very_deep]
+    with pytest.raises(SerializationError, match="nests deeper than 100 levels"):
+        context.set("very_deep", very_deep)
+
+
+def test_a_value_that_contains_itself_is_refused():
+    looped: list = [1]
+    looped.append(looped)
+    with pytest.raises(SerializationError, match=r"context key `looped`: the value at `looped\[1\]` contains itself"):
+        Context().set("looped", looped)
+    cycle: dict = {"a": {}}
+    cycle["a"]["back"] = cycle
+    with pytest.raises(SerializationError, match="contains itself"):
+        Context({"cycle": cycle})
+    shared = [1, 2]
+    assert Context({"twice": [shared, shared]})["twice"] == [[1, 2], [1, 2]]
+
+
+@pytest.mark.parametrize("number", [130.65331632653061, 0.1 + 0.2, 5e-324, 1.7976931348623157e308, -0.0, 2.0**-1074])
+def test_floats_round_trip_to_the_last_digit(number):
+    context = Context({"number": number})
+    assert repr(context["number"]) == repr(number)
 
 
 def test_values_live_in_the_context_and_cross_into_python_on_each_read():

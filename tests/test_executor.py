@@ -309,7 +309,7 @@ def test_options_are_the_engines_fields(database_url):
         shutdown_timeout=5,
     ) as configured:
         assert "UnifiedExecutor" in repr(configured)
-    with pytest.raises(cloacina.ValidationError, match="`max_concurrent_tasks` is 0; it must be at least 1"):
+    with pytest.raises(cloacina.ValidationError, match="`max_concurrent_tasks` is 0; it must be 1 to 100000"):
         UnifiedExecutor(database_url, max_concurrent_tasks=0)
     with pytest.raises(cloacina.ValidationError, match="sqlite_synchronous is `sometimes`"):
         UnifiedExecutor(database_url, sqlite_synchronous="sometimes")

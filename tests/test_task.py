@@ -106,10 +106,53 @@ def test_bad_retry_policies_are_refused():
 def test_task_needs_a_callable_and_an_id():
     with pytest.raises(ValidationError, match="the function must be callable, not `int`"):
         Task("x", [], 3)
-    with pytest.raises(ValidationError, match="a task id must not be empty"):
+    with pytest.raises(ValidationError, match="task id `` is empty"):
         Task("", [], lambda context: None)
 
 
 def test_the_module_exports_what_it_documents():
     for name in cloacina.__all__:
         assert hasattr(cloacina, name), name
+
+
+def test_a_function_that_cannot_take_the_context_is_refused_when_decorated():
+    def load():
+        return None
+
+    with pytest.raises(TypeError) as raised:
+        task(load)
+    message = str(raised.value)
+    assert message.startswith("task `load`: `load()` cannot take the context (too many positional arguments)")
+    assert "def load(context): ..." in message
+
+    def keyword_only(*, context):
+        return None
+
+    with pytest.raises(TypeError, match=r"task `custom`: `keyword_only\(\*, context\)` cannot take the context"):
+        task(id="custom")(keyword_only)
+
+    def two(context, other):
+        return None
+
+    with pytest.raises(TypeError, match="missing a required argument: 'other'"):
+        task(two)
+
+
+def test_functions_that_take_the_context_are_accepted():
+    def with_default(context, scale=2):
+        return None
+
+    def varargs(*arguments):
+        return None
+
+    class Callable:
+        def __call__(self, context):
+            return None
+
+    for function in (with_default, varargs, Callable(), lambda context: None, print):
+        assert task(id="accepted")(function).id == "accepted"
+
+
+def test_reprs_quote_like_python():
+    made = task(id="it's", dependencies=["a"])(lambda context: None)
+    assert repr(made) == """Task(id="it's", dependencies=['a'])"""

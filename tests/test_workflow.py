@@ -55,3 +55,50 @@ def test_invalid_workflows_raise_the_engines_message(unique_name, tasks, message
 def test_only_tasks_are_accepted(unique_name):
     with pytest.raises(WorkflowValidationError, match="workflow tasks must be made with @task; got `function`"):
         workflow(name=unique_name, tasks=[lambda context: None])
+
+
+NAME_RULE = "1 to 255 printable characters"
+
+
+@pytest.mark.parametrize(
+    ("name", "problem"),
+    [
+        ("bad\x00name", "contains the control character \\u{0}"),
+        ("two\nlines", "contains the control character \\u{a}"),
+        ("x" * 256, "is 256 characters long; the limit is 255"),
+        ("lone \udc80 surrogate", "is not valid Unicode: it contains a lone surrogate"),
+        ("   ", "is empty"),
+    ],
+)
+def test_workflow_names_are_checked_when_defined(name, problem):
+    with pytest.raises(WorkflowValidationError) as raised:
+        workflow(name=name, tasks=[make("a")])
+    message = str(raised.value)
+    assert problem in message and NAME_RULE in message, message
+
+
+@pytest.mark.parametrize(
+    ("task_id", "problem"),
+    [
+        ("nul\x00id", "contains the control character \\u{0}"),
+        ("y" * 300, "is 300 characters long; the limit is 255"),
+        ("\ud800", "is not valid Unicode: it contains a lone surrogate"),
+    ],
+)
+def test_task_ids_are_checked_when_defined(task_id, problem):
+    with pytest.raises(WorkflowValidationError) as raised:
+        task(id=task_id)(lambda context: None)
+    message = str(raised.value)
+    assert problem in message and NAME_RULE in message, message
+    with pytest.raises(WorkflowValidationError):
+        task(id="fine", dependencies=[task_id])(lambda context: None)
+
+
+def test_the_longest_names_run_on_every_backend(executor):
+    name = "w" * 254 + "\u00e9"
+    longest = task(id="t" * 254 + "\u00e9")(lambda context: {"ran": True})
+    workflow(name=name, tasks=[longest, task(id="after", dependencies=[longest])(lambda context: None)])
+    result = executor.execute(name)
+    assert result.status == "Completed", result.error
+    assert result.context["ran"] is True
+    assert [summary.workflow_name for summary in executor.list_executions(workflow=name)] == [name]

@@ -5,17 +5,18 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use cloacina::Context;
 use pyo3::prelude::*;
-use pyo3::types::{PyDict, PyList, PyTuple};
+use pyo3::types::{PyDict, PyList, PyString, PyTuple};
 
-use crate::convert::{dict_from_python, from_python, object_to_python, to_python, type_name};
+use crate::convert::{context_key, dict_from_python, from_python, object_to_python, to_python, type_name};
 use crate::exceptions::{BindingResult, ErrorKind, error};
 
 /// An ordered mapping from `str` keys to JSON values, passed along the tasks of an execution.
 ///
 /// `insert` adds a key and refuses to overwrite one; `update` changes a key and refuses to
 /// create one; `set` (or `context[key] = value`) does either. Values must be JSON types
-/// (`None`, `bool`, `int`, `float`, `str`, `list`, `tuple`, `dict` with `str` keys); anything
-/// else raises `SerializationError`. Values stay in the engine until read.
+/// (`None`, `bool`, `int`, `float`, `str`, `list`, `tuple`, `dict` with `str` keys), valid
+/// Unicode, nested at most 100 levels deep and not containing themselves; anything else raises
+/// `SerializationError`. Values stay in the engine until read.
 ///
 /// Args:
 ///     data: Initial keys and values: a `dict`, another `Context`, or `None`.
@@ -58,8 +59,14 @@ impl PyContext {
         ))
     }
 
-    fn missing(key: &str) -> PyErr {
-        error(ErrorKind::ContextKey, format!("context key `{key}` does not exist"))
+    fn missing(key: &Bound<'_, PyString>) -> PyErr {
+        let shown = key.to_cow().map(|key| key.into_owned()).unwrap_or_else(|_| key.to_string_lossy().into_owned());
+        error(ErrorKind::ContextKey, format!("context key `{shown}` does not exist"))
+    }
+
+    /// The value of a key; none for a key that is not valid Unicode (it cannot be present).
+    fn value(&self, key: &Bound<'_, PyString>) -> Option<&serde_json::Value> {
+        key.to_cow().ok().and_then(|key| self.inner.get(&key))
     }
 }
 
@@ -86,8 +93,9 @@ impl PyContext {
     ///     ContextKeyError: The key already exists (use `set` or `update` to change it).
     ///     SerializationError: The value is not JSON.
     #[pyo3(signature = (key, value))]
-    fn insert(&mut self, key: &str, value: &Bound<'_, PyAny>) -> BindingResult<()> {
-        let value = from_python(key, value)?;
+    fn insert(&mut self, key: &Bound<'_, PyString>, value: &Bound<'_, PyAny>) -> BindingResult<()> {
+        let key = context_key(key)?;
+        let value = from_python(&key, value)?;
         Ok(self.inner.insert(key, value)?)
     }
 
@@ -96,8 +104,9 @@ impl PyContext {
     /// Raises:
     ///     SerializationError: The value is not JSON.
     #[pyo3(signature = (key, value))]
-    fn set(&mut self, key: &str, value: &Bound<'_, PyAny>) -> PyResult<()> {
-        let value = from_python(key, value)?;
+    fn set(&mut self, key: &Bound<'_, PyString>, value: &Bound<'_, PyAny>) -> PyResult<()> {
+        let key = context_key(key)?;
+        let value = from_python(&key, value)?;
         self.inner.set(key, value);
         Ok(())
     }
@@ -108,16 +117,22 @@ impl PyContext {
     ///     ContextKeyError: The key does not exist (use `insert` or `set` to add it).
     ///     SerializationError: The value is not JSON.
     #[pyo3(signature = (key, value))]
-    fn update(&mut self, key: &str, value: &Bound<'_, PyAny>) -> BindingResult<()> {
-        let value = from_python(key, value)?;
+    fn update(&mut self, key: &Bound<'_, PyString>, value: &Bound<'_, PyAny>) -> BindingResult<()> {
+        let key = context_key(key)?;
+        let value = from_python(&key, value)?;
         self.inner.update(key, value)?;
         Ok(())
     }
 
     /// The value of a key, or `default` when it is absent.
     #[pyo3(signature = (key, default = None))]
-    fn get<'py>(&self, py: Python<'py>, key: &str, default: Option<Bound<'py, PyAny>>) -> PyResult<Bound<'py, PyAny>> {
-        match self.inner.get(key) {
+    fn get<'py>(
+        &self,
+        py: Python<'py>,
+        key: &Bound<'py, PyString>,
+        default: Option<Bound<'py, PyAny>>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        match self.value(key) {
             Some(value) => to_python(py, value),
             None => Ok(default.unwrap_or_else(|| py.None().into_bound(py))),
         }
@@ -125,8 +140,10 @@ impl PyContext {
 
     /// Removes a key and returns its value, or `None` when it was absent.
     #[pyo3(signature = (key))]
-    fn remove<'py>(&mut self, py: Python<'py>, key: &str) -> PyResult<Bound<'py, PyAny>> {
-        match self.inner.remove(key) {
+    fn remove<'py>(&mut self, py: Python<'py>, key: &Bound<'py, PyString>) -> PyResult<Bound<'py, PyAny>> {
+        // A key that is not valid Unicode cannot be present.
+        let removed = key.to_cow().ok().and_then(|key| self.inner.remove(&key));
+        match removed {
             Some(value) => to_python(py, &value),
             None => Ok(py.None().into_bound(py)),
         }
@@ -160,26 +177,26 @@ impl PyContext {
         object_to_python(py, self.inner.as_map())
     }
 
-    fn __getitem__<'py>(&self, py: Python<'py>, key: &str) -> PyResult<Bound<'py, PyAny>> {
-        match self.inner.get(key) {
+    fn __getitem__<'py>(&self, py: Python<'py>, key: &Bound<'py, PyString>) -> PyResult<Bound<'py, PyAny>> {
+        match self.value(key) {
             Some(value) => to_python(py, value),
             None => Err(Self::missing(key)),
         }
     }
 
-    fn __setitem__(&mut self, key: &str, value: &Bound<'_, PyAny>) -> PyResult<()> {
+    fn __setitem__(&mut self, key: &Bound<'_, PyString>, value: &Bound<'_, PyAny>) -> PyResult<()> {
         self.set(key, value)
     }
 
-    fn __delitem__(&mut self, key: &str) -> PyResult<()> {
-        match self.inner.remove(key) {
+    fn __delitem__(&mut self, key: &Bound<'_, PyString>) -> PyResult<()> {
+        match key.to_cow().ok().and_then(|text| self.inner.remove(&text)) {
             Some(_) => Ok(()),
             None => Err(Self::missing(key)),
         }
     }
 
     fn __contains__(&self, key: &Bound<'_, PyAny>) -> bool {
-        key.extract::<String>().is_ok_and(|key| self.inner.contains_key(&key))
+        key.cast::<PyString>().is_ok_and(|key| self.value(key).is_some())
     }
 
     fn __len__(&self) -> usize {
@@ -200,7 +217,7 @@ impl PyContext {
         false
     }
 
-    fn __repr__(&self) -> String {
-        format!("Context({})", serde_json::Value::Object(self.inner.as_map().clone()))
+    fn __repr__(&self, py: Python<'_>) -> PyResult<String> {
+        Ok(format!("Context({})", object_to_python(py, self.inner.as_map())?.repr()?))
     }
 }

@@ -7,6 +7,7 @@ use std::sync::{Arc, Mutex};
 use cloacina::{
     ExecutionFilter, ExecutionStatus, ExecutorConfig, SqliteSynchronous, UnifiedExecutor, WeakExecutor, WorkflowRef,
 };
+use pyo3::conversion::FromPyObjectOwned;
 use pyo3::exceptions::PyTypeError;
 use pyo3::prelude::*;
 use pyo3::types::PyDict;
@@ -133,22 +134,22 @@ fn config_from_keywords(options: Option<&Bound<'_, PyDict>>) -> PyResult<Executo
     for (key, value) in options.iter() {
         let key: String = key.extract()?;
         let optional_seconds = |value: &Bound<'_, PyAny>| -> PyResult<Option<Duration>> {
-            if value.is_none() { Ok(None) } else { seconds(&key, value.extract::<f64>()?).map(Some) }
+            if value.is_none() { Ok(None) } else { seconds(&key, option(&key, value)?).map(Some) }
         };
-        let required_seconds = |value: &Bound<'_, PyAny>| -> PyResult<Duration> { seconds(&key, value.extract()?) };
+        let required_seconds = |value: &Bound<'_, PyAny>| -> PyResult<Duration> { seconds(&key, option(&key, value)?) };
         match key.as_str() {
-            "max_concurrent_tasks" => config.max_concurrent_tasks = value.extract()?,
-            "run_tasks" => config.run_tasks = value.extract()?,
+            "max_concurrent_tasks" => config.max_concurrent_tasks = option(&key, &value)?,
+            "run_tasks" => config.run_tasks = option(&key, &value)?,
             "task_timeout" => config.task_timeout = optional_seconds(&value)?,
             "poll_interval" => config.poll_interval = required_seconds(&value)?,
             "lease_duration" => config.lease_duration = required_seconds(&value)?,
-            "pool_size" => config.pool_size = value.extract()?,
-            "max_recoveries" => config.max_recoveries = value.extract()?,
-            "schema" => config.schema = value.extract()?,
+            "pool_size" => config.pool_size = option(&key, &value)?,
+            "max_recoveries" => config.max_recoveries = option(&key, &value)?,
+            "schema" => config.schema = option(&key, &value)?,
             "sqlite_busy_timeout" => config.sqlite_busy_timeout = required_seconds(&value)?,
             "shutdown_timeout" => config.shutdown_timeout = required_seconds(&value)?,
             "sqlite_synchronous" => {
-                config.sqlite_synchronous = match value.extract::<String>()?.to_ascii_lowercase().as_str() {
+                config.sqlite_synchronous = match option::<String>(&key, &value)?.to_ascii_lowercase().as_str() {
                     "normal" => SqliteSynchronous::Normal,
                     "full" => SqliteSynchronous::Full,
                     other => {
@@ -168,6 +169,19 @@ fn config_from_keywords(options: Option<&Bound<'_, PyDict>>) -> PyResult<Executo
         }
     }
     Ok(config)
+}
+
+/// The value of an executor option: an int out of range is a `ValidationError`, a value of the
+/// wrong type a `TypeError`, each naming the option.
+fn option<'py, T: FromPyObjectOwned<'py>>(name: &str, value: &Bound<'py, PyAny>) -> PyResult<T> {
+    value.extract::<T>().map_err(Into::into).map_err(|problem: PyErr| {
+        let py = value.py();
+        if problem.is_instance_of::<pyo3::exceptions::PyOverflowError>(py) {
+            error(ErrorKind::Validation, format!("{name} is {value}, which is out of range"))
+        } else {
+            PyTypeError::new_err(format!("{name} cannot be `{}`: {problem}", type_name(value)))
+        }
+    })
 }
 
 #[pymethods]

@@ -2,6 +2,7 @@
 
 use std::time::Duration;
 
+use cloacina::limits::MAX_DURATION;
 use cloacina::{Backoff, RetryPolicy};
 use pyo3::prelude::*;
 use pyo3::types::{PyTuple, PyType};
@@ -149,11 +150,16 @@ impl PyRetryPolicy {
     }
 }
 
-/// A duration in seconds; `field` names it in errors.
+/// A duration in seconds, from 0 to [`MAX_DURATION`]; `field` names it in errors.
 pub fn seconds(field: &str, value: f64) -> PyResult<Duration> {
-    Duration::try_from_secs_f64(value).map_err(|_| {
-        error(ErrorKind::Validation, format!("{field} is {value}; it must be a finite number of seconds, 0 or more"))
-    })
+    let most = MAX_DURATION.as_secs();
+    match Duration::try_from_secs_f64(value) {
+        Ok(duration) if duration <= MAX_DURATION => Ok(duration),
+        _ => Err(error(
+            ErrorKind::Validation,
+            format!("{field} is {value}; it must be a number of seconds from 0 to {most} (365 days)"),
+        )),
+    }
 }
 
 fn exception_classes(value: &Bound<'_, PyAny>) -> PyResult<Py<PyTuple>> {

@@ -4,10 +4,11 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use cloacina::{RetryPolicy, TriggerRule};
+use pyo3::exceptions::PyTypeError;
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyList, PyString, PyTuple};
 
-use crate::convert::type_name;
+use crate::convert::{name_from_python, type_name};
 use crate::exceptions::{ErrorKind, error};
 use crate::retry::{PyRetryPolicy, seconds};
 use crate::trigger::PyTriggerRule;
@@ -64,15 +65,13 @@ impl PyTask {
         timeout: Option<f64>,
         trigger: Option<&Bound<'_, PyAny>>,
     ) -> PyResult<Self> {
-        if id.trim().is_empty() {
-            return Err(error(ErrorKind::Validation, "a task id must not be empty"));
-        }
         if !function.is_callable() {
             return Err(error(
                 ErrorKind::Validation,
                 format!("task `{id}`: the function must be callable, not `{}`", type_name(function)),
             ));
         }
+        check_takes_context(py, &id, function)?;
         let timeout = match timeout {
             Some(value) if value <= 0.0 => {
                 return Err(error(
@@ -102,6 +101,27 @@ impl PyTask {
     }
 }
 
+/// Fails with a `TypeError` naming the function if it cannot be called with one argument (the
+/// context), so that the mistake shows where the task is defined rather than when it runs.
+fn check_takes_context(py: Python<'_>, id: &str, function: &Bound<'_, PyAny>) -> PyResult<()> {
+    let signature = match py.import("inspect")?.call_method1("signature", (function,)) {
+        Ok(signature) => signature,
+        // Some callables (built-ins, extension functions) have no signature to check.
+        Err(_) => return Ok(()),
+    };
+    match signature.call_method1("bind", (py.None(),)) {
+        Ok(_) => Ok(()),
+        Err(problem) => {
+            let name = function_name(function).unwrap_or_else(|_| type_name(function));
+            Err(PyTypeError::new_err(format!(
+                "task `{id}`: `{name}{signature}` cannot take the context ({}); a task function takes the context \
+                 as its one required argument, e.g. `def {name}(context): ...`",
+                problem.value(py)
+            )))
+        }
+    }
+}
+
 /// Dependencies given as ids or Task objects, as ids.
 fn dependency_ids(task: &str, dependencies: Option<&Bound<'_, PyAny>>) -> PyResult<Vec<String>> {
     let Some(dependencies) = dependencies.filter(|value| !value.is_none()) else {
@@ -118,8 +138,8 @@ fn dependency_ids(task: &str, dependencies: Option<&Bound<'_, PyAny>>) -> PyResu
         let item = item?;
         if let Ok(other) = item.cast::<PyTask>() {
             ids.push(other.get().spec.id.clone());
-        } else if let Ok(id) = item.extract::<String>() {
-            ids.push(id);
+        } else if item.is_instance_of::<PyString>() {
+            ids.push(name_from_python("task id", &item)?);
         } else {
             return Err(error(
                 ErrorKind::Validation,
@@ -136,14 +156,14 @@ impl PyTask {
     #[pyo3(signature = (id, dependencies, function, *, retry = None, timeout = None, trigger = None))]
     fn new(
         py: Python<'_>,
-        id: String,
+        id: &Bound<'_, PyAny>,
         dependencies: Option<&Bound<'_, PyAny>>,
         function: &Bound<'_, PyAny>,
         retry: Option<&Bound<'_, PyAny>>,
         timeout: Option<f64>,
         trigger: Option<&Bound<'_, PyAny>>,
     ) -> PyResult<Self> {
-        Self::build(py, id, dependencies, function, retry, timeout, trigger)
+        Self::build(py, name_from_python("task id", id)?, dependencies, function, retry, timeout, trigger)
     }
 
     /// The task's id.
@@ -199,8 +219,10 @@ impl PyTask {
         self.spec.function.bind(py).call(args, kwargs)
     }
 
-    fn __repr__(&self) -> String {
-        format!("Task(id={:?}, dependencies={:?})", self.spec.id, self.spec.dependencies)
+    fn __repr__(&self, py: Python<'_>) -> PyResult<String> {
+        let id = PyString::new(py, &self.spec.id).repr()?;
+        let dependencies = PyList::new(py, &self.spec.dependencies)?.repr()?;
+        Ok(format!("Task(id={id}, dependencies={dependencies})"))
     }
 }
 
@@ -220,7 +242,7 @@ impl PyTaskDecorator {
     fn __call__(&self, py: Python<'_>, function: &Bound<'_, PyAny>) -> PyResult<PyTask> {
         let id = match &self.id {
             Some(id) => id.clone(),
-            None => function_name(function)?,
+            None => name_from_python("task id", &PyString::new(py, &function_name(function)?))?,
         };
         PyTask::build(
             py,
@@ -260,14 +282,14 @@ fn function_name(function: &Bound<'_, PyAny>) -> PyResult<String> {
 pub fn task(
     py: Python<'_>,
     function: Option<&Bound<'_, PyAny>>,
-    id: Option<String>,
+    id: Option<Bound<'_, PyAny>>,
     dependencies: Option<Bound<'_, PyAny>>,
     retry: Option<Bound<'_, PyAny>>,
     timeout: Option<f64>,
     trigger: Option<Bound<'_, PyAny>>,
 ) -> PyResult<Py<PyAny>> {
     let decorator = PyTaskDecorator {
-        id,
+        id: id.map(|id| name_from_python("task id", &id)).transpose()?,
         dependencies: dependencies.map_or_else(|| PyList::empty(py).into_any().unbind(), Bound::unbind),
         retry: retry.map(Bound::unbind),
         timeout,

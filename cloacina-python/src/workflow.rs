@@ -4,8 +4,9 @@ use std::sync::Arc;
 
 use cloacina::{Workflow, WorkflowRegistry};
 use pyo3::prelude::*;
+use pyo3::types::{PyList, PyString};
 
-use crate::convert::type_name;
+use crate::convert::{name_from_python, type_name};
 use crate::exceptions::{BindingResult, ErrorKind, error};
 use crate::python_task::PythonTask;
 use crate::task::PyTask;
@@ -48,8 +49,10 @@ impl PyWorkflow {
         self.inner.len()
     }
 
-    fn __repr__(&self) -> String {
-        format!("Workflow(name={:?}, tasks={:?})", self.inner.name(), self.task_ids())
+    fn __repr__(&self, py: Python<'_>) -> PyResult<String> {
+        let name = PyString::new(py, self.inner.name()).repr()?;
+        let tasks = PyList::new(py, self.task_ids())?.repr()?;
+        Ok(format!("Workflow(name={name}, tasks={tasks})"))
     }
 }
 
@@ -69,8 +72,12 @@ impl PyWorkflow {
 ///         task provides (naming the closest id), or a cycle (naming its path).
 #[pyfunction]
 #[pyo3(signature = (*, name, tasks, description = None))]
-pub fn workflow(name: String, tasks: &Bound<'_, PyAny>, description: Option<String>) -> BindingResult<PyWorkflow> {
-    let mut builder = Workflow::builder(name);
+pub fn workflow(
+    name: &Bound<'_, PyAny>,
+    tasks: &Bound<'_, PyAny>,
+    description: Option<String>,
+) -> BindingResult<PyWorkflow> {
+    let mut builder = Workflow::builder(name_from_python("workflow name", name)?);
     if let Some(description) = description {
         builder = builder.description(description);
     }

@@ -10,6 +10,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
 use crate::error::ContextError;
+use crate::limits::{self, MAX_NESTING_DEPTH};
 use crate::stop::StopSignal;
 
 /// An ordered map from string keys to JSON values, shared along the tasks of an execution.
@@ -60,6 +61,19 @@ impl ContextDelta {
     pub fn is_empty(&self) -> bool {
         self.written.is_empty() && self.removed.is_empty()
     }
+
+    /// Checks that every written value can be stored and read back (see [`Context::check_storable`]).
+    pub fn check_storable(&self) -> Result<(), ContextError> {
+        check_nesting(&self.written)
+    }
+}
+
+/// Fails on the first value nesting deeper than [`MAX_NESTING_DEPTH`].
+fn check_nesting(values: &Map<String, Value>) -> Result<(), ContextError> {
+    match values.iter().find(|(_, value)| limits::nesting_depth(value) > MAX_NESTING_DEPTH) {
+        Some((key, _)) => Err(ContextError::TooDeep { key: key.clone(), limit: MAX_NESTING_DEPTH }),
+        None => Ok(()),
+    }
 }
 
 impl Context {
@@ -81,6 +95,12 @@ impl Context {
     /// Builds a context from a JSON object map, without recording any write.
     pub fn from_map(values: Map<String, Value>) -> Self {
         Self { values, written: IndexSet::new(), removed: IndexSet::new(), attempt: None }
+    }
+
+    /// Checks that every value can be stored and read back: none nests lists and objects deeper
+    /// than [`MAX_NESTING_DEPTH`] (counted without recursion, so any value may be checked).
+    pub fn check_storable(&self) -> Result<(), ContextError> {
+        check_nesting(&self.values)
     }
 
     /// The attempt this context is the input of, when a task is running with it.
@@ -320,6 +340,22 @@ mod tests {
         target.apply(&delta);
         assert_eq!(target.clone().into_value(), json!({"other": 1, "added": [1, 2]}));
         assert!(target.delta().is_empty());
+    }
+
+    #[test]
+    fn values_nested_past_the_limit_cannot_be_stored() {
+        let mut value = json!(1);
+        for _ in 0..MAX_NESTING_DEPTH {
+            value = json!([value]);
+        }
+        let mut context = Context::new();
+        context.insert("deepest", value.clone()).unwrap();
+        context.check_storable().unwrap();
+        context.insert("too_deep", json!({"one more": value})).unwrap();
+        let error = context.delta().check_storable().unwrap_err();
+        assert_eq!(error, ContextError::TooDeep { key: "too_deep".into(), limit: MAX_NESTING_DEPTH });
+        assert!(error.to_string().starts_with("context key `too_deep`: the value nests deeper than 100 levels"));
+        assert_eq!(context.check_storable(), Err(error));
     }
 
     #[test]

@@ -25,6 +25,17 @@ pub enum ContextError {
         /// The JSON type that was found instead.
         found: &'static str,
     },
+    /// A value nests lists and objects deeper than [`MAX_NESTING_DEPTH`](crate::limits::MAX_NESTING_DEPTH).
+    #[error(
+        "context key `{key}`: the value nests deeper than {limit} levels of lists and objects (the limit), which \
+         cannot be stored; flatten it"
+    )]
+    TooDeep {
+        /// The key whose value is too deep.
+        key: String,
+        /// The limit.
+        limit: usize,
+    },
 }
 
 /// Why an attempt of a task failed.
@@ -88,6 +99,22 @@ pub enum WorkflowError {
         /// The workflow's name.
         workflow: String,
     },
+    /// The workflow's name is not allowed (see [`crate::limits::check_name`]).
+    #[error("workflow name `{}` {problem}; {NAME_RULE}", crate::limits::shown(name))]
+    InvalidName {
+        /// The name as given.
+        name: String,
+        /// What is wrong with it.
+        problem: String,
+    },
+    /// A task id is not allowed (see [`crate::limits::check_name`]).
+    #[error("task id `{}` {problem}; {NAME_RULE}", crate::limits::shown(task))]
+    InvalidTaskId {
+        /// The id as given.
+        task: String,
+        /// What is wrong with it.
+        problem: String,
+    },
     /// Two tasks share an id.
     #[error("workflow `{workflow}` has two tasks with the id `{task}`; task ids must be unique")]
     DuplicateTask {
@@ -120,6 +147,9 @@ pub enum WorkflowError {
         path: Vec<String>,
     },
 }
+
+/// What workflow names and task ids may be, for messages.
+pub const NAME_RULE: &str = "workflow names and task ids are 1 to 255 printable characters";
 
 /// A configuration value out of range.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]

@@ -26,6 +26,7 @@
 pub mod context;
 pub mod error;
 pub mod executor;
+pub mod limits;
 pub mod result;
 pub mod retry;
 pub mod stop;

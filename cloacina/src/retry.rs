@@ -5,6 +5,8 @@ use std::time::Duration;
 use rand::Rng;
 use serde::{Deserialize, Serialize};
 
+use crate::limits::MAX_DURATION;
+
 /// How the delay grows from one retry to the next.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -101,9 +103,11 @@ impl RetryPolicy {
             Backoff::Linear => initial * f64::from(retry),
             Backoff::Exponential { multiplier } => initial * multiplier.max(1.0).powi(retry as i32 - 1),
         };
-        let capped = seconds.min(self.max_delay.as_secs_f64()).max(0.0);
+        // NaN (from odd settings) counts as no delay; nothing waits longer than the limit.
+        let longest = self.max_delay.min(MAX_DURATION).as_secs_f64();
+        let capped = if seconds.is_nan() { 0.0 } else { seconds.clamp(0.0, longest) };
         let delay = if self.jitter { capped * rand::rng().random_range(0.5..=1.0) } else { capped };
-        Duration::from_secs_f64(delay)
+        Duration::try_from_secs_f64(delay).unwrap_or(MAX_DURATION).min(MAX_DURATION)
     }
 }
 
@@ -146,6 +150,16 @@ mod tests {
             let delay = policy.delay_after(1);
             assert!(delay >= Duration::from_millis(50) && delay <= Duration::from_millis(100), "{delay:?}");
         }
+    }
+
+    #[test]
+    fn huge_or_odd_settings_never_exceed_the_longest_delay() {
+        let huge = RetryPolicy::attempts(u32::MAX)
+            .with_initial_delay(Duration::from_secs(10_000_000_000_000))
+            .with_max_delay(Duration::MAX);
+        assert_eq!(huge.delay_after(u32::MAX - 1), MAX_DURATION);
+        let odd = RetryPolicy::attempts(3).with_backoff(Backoff::Exponential { multiplier: f64::NAN });
+        assert_eq!(odd.delay_after(2), Duration::from_secs(1));
     }
 
     #[test]

@@ -18,9 +18,10 @@ pub struct StopSignal {
 }
 
 impl StopSignal {
-    /// A signal turned on by `token`, and by the clock once `timeout` (if any) has passed.
+    /// A signal turned on by `token`, and by the clock once `timeout` (if any) has passed (a
+    /// timeout too long for the clock counts as none).
     pub fn new(token: CancellationToken, timeout: Option<Duration>) -> Self {
-        Self { token, deadline: timeout.map(|limit| Instant::now() + limit) }
+        Self { token, deadline: timeout.and_then(|limit| Instant::now().checked_add(limit)) }
     }
 
     /// True once the attempt has been asked to stop.

@@ -62,7 +62,8 @@ class WorkflowValidationError(ValidationError):
     """A workflow cannot run: no tasks, a duplicate task id, a missing dependency, or a cycle."""
 
 class SerializationError(CloacinaError, TypeError):
-    """A value cannot be stored: context values must be JSON types."""
+    """A value cannot be stored: context values must be JSON types, valid Unicode, nested at most
+    100 levels deep, and must not contain themselves."""
 
 class ContextKeyError(CloacinaError, KeyError, ValueError):
     """A context key is missing (update, [], del) or already taken (insert)."""
@@ -98,6 +99,12 @@ class Context:
 
     `insert` adds a key and refuses to overwrite one; `update` changes a key and refuses to
     create one; `set` (or `context[key] = value`) does either.
+
+    Values are JSON types (`None`, `bool`, `int` within 64 bits, finite `float`, `str`, `list`,
+    `tuple`, `dict` with `str` keys), nested at most 100 levels deep. A value of another type,
+    a `str` with a lone surrogate, deeper nesting, or a value that contains itself raises
+    `SerializationError` naming the key and the place inside the value. Floats come back with
+    every digit.
     """
 
     def __new__(cls, data: _ContextArgument = None) -> Context: ...
@@ -200,7 +207,13 @@ class TriggerRule:
 
 @final
 class Task:
-    """A task: a function of the context, with its id, dependencies and settings."""
+    """A task: a function of the context, with its id, dependencies and settings.
+
+    Made with `@task`, which checks that the function can take the context as its one required
+    argument (raising `TypeError` naming the function otherwise) and that the id is 1 to 255
+    printable characters (raising `WorkflowValidationError`). Durations (`timeout`, and the
+    delays of a `RetryPolicy`) are 0 to 31,536,000 seconds (365 days).
+    """
 
     def __new__(
         cls,
@@ -276,7 +289,11 @@ def _shutdown_at_exit() -> None:
     """Stops running executors and waits briefly for task calls in flight (run at exit)."""
 
 def workflow(*, name: str, tasks: Iterable[Task], description: str | None = None) -> Workflow:
-    """Validates tasks into a workflow and registers it under `name` (replacing any before)."""
+    """Validates tasks into a workflow and registers it under `name` (replacing any before).
+
+    Workflow names and task ids are 1 to 255 printable characters (no NUL, newline or other
+    control character, valid Unicode); anything else raises `WorkflowValidationError`.
+    """
 
 @final
 class TaskResult:
@@ -408,7 +425,12 @@ class ExecutionHandle:
 
 @final
 class UnifiedExecutor:
-    """Runs workflows and keeps every execution in a database."""
+    """Runs workflows and keeps every execution in a database.
+
+    Options out of range raise `ValidationError` naming the option: durations are seconds up to
+    31,536,000 (365 days; `sqlite_busy_timeout` up to 86,400), `max_concurrent_tasks` is 1 to
+    100,000 and `pool_size` 1 to 1,000. The same bound applies to every `timeout` argument.
+    """
 
     def __new__(
         cls,

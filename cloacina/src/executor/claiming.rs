@@ -32,8 +32,8 @@ pub(crate) struct ClaimRequest {
     /// Transactions that make tasks ready claim those first (and only those): work an
     /// execution already started goes on at once. The dispatcher claims the rest, oldest first.
     pub limit: usize,
-    /// How long the leases last.
-    pub lease: chrono::Duration,
+    /// How long the leases last, in microseconds.
+    pub lease: i64,
 }
 
 /// Claims up to `request.limit` ready tasks, oldest first, starting their executions where
@@ -57,7 +57,7 @@ pub(super) fn claim_into(
     transition: &mut Transition,
 ) -> Result<Vec<ClaimedTask>, StoreError> {
     let micros = now.timestamp_micros();
-    let lease_until = (now + request.lease).timestamp_micros();
+    let lease_until = now.timestamp_micros().saturating_add(request.lease);
     let workflows = store::Claimable { names: &request.workflow_names, revision: request.names_revision };
     let claimed = store::claim_ready(connection, &request.owner, &workflows, request.limit, micros, lease_until)?;
     transition.backlog_drained = claimed.len() < request.limit;
@@ -79,7 +79,7 @@ pub(super) fn admit_ready(
     transition: &mut Transition,
 ) -> Result<Vec<ClaimedTask>, StoreError> {
     let micros = now.timestamp_micros();
-    let lease_until = (now + request.lease).timestamp_micros();
+    let lease_until = now.timestamp_micros().saturating_add(request.lease);
     let pending = std::mem::take(&mut transition.pending_ready);
     let claiming = pending.len().min(request.limit);
     let mut by_execution: BTreeMap<Uuid, (&str, Vec<&str>)> = BTreeMap::new();

@@ -2,7 +2,8 @@
 
 use std::time::Duration;
 
-use crate::error::ConfigError;
+use crate::error::{ConfigError, format_duration};
+use crate::limits::{MAX_CONCURRENT_TASKS, MAX_DURATION, MAX_POOL_SIZE, MAX_SQLITE_BUSY_TIMEOUT};
 use crate::store::{DatabaseUrl, SqliteSynchronous, StoreOptions};
 
 /// How an executor runs.
@@ -56,26 +57,34 @@ impl Default for ExecutorConfig {
 }
 
 impl ExecutorConfig {
-    /// Checks every field, naming the first one out of range.
+    /// Checks every field, naming the first one out of range (the limits are in
+    /// [`crate::limits`]).
     pub fn validate(&self) -> Result<(), ConfigError> {
         let invalid = |field: &'static str, problem: String| Err(ConfigError { field, problem });
-        if self.max_concurrent_tasks == 0 {
-            return invalid("max_concurrent_tasks", "is 0; it must be at least 1".into());
+        if self.max_concurrent_tasks == 0 || self.max_concurrent_tasks > MAX_CONCURRENT_TASKS {
+            return invalid(
+                "max_concurrent_tasks",
+                format!("is {}; it must be 1 to {MAX_CONCURRENT_TASKS}", self.max_concurrent_tasks),
+            );
         }
         if self.task_timeout.is_some_and(|timeout| timeout.is_zero()) {
             return invalid("task_timeout", "is 0; use a positive duration, or none for no limit".into());
         }
-        if self.poll_interval < Duration::from_millis(10) {
-            return invalid("poll_interval", format!("is {:?}; it must be at least 10ms", self.poll_interval));
+        if self.pool_size == 0 || self.pool_size > MAX_POOL_SIZE {
+            return invalid("pool_size", format!("is {}; it must be 1 to {MAX_POOL_SIZE}", self.pool_size));
         }
-        if self.lease_duration < Duration::from_secs(1) {
-            return invalid("lease_duration", format!("is {:?}; it must be at least 1s", self.lease_duration));
-        }
-        if self.pool_size == 0 {
-            return invalid("pool_size", "is 0; it must be at least 1".into());
-        }
-        if self.sqlite_busy_timeout < Duration::from_millis(1) {
-            return invalid("sqlite_busy_timeout", "must be at least 1ms".into());
+        let durations = [
+            ("task_timeout", self.task_timeout.unwrap_or_default(), Duration::ZERO, MAX_DURATION),
+            ("poll_interval", self.poll_interval, Duration::from_millis(10), MAX_DURATION),
+            ("lease_duration", self.lease_duration, Duration::from_secs(1), MAX_DURATION),
+            ("sqlite_busy_timeout", self.sqlite_busy_timeout, Duration::from_millis(1), MAX_SQLITE_BUSY_TIMEOUT),
+            ("shutdown_timeout", self.shutdown_timeout, Duration::ZERO, MAX_DURATION),
+        ];
+        for (field, value, least, most) in durations {
+            if value < least || value > most {
+                let (least, most) = (format_duration(least), format_duration(most));
+                return invalid(field, format!("is {}; it must be {least} to {most}", format_duration(value)));
+            }
         }
         Ok(())
     }
@@ -127,11 +136,34 @@ mod tests {
             (ExecutorConfig { poll_interval: Duration::from_millis(1), ..Default::default() }, "poll_interval"),
             (ExecutorConfig { lease_duration: Duration::from_millis(100), ..Default::default() }, "lease_duration"),
             (ExecutorConfig { pool_size: 0, ..Default::default() }, "pool_size"),
+            (ExecutorConfig { max_concurrent_tasks: 1 << 62, ..Default::default() }, "max_concurrent_tasks"),
+            (ExecutorConfig { pool_size: 1_001, ..Default::default() }, "pool_size"),
+            (ExecutorConfig { task_timeout: Some(Duration::from_secs(1 << 40)), ..Default::default() }, "task_timeout"),
+            (ExecutorConfig { poll_interval: Duration::MAX, ..Default::default() }, "poll_interval"),
+            (
+                ExecutorConfig { lease_duration: Duration::from_secs(10_000_000_000_000), ..Default::default() },
+                "lease_duration",
+            ),
+            (
+                ExecutorConfig { sqlite_busy_timeout: Duration::from_secs(86_401), ..Default::default() },
+                "sqlite_busy_timeout",
+            ),
+            (
+                ExecutorConfig { shutdown_timeout: Duration::from_secs(1 << 60), ..Default::default() },
+                "shutdown_timeout",
+            ),
         ];
         for (config, field) in cases {
             let error = config.validate().unwrap_err();
             assert_eq!(error.field, field);
             assert!(error.to_string().starts_with(&format!("invalid executor configuration: `{field}`")));
         }
+        let error = ExecutorConfig { lease_duration: Duration::from_secs(1 << 40), ..Default::default() }
+            .validate()
+            .unwrap_err();
+        assert_eq!(
+            error.to_string(),
+            format!("invalid executor configuration: `lease_duration` is {}s; it must be 1s to 31536000s", 1_u64 << 40)
+        );
     }
 }

@@ -160,7 +160,7 @@ impl Engine {
             oldest_first: self.has_backlog(),
             workflow_names: if limit == 0 { Vec::new() } else { self.registry.names() },
             limit,
-            lease: chrono::Duration::from_std(self.config.lease_duration).unwrap_or(chrono::Duration::MAX),
+            lease: crate::limits::micros(self.config.lease_duration),
         }
     }
 

@@ -57,10 +57,12 @@ pub(crate) async fn checkpoint(engine: Arc<Engine>) {
 async fn renew(engine: &Engine) -> Result<(), StoreError> {
     let checked_at = Instant::now();
     let owner = engine.owner.clone();
-    let lease = chrono::Duration::from_std(engine.config.lease_duration).unwrap_or(chrono::Duration::MAX);
+    let lease = crate::limits::micros(engine.config.lease_duration);
     let held = engine
         .store
-        .write(move |connection| store::renew_leases(connection, &owner, (Utc::now() + lease).timestamp_micros()))
+        .write(move |connection| {
+            store::renew_leases(connection, &owner, Utc::now().timestamp_micros().saturating_add(lease))
+        })
         .await?;
     let held: HashSet<(Uuid, String)> = held
         .into_iter()

@@ -239,6 +239,7 @@ impl UnifiedExecutor {
     ) -> Result<ExecutionHandle, ExecutorError> {
         self.ensure_running()?;
         let workflow = self.resolve(workflow.into())?;
+        context.check_storable()?;
         let context = Arc::new(context);
         self.engine.inputs.remember_initial(execution_id, &context);
         let permits = self.engine.take_permits(self.engine.config.max_concurrent_tasks);
@@ -266,7 +267,7 @@ impl UnifiedExecutor {
     /// restart) and returns its result. With a timeout, fails with
     /// [`ExecutorError::WaitTimeout`] if it has not finished by then; the execution goes on.
     pub async fn wait(&self, execution_id: Uuid, timeout: Option<Duration>) -> Result<ExecutionResult, ExecutorError> {
-        let deadline = timeout.map(|timeout| Instant::now() + timeout);
+        let deadline = timeout.and_then(|timeout| Instant::now().checked_add(timeout));
         let mut waiter = self.engine.waiters.register(execution_id);
         let mut outage = Outage::default();
         loop {

@@ -25,6 +25,7 @@ use super::scheduler::{self, AttemptOutcome, AttemptResult};
 use super::{claiming, handover};
 use crate::context::{Attempt, Context};
 use crate::error::{StoreError, TaskError};
+use crate::limits;
 use crate::result::ExecutionStatus;
 use crate::stop::StopSignal;
 use crate::store::{self, ClaimedTask, now_micros};
@@ -245,22 +246,25 @@ fn panic_message(payload: Box<dyn Any + Send>) -> String {
 
 /// Turns an attempt's result into what is recorded: a completion, a retry, or a failure.
 fn attempt_result(node: &TaskNode, attempt: u32, result: Result<Context, TaskError>) -> AttemptResult {
+    let result = result.and_then(|context| {
+        let delta = context.delta();
+        delta.check_storable()?;
+        Ok(delta)
+    });
     match result {
-        Ok(context) => {
-            let delta = context.delta();
-            match serde_json::to_string(&delta) {
-                Ok(json) => AttemptResult::Completed { delta: Arc::new(delta), json },
-                Err(error) => {
-                    AttemptResult::Failed { error: format!("the task's output is not serializable: {error}") }
-                }
-            }
-        }
+        Ok(delta) => match serde_json::to_string(&delta) {
+            Ok(json) => AttemptResult::Completed { delta: Arc::new(delta), json },
+            Err(error) => AttemptResult::Failed {
+                error: limits::sanitize_message(&format!("the task's output is not serializable: {error}")),
+            },
+        },
         Err(error) => {
-            let message = error.to_string();
+            // Stored as text (and in events): without NUL, and cut if very long.
+            let message = limits::sanitize_message(&error.to_string());
             let policy = node.retry_policy();
             if error.is_retryable() && policy.allows_retry_after(attempt) {
                 let delay = policy.delay_after(attempt);
-                AttemptResult::Retry { error: message, retry_at: now_micros() + delay.as_micros() as i64 }
+                AttemptResult::Retry { error: message, retry_at: now_micros().saturating_add(limits::micros(delay)) }
             } else {
                 AttemptResult::Failed { error: message }
             }

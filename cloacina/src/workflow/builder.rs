@@ -6,6 +6,7 @@ use std::sync::Arc;
 use super::graph::{GraphNode, topological_order, unique};
 use super::{TaskNode, Workflow, version};
 use crate::error::WorkflowError;
+use crate::limits;
 use crate::task::Task;
 
 /// Collects tasks, then validates them into a [`Workflow`].
@@ -46,8 +47,19 @@ impl WorkflowBuilder {
         if self.name.trim().is_empty() {
             return Err(WorkflowError::EmptyName);
         }
+        if let Err(problem) = limits::check_name(&self.name) {
+            return Err(WorkflowError::InvalidName { name: self.name, problem });
+        }
         if self.tasks.is_empty() {
             return Err(WorkflowError::Empty { workflow: self.name });
+        }
+        for task in &self.tasks {
+            // An empty id is reported with the workflow's name, below.
+            if !task.id().is_empty()
+                && let Err(problem) = limits::check_name(task.id())
+            {
+                return Err(WorkflowError::InvalidTaskId { task: task.id().to_owned(), problem });
+            }
         }
         let graph: Vec<GraphNode<'_>> =
             self.tasks.iter().map(|task| GraphNode { id: task.id(), dependencies: task.dependencies() }).collect();
@@ -133,6 +145,26 @@ mod tests {
         assert_eq!(first.version().len(), 64);
         let changed = diamond([("root", &[]), ("left", &["root"]), ("right", &["left"]), ("join", &["left", "right"])]);
         assert_ne!(first.version(), changed.version());
+    }
+
+    #[test]
+    fn names_and_ids_are_checked() {
+        let long = "n".repeat(300);
+        let error = Workflow::builder(long.as_str()).task(noop("a", &[])).build().unwrap_err();
+        assert_eq!(
+            error.to_string(),
+            format!(
+                "workflow name `{}...` is 300 characters long; the limit is 255; workflow names and task ids are \
+                 1 to 255 printable characters",
+                "n".repeat(60)
+            )
+        );
+        let error = Workflow::builder("etl").task(noop("bad\0id", &[])).build().unwrap_err();
+        assert_eq!(
+            error.to_string(),
+            "task id `bad\\0id` contains the control character \\u{0}; use printable characters; workflow names \
+             and task ids are 1 to 255 printable characters"
+        );
     }
 
     #[test]

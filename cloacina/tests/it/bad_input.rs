@@ -62,7 +62,10 @@ async fn an_invalid_configuration_is_refused_before_opening() {
     let config = ExecutorConfig { max_concurrent_tasks: 0, ..ExecutorConfig::default() };
     let error =
         UnifiedExecutor::open("sqlite:///:memory:", config, Arc::new(WorkflowRegistry::new())).await.unwrap_err();
-    assert_eq!(error.to_string(), "invalid executor configuration: `max_concurrent_tasks` is 0; it must be at least 1");
+    assert_eq!(
+        error.to_string(),
+        "invalid executor configuration: `max_concurrent_tasks` is 0; it must be 1 to 100000"
+    );
 }
 
 #[test]
