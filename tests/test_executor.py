@@ -353,3 +353,27 @@ def test_a_file_database_keeps_executions_across_executors(tmp_path, unique_name
     with UnifiedExecutor(url) as second:
         result = second.get_execution(execution_id)
         assert result.status == "Completed" and result.context["kept"] is True
+
+
+def test_an_error_with_nul_or_a_huge_message_is_stored_cleanly(executor, unique_name):
+    @task(id="junk")
+    def junk(context):
+        raise ValueError("junk \x00 end")
+
+    @task(id="long")
+    def long(context):
+        raise ValueError("y" * 200_000)
+
+    @task(id="fine")
+    def fine(context):
+        return {"fine": True}
+
+    handles = [executor.start(workflow(name=unique_name, tasks=[junk, long, fine])) for _ in range(3)]
+    for handle in handles:
+        result = handle.wait(timeout=60)
+        assert result.status == "Failed"
+        assert result.task("junk").error_message == "junk \\0 end"
+        assert result.task("fine").status == "Completed"
+        stored = result.task("long").error
+        assert len(stored.encode()) <= 64 * 1024
+        assert stored.endswith("more bytes not stored]")

@@ -10,6 +10,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
 use crate::error::ContextError;
+use crate::executor::TaskSlot;
 use crate::limits::{self, MAX_NESTING_DEPTH};
 use crate::stop::StopSignal;
 
@@ -37,6 +38,9 @@ pub struct Attempt {
     pub number: u32,
     /// Turns on when the attempt should stop (see [`StopSignal`]).
     pub stop: StopSignal,
+    /// The executor's task slot the attempt takes; code that starts a call the engine cannot
+    /// stop keeps a clone until the call returns (see [`TaskSlot`]).
+    pub slot: TaskSlot,
 }
 
 impl PartialEq for Context {

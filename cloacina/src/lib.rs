@@ -39,7 +39,8 @@ pub use cloacina_macros::{task, workflow};
 pub use context::{Attempt, Context, ContextDelta};
 pub use error::{ConfigError, ContextError, ExecutorError, StoreError, TaskError, WorkflowError};
 pub use executor::{
-    Event, EventKind, EventStream, ExecutionHandle, ExecutorConfig, UnifiedExecutor, WeakExecutor, WorkflowRef,
+    Event, EventKind, EventStream, ExecutionHandle, ExecutorConfig, TaskSlot, UnifiedExecutor, WeakExecutor,
+    WorkflowRef,
 };
 pub use result::{ExecutionResult, ExecutionStatus, ExecutionSummary, TaskResult, TaskStatus};
 pub use retry::{Backoff, RetryPolicy};

@@ -1,14 +1,16 @@
 //! The state an executor's background loops and its API share.
 
+use std::collections::HashSet;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
 use chrono::Utc;
-use tokio::sync::{Notify, OwnedSemaphorePermit, Semaphore, broadcast};
+use tokio::sync::{Notify, Semaphore, broadcast};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use uuid::Uuid;
 
+use super::capacity::{Permits, TaskSlot};
 use super::claiming::ClaimRequest;
 use super::config::ExecutorConfig;
 use super::events::Event;
@@ -39,6 +41,8 @@ pub(crate) struct Engine {
     pub permits: Arc<Semaphore>,
     /// Finished attempts waiting to be recorded, and whether an attempt is recording them.
     outcomes: Mutex<PendingOutcomes>,
+    /// The leases this process holds: tasks claimed whose outcome is not recorded yet.
+    leases: Mutex<HashSet<(String, String)>>,
     pub waiters: Waiters,
     pub events: broadcast::Sender<Event>,
     pub inputs: InputCache,
@@ -68,6 +72,7 @@ impl Engine {
             wake: Notify::new(),
             backlog: AtomicBool::new(false),
             outcomes: Mutex::new(PendingOutcomes::default()),
+            leases: Mutex::new(HashSet::new()),
             waiters: Waiters::default(),
             events: broadcast::channel(EVENT_CAPACITY).0,
             inputs: InputCache::default(),
@@ -168,38 +173,46 @@ impl Engine {
     /// does not run tasks).
     pub fn take_permits(&self, max: usize) -> Permits {
         if self.stopping.is_cancelled() || !self.config.run_tasks {
-            return Permits(None);
+            return Permits::none();
         }
-        loop {
-            let available = self.permits.available_permits().min(max);
-            if available == 0 {
-                return Permits(None);
-            }
-            let count = u32::try_from(available).unwrap_or(u32::MAX);
-            // Another taker may have got there first: look again at what is left.
-            if let Ok(permits) = Arc::clone(&self.permits).try_acquire_many_owned(count) {
-                return Permits(Some(permits));
-            }
-        }
+        Permits::take(&self.permits, max)
     }
 
-    /// Queues a finished attempt. Returns true when the caller must record the queue (no one
-    /// else is), false when the attempt recording now will pick it up.
-    pub fn queue_outcome(&self, outcome: AttemptOutcome) -> bool {
+    /// Queues a finished attempt with the slot it holds until it is recorded (so that at most
+    /// `max_concurrent_tasks` outcomes ever wait). Returns true when the caller must record the
+    /// queue (no one else is), false when the attempt recording now will pick it up.
+    pub fn queue_outcome(&self, outcome: AttemptOutcome, slot: TaskSlot) -> bool {
         let mut pending = lock(&self.outcomes);
-        pending.queue.push(outcome);
+        pending.queue.push((outcome, slot));
         !std::mem::replace(&mut pending.recording, true)
     }
 
-    /// The next batch to record, or `None` (and the recorder role given up) when none is left.
-    pub fn next_outcomes(&self, max: usize) -> Option<Vec<AttemptOutcome>> {
+    /// The next batch to record, with the slots its attempts hold, or `None` (and the recorder
+    /// role given up) when none is left.
+    pub fn next_outcomes(&self, max: usize) -> Option<(Vec<AttemptOutcome>, Vec<TaskSlot>)> {
         let mut pending = lock(&self.outcomes);
         if pending.queue.is_empty() {
             pending.recording = false;
             return None;
         }
         let take = pending.queue.len().min(max);
-        Some(pending.queue.drain(..take).collect())
+        Some(pending.queue.drain(..take).unzip())
+    }
+
+    /// Notes that this process holds the lease of a task (from its claim until its outcome is
+    /// recorded or it is handed back): only such leases are renewed.
+    pub fn hold_lease(&self, execution_id: &str, task_id: &str) {
+        lock(&self.leases).insert((execution_id.to_owned(), task_id.to_owned()));
+    }
+
+    /// Notes that this process is done with the lease of a task.
+    pub fn drop_lease(&self, execution_id: Uuid, task_id: &str) {
+        lock(&self.leases).remove(&(execution_id.to_string(), task_id.to_owned()));
+    }
+
+    /// The leases this process holds, as (execution id, task id).
+    pub fn held_leases(&self) -> Vec<(String, String)> {
+        lock(&self.leases).iter().cloned().collect()
     }
 
     /// Whether ready work may be waiting for capacity.
@@ -208,10 +221,10 @@ impl Engine {
     }
 }
 
-/// Finished attempts not yet recorded.
+/// Finished attempts not yet recorded, each with its task slot.
 #[derive(Default)]
 struct PendingOutcomes {
-    queue: Vec<AttemptOutcome>,
+    queue: Vec<(AttemptOutcome, TaskSlot)>,
     /// An attempt is recording the queue; others only add to it.
     recording: bool,
 }
@@ -219,30 +232,6 @@ struct PendingOutcomes {
 /// Locks a mutex whose data stays consistent even if a holder panicked.
 pub(crate) fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     mutex.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
-}
-
-/// Task slots taken together for one claim: each claimed task takes one, and the rest go back
-/// when this is dropped. Taking them in one step keeps a claim's cost independent of
-/// `max_concurrent_tasks`.
-#[derive(Debug)]
-pub struct Permits(Option<OwnedSemaphorePermit>);
-
-impl Permits {
-    /// How many slots are held.
-    pub fn len(&self) -> usize {
-        self.0.as_ref().map_or(0, OwnedSemaphorePermit::num_permits)
-    }
-
-    /// Whether no slot is held.
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
-    }
-
-    /// One slot, for one task.
-    pub fn take_one(&mut self) -> Option<OwnedSemaphorePermit> {
-        let held = self.0.as_mut()?;
-        if held.num_permits() > 1 { held.split(1) } else { self.0.take() }
-    }
 }
 
 /// The earliest retry a process knows of, in microseconds since the epoch, and how many retries

@@ -58,10 +58,11 @@ async fn renew(engine: &Engine) -> Result<(), StoreError> {
     let checked_at = Instant::now();
     let owner = engine.owner.clone();
     let lease = crate::limits::micros(engine.config.lease_duration);
+    let tasks = engine.held_leases();
     let held = engine
         .store
         .write(move |connection| {
-            store::renew_leases(connection, &owner, Utc::now().timestamp_micros().saturating_add(lease))
+            store::renew_leases(connection, &owner, &tasks, Utc::now().timestamp_micros().saturating_add(lease))
         })
         .await?;
     let held: HashSet<(Uuid, String)> = held

@@ -1,5 +1,6 @@
 //! [`UnifiedExecutor`]: runs workflows and keeps every execution in the database.
 
+mod capacity;
 mod claiming;
 mod config;
 mod engine;
@@ -25,6 +26,7 @@ use tokio::task::JoinHandle;
 use tokio::time::Instant;
 use uuid::Uuid;
 
+pub use capacity::TaskSlot;
 pub use config::ExecutorConfig;
 pub use events::{Event, EventKind};
 pub use handle::ExecutionHandle;

@@ -19,7 +19,8 @@ use futures::FutureExt;
 use tokio::time::Instant;
 use uuid::Uuid;
 
-use super::engine::{Engine, Permits, lock};
+use super::capacity::{Permits, TaskSlot};
+use super::engine::{Engine, lock};
 use super::events::parse_id;
 use super::scheduler::{self, AttemptOutcome, AttemptResult};
 use super::{claiming, handover};
@@ -109,24 +110,32 @@ async fn next_deadline(engine: &Engine, failures: u32) -> Instant {
     Instant::now() + until_retry.map_or(poll, |wait| wait.min(poll))
 }
 
-/// Starts claimed tasks, one permit each; permits left over are returned.
+/// Starts claimed tasks, one slot each; slots left over are returned.
 ///
-/// Work that became ready while these permits were held (by another transaction) may have found
+/// Work that became ready while these slots were held (by another transaction) may have found
 /// none free, and the dispatcher that was woken for it may have found none either: returning
 /// leftovers then wakes the dispatcher again, rather than leaving that work to the next poll.
 pub(crate) fn start_claimed(engine: &Arc<Engine>, claimed: Vec<ClaimedTask>, mut permits: Permits) {
     for task in claimed {
-        let Some(permit) = permits.take_one() else { break };
+        let Some(slot) = permits.take_one() else { break };
+        engine.hold_lease(&task.execution_id, &task.task_id);
         let engine_for_attempt = Arc::clone(engine);
         engine.attempts.spawn(async move {
             let engine = engine_for_attempt;
-            let outcome = run_attempt(&engine, task).await;
-            drop(permit);
-            match outcome {
-                Some(outcome) => record(&engine, outcome).await,
-                // Capacity came free without a transaction to use it: the dispatcher's turn.
-                None if engine.has_backlog() => engine.wake.notify_one(),
-                None => {}
+            let (execution_id, task_id) = (task.execution_id.clone(), task.task_id.clone());
+            match run_attempt(&engine, task, slot.clone()).await {
+                // The slot stays taken until the outcome is recorded.
+                Some(outcome) => record(&engine, outcome, slot).await,
+                None => {
+                    if let Ok(execution_id) = parse_id(&execution_id) {
+                        engine.drop_lease(execution_id, &task_id);
+                    }
+                    drop(slot);
+                    // Capacity came free without a transaction to use it: the dispatcher's turn.
+                    if engine.has_backlog() {
+                        engine.wake.notify_one();
+                    }
+                }
             }
         });
     }
@@ -139,7 +148,7 @@ pub(crate) fn start_claimed(engine: &Arc<Engine>, claimed: Vec<ClaimedTask>, mut
 
 /// Runs one attempt; `None` when there is nothing to record (the execution ended meanwhile, or
 /// the task was handed back).
-async fn run_attempt(engine: &Arc<Engine>, claimed: ClaimedTask) -> Option<AttemptOutcome> {
+async fn run_attempt(engine: &Arc<Engine>, claimed: ClaimedTask, slot: TaskSlot) -> Option<AttemptOutcome> {
     let execution_id = match parse_id(&claimed.execution_id) {
         Ok(id) => id,
         Err(error) => {
@@ -172,7 +181,7 @@ async fn run_attempt(engine: &Arc<Engine>, claimed: ClaimedTask) -> Option<Attem
             let cancelled = engine.running.start(execution_id, node.id());
             let timeout = node.timeout().or(engine.config.task_timeout);
             let stop = StopSignal::new(cancelled.clone(), timeout);
-            input.set_attempt(Attempt { execution_id, task_id: node.id().to_owned(), number: attempt, stop });
+            input.set_attempt(Attempt { execution_id, task_id: node.id().to_owned(), number: attempt, stop, slot });
             let result = tokio::select! {
                 biased;
                 _ = cancelled.cancelled() => None,
@@ -284,25 +293,70 @@ pub(crate) async fn release(engine: &Engine, tasks: Vec<(Uuid, String)>) {
 
 /// Queues a finished attempt and, if no other attempt is recording, records batches until the
 /// queue is empty.
-async fn record(engine: &Arc<Engine>, outcome: AttemptOutcome) {
-    if !engine.queue_outcome(outcome) {
+async fn record(engine: &Arc<Engine>, outcome: AttemptOutcome, slot: TaskSlot) {
+    if !engine.queue_outcome(outcome, slot) {
         return;
     }
-    while let Some(batch) = engine.next_outcomes(MAX_BATCH) {
-        record_batch(engine, batch).await;
+    while let Some((batch, slots)) = engine.next_outcomes(MAX_BATCH) {
+        record_batch(engine, batch, slots).await;
     }
 }
 
-/// Records a batch in one transaction that also claims newly ready work, then starts that work.
-/// A failed write is retried with backoff; while stopping, it is given up after a few tries
-/// (the leases then expire and the tasks run again elsewhere).
-async fn record_batch(engine: &Arc<Engine>, batch: Vec<AttemptOutcome>) {
+/// Records a batch (see [`write_outcomes`]). A batch the database refuses for good (a value it
+/// cannot store, say) is split until the outcome it refuses is found, and that attempt alone is
+/// recorded as failed; the rest are recorded as they are.
+async fn record_batch(engine: &Arc<Engine>, batch: Vec<AttemptOutcome>, slots: Vec<TaskSlot>) {
+    let mut batches = vec![(batch, slots)];
+    while let Some((batch, slots)) = batches.pop() {
+        let Err((mut batch, mut slots, error)) = write_outcomes(engine, batch, slots).await else { continue };
+        if batch.len() > 1 {
+            let half = batch.len() / 2;
+            let (later, later_slots) = (batch.split_off(half), slots.split_off(half));
+            batches.push((later, later_slots));
+            batches.push((batch, slots));
+        } else if let (Some(outcome), Some(slot)) = (batch.pop(), slots.pop()) {
+            record_refused(engine, outcome, slot, &error).await;
+        }
+    }
+}
+
+/// The database refused to record an attempt's outcome for good: records the attempt as failed
+/// with the reason; if even that is refused, fails its execution. A failure to do either leaves
+/// the lease to expire (it is no longer renewed), and the task to run again elsewhere.
+async fn record_refused(engine: &Arc<Engine>, outcome: AttemptOutcome, slot: TaskSlot, error: &StoreError) {
+    let (execution_id, task_id) = (outcome.execution_id, outcome.workflow.node(outcome.position).id().to_owned());
+    tracing::error!(%error, %execution_id, task_id, "the database refused a task's result; recording the attempt as failed");
+    let reason = limits::sanitize_message(&format!("the task's result could not be stored: {error}"));
+    let failed = AttemptOutcome { result: AttemptResult::Failed { error: reason.clone() }, ..outcome };
+    let Err((_, _, error)) = write_outcomes(engine, vec![failed], vec![slot]).await else { return };
+    tracing::error!(%error, %execution_id, task_id, "the database refused the failure too; failing the execution");
+    let why = format!("task `{task_id}` failed: {reason}");
+    if let Err(error) = engine.stop_execution(execution_id, ExecutionStatus::Failed, why).await {
+        tracing::error!(%error, %execution_id, "could not fail the execution; its task will run again elsewhere");
+    }
+    engine.drop_lease(execution_id, &task_id);
+}
+
+/// A batch the database refused for good, with the slots of its attempts and the reason.
+type Refused = (Vec<AttemptOutcome>, Vec<TaskSlot>, StoreError);
+
+/// Records a batch in one transaction that also claims newly ready work (with the batch's slots
+/// and any free ones), then starts that work. A write that fails because the database is out of
+/// reach, or for a moment busy, is retried with backoff (while stopping, it is given up after a
+/// few tries: the leases then expire and the tasks run again elsewhere); any other failure is
+/// the database refusing the batch, which is handed back.
+async fn write_outcomes(engine: &Arc<Engine>, batch: Vec<AttemptOutcome>, slots: Vec<TaskSlot>) -> Result<(), Refused> {
     let batch = Arc::new(batch);
+    // The batch's own slots, kept across tries; free ones are taken again on each.
+    let mut own = Permits::none();
+    for slot in slots {
+        own.absorb(slot);
+    }
     let mut delay = Duration::from_millis(10);
     let mut failures = 0;
     loop {
-        let permits = engine.take_permits(engine.config.max_concurrent_tasks);
-        let request = engine.claim_request(permits.len());
+        let free = engine.take_permits(engine.config.max_concurrent_tasks.saturating_sub(own.len()));
+        let request = engine.claim_request(own.len() + free.len());
         let outcomes = Arc::clone(&batch);
         let written = engine
             .commit_then(
@@ -320,15 +374,29 @@ async fn record_batch(engine: &Arc<Engine>, batch: Vec<AttemptOutcome>) {
             .await;
         match written {
             Ok(claimed) => {
-                start_claimed(engine, claimed, permits);
-                return;
+                for outcome in batch.iter() {
+                    engine.drop_lease(outcome.execution_id, outcome.workflow.node(outcome.position).id());
+                }
+                own.absorb_all(free);
+                start_claimed(engine, claimed, own);
+                return Ok(());
+            }
+            Err(error) if !store::is_connection_lost(&error) && !store::is_transient(&error) => {
+                let batch = Arc::try_unwrap(batch).unwrap_or_else(|shared| (*shared).clone());
+                // The slots go back with their outcomes (those whose slot a running call holds
+                // get none: that call frees it).
+                let slots = (0..batch.len()).map(|_| own.take_one().unwrap_or_default()).collect();
+                return Err((batch, slots, error));
             }
             Err(error) => {
-                drop(permits);
+                drop(free);
                 failures += 1;
                 if engine.stopping.is_cancelled() && failures >= 5 {
                     tracing::error!(%error, tasks = batch.len(), "giving up recording task results while stopping; their leases will expire and the tasks run again");
-                    return;
+                    for outcome in batch.iter() {
+                        engine.drop_lease(outcome.execution_id, outcome.workflow.node(outcome.position).id());
+                    }
+                    return Ok(());
                 }
                 tracing::warn!(%error, tasks = batch.len(), "recording task results failed; retrying");
                 tokio::time::sleep(delay).await;

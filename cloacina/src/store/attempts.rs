@@ -213,33 +213,14 @@ fn end_one(connection: &mut AnyConnection, attempt: &EndedAttempt<'_>, now: i64)
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
-    use crate::store::{DatabaseUrl, NewExecutionRow, NewTask, Store, StoreOptions, claim_pending, insert_execution};
+    use crate::store::testing::{drop_schema, stores};
+    use crate::store::{NewExecutionRow, NewTask, claim_pending, insert_execution};
     use crate::store::{insert_tasks, load_outputs};
 
-    /// A store on a SQLite file, and on PostgreSQL (in a schema of its own) when
-    /// `CLOACINA_TEST_POSTGRES_URL` names a server, which `CLOACINA_REQUIRE_POSTGRES=1` requires.
-    async fn stores(directory: &tempfile::TempDir) -> Vec<(Store, Option<String>)> {
-        let file = DatabaseUrl::parse(&format!("sqlite:///{}", directory.path().join("attempts.db").display()));
-        let mut stores = vec![(Store::open(&file.unwrap(), &StoreOptions::default()).await.unwrap(), None)];
-        if let Ok(server) = std::env::var("CLOACINA_TEST_POSTGRES_URL")
-            && !server.is_empty()
-        {
-            let schema = format!("cloacina_attempts_{}", uuid::Uuid::new_v4().simple());
-            let DatabaseUrl::Postgres(postgres) = DatabaseUrl::parse(&server).unwrap() else {
-                panic!("CLOACINA_TEST_POSTGRES_URL is not a PostgreSQL URL");
-            };
-            let url = DatabaseUrl::Postgres(postgres.with_schema(&schema).unwrap());
-            stores.push((Store::open(&url, &StoreOptions::default()).await.unwrap(), Some(schema)));
-        } else if std::env::var("CLOACINA_REQUIRE_POSTGRES").is_ok_and(|value| value == "1") {
-            panic!("CLOACINA_REQUIRE_POSTGRES=1 but CLOACINA_TEST_POSTGRES_URL is not set");
-        }
-        stores
-    }
-
     /// One execution with the tasks `first` and `second`, both claimed by `holder`.
-    fn claimed_by(connection: &mut AnyConnection, holder: &str) -> Result<(), StoreError> {
+    pub(crate) fn claimed_by(connection: &mut AnyConnection, holder: &str) -> Result<(), StoreError> {
         let row = NewExecutionRow {
             id: "e1".into(),
             workflow_name: "w".into(),
@@ -334,10 +315,7 @@ mod tests {
                 .unwrap();
             let holder = r#"{"by":"holder"}"#.to_owned();
             assert_eq!(outputs, [("first".to_owned(), holder.clone()), ("second".to_owned(), holder)]);
-            if let Some(schema) = schema {
-                let drop = format!("DROP SCHEMA {schema} CASCADE");
-                store.write(move |connection| Ok(diesel::sql_query(&drop).execute(connection)?)).await.unwrap();
-            }
+            drop_schema(&store, schema).await;
         }
     }
 }

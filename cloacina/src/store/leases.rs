@@ -9,9 +9,17 @@ use super::statement::{Statement, json_list, sql};
 use crate::error::StoreError;
 
 sql! {
-    /// Extends every lease an owner holds; returns the tasks it still holds.
-    RenewLeases = "UPDATE task_executions SET lease_expires_at = ? WHERE lease_owner = ? AND status = 'Running' \
-                   RETURNING execution_id, task_id";
+    /// Extends the leases an owner holds of the tasks in a JSON array of
+    /// `[execution_id, task_id]`; returns the tasks it still holds.
+    RenewLeases {
+        sqlite: "UPDATE task_executions SET lease_expires_at = ? WHERE lease_owner = ? AND status = 'Running' \
+                 AND (execution_id, task_id) IN (SELECT value ->> 0, value ->> 1 FROM json_each(?)) \
+                 RETURNING execution_id, task_id",
+        postgres: "UPDATE task_executions SET lease_expires_at = ? WHERE lease_owner = ? AND status = 'Running' \
+                   AND (execution_id, task_id) IN \
+                       (SELECT value ->> 0, value ->> 1 FROM jsonb_array_elements(CAST(? AS jsonb))) \
+                   RETURNING execution_id, task_id",
+    }
 }
 
 sql! {
@@ -46,13 +54,25 @@ pub(crate) struct ExpiredLease {
     pub recoveries: i32,
 }
 
-/// Extends the leases `owner` holds to `until`; returns `(execution_id, task_id)` of each.
+/// Extends to `until` the leases `owner` holds of the given tasks (`(execution_id, task_id)`
+/// each: the tasks it is running or has results of to record); returns those it still holds.
+/// Leases of tasks it holds but no longer works on are left to expire.
 pub(crate) fn renew_leases(
     connection: &mut AnyConnection,
     owner: &str,
+    tasks: &[(String, String)],
     until: i64,
 ) -> Result<Vec<(String, String)>, StoreError> {
-    Ok(Statement::<RenewLeases>::new().big(until).text(owner).returning::<(Text, Text)>().load(connection)?)
+    if tasks.is_empty() {
+        return Ok(Vec::new());
+    }
+    let pairs = serde_json::to_value(tasks).map_err(|error| StoreError::Corrupt(error.to_string()))?;
+    Ok(Statement::<RenewLeases>::new()
+        .big(until)
+        .text(owner)
+        .json(&pairs)
+        .returning::<(Text, Text)>()
+        .load(connection)?)
 }
 
 /// Up to `limit` running tasks of the given workflows whose lease expired before `now`.
@@ -102,4 +122,43 @@ pub(crate) fn requeue_expired(
         .int(lease.attempt)
         .execute(connection)?;
     Ok(changed == 1)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::attempts::tests::claimed_by;
+    use crate::store::schema::task_executions as tasks;
+    use crate::store::testing::{drop_schema, stores};
+    use diesel::prelude::*;
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn only_the_leases_of_tasks_worked_on_are_renewed() {
+        let directory = tempfile::tempdir().unwrap();
+        for (store, schema) in stores(&directory).await {
+            let expiries = store
+                .write(|connection| {
+                    claimed_by(connection, "holder")?;
+                    let working = [("e1".to_owned(), "first".to_owned()), ("e1".to_owned(), "second".to_owned())];
+                    let mut renewed = renew_leases(connection, "holder", &working, 5_000)?;
+                    renewed.sort();
+                    assert_eq!(renewed, working);
+                    assert!(renew_leases(connection, "someone else", &working, 9_000)?.is_empty());
+                    assert!(renew_leases(connection, "holder", &[], 9_000)?.is_empty());
+                    Ok(tasks::table
+                        .filter(tasks::execution_id.eq("e1"))
+                        .order(tasks::task_id.asc())
+                        .select((tasks::task_id, tasks::lease_expires_at))
+                        .load::<(String, Option<i64>)>(connection)?)
+                })
+                .await
+                .unwrap();
+            // `flaky` and `broken` are held too but not worked on: their leases run out.
+            let expected = [("broken", 1_000), ("first", 5_000), ("flaky", 1_000), ("second", 5_000)];
+            let expected: Vec<(String, Option<i64>)> =
+                expected.iter().map(|(task, until)| ((*task).to_owned(), Some(*until))).collect();
+            assert_eq!(expiries, expected);
+            drop_schema(&store, schema).await;
+        }
+    }
 }

@@ -18,6 +18,8 @@ mod outputs;
 pub(crate) mod schema;
 mod statement;
 mod tasks;
+#[cfg(test)]
+mod testing;
 mod url;
 
 use std::sync::Arc;
@@ -43,7 +45,8 @@ pub(crate) use outputs::load_outputs;
 pub(crate) use tasks::*;
 
 use crate::error::StoreError;
-use connection::{ConnectionManager, ConnectionSettings, ConnectionTarget, is_transient, write_transaction};
+pub(crate) use connection::is_transient;
+use connection::{ConnectionManager, ConnectionSettings, ConnectionTarget, write_transaction};
 
 /// How a store is opened.
 #[derive(Debug, Clone)]

@@ -10,7 +10,7 @@ use cloacina::{
 };
 use serde_json::json;
 
-use crate::support::{TestDatabase, failing, noop, test_config};
+use crate::support::{TestDatabase, failing, noop, recording_task, test_config};
 
 crate::backend_tests!(
     retries_with_backoff_then_succeeds,
@@ -24,6 +24,7 @@ crate::backend_tests!(
     the_default_timeout_applies_to_a_task_without_one,
     a_timed_out_attempt_is_retried,
     the_execution_carries_the_first_error,
+    a_result_the_database_refuses_fails_only_its_task,
 );
 
 /// A task that fails `failures` times, then writes `done`.
@@ -303,5 +304,45 @@ async fn the_execution_carries_the_first_error(database: TestDatabase) {
     assert_eq!(result.status, ExecutionStatus::Failed);
     assert_eq!(result.task("late").unwrap().status, TaskStatus::Failed);
     assert_eq!(result.error.as_deref(), Some("task `early` failed: failed first"));
+    executor.shutdown().await;
+}
+
+/// A result the database refuses for good (PostgreSQL stores no JSON string over 256 MiB) fails
+/// its attempt alone, saying why; the executions recorded beside it go on, and nothing is left
+/// running.
+async fn a_result_the_database_refuses_fails_only_its_task(database: TestDatabase) {
+    let executor = database.executor().await;
+    let huge = FunctionTask::new("huge", |mut context: Context| async move {
+        context.insert("blob", "x".repeat(257 << 20))?;
+        Ok(context)
+    });
+    let refused = Workflow::builder("refused").task(huge).task(noop("after", &["huge"])).build().unwrap();
+    let small = executor.register(
+        Workflow::builder("small")
+            .task(recording_task("first", &[]))
+            .task(recording_task("second", &["first"]))
+            .build()
+            .unwrap(),
+    );
+    let handle = executor.start(refused, Context::new()).await.unwrap();
+    let mut others = Vec::new();
+    for _ in 0..20 {
+        others.push(executor.start(&small, Context::new()).await.unwrap());
+    }
+    let result = handle.wait_timeout(Duration::from_secs(60)).await.unwrap();
+    if database.url.starts_with("postgres") {
+        assert_eq!(result.status, ExecutionStatus::Failed);
+        let huge = result.task("huge").unwrap();
+        assert_eq!(huge.status, TaskStatus::Failed);
+        let error = huge.error.as_deref().unwrap();
+        assert!(error.starts_with("the task's result could not be stored: "), "{error}");
+        assert_eq!(result.task("after").unwrap().status, TaskStatus::Skipped);
+    } else {
+        assert_eq!(result.status, ExecutionStatus::Completed, "{:?}", result.error);
+    }
+    for other in others {
+        let result = other.wait_timeout(Duration::from_secs(30)).await.unwrap();
+        assert_eq!(result.status, ExecutionStatus::Completed, "{:?}", result.error);
+    }
     executor.shutdown().await;
 }
