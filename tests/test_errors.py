@@ -48,6 +48,25 @@ def test_an_unreachable_database_names_host_and_port():
     assert "secret" not in str(raised.value)
 
 
+@pytest.mark.parametrize(
+    "url",
+    [
+        "postgresql://postgres:pa%ss-hidden@127.0.0.1:1/nowhere",
+        "postgresql://postgres:pa/ss-hidden@127.0.0.1:1/nowhere",
+        "postgresql:postgres:pass-hidden@127.0.0.1:1/nowhere",
+        "postgresql://postgres:pa%00ss-hidden@127.0.0.1:1/nowhere",
+        "postgresql://postgres@127.0.0.1:1/nowhere?password=pass-hidden",
+        "postgresql://postgres:pass-hidden@127.0.0.1:1/nowhere?sslmode=bogus",
+        "mysql://postgres:pass-hidden@127.0.0.1:1/nowhere",
+    ],
+)
+def test_no_error_shows_the_password(url):
+    with pytest.raises(cloacina.CloacinaError) as raised:
+        UnifiedExecutor(url)
+    assert "hidden" not in str(raised.value)
+    assert "hidden" not in repr(raised.value)
+
+
 def test_an_unknown_workflow_lists_the_registered_ones(executor, unique_name):
     workflow(name=unique_name, tasks=[task(id="a")(lambda context: None)])
     with pytest.raises(cloacina.WorkflowNotFoundError) as raised:

@@ -199,6 +199,37 @@ def test_a_stopping_worker_hands_its_task_to_another_at_once(shared_url, tmp_pat
     assert elapsed < 10, f"the handover took {elapsed:.1f}s"
 
 
+def test_a_worker_takes_the_url_from_the_environment(shared_url):
+    """The URL (and its password) need not appear on the command line, which any local user can
+    read; --help says so."""
+    helped = subprocess.run([sys.executable, "-m", "cloacina", "worker", "--help"], capture_output=True, text=True)
+    assert "CLOACINA_DATABASE_URL" in helped.stdout
+    environment = {**CHILD_ENVIRONMENT, "CLOACINA_DATABASE_URL": shared_url}
+    child = subprocess.Popen(
+        [sys.executable, "-m", "cloacina", "worker", "--import", "workloads", "--poll-interval", "0.2"],
+        env=environment,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    with running([child]):
+        assert child.stdout.readline().startswith("worker ready"), child.stderr.read()
+        with open(f"/proc/{child.pid}/cmdline", "rb") as command_line:
+            assert shared_url.encode() not in command_line.read()
+        with UnifiedExecutor(shared_url, run_tasks=False, poll_interval=0.2) as submitter:
+            result = submitter.start("scale_workload").wait(timeout=60)
+    assert result.status == "Completed", result.error
+    assert set(result.context.values()) == {child.pid}
+    without = subprocess.run(
+        [sys.executable, "-m", "cloacina", "worker", "--import", "workloads"],
+        env={key: value for key, value in CHILD_ENVIRONMENT.items() if key != "CLOACINA_DATABASE_URL"},
+        capture_output=True,
+        text=True,
+    )
+    assert without.returncode == 2
+    assert "no database: give its URL, or set CLOACINA_DATABASE_URL" in without.stderr
+
+
 def test_work_and_ends_travel_between_processes_by_notification(postgres_url):
     """With polling at a minute, a task submitted in one process runs in another and the
     submitter hears of its end at once: both go by LISTEN/NOTIFY."""

@@ -165,9 +165,10 @@ pub struct ConfigError {
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
     /// The database URL cannot be understood.
-    #[error("invalid database URL `{url}`: {reason}; accepted forms: {ACCEPTED_URL_FORMS}")]
+    #[error("invalid database URL {url}: {reason}; accepted forms: {ACCEPTED_URL_FORMS}")]
     InvalidUrl {
-        /// The URL as given (with any password hidden).
+        /// The URL as shown: in backticks, or by its scheme only when it could not be parsed
+        /// (the rest may hold a password).
         url: String,
         /// What is wrong with it.
         reason: String,

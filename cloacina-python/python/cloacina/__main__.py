@@ -1,14 +1,17 @@
-"""``python -m cloacina worker URL --import MODULE``: a process that only runs tasks.
+"""``python -m cloacina worker [URL] --import MODULE``: a process that only runs tasks.
 
 The modules imported define (and so register) the workflows; the worker then runs their tasks
 for executions any process started on the same database, until Ctrl-C or SIGTERM, which stop
 it gracefully: running tasks may finish (up to ``--shutdown-timeout``), the rest is handed back.
+The database URL may come from the environment variable ``CLOACINA_DATABASE_URL`` instead of
+the command line, where any local user can read it (with its password) in the process list.
 """
 
 from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import signal
 import sys
 import threading
@@ -16,12 +19,22 @@ from collections.abc import Sequence
 
 from cloacina import UnifiedExecutor
 
+URL_VARIABLE = "CLOACINA_DATABASE_URL"
+"""The environment variable the worker reads the database URL from when none is given."""
+
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m cloacina", description=__doc__.split("\n")[0])
     commands = parser.add_subparsers(dest="command", required=True)
     worker = commands.add_parser("worker", help="run tasks of the imported workflows until stopped")
-    worker.add_argument("url", help="the database, e.g. postgresql://user:password@host/db")
+    worker.add_argument(
+        "url",
+        nargs="?",
+        help=(
+            "the database, e.g. postgresql://user:password@host/db; by default the environment variable "
+            f"{URL_VARIABLE}, which keeps a password out of the process list"
+        ),
+    )
     worker.add_argument(
         "--import",
         dest="modules",
@@ -41,6 +54,10 @@ def _parser() -> argparse.ArgumentParser:
 def main(arguments: Sequence[str] | None = None) -> int:
     """Runs the command line; returns the exit status."""
     options = _parser().parse_args(arguments)
+    url = options.url or os.environ.get(URL_VARIABLE)
+    if not url:
+        print(f"no database: give its URL, or set {URL_VARIABLE}", file=sys.stderr)
+        return 2
     if not options.modules:
         print("nothing to run: give at least one --import MODULE that defines workflows", file=sys.stderr)
         return 2
@@ -57,7 +74,7 @@ def main(arguments: Sequence[str] | None = None) -> int:
         }.items()
         if value is not None
     }
-    executor = UnifiedExecutor(options.url, **settings)
+    executor = UnifiedExecutor(url, **settings)
 
     def stop(signal_number: int, _frame: object) -> None:
         # Shut down off the signal handler's thread: serve() then returns.

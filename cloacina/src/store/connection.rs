@@ -11,7 +11,7 @@ use diesel::connection::{AnsiTransactionManager, SimpleConnection, TransactionMa
 use diesel::result::{DatabaseErrorKind, Error as DieselError};
 use diesel::{Connection, PgConnection, RunQueryDsl, SqliteConnection};
 
-use super::url::DatabaseUrl;
+use super::url::{DatabaseUrl, PostgresUrl};
 use crate::error::StoreError;
 
 /// A connection to either backend; queries written once run on both.
@@ -63,6 +63,8 @@ pub(crate) struct ConnectionTarget {
     pub description: String,
     pub settings: ConnectionSettings,
     kind: TargetKind,
+    /// PostgreSQL: the URL, to hide its passwords in the driver's messages.
+    postgres: Option<PostgresUrl>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -87,7 +89,11 @@ impl ConnectionTarget {
             DatabaseUrl::SqliteFile(path) => (path.to_string_lossy().into_owned(), TargetKind::SqliteFile),
             DatabaseUrl::Postgres(postgres) => (postgres.connection_string().to_owned(), TargetKind::Postgres),
         };
-        Self { connect_to, schema, description: url.describe(), settings, kind }
+        let postgres = match url {
+            DatabaseUrl::Postgres(postgres) => Some(postgres.clone()),
+            _ => None,
+        };
+        Self { connect_to, schema, description: url.describe(), settings, kind, postgres }
     }
 
     /// True for a SQLite file.
@@ -102,7 +108,11 @@ impl ConnectionTarget {
 
     /// Opens a connection and applies the per-connection settings.
     pub fn establish(&self) -> Result<AnyConnection, StoreError> {
-        let connect_error = |message: String| StoreError::Connect { target: self.description.clone(), message };
+        // The driver's messages may quote what it was given: passwords are hidden from them.
+        let connect_error = |message: String| StoreError::Connect {
+            target: self.description.clone(),
+            message: self.postgres.as_ref().map_or_else(|| message.clone(), |url| url.scrub(&message)),
+        };
         match self.kind {
             TargetKind::Postgres => {
                 let mut connection = PgConnection::establish(&self.connect_to)

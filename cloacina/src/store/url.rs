@@ -17,13 +17,21 @@ pub enum DatabaseUrl {
     Postgres(PostgresUrl),
 }
 
-/// A PostgreSQL connection URL, split into the parts the engine reports.
+/// A PostgreSQL connection URL, checked and split into the parts the engine reports.
+///
+/// Messages show it only as [`describe`](DatabaseUrl::describe) or its `Debug` form, which hide
+/// the password wherever the URL holds one (after the user name, or as `?password=`).
 #[derive(Clone, PartialEq, Eq)]
 pub struct PostgresUrl {
-    /// The URL handed to libpq.
+    /// The URL handed to libpq (well formed: libpq has nothing in it to complain about, and so
+    /// nothing to echo back).
     connection: String,
     /// `host:port`, for messages.
     address: String,
+    /// The URL with every password replaced by `***`, for messages.
+    redacted: String,
+    /// The passwords it holds, as written and decoded, to scrub from the driver's messages.
+    secrets: Vec<String>,
     /// The schema the executor keeps its tables in (`?schema=` in the URL).
     schema: Option<String>,
 }
@@ -39,6 +47,11 @@ impl PostgresUrl {
         &self.address
     }
 
+    /// The URL with every password replaced by `***`.
+    pub fn redacted(&self) -> &str {
+        &self.redacted
+    }
+
     /// The schema named by `?schema=`, if any.
     pub fn schema(&self) -> Option<&str> {
         self.schema.as_deref()
@@ -50,20 +63,40 @@ impl PostgresUrl {
         self.schema = Some(schema.to_owned());
         Ok(self)
     }
+
+    /// `message` with every password of this URL replaced by `***` (for the driver's messages).
+    pub fn scrub(&self, message: &str) -> String {
+        self.secrets.iter().fold(message.to_owned(), |message, secret| message.replace(secret.as_str(), "***"))
+    }
+}
+
+/// How a URL that cannot be parsed is shown: its scheme only, as the rest may hold a password.
+fn unparsed(scheme: &str) -> String {
+    format!("`{scheme}://...` (the rest not shown: it may hold a password)")
 }
 
 impl DatabaseUrl {
     /// Parses a URL of one of the accepted forms (see [`crate::error::ACCEPTED_URL_FORMS`]).
+    ///
+    /// An error never shows a password: a URL that cannot be parsed is shown by its scheme only.
     pub fn parse(text: &str) -> Result<Self, StoreError> {
-        let invalid = |reason: &str| StoreError::InvalidUrl { url: redact(text), reason: reason.to_owned() };
         let text = text.trim();
         let Some((scheme, rest)) = text.split_once(':') else {
-            return Err(invalid("it has no scheme"));
+            let shown =
+                if text.contains('@') { "(not shown: it may hold a password)".to_owned() } else { format!("`{text}`") };
+            return Err(StoreError::InvalidUrl { url: shown, reason: "it has no scheme".to_owned() });
         };
-        match scheme.to_ascii_lowercase().as_str() {
-            "sqlite" => parse_sqlite(rest).map_err(|reason| invalid(&reason)),
-            "postgres" | "postgresql" => parse_postgres(text).map_err(|reason| invalid(&reason)),
-            other => Err(invalid(&format!("the scheme `{other}` is not supported"))),
+        let scheme = scheme.to_ascii_lowercase();
+        match scheme.as_str() {
+            "sqlite" => {
+                parse_sqlite(rest).map_err(|reason| StoreError::InvalidUrl { url: format!("`{text}`"), reason })
+            }
+            "postgres" | "postgresql" => parse_postgres(&scheme, text)
+                .map_err(|reason| StoreError::InvalidUrl { url: unparsed(&scheme), reason }),
+            other => Err(StoreError::InvalidUrl {
+                url: unparsed(other),
+                reason: format!("the scheme `{other}` is not supported"),
+            }),
         }
     }
 
@@ -100,44 +133,102 @@ fn parse_sqlite(rest: &str) -> Result<DatabaseUrl, String> {
     }
 }
 
-fn parse_postgres(text: &str) -> Result<DatabaseUrl, String> {
-    let mut parsed = url::Url::parse(text).map_err(|error| format!("it is not a valid URL ({error})"))?;
+/// The advice for a URL that does not parse.
+const ENCODE_SPECIAL_CHARACTERS: &str = "percent-encode special characters in the user name and password \
+     (`%` as `%25`, `/` as `%2F`, `@` as `%40`, `:` as `%3A`, `?` as `%3F`, `#` as `%23`)";
+
+/// The query parameters libpq reads a password from.
+const PASSWORD_PARAMETERS: [&str; 2] = ["password", "sslpassword"];
+
+fn parse_postgres(scheme: &str, text: &str) -> Result<DatabaseUrl, String> {
+    if !text[scheme.len() + 1..].starts_with("//") {
+        return Err(format!("a PostgreSQL URL starts with `{scheme}://`"));
+    }
+    let mut parsed = url::Url::parse(text)
+        .map_err(|error| format!("it is not a valid URL ({error}); {ENCODE_SPECIAL_CHARACTERS}"))?;
+    if parsed.cannot_be_a_base() || parsed.fragment().is_some() {
+        return Err(format!("it is not a valid URL; {ENCODE_SPECIAL_CHARACTERS}"));
+    }
+    let password = parsed.password().map(str::to_owned);
+    let mut secrets = Vec::new();
+    if let Some(password) = &password {
+        let decoded = decoded("the password", password)?;
+        secrets.extend([password.clone(), decoded]);
+    }
+    decoded("the user name", parsed.username())?;
+    let database = parsed.path().trim_start_matches('/').to_owned();
+    let database = decoded("the database name", &database)?;
+    if database.contains('/') {
+        return Err(format!("`{database}` is not a database name"));
+    }
     let host = match parsed.host_str() {
         Some(host) if !host.is_empty() => host.to_owned(),
         _ => "localhost".to_owned(),
     };
-    let database = parsed.path().trim_start_matches('/');
-    if database.contains('/') {
-        return Err(format!("`{database}` is not a database name"));
-    }
     let port = parsed.port().unwrap_or(5432);
     // `schema` is the engine's parameter, not libpq's: it is taken out of the URL handed on.
     let mut schema = None;
-    let others: Vec<(String, String)> = parsed
-        .query_pairs()
-        .filter_map(|(key, value)| {
-            if key == "schema" {
-                schema = Some(value.into_owned());
-                None
-            } else {
-                Some((key.into_owned(), value.into_owned()))
+    let mut others: Vec<(String, String)> = Vec::new();
+    for (key, value) in parsed.query_pairs() {
+        if value.contains('\0') || key.contains('\0') {
+            return Err("a query parameter contains a NUL byte (`%00`), which PostgreSQL cannot take".to_owned());
+        }
+        if key == "schema" {
+            schema = Some(value.into_owned());
+        } else {
+            if PASSWORD_PARAMETERS.contains(&key.as_ref()) && !value.is_empty() {
+                secrets.push(value.clone().into_owned());
             }
-        })
-        .collect();
+            others.push((key.into_owned(), value.into_owned()));
+        }
+    }
     if let Some(name) = &schema {
         validate_schema(name)?;
     }
-    let connection = if schema.is_some() {
-        if others.is_empty() {
-            parsed.set_query(None);
-        } else {
-            parsed.query_pairs_mut().clear().extend_pairs(others);
-        }
-        parsed.to_string()
+    if others.is_empty() {
+        parsed.set_query(None);
     } else {
-        text.to_owned()
-    };
-    Ok(DatabaseUrl::Postgres(PostgresUrl { connection, address: format!("{host}:{port}"), schema }))
+        parsed.query_pairs_mut().clear().extend_pairs(&others);
+    }
+    let connection = parsed.to_string();
+    let mut shown = parsed;
+    if password.is_some() {
+        let _ = shown.set_password(Some("***"));
+    }
+    if !others.is_empty() {
+        let redacted = others.iter().map(|(key, value)| {
+            let value = if PASSWORD_PARAMETERS.contains(&key.as_str()) { "***" } else { value.as_str() };
+            (key.as_str(), value)
+        });
+        shown.query_pairs_mut().clear().extend_pairs(redacted);
+    }
+    // Longer secrets first, so that one containing another is hidden whole.
+    secrets.retain(|secret| secret.chars().count() >= 3);
+    secrets.sort_by_key(|secret| std::cmp::Reverse(secret.len()));
+    Ok(DatabaseUrl::Postgres(PostgresUrl {
+        connection,
+        address: format!("{host}:{port}"),
+        redacted: shown.to_string().replace("%2A%2A%2A", "***"),
+        secrets,
+        schema,
+    }))
+}
+
+/// A percent-encoded part of a URL, decoded; refused if a `%` starts no encoded byte, or if it
+/// holds a NUL byte. `what` names the part; its value is never shown.
+fn decoded(what: &str, text: &str) -> Result<String, String> {
+    let bytes = text.as_bytes();
+    for (index, &byte) in bytes.iter().enumerate() {
+        let encodes_a_byte = |offset: usize| bytes.get(index + offset).is_some_and(u8::is_ascii_hexdigit);
+        if byte == b'%' && !(encodes_a_byte(1) && encodes_a_byte(2)) {
+            return Err(format!("{what} has a `%` that starts no percent-encoded byte; write a literal `%` as `%25`"));
+        }
+    }
+    let decoded: Vec<u8> = percent_encoding::percent_decode_str(text).collect();
+    if decoded.contains(&0) {
+        return Err(format!("{what} contains a NUL byte (`%00`), which PostgreSQL cannot take"));
+    }
+    Ok(String::from_utf8_lossy(&decoded).into_owned())
 }
 
 /// Checks a schema name: lowercase letters, digits and `_`, not starting with a digit or `pg_`,
@@ -152,19 +243,6 @@ pub fn validate_schema(name: &str) -> Result<(), String> {
         ));
     }
     Ok(())
-}
-
-/// The URL with its password replaced by `***`; works on malformed URLs too.
-pub(crate) fn redact(text: &str) -> String {
-    let Some(scheme_end) = text.find("://").map(|index| index + 3) else {
-        return text.to_owned();
-    };
-    let rest = &text[scheme_end..];
-    let authority = &rest[..rest.find('/').unwrap_or(rest.len())];
-    match authority.rfind('@').and_then(|at| authority[..at].find(':').map(|colon| (colon, at))) {
-        Some((colon, at)) => format!("{}{}:***{}", &text[..scheme_end], &authority[..colon], &rest[at..]),
-        None => text.to_owned(),
-    }
 }
 
 impl FromStr for DatabaseUrl {
@@ -183,7 +261,7 @@ impl fmt::Debug for DatabaseUrl {
 
 impl fmt::Debug for PostgresUrl {
     fn fmt(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
-        formatter.write_str(&redact(&self.connection))
+        formatter.write_str(&self.redacted)
     }
 }
 
@@ -212,7 +290,7 @@ mod tests {
             };
             assert_eq!(url.address(), "db.internal:6543");
             assert_eq!(url.connection_string(), text);
-            assert!(!format!("{url:?}").contains("secret"));
+            assert_eq!(format!("{url:?}"), text.replace("secret", "***"));
         }
         let DatabaseUrl::Postgres(url) = DatabaseUrl::parse("postgresql:///app").unwrap() else {
             panic!("PostgreSQL");
@@ -253,6 +331,47 @@ mod tests {
             assert!(message.contains(reason), "{message}");
             assert!(message.contains("sqlite:///:memory:"), "{message}");
             assert!(!message.contains("secret"), "{message}");
+        }
+    }
+
+    /// Every way of writing a password, well or badly: no message shows it.
+    #[test]
+    fn no_message_shows_a_password() {
+        let refused = [
+            ("postgresql://app:pa%ss-secret@db/runs", "the password has a `%` that starts no percent-encoded byte"),
+            ("postgresql://app:pa/ss-secret@db/runs", "it is not a valid URL"),
+            ("postgresql:app:secret-word@db/runs", "a PostgreSQL URL starts with `postgresql://`"),
+            ("postgres:/app:secret-word@db/runs", "a PostgreSQL URL starts with `postgres://`"),
+            ("postgresql://app:se%00cret-word@db/runs", "the password contains a NUL byte (`%00`)"),
+            ("postgresql://app@db/runs?password=se%00cret-word", "a query parameter contains a NUL byte"),
+            ("postgresql://app:secret-word@db/runs#part", "it is not a valid URL"),
+            ("mysql://app:secret-word@db/runs", "the scheme `mysql` is not supported"),
+            ("app:secret-word@db", "the scheme `app` is not supported"),
+            ("app-secret-word@db", "it has no scheme"),
+        ];
+        for (text, reason) in refused {
+            let message = DatabaseUrl::parse(text).unwrap_err().to_string();
+            assert!(message.contains(reason), "{text}: {message}");
+            assert!(!message.contains("secret") && !message.contains("cret-word"), "{text}: {message}");
+        }
+        let accepted = [
+            ("postgresql://app:s%25ecret-word@db/runs", "postgresql://app:***@db/runs", "s%ecret-word"),
+            (
+                "postgresql://app@db/runs?password=secret-word&sslmode=disable",
+                "postgresql://app@db/runs?password=***&sslmode=disable",
+                "secret-word",
+            ),
+            (
+                "postgresql://app:secret-word@db/runs?sslpassword=secret-key",
+                "postgresql://app:***@db/runs?sslpassword=***",
+                "secret-key",
+            ),
+        ];
+        for (text, shown, password) in accepted {
+            let DatabaseUrl::Postgres(url) = DatabaseUrl::parse(text).unwrap() else { panic!("PostgreSQL") };
+            assert_eq!(format!("{url:?}"), shown);
+            let scrubbed = url.scrub(&format!("could not connect with `{text}` (password {password})"));
+            assert!(!scrubbed.contains("secret") && !scrubbed.contains("ecret-"), "{scrubbed}");
         }
     }
 }

@@ -50,6 +50,23 @@ async fn an_unreachable_database_names_host_and_port() {
     assert!(!message.contains("secret"), "{message}");
 }
 
+/// However the password is written, no error shows it: not the URL parser's, not the driver's.
+#[tokio::test]
+async fn no_error_shows_the_password() {
+    for url in [
+        "postgresql://postgres:pa%ss-hidden@127.0.0.1:1/nowhere",
+        "postgresql://postgres:pa/ss-hidden@127.0.0.1:1/nowhere",
+        "postgresql:postgres:pass-hidden@127.0.0.1:1/nowhere",
+        "postgresql://postgres:pa%00ss-hidden@127.0.0.1:1/nowhere",
+        "postgresql://postgres@127.0.0.1:1/nowhere?password=pass-hidden",
+        "postgresql://postgres@127.0.0.1:1/nowhere?password=pass-hidden&sslmode=bogus",
+        "postgresql://postgres:pass-hidden@127.0.0.1:1/nowhere?sslmode=bogus",
+    ] {
+        let message = UnifiedExecutor::new(url).await.unwrap_err().to_string();
+        assert!(!message.contains("hidden"), "{url}: {message}");
+    }
+}
+
 #[tokio::test]
 async fn an_unwritable_sqlite_path_is_reported() {
     let error = UnifiedExecutor::new("sqlite:////nonexistent-directory/runs.db").await.unwrap_err();
