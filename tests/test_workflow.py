@@ -1,5 +1,7 @@
 """cloacina.workflow: validation with the engine's messages, and registration by name."""
 
+import threading
+
 import pytest
 
 from cloacina import Workflow, WorkflowValidationError, task, workflow
@@ -31,6 +33,30 @@ def test_registering_a_name_again_replaces_the_workflow(executor, unique_name):
     workflow(name=unique_name, tasks=[task(id="new")(lambda context: context.set("which", "new"))])
     result = executor.execute(unique_name)
     assert result.context["which"] == "new"
+
+
+def test_a_running_execution_keeps_the_definition_it_started_with(executor, unique_name):
+    gate = threading.Event()
+
+    @task(id="first")
+    def first(context):
+        assert gate.wait(20)
+        return {"which": "old"}
+
+    @task(id="second", dependencies=[first])
+    def second(context):
+        return {"second": True}
+
+    original = workflow(name=unique_name, tasks=[first, second])
+    handle = executor.start(unique_name)
+    # The notebook cell is run again with other tasks while the execution runs.
+    replacement = workflow(name=unique_name, tasks=[task(id="new")(lambda context: {"which": "new"})])
+    gate.set()
+    result = handle.wait(timeout=30)
+    assert result.status == "Completed", result.error
+    assert (result.context["which"], result.context["second"]) == ("old", True)
+    assert result.workflow_version == original.version
+    assert executor.execute(unique_name).workflow_version == replacement.version
 
 
 @pytest.mark.parametrize(

@@ -57,7 +57,8 @@ impl PyWorkflow {
 }
 
 /// Validates tasks into a workflow and registers it under `name`, replacing any workflow
-/// registered under that name before (so re-running a notebook cell works).
+/// registered under that name before (so re-running a notebook cell works). Executions already
+/// running finish with the definition they were created with.
 ///
 /// Args:
 ///     name: The workflow's name, used to execute it.

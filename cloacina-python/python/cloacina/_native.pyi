@@ -291,8 +291,11 @@ def _shutdown_at_exit() -> None:
 def workflow(*, name: str, tasks: Iterable[Task], description: str | None = None) -> Workflow:
     """Validates tasks into a workflow and registers it under `name` (replacing any before).
 
-    Workflow names and task ids are 1 to 255 printable characters (no NUL, newline or other
-    control character, valid Unicode); anything else raises `WorkflowValidationError`.
+    New executions get this definition; executions already running finish with the one they
+    were created with, or one of the same task ids and dependencies, and otherwise fail with an
+    error naming both versions. Workflow names and task ids are 1 to 255 printable characters
+    (no NUL, newline or other control character, valid Unicode); anything else raises
+    `WorkflowValidationError`.
     """
 
 @final

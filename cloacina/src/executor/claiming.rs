@@ -82,13 +82,13 @@ pub(super) fn admit_ready(
     let lease_until = now.timestamp_micros().saturating_add(request.lease);
     let pending = std::mem::take(&mut transition.pending_ready);
     let claiming = pending.len().min(request.limit);
-    let mut by_execution: BTreeMap<Uuid, (&str, Vec<&str>)> = BTreeMap::new();
+    let mut by_execution: BTreeMap<Uuid, (&FoundReady, Vec<&str>)> = BTreeMap::new();
     for found in &pending[..claiming] {
-        by_execution.entry(found.execution_id).or_insert((&found.workflow_name, Vec::new())).1.push(&found.task_id);
+        by_execution.entry(found.execution_id).or_insert((found, Vec::new())).1.push(&found.task_id);
     }
     let mut claimed = Vec::new();
     let mut taken: HashSet<(Uuid, String)> = HashSet::new();
-    for (execution_id, (workflow_name, task_ids)) in by_execution {
+    for (execution_id, (found, task_ids)) in by_execution {
         let key = execution_id.to_string();
         for (task_id, attempt, recoveries) in
             store::claim_pending(connection, &request.owner, &key, &task_ids, micros, lease_until)?
@@ -97,7 +97,8 @@ pub(super) fn admit_ready(
             claimed.push(ClaimedTask {
                 execution_id: key.clone(),
                 task_id,
-                workflow_name: workflow_name.to_owned(),
+                workflow_name: found.workflow_name.clone(),
+                workflow_version: found.workflow_version.clone(),
                 attempt,
                 recoveries,
             });

@@ -8,12 +8,13 @@ use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
 use super::claiming::ClaimRequest;
+use super::definitions::{Definition, definition};
 use super::events::{EventKind, EventLog};
 use super::scheduler::{ExecutionRef, FinishedByExecution, Transition, finish_transaction, settle};
 use crate::error::StoreError;
 use crate::result::TaskStatus;
 use crate::store::{self, AnyConnection, Lease};
-use crate::workflow::Workflow;
+use crate::workflow::WorkflowRegistry;
 
 /// Hands tasks this process holds but will not run back to the queue, to be claimed at once.
 pub(crate) fn release(
@@ -43,11 +44,12 @@ pub(crate) fn release(
 
 /// Deals with running tasks of registered workflows whose lease expired (their worker died or
 /// stalled): each goes back to the queue, or fails as abandoned once it has been recovered
-/// `max_recoveries` times.
+/// `max_recoveries` times (where a definition of its execution's workflow can settle its
+/// dependents; elsewhere it goes back to the queue, and whoever claims it decides).
 pub(crate) fn recover_expired(
     connection: &mut AnyConnection,
     request: &ClaimRequest,
-    workflows: &BTreeMap<String, Arc<Workflow>>,
+    registry: &WorkflowRegistry,
     max_recoveries: u32,
     now: DateTime<Utc>,
 ) -> Result<((), Transition), StoreError> {
@@ -57,10 +59,17 @@ pub(crate) fn recover_expired(
     let mut finished: FinishedByExecution = BTreeMap::new();
     let claimable = store::Claimable { names: &request.workflow_names, revision: request.names_revision };
     for lease in store::expired_leases(connection, &claimable, micros, 256)? {
-        let Some(workflow) = workflows.get(&lease.workflow_name) else { continue };
-        let Some(position) = workflow.position(&lease.task_id) else { continue };
         let execution_id = super::events::parse_id(&lease.execution_id)?;
-        if lease.recoveries.max(0) as u32 >= max_recoveries {
+        let abandoned = if lease.recoveries.max(0) as u32 >= max_recoveries {
+            let (name, version) = (&lease.workflow_name, &lease.workflow_version);
+            match definition(connection, registry, execution_id, name, version)? {
+                Definition::Found(workflow) => workflow.position(&lease.task_id).map(|position| (workflow, position)),
+                Definition::Unregistered | Definition::Changed { .. } => None,
+            }
+        } else {
+            None
+        };
+        if let Some((workflow, position)) = abandoned {
             let error = format!(
                 "task abandoned: the worker running it stopped renewing its lease, {} times counting this one",
                 lease.recoveries + 1
@@ -77,7 +86,7 @@ pub(crate) fn recover_expired(
                 log.task(execution_id, &lease.task_id, EventKind::TaskFailed, None, Some(error));
                 finished
                     .entry(execution_id)
-                    .or_insert_with(|| (Arc::clone(workflow), Vec::new()))
+                    .or_insert_with(|| (Arc::clone(&workflow), Vec::new()))
                     .1
                     .push((position, TaskStatus::Failed));
             }

@@ -3,7 +3,7 @@
 //! workflows whose holder stopped renewing theirs. On a SQLite file it also checkpoints the
 //! write-ahead log, off the commit path.
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::HashSet;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -78,17 +78,12 @@ async fn renew(engine: &Engine) -> Result<(), StoreError> {
 
 /// Requeues (or, past the limit, fails) tasks of registered workflows whose lease expired.
 async fn recover(engine: &Engine) -> Result<(), StoreError> {
-    let workflows: BTreeMap<String, Arc<crate::Workflow>> = engine
-        .registry
-        .names()
-        .into_iter()
-        .filter_map(|name| engine.registry.get(&name).map(|workflow| (name, workflow)))
-        .collect();
+    let registry = Arc::clone(&engine.registry);
     let request = engine.claim_request(1);
     let max_recoveries = engine.config.max_recoveries;
     engine
         .commit(move |connection| {
-            handover::recover_expired(connection, &request, &workflows, max_recoveries, Utc::now())
+            handover::recover_expired(connection, &request, &registry, max_recoveries, Utc::now())
         })
         .await
 }

@@ -3,6 +3,7 @@
 mod capacity;
 mod claiming;
 mod config;
+mod definitions;
 mod engine;
 mod events;
 mod handle;

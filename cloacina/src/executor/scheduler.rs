@@ -52,8 +52,9 @@ pub(crate) struct Transition {
 pub(crate) struct FoundReady {
     pub execution_id: Uuid,
     pub task_id: String,
-    /// Its execution's workflow (task ids are only unique within one).
+    /// Its execution's workflow (task ids are only unique within one) and version.
     pub workflow_name: String,
+    pub workflow_version: String,
 }
 
 /// How an attempt ended.
@@ -103,6 +104,7 @@ pub(crate) fn create_execution(
             context: context_json,
             remaining_tasks: workflow.len() as i32,
             created_at: micros,
+            workflow_shape: workflow.shape().to_owned(),
         },
     )?;
     let tasks: Vec<NewTask<'_>> = workflow
@@ -114,7 +116,7 @@ pub(crate) fn create_execution(
             waiting_on: node.dependencies().len() as i32,
         })
         .collect();
-    store::insert_tasks(connection, &id, workflow.name(), &tasks)?;
+    store::insert_tasks(connection, &id, (workflow.name(), workflow.version()), &tasks)?;
 
     let mut log = EventLog::at(now);
     log.execution(execution_id, EventKind::ExecutionCreated, None);
@@ -290,6 +292,7 @@ pub(super) fn settle(
             execution_id: execution.id,
             task_id: workflow.node(position).id().to_owned(),
             workflow_name: workflow.name().to_owned(),
+            workflow_version: workflow.version().to_owned(),
         }));
         finished_count += skipped.len();
         finished = skipped.into_iter().map(|position| (position, TaskStatus::Skipped)).collect();

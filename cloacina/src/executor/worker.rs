@@ -20,6 +20,7 @@ use tokio::time::Instant;
 use uuid::Uuid;
 
 use super::capacity::{Permits, TaskSlot};
+use super::definitions::{self, Definition};
 use super::engine::{Engine, lock};
 use super::events::parse_id;
 use super::scheduler::{self, AttemptOutcome, AttemptResult};
@@ -156,19 +157,28 @@ async fn run_attempt(engine: &Arc<Engine>, claimed: ClaimedTask, slot: TaskSlot)
             return None;
         }
     };
-    let Some(workflow) = engine.registry.get(&claimed.workflow_name) else {
-        // Unregistered between the claim and now: hand the task back for another executor.
-        release(engine, vec![(execution_id, claimed.task_id.clone())]).await;
-        return None;
+    let workflow = match resolve(engine, execution_id, &claimed).await {
+        Ok(Definition::Found(workflow)) => workflow,
+        Ok(Definition::Unregistered) => {
+            // Unregistered between the claim and now: hand the task back for another executor.
+            release(engine, vec![(execution_id, claimed.task_id.clone())]).await;
+            return None;
+        }
+        Ok(Definition::Changed { reason }) => {
+            if let Err(error) = engine.stop_execution(execution_id, ExecutionStatus::Failed, reason).await {
+                tracing::error!(%error, %execution_id, "could not fail an execution of a changed workflow");
+            }
+            return None;
+        }
+        Err(error) => {
+            tracing::warn!(%error, %execution_id, "could not read which workflow version runs a task; handing it back");
+            release(engine, vec![(execution_id, claimed.task_id.clone())]).await;
+            return None;
+        }
     };
     let Some(position) = workflow.position(&claimed.task_id) else {
-        let reason = format!(
-            "task `{}` is not part of workflow `{}` as registered now (version {}); the workflow changed \
-             since this execution was created",
-            claimed.task_id,
-            workflow.name(),
-            workflow.version()
-        );
+        // A definition of the execution's shape has every task of it: only corrupt data lands here.
+        let reason = definitions::changed(execution_id, workflow.name(), &claimed.workflow_version, workflow.version());
         if let Err(error) = engine.stop_execution(execution_id, ExecutionStatus::Failed, reason).await {
             tracing::error!(%error, %execution_id, "could not fail an execution of a changed workflow");
         }
@@ -202,6 +212,20 @@ async fn run_attempt(engine: &Arc<Engine>, claimed: ClaimedTask, slot: TaskSlot)
         lease_attempt,
         attempt,
     })
+}
+
+/// The definition that runs a claimed task (see `definitions.rs`): in memory when this process
+/// has the version the execution was created with, else read from the database.
+async fn resolve(engine: &Arc<Engine>, execution_id: Uuid, claimed: &ClaimedTask) -> Result<Definition, StoreError> {
+    if let Some(workflow) = engine.registry.get_version(&claimed.workflow_name, &claimed.workflow_version) {
+        return Ok(Definition::Found(workflow));
+    }
+    let (registry, name, version) =
+        (Arc::clone(&engine.registry), claimed.workflow_name.clone(), claimed.workflow_version.clone());
+    engine
+        .store
+        .read(move |connection| definitions::definition(connection, &registry, execution_id, &name, &version))
+        .await
 }
 
 /// The task's input; waits out a database that is briefly out of reach (such a failure is not

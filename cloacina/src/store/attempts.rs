@@ -229,6 +229,7 @@ pub(crate) mod tests {
             context: "{}".into(),
             remaining_tasks: 4,
             created_at: 1,
+            workflow_shape: "s".into(),
         };
         insert_execution(connection, &row)?;
         let ids = ["first", "second", "flaky", "broken"];
@@ -237,7 +238,7 @@ pub(crate) mod tests {
             .enumerate()
             .map(|(position, id)| NewTask { task_id: id, position: position as i32, waiting_on: 0 })
             .collect();
-        insert_tasks(connection, "e1", "w", &tasks)?;
+        insert_tasks(connection, "e1", ("w", "v"), &tasks)?;
         let claimed = claim_pending(connection, holder, "e1", &ids, 2, 1_000)?;
         assert_eq!(claimed.len(), 4);
         Ok(())

@@ -20,7 +20,7 @@ sql! {
                                  WHERE status = 'Ready' AND ready_at <= ? \
                                    AND workflow_name IN (SELECT name FROM temp.claimable_workflows) \
                                  ORDER BY ready_at LIMIT ?) \
-                 RETURNING execution_id, task_id, workflow_name, attempt, recoveries",
+                 RETURNING execution_id, task_id, workflow_name, workflow_version, attempt, recoveries",
         postgres: concat!(
             "UPDATE task_executions AS t \
              SET status = 'Running', attempt = t.attempt + 1, lease_owner = ?, lease_expires_at = ?, started_at = ? \
@@ -28,7 +28,7 @@ sql! {
                    WHERE status = 'Ready' AND ready_at <= ? AND workflow_name", json_list!(postgres),
             " ORDER BY ready_at LIMIT ? FOR UPDATE SKIP LOCKED) AS c \
              WHERE t.execution_id = c.execution_id AND t.task_id = c.task_id \
-             RETURNING t.execution_id, t.task_id, t.workflow_name, t.attempt, t.recoveries"),
+             RETURNING t.execution_id, t.task_id, t.workflow_name, t.workflow_version, t.attempt, t.recoveries"),
     }
 }
 
@@ -68,6 +68,8 @@ pub(crate) struct ClaimedTask {
     pub execution_id: String,
     pub task_id: String,
     pub workflow_name: String,
+    /// The version of the workflow its execution was created with.
+    pub workflow_version: String,
     /// Starts of the task so far, this one included; with the owner, it identifies the lease.
     pub attempt: i32,
     /// How many of those starts were abandoned by a worker that stopped renewing its lease.
@@ -181,16 +183,17 @@ pub(crate) fn claim_ready(
     } else {
         statement.list(workflows.names)
     };
-    let rows: Vec<(String, String, String, i32, i32)> = statement
+    let rows: Vec<(String, String, String, String, i32, i32)> = statement
         .big(limit.min(i32::MAX as usize) as i64)
-        .returning::<(Text, Text, Text, Integer, Integer)>()
+        .returning::<(Text, Text, Text, Text, Integer, Integer)>()
         .load(connection)?;
     Ok(rows
         .into_iter()
-        .map(|(execution_id, task_id, workflow_name, attempt, recoveries)| ClaimedTask {
+        .map(|(execution_id, task_id, workflow_name, workflow_version, attempt, recoveries)| ClaimedTask {
             execution_id,
             task_id,
             workflow_name,
+            workflow_version,
             attempt,
             recoveries,
         })

@@ -20,6 +20,8 @@ pub(crate) struct NewExecutionRow {
     pub context: String,
     pub remaining_tasks: i32,
     pub created_at: i64,
+    /// The workflow's shape (see `Workflow::shape`).
+    pub workflow_shape: String,
 }
 
 /// A stored execution.
@@ -91,6 +93,18 @@ pub(crate) fn insert_execution(connection: &mut AnyConnection, row: &NewExecutio
 
 pub(crate) fn find_execution(connection: &mut AnyConnection, id: &str) -> Result<Option<ExecutionRow>, StoreError> {
     Ok(executions::table.find(id).select(ExecutionRow::as_select()).first(connection).optional()?)
+}
+
+/// The version and shape of the workflow an execution was created with.
+pub(crate) fn execution_workflow(
+    connection: &mut AnyConnection,
+    id: &str,
+) -> Result<Option<(String, String)>, StoreError> {
+    Ok(executions::table
+        .find(id)
+        .select((executions::workflow_version, executions::workflow_shape))
+        .first(connection)
+        .optional()?)
 }
 
 pub(crate) fn execution_status(connection: &mut AnyConnection, id: &str) -> Result<Option<String>, StoreError> {

@@ -25,12 +25,14 @@ sql! {
 sql! {
     /// Running tasks of the given workflows whose lease expired, oldest first.
     ExpiredLeases {
-        sqlite: "SELECT execution_id, task_id, workflow_name, lease_owner, attempt, recoveries FROM task_executions \
+        sqlite: "SELECT execution_id, task_id, workflow_name, workflow_version, lease_owner, attempt, recoveries \
+                 FROM task_executions \
                  WHERE status = 'Running' AND lease_expires_at < ? \
                    AND workflow_name IN (SELECT name FROM temp.claimable_workflows) \
                  ORDER BY lease_expires_at LIMIT ?",
         postgres: concat!(
-            "SELECT execution_id, task_id, workflow_name, lease_owner, attempt, recoveries FROM task_executions \
+            "SELECT execution_id, task_id, workflow_name, workflow_version, lease_owner, attempt, recoveries \
+             FROM task_executions \
              WHERE status = 'Running' AND lease_expires_at < ? AND workflow_name", json_list!(postgres),
             " ORDER BY lease_expires_at LIMIT ? FOR UPDATE SKIP LOCKED"),
     }
@@ -49,6 +51,7 @@ pub(crate) struct ExpiredLease {
     pub execution_id: String,
     pub task_id: String,
     pub workflow_name: String,
+    pub workflow_version: String,
     pub owner: String,
     pub attempt: i32,
     pub recoveries: i32,
@@ -92,14 +95,16 @@ pub(crate) fn expired_leases(
     } else {
         statement.list(workflows.names)
     };
-    let rows: Vec<(String, String, String, String, i32, i32)> =
-        statement.big(limit as i64).returning::<(Text, Text, Text, Text, Integer, Integer)>().load(connection)?;
+    type Row = (Text, Text, Text, Text, Text, Integer, Integer);
+    let rows: Vec<(String, String, String, String, String, i32, i32)> =
+        statement.big(limit as i64).returning::<Row>().load(connection)?;
     Ok(rows
         .into_iter()
-        .map(|(execution_id, task_id, workflow_name, owner, attempt, recoveries)| ExpiredLease {
+        .map(|(execution_id, task_id, workflow_name, workflow_version, owner, attempt, recoveries)| ExpiredLease {
             execution_id,
             task_id,
             workflow_name,
+            workflow_version,
             owner,
             attempt,
             recoveries,

@@ -14,6 +14,7 @@ diesel::table! {
         created_at -> BigInt,
         started_at -> Nullable<BigInt>,
         finished_at -> Nullable<BigInt>,
+        workflow_shape -> Text,
     }
 }
 
@@ -36,6 +37,7 @@ diesel::table! {
         error -> Nullable<Text>,
         started_at -> Nullable<BigInt>,
         finished_at -> Nullable<BigInt>,
+        workflow_version -> Text,
     }
 }
 

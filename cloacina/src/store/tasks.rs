@@ -15,15 +15,17 @@ const CHUNK: usize = 500;
 
 sql! {
     /// Inserts a task of an execution as `Pending`.
-    InsertTask = "INSERT INTO task_executions (execution_id, workflow_name, task_id, position, status, waiting_on) \
-                  VALUES (?, ?, ?, ?, 'Pending', ?)";
+    InsertTask = "INSERT INTO task_executions \
+                  (execution_id, workflow_name, workflow_version, task_id, position, status, waiting_on) \
+                  VALUES (?, ?, ?, ?, ?, 'Pending', ?)";
 }
 
 sql! {
     /// Inserts an execution's tasks as `Pending`, from a JSON array of `[task_id, position, waiting_on]`
     /// (PostgreSQL).
-    InsertTasks = "INSERT INTO task_executions (execution_id, workflow_name, task_id, position, status, waiting_on) \
-                   SELECT ?, ?, value ->> 0, (value ->> 1)::integer, 'Pending', (value ->> 2)::integer \
+    InsertTasks = "INSERT INTO task_executions \
+                   (execution_id, workflow_name, workflow_version, task_id, position, status, waiting_on) \
+                   SELECT ?, ?, ?, value ->> 0, (value ->> 1)::integer, 'Pending', (value ->> 2)::integer \
                    FROM jsonb_array_elements(CAST(? AS jsonb)) AS value";
 }
 
@@ -114,17 +116,21 @@ pub(crate) struct FinishedDependencies {
     pub skipped: i32,
 }
 
+/// Inserts an execution's tasks as `Pending`, each naming the workflow (and its version) the
+/// execution was created with.
 pub(crate) fn insert_tasks(
     connection: &mut AnyConnection,
     execution_id: &str,
-    workflow_name: &str,
+    workflow: (&str, &str),
     rows: &[NewTask<'_>],
 ) -> Result<(), StoreError> {
+    let (workflow_name, workflow_version) = workflow;
     if matches!(connection, AnyConnection::Sqlite(_)) {
         for row in rows {
             Statement::<InsertTask>::new()
                 .text(execution_id)
                 .text(workflow_name)
+                .text(workflow_version)
                 .text(row.task_id)
                 .int(row.position)
                 .int(row.waiting_on)
@@ -137,6 +143,7 @@ pub(crate) fn insert_tasks(
     Statement::<InsertTasks>::new()
         .text(execution_id)
         .text(workflow_name)
+        .text(workflow_version)
         .json(&serde_json::Value::Array(rows))
         .execute(connection)?;
     Ok(())

@@ -105,7 +105,8 @@ impl WorkflowBuilder {
         }
 
         let version = version::content_version(&self.name, &nodes);
-        Ok(Workflow { name: self.name, description: self.description, version, nodes, positions })
+        let shape = version::content_shape(&nodes);
+        Ok(Workflow { name: self.name, description: self.description, version, shape, nodes, positions })
     }
 }
 
@@ -145,6 +146,17 @@ mod tests {
         assert_eq!(first.version().len(), 64);
         let changed = diamond([("root", &[]), ("left", &["root"]), ("right", &["left"]), ("join", &["left", "right"])]);
         assert_ne!(first.version(), changed.version());
+        assert_ne!(first.shape(), changed.shape());
+        // Settings change the version, not the shape.
+        let retried = Workflow::builder("diamond")
+            .task(noop("root", &[]).retry(crate::RetryPolicy::attempts(3)))
+            .task(noop("left", &["root"]))
+            .task(noop("right", &["root"]))
+            .task(noop("join", &["left", "right"]))
+            .build()
+            .unwrap();
+        assert_ne!(first.version(), retried.version());
+        assert_eq!(first.shape(), retried.shape());
     }
 
     #[test]

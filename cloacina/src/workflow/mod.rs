@@ -26,6 +26,7 @@ pub struct Workflow {
     name: String,
     description: Option<String>,
     version: String,
+    shape: String,
     nodes: Vec<TaskNode>,
     positions: HashMap<String, usize>,
 }
@@ -64,6 +65,13 @@ impl Workflow {
     /// platform and Rust release.
     pub fn version(&self) -> &str {
         &self.version
+    }
+
+    /// A SHA-256 over the workflow's shape alone (task ids and their dependencies), as
+    /// lowercase hex. Versions of a workflow with the same shape differ only in settings, so an
+    /// execution created with one may run with the other.
+    pub fn shape(&self) -> &str {
+        &self.shape
     }
 
     /// Number of tasks.

@@ -1,20 +1,34 @@
 //! The registry of workflows by name.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock, RwLock};
 
 use super::Workflow;
 
-/// Workflows by name. Registering a name again replaces the earlier workflow.
+/// How many earlier versions of each workflow a registry keeps for the executions created with
+/// them.
+pub const KEPT_VERSIONS: usize = 16;
+
+/// Workflows by name. Registering a name again replaces the workflow new executions get; the
+/// versions it replaced are kept (the last [`KEPT_VERSIONS`]) so that executions created with
+/// them finish with the definition they were created with.
 ///
 /// Executors share the process-wide [`WorkflowRegistry::global`] registry unless they are given
 /// their own.
 #[derive(Debug, Default)]
 pub struct WorkflowRegistry {
-    workflows: RwLock<HashMap<String, Arc<Workflow>>>,
+    workflows: RwLock<HashMap<String, Versions>>,
     /// Raised whenever the set of names changes.
     revision: AtomicU64,
+}
+
+/// The registered versions of one workflow.
+#[derive(Debug)]
+struct Versions {
+    current: Arc<Workflow>,
+    /// Versions replaced by a later registration, most recent first.
+    earlier: VecDeque<Arc<Workflow>>,
 }
 
 impl WorkflowRegistry {
@@ -29,28 +43,49 @@ impl WorkflowRegistry {
         Arc::clone(GLOBAL.get_or_init(|| Arc::new(WorkflowRegistry::new())))
     }
 
-    /// Registers a workflow under its name, returning the one it replaced.
+    /// Registers a workflow under its name, returning the one new executions got before. A
+    /// replaced workflow of another version is kept for the executions created with it.
     pub fn register(&self, workflow: impl Into<Arc<Workflow>>) -> Option<Arc<Workflow>> {
         let workflow = workflow.into();
-        let replaced = self.write().insert(workflow.name().to_owned(), workflow);
-        if replaced.is_none() {
+        let mut workflows = self.write();
+        let Some(versions) = workflows.get_mut(workflow.name()) else {
+            let name = workflow.name().to_owned();
+            workflows.insert(name, Versions { current: workflow, earlier: VecDeque::new() });
             self.revision.fetch_add(1, Ordering::AcqRel);
+            return None;
+        };
+        let replaced = std::mem::replace(&mut versions.current, workflow);
+        let current_version = versions.current.version().to_owned();
+        versions
+            .earlier
+            .retain(|earlier| earlier.version() != current_version && earlier.version() != replaced.version());
+        if replaced.version() != current_version {
+            versions.earlier.push_front(Arc::clone(&replaced));
+            versions.earlier.truncate(KEPT_VERSIONS);
         }
-        replaced
+        Some(replaced)
     }
 
-    /// The workflow registered under this name.
+    /// The workflow registered under this name (the latest registration).
     pub fn get(&self, name: &str) -> Option<Arc<Workflow>> {
-        self.read().get(name).cloned()
+        self.read().get(name).map(|versions| Arc::clone(&versions.current))
     }
 
-    /// Removes a workflow, returning it.
+    /// The workflow registered under this name with this version: the latest registration, or
+    /// one it replaced that is still kept.
+    pub fn get_version(&self, name: &str, version: &str) -> Option<Arc<Workflow>> {
+        let workflows = self.read();
+        let versions = workflows.get(name)?;
+        std::iter::once(&versions.current).chain(&versions.earlier).find(|w| w.version() == version).cloned()
+    }
+
+    /// Removes a workflow and every kept version of it, returning the latest.
     pub fn remove(&self, name: &str) -> Option<Arc<Workflow>> {
         let removed = self.write().remove(name);
         if removed.is_some() {
             self.revision.fetch_add(1, Ordering::AcqRel);
         }
-        removed
+        removed.map(|versions| versions.current)
     }
 
     /// A number that changes whenever a name is added or removed.
@@ -65,12 +100,12 @@ impl WorkflowRegistry {
         names
     }
 
-    fn read(&self) -> std::sync::RwLockReadGuard<'_, HashMap<String, Arc<Workflow>>> {
+    fn read(&self) -> std::sync::RwLockReadGuard<'_, HashMap<String, Versions>> {
         // A panic while holding the lock cannot leave the map half-updated, so poisoning is ignored.
         self.workflows.read().unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
-    fn write(&self) -> std::sync::RwLockWriteGuard<'_, HashMap<String, Arc<Workflow>>> {
+    fn write(&self) -> std::sync::RwLockWriteGuard<'_, HashMap<String, Versions>> {
         self.workflows.write().unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 }
@@ -102,5 +137,26 @@ mod tests {
         assert!(registry.remove("alpha").is_some());
         assert_ne!(registry.revision(), revision);
         assert!(registry.get("alpha").is_none());
+    }
+
+    #[test]
+    fn replaced_versions_are_kept_for_their_executions() {
+        let registry = WorkflowRegistry::new();
+        registry.register(workflow("etl", "a"));
+        let first = registry.get("etl").unwrap();
+        let second = workflow("etl", "b");
+        let second_version = second.version().to_owned();
+        registry.register(second);
+        assert_eq!(registry.get("etl").unwrap().version(), second_version);
+        assert_eq!(registry.get_version("etl", first.version()).unwrap().version(), first.version());
+        assert!(registry.get_version("etl", "unknown").is_none());
+        // Only the last KEPT_VERSIONS replaced versions are kept.
+        for index in 0..KEPT_VERSIONS {
+            registry.register(workflow("etl", &format!("task_{index}")));
+        }
+        assert!(registry.get_version("etl", &second_version).is_some());
+        registry.register(workflow("etl", "last"));
+        assert!(registry.get_version("etl", first.version()).is_none());
+        assert!(registry.get_version("etl", &second_version).is_none());
     }
 }

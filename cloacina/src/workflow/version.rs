@@ -24,6 +24,17 @@ pub(super) fn content_version(name: &str, nodes: &[TaskNode]) -> String {
     sha256_hex(&canonical)
 }
 
+/// Hashes the workflow's shape: per task in topological order, its id and its dependencies'
+/// ids. Two versions with the same shape differ only in settings (retries, timeouts, trigger
+/// rules), so an execution of one can be run with the other.
+pub(super) fn content_shape(nodes: &[TaskNode]) -> String {
+    let tasks: Vec<_> = nodes
+        .iter()
+        .map(|node| json!([node.id, node.dependencies.iter().map(|&d| nodes[d].id.as_str()).collect::<Vec<_>>()]))
+        .collect();
+    sha256_hex(&serde_json::Value::Array(tasks).to_string())
+}
+
 fn sha256_hex(text: &str) -> String {
     let digest = Sha256::digest(text.as_bytes());
     digest.iter().map(|byte| format!("{byte:02x}")).collect()

@@ -14,4 +14,5 @@ mod macros;
 mod ordering;
 mod outage;
 mod queries;
+mod redefinition;
 mod tenants;

@@ -1,0 +1,2 @@
+ALTER TABLE executions DROP COLUMN workflow_shape;
+ALTER TABLE task_executions DROP COLUMN workflow_version;
