@@ -241,8 +241,9 @@ async def test_a_handle_is_awaitable_and_streams_events(executor, unique_name):
         (EventKind.TASK_FAILED, "second"),
         (EventKind.EXECUTION_FAILED, None),
     ]
-    replayed = [event.kind for event in handle.events()]
-    assert replayed == [kind for kind, _ in kinds]
+    replayed = list(handle.events())
+    assert [event.kind for event in replayed] == [kind for kind, _ in kinds]
+    assert [event.sequence for event in replayed] == list(range(1, len(kinds) + 1))
 
 
 async def test_on_event_receives_every_event_in_order(executor, unique_name):

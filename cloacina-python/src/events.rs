@@ -70,7 +70,8 @@ impl PyEvent {
         self.inner.at
     }
 
-    /// Its position in the execution's stored log (increasing).
+    /// Its place in the execution's stored log: 1, 2, 3, ... in the order the events committed,
+    /// without gaps (`None` for an event not read from the database).
     #[getter]
     fn sequence(&self) -> Option<i64> {
         self.inner.sequence

@@ -390,7 +390,8 @@ class Event:
     @property
     def at(self) -> datetime.datetime: ...
     @property
-    def sequence(self) -> int | None: ...
+    def sequence(self) -> int | None:
+        """Its place in the execution's log: 1, 2, 3, ... in commit order, without gaps."""
 
 @final
 class EventStream:

@@ -108,8 +108,9 @@ pub struct Event {
     pub message: Option<String>,
     /// When it happened.
     pub at: DateTime<Utc>,
-    /// Its position in the execution's stored log (increasing), for events read from the
-    /// database; `None` for events broadcast as they are committed.
+    /// Its place in the execution's stored log (1, 2, 3, ... in the order the events committed,
+    /// without gaps), for events read from the database; `None` for events broadcast as they
+    /// are committed.
     pub sequence: Option<i64>,
 }
 
@@ -133,7 +134,7 @@ impl Event {
             attempt: row.attempt.map(|attempt| attempt.max(0) as u32),
             message: row.message,
             at: to_datetime(row.created_at),
-            sequence: Some(row.id),
+            sequence: Some(row.sequence),
         })
     }
 }

@@ -1,6 +1,7 @@
 //! Queries on the `execution_events` table: the persisted log of state changes.
 
 use diesel::prelude::*;
+use diesel::sql_types::BigInt;
 
 use super::connection::AnyConnection;
 use super::schema::execution_events as events;
@@ -19,19 +20,40 @@ pub(crate) struct NewEventRow {
 }
 
 sql! {
-    /// Inserts events from a JSON array of event objects, in order (PostgreSQL).
-    InsertEvents = "INSERT INTO execution_events (execution_id, task_id, kind, attempt, message, created_at) \
-                    SELECT value ->> 'execution_id', value ->> 'task_id', value ->> 'kind', \
-                           (value ->> 'attempt')::integer, value ->> 'message', (value ->> 'created_at')::bigint \
-                    FROM jsonb_array_elements(CAST(? AS jsonb)) WITH ORDINALITY AS e(value, position) \
-                    ORDER BY position";
+    /// Inserts events from a JSON array of event objects, in order, numbering each execution's
+    /// events on from its row's count (PostgreSQL). The executions' rows are locked in id order,
+    /// so that transactions numbering events of the same executions take turns without
+    /// deadlocking, and each holds the numbers it took until it commits.
+    InsertEvents = "WITH input AS ( \
+                      SELECT value, position FROM jsonb_array_elements(CAST(? AS jsonb)) WITH ORDINALITY AS e(value, position)), \
+                    counts AS ( \
+                      SELECT value ->> 'execution_id' AS execution_id, count(*) AS added FROM input GROUP BY 1), \
+                    locked AS MATERIALIZED ( \
+                      SELECT x.id FROM executions AS x WHERE x.id IN (SELECT execution_id FROM counts) \
+                      ORDER BY x.id FOR UPDATE), \
+                    numbered AS ( \
+                      UPDATE executions AS x SET event_count = x.event_count + c.added \
+                      FROM counts AS c, locked AS l WHERE x.id = c.execution_id AND l.id = x.id \
+                      RETURNING x.id, x.event_count - c.added AS base) \
+                    INSERT INTO execution_events (execution_id, task_id, kind, attempt, message, created_at, sequence) \
+                    SELECT i.value ->> 'execution_id', i.value ->> 'task_id', i.value ->> 'kind', \
+                           (i.value ->> 'attempt')::integer, i.value ->> 'message', (i.value ->> 'created_at')::bigint, \
+                           n.base + row_number() OVER (PARTITION BY n.id ORDER BY i.position) \
+                    FROM input AS i JOIN numbered AS n ON n.id = i.value ->> 'execution_id' \
+                    ORDER BY i.position";
+}
+
+sql! {
+    /// Takes the next `?` numbers of an execution's events; returns the last one taken.
+    NumberEvents = "UPDATE executions SET event_count = event_count + ? WHERE id = ? RETURNING event_count";
 }
 
 /// A stored event.
 #[derive(Debug, Clone, Queryable, Selectable)]
 #[diesel(table_name = events)]
 pub(crate) struct EventRow {
-    pub id: i64,
+    /// Its place among its execution's events: 1, 2, 3, ... in the order they committed.
+    pub sequence: i64,
     pub execution_id: String,
     pub task_id: Option<String>,
     pub kind: String,
@@ -47,7 +69,8 @@ macro_rules! insert_events_sql {
         sql! {
             $(#[$doc])*
             $name = concat!(
-                "INSERT INTO execution_events (execution_id, task_id, kind, attempt, message, created_at) VALUES ",
+                "INSERT INTO execution_events (execution_id, task_id, kind, attempt, message, created_at, sequence) \
+                 VALUES ",
                 $($row),+
             );
         }
@@ -56,29 +79,47 @@ macro_rules! insert_events_sql {
 
 insert_events_sql!(
     /// Inserts one event.
-    InsertEvent, "(?, ?, ?, ?, ?, ?)"
+    InsertEvent, "(?, ?, ?, ?, ?, ?, ?)"
 );
 insert_events_sql!(
     /// Inserts two events, in order.
-    InsertTwoEvents, "(?, ?, ?, ?, ?, ?), ", "(?, ?, ?, ?, ?, ?)"
+    InsertTwoEvents, "(?, ?, ?, ?, ?, ?, ?), ", "(?, ?, ?, ?, ?, ?, ?)"
 );
 insert_events_sql!(
     /// Inserts three events, in order.
-    InsertThreeEvents, "(?, ?, ?, ?, ?, ?), ", "(?, ?, ?, ?, ?, ?), ", "(?, ?, ?, ?, ?, ?)"
+    InsertThreeEvents, "(?, ?, ?, ?, ?, ?, ?), ", "(?, ?, ?, ?, ?, ?, ?), ", "(?, ?, ?, ?, ?, ?, ?)"
 );
 insert_events_sql!(
     /// Inserts four events, in order.
-    InsertFourEvents, "(?, ?, ?, ?, ?, ?), ", "(?, ?, ?, ?, ?, ?), ", "(?, ?, ?, ?, ?, ?), ", "(?, ?, ?, ?, ?, ?)"
+    InsertFourEvents,
+    "(?, ?, ?, ?, ?, ?, ?), ", "(?, ?, ?, ?, ?, ?, ?), ", "(?, ?, ?, ?, ?, ?, ?), ", "(?, ?, ?, ?, ?, ?, ?)"
 );
 
-/// Inserts events in order: on SQLite up to four rows per statement (a transaction that records
-/// a task and starts the next writes three), on PostgreSQL all in one.
+/// Inserts events in order, numbering each execution's events on from the last number it took:
+/// on SQLite (where one transaction writes at a time) a statement per execution takes the
+/// numbers and up to four rows go per insert (a transaction that records a task and starts the
+/// next writes three); on PostgreSQL one statement does it all.
 pub(crate) fn insert_events(connection: &mut AnyConnection, rows: &[NewEventRow]) -> Result<(), StoreError> {
     if rows.is_empty() {
         return Ok(());
     }
     if matches!(connection, AnyConnection::Sqlite(_)) {
-        for chunk in rows.chunks(4) {
+        let mut numbered = Vec::with_capacity(rows.len());
+        let mut start = 0;
+        // Rows come grouped by execution, mostly: each run of one execution takes its numbers.
+        while start < rows.len() {
+            let execution_id = rows[start].execution_id.as_str();
+            let end = start + rows[start..].iter().take_while(|row| row.execution_id == execution_id).count();
+            let last: i64 = Statement::<NumberEvents>::new()
+                .big((end - start) as i64)
+                .text(execution_id)
+                .returning::<BigInt>()
+                .get_result(connection)?;
+            let first = last - (end - start) as i64 + 1;
+            numbered.extend(rows[start..end].iter().zip(first..));
+            start = end;
+        }
+        for chunk in numbered.chunks(4) {
             match chunk.len() {
                 1 => bind_rows(Statement::<InsertEvent>::new(), chunk).execute(connection)?,
                 2 => bind_rows(Statement::<InsertTwoEvents>::new(), chunk).execute(connection)?,
@@ -93,21 +134,23 @@ pub(crate) fn insert_events(connection: &mut AnyConnection, rows: &[NewEventRow]
     Ok(())
 }
 
-fn bind_rows<S: super::statement::Sql>(mut statement: Statement<S>, rows: &[NewEventRow]) -> Statement<S> {
-    for row in rows {
+fn bind_rows<S: super::statement::Sql>(mut statement: Statement<S>, rows: &[(&NewEventRow, i64)]) -> Statement<S> {
+    for (row, sequence) in rows {
         statement = statement
             .text(row.execution_id.as_str())
             .optional_text(row.task_id.as_deref())
             .text(row.kind.as_str())
             .optional_int(row.attempt)
             .optional_text(row.message.as_deref())
-            .big(row.created_at);
+            .big(row.created_at)
+            .big(*sequence);
     }
     statement
 }
 
-/// An execution's events after position `after` (0 for all), in the order they happened, at
-/// most `limit`.
+/// An execution's events numbered after `after` (0 for all), in the order they committed, at
+/// most `limit`. Numbers are taken in commit order, so no event numbered below one returned
+/// can commit later: paging by number skips none.
 pub(crate) fn load_events(
     connection: &mut AnyConnection,
     execution_id: &str,
@@ -116,9 +159,106 @@ pub(crate) fn load_events(
 ) -> Result<Vec<EventRow>, StoreError> {
     Ok(events::table
         .filter(events::execution_id.eq(execution_id))
-        .filter(events::id.gt(after))
-        .order(events::id.asc())
+        .filter(events::sequence.gt(after))
+        .order(events::sequence.asc())
         .limit(limit)
         .select(EventRow::as_select())
         .load(connection)?)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::time::{Duration, Instant};
+
+    use super::*;
+    use crate::store::testing::{drop_schema, stores};
+    use crate::store::{NewExecutionRow, insert_execution};
+
+    fn event(kind: &str) -> NewEventRow {
+        NewEventRow {
+            execution_id: "e1".into(),
+            task_id: None,
+            kind: kind.into(),
+            attempt: None,
+            message: None,
+            created_at: 1,
+        }
+    }
+
+    fn wait_for(flag: &AtomicBool) {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while !flag.load(Ordering::SeqCst) {
+            assert!(Instant::now() < deadline, "timed out");
+            std::thread::sleep(Duration::from_millis(2));
+        }
+    }
+
+    /// A transaction that numbers events of an execution holds the numbers until it commits:
+    /// another one numbering events of the same execution waits, so a reader never sees a later
+    /// number before an earlier one has committed (and skips none by paging past it).
+    #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+    async fn events_are_numbered_in_commit_order_without_gaps() {
+        let directory = tempfile::tempdir().unwrap();
+        for (store, schema) in stores(&directory).await {
+            let store = Arc::new(store);
+            store
+                .write(|connection| {
+                    let row = NewExecutionRow {
+                        id: "e1".into(),
+                        workflow_name: "w".into(),
+                        workflow_version: "v".into(),
+                        status: "Running".into(),
+                        context: "{}".into(),
+                        remaining_tasks: 1,
+                        created_at: 1,
+                        workflow_shape: "s".into(),
+                    };
+                    insert_execution(connection, &row)?;
+                    insert_events(connection, &[event("first"), event("second")])
+                })
+                .await
+                .unwrap();
+            let (inserted, release, later_inserted) =
+                (Arc::new(AtomicBool::new(false)), Arc::new(AtomicBool::new(false)), Arc::new(AtomicBool::new(false)));
+            let (holding, released) = (Arc::clone(&inserted), Arc::clone(&release));
+            let writer = Arc::clone(&store);
+            let early = tokio::spawn(async move {
+                writer
+                    .write(move |connection| {
+                        insert_events(connection, &[event("early")])?;
+                        holding.store(true, Ordering::SeqCst);
+                        wait_for(&released);
+                        Ok(())
+                    })
+                    .await
+            });
+            let waiting = Arc::clone(&inserted);
+            tokio::task::spawn_blocking(move || wait_for(&waiting)).await.unwrap();
+            let (writer, done) = (Arc::clone(&store), Arc::clone(&later_inserted));
+            let later = tokio::spawn(async move {
+                writer
+                    .write(move |connection| {
+                        insert_events(connection, &[event("later")])?;
+                        done.store(true, Ordering::SeqCst);
+                        Ok(())
+                    })
+                    .await
+            });
+            tokio::time::sleep(Duration::from_millis(300)).await;
+            assert!(!later_inserted.load(Ordering::SeqCst), "the later transaction numbered its event first");
+            let seen = store.read(|connection| load_events(connection, "e1", 2, 100)).await.unwrap();
+            assert!(seen.is_empty(), "{seen:?}");
+            release.store(true, Ordering::SeqCst);
+            early.await.unwrap().unwrap();
+            later.await.unwrap().unwrap();
+            let all = store.read(|connection| load_events(connection, "e1", 0, 100)).await.unwrap();
+            let numbered: Vec<(i64, &str)> = all.iter().map(|row| (row.sequence, row.kind.as_str())).collect();
+            assert_eq!(numbered, [(1, "first"), (2, "second"), (3, "early"), (4, "later")]);
+            let after = store.read(|connection| load_events(connection, "e1", 2, 1)).await.unwrap();
+            assert_eq!(after.iter().map(|row| row.sequence).collect::<Vec<_>>(), [3]);
+            drop_schema(&store, schema).await;
+        }
+    }
 }

@@ -15,6 +15,7 @@ diesel::table! {
         started_at -> Nullable<BigInt>,
         finished_at -> Nullable<BigInt>,
         workflow_shape -> Text,
+        event_count -> BigInt,
     }
 }
 
@@ -59,6 +60,7 @@ diesel::table! {
         attempt -> Nullable<Integer>,
         message -> Nullable<Text>,
         created_at -> BigInt,
+        sequence -> BigInt,
     }
 }
 
