@@ -1,7 +1,7 @@
 """``make bench``: every shape on every backend in Rust, Python (sync tasks) and Python (async
 tasks), one fresh database and one process per measurement; then the PostgreSQL worker-process
-scaling and the memory soak. Prints the table, checks the targets, and writes ``results.json``
-and ``benchmarks.png`` to the output directory.
+scaling, the memory soak and the time from a crash to the work resuming. Prints the table, checks
+the targets, and writes ``results.json`` and ``benchmarks.png`` to the output directory.
 
     python benchmarks/run.py --engine-bench target/release/engine-bench [--postgres URL]
 """
@@ -31,6 +31,7 @@ SHAPES = {
 """Each shape's label and executions per run."""
 IMPLEMENTATIONS = ["rust", "python-sync", "python-async"]
 SOAK_EXECUTIONS = 10_000
+RESUME_TRIALS = 5
 
 
 def percentile(values: list[float], fraction: float) -> float:
@@ -200,8 +201,20 @@ def print_soak(soak: dict[str, Any]) -> None:
     )
 
 
+def print_resume(resume: dict[str, list[float]]) -> None:
+    print("\nCrash to resume: a process running a chain of 60 tasks is killed (SIGKILL); a new one, with the")
+    print("default 30 s lease, resumes it. Seconds from starting the new process to its first resumed task:")
+    for backend, seconds in resume.items():
+        print(
+            f"  {backend:<12} median {statistics.median(seconds):.2f} s, max {max(seconds):.2f} s over {len(seconds)}"
+        )
+
+
 def check_targets(
-    rows: list[dict[str, Any]], processes: list[dict[str, Any]], soak: dict[str, Any] | None
+    rows: list[dict[str, Any]],
+    processes: list[dict[str, Any]],
+    soak: dict[str, Any] | None,
+    resume: dict[str, list[float]],
 ) -> list[str]:
     """Each target, met or missed, with the figure: on the SQLite file, and PostgreSQL's with four
     worker processes."""
@@ -238,6 +251,8 @@ def check_targets(
     if soak:
         growth = (soak["rss_after_bytes"] - soak["rss_before_bytes"]) / 2**20
         verdict("soak RSS growth < 20 MB", growth < 20, f"{growth:+.1f} MB")
+    for backend, seconds in resume.items():
+        verdict(f"{backend} crash to first resumed task < 2 s", max(seconds) < 2, f"max {max(seconds):.2f} s")
     for line in processes:
         if line["workers"] == 4:
             rate = line["tasks_per_run"] / statistics.median(line["walls_s"])
@@ -305,15 +320,21 @@ def main() -> None:
             processes = backends.run("postgresql", [backends.engine_bench, "processes", "{url}", "7"])
         print("  sqlite-file  soak", file=sys.stderr, flush=True)
         (soak,) = backends.run("sqlite-file", [sys.executable, "soak.py", "{url}", str(SOAK_EXECUTIONS)])
+        resume = {}
+        for backend in backends.names():
+            print(f"  {backend:<12} crash to resume", file=sys.stderr, flush=True)
+            (line,) = backends.run(backend, [sys.executable, "resume.py", "{url}", str(RESUME_TRIALS)])
+            resume[backend] = line["resumed_after"]
     summarize(rows)
     print_table(rows, arguments.runs, arguments.rounds)
     if processes:
         print_processes(processes)
     print_soak(soak)
+    print_resume(resume)
     print("\nTargets:")
-    for line in check_targets(rows, processes, soak):
+    for line in check_targets(rows, processes, soak, resume):
         print(line)
-    results = {"rows": rows, "processes": processes, "soak": soak, "machine": machine()}
+    results = {"rows": rows, "processes": processes, "soak": soak, "resume": resume, "machine": machine()}
     (arguments.output / "results.json").write_text(json.dumps(results, indent=1))
     written = [str(arguments.output / "results.json")]
     if chart(rows, arguments.output / "benchmarks.png"):

@@ -130,6 +130,67 @@ def test_killed_processes_lose_nothing(shared_url):
     assert interrupted_rounds >= 7, f"only {interrupted_rounds} of 10 kills interrupted a run"
 
 
+CHAIN_CHILD = textwrap.dedent(
+    """
+    import sys, threading, workloads
+    from cloacina import UnifiedExecutor
+    executor = UnifiedExecutor(sys.argv[1])
+    print(executor.start("chain_60").execution_id, flush=True)
+    threading.Event().wait()
+    """
+)
+
+RESUME_CHILD = textwrap.dedent(
+    """
+    import sys, time, workloads
+    started = time.time()
+    from cloacina import UnifiedExecutor
+    with UnifiedExecutor(sys.argv[1]) as executor:
+        result = executor.wait(sys.argv[2], timeout=120)
+        print(started, result.status, flush=True)
+    """
+)
+
+
+@pytest.mark.timeout(300)
+def test_a_killed_process_is_noticed_at_once_and_its_chain_resumes(shared_url):
+    """SIGKILL the process running a chain of 60 tasks; a new process (default 30 s leases)
+    resumes it without waiting for the lease, and every task's output is stored once."""
+    random.seed(11)
+    for _ in range(3):
+        with running([spawn("-c", CHAIN_CHILD, shared_url)]) as (child,):
+            execution_id = child.stdout.readline().strip()
+            assert execution_id, child.stderr.read()
+            time.sleep(random.uniform(0.2, 0.8))
+            child.send_signal(signal.SIGKILL)
+            child.wait(timeout=10)
+        resumed = subprocess.run(
+            [sys.executable, "-c", RESUME_CHILD, shared_url, execution_id],
+            capture_output=True,
+            text=True,
+            timeout=150,
+            env=CHILD_ENVIRONMENT,
+        )
+        assert resumed.returncode == 0, resumed.stderr
+        started, status = resumed.stdout.split()
+        assert status == "Completed"
+        with UnifiedExecutor(shared_url, run_tasks=False) as reader:
+            result = reader.get_execution(execution_id)
+        assert set(result.context) == {f"out_step_{number:02}" for number in range(60)}
+        assert output_counts(shared_url, execution_id) == (60, 60)
+        resumed_at = min(
+            (
+                task_result.started_at.timestamp()
+                for task_result in result.task_results
+                if task_result.started_at.timestamp() >= float(started)
+            ),
+            default=None,
+        )
+        assert resumed_at is not None, "the chain had finished before the kill"
+        # Well within the 30 s lease: the new process saw that the old one was gone.
+        assert resumed_at - float(started) < 15, f"the first task resumed {resumed_at - float(started):.1f}s in"
+
+
 @pytest.mark.timeout(300)
 def test_four_processes_share_two_thousand_tasks(postgres_url):
     """100 executions of 20 tasks; every task completes once, and every worker ran some."""

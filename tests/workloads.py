@@ -62,3 +62,14 @@ def after_cooperative(context):
 
 LONG_WORKLOAD = workflow(name="long_workload", tasks=[cooperative, after_cooperative])
 """A task that runs until cancelled, and a dependent."""
+
+
+def _chain(length: int, pause: float):
+    tasks = [_recorder("step_00", [], pause)]
+    for number in range(1, length):
+        tasks.append(_recorder(f"step_{number:02}", [f"step_{number - 1:02}"], pause))
+    return tasks
+
+
+CHAIN_60 = workflow(name="chain_60", tasks=_chain(60, 0.02))
+"""60 tasks in a row, 20 ms each."""

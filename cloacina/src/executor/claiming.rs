@@ -57,9 +57,8 @@ pub(super) fn claim_into(
     transition: &mut Transition,
 ) -> Result<Vec<ClaimedTask>, StoreError> {
     let micros = now.timestamp_micros();
-    let lease_until = now.timestamp_micros().saturating_add(request.lease);
     let workflows = store::Claimable { names: &request.workflow_names, revision: request.names_revision };
-    let claimed = store::claim_ready(connection, &request.owner, &workflows, request.limit, micros, lease_until)?;
+    let claimed = store::claim_ready(connection, &request.owner, &workflows, request.limit, micros, request.lease)?;
     transition.backlog_drained = claimed.len() < request.limit;
     record_claims(connection, &claimed, micros, true, log, transition)?;
     Ok(claimed)
@@ -79,7 +78,6 @@ pub(super) fn admit_ready(
     transition: &mut Transition,
 ) -> Result<Vec<ClaimedTask>, StoreError> {
     let micros = now.timestamp_micros();
-    let lease_until = now.timestamp_micros().saturating_add(request.lease);
     let pending = std::mem::take(&mut transition.pending_ready);
     let claiming = pending.len().min(request.limit);
     let mut by_execution: BTreeMap<Uuid, (&FoundReady, Vec<&str>)> = BTreeMap::new();
@@ -91,7 +89,7 @@ pub(super) fn admit_ready(
     for (execution_id, (found, task_ids)) in by_execution {
         let key = execution_id.to_string();
         for (task_id, attempt, recoveries) in
-            store::claim_pending(connection, &request.owner, &key, &task_ids, micros, lease_until)?
+            store::claim_pending(connection, &request.owner, &key, &task_ids, micros, request.lease)?
         {
             taken.insert((execution_id, task_id.clone()));
             claimed.push(ClaimedTask {

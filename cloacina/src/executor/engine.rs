@@ -68,7 +68,7 @@ impl Engine {
             permits: Arc::new(Semaphore::new(config.max_concurrent_tasks)),
             config,
             registry,
-            owner: format!("{}-{}", std::process::id(), Uuid::new_v4()),
+            owner: super::owner::new_owner_id(),
             wake: Notify::new(),
             backlog: AtomicBool::new(false),
             outcomes: Mutex::new(PendingOutcomes::default()),

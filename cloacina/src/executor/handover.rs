@@ -42,8 +42,8 @@ pub(crate) fn release(
     Ok(((), finish_transaction(connection, log, transition)?))
 }
 
-/// Deals with running tasks of registered workflows whose lease expired (their worker died or
-/// stalled): each goes back to the queue, or fails as abandoned once it has been recovered
+/// Deals with running tasks of registered workflows whose holder gave them up (its lease expired,
+/// or its process is known to be gone): each goes back to the queue, or fails as abandoned once it has been recovered
 /// `max_recoveries` times (where a definition of its execution's workflow can settle its
 /// dependents; elsewhere it goes back to the queue, and whoever claims it decides).
 pub(crate) fn recover_expired(
@@ -58,7 +58,8 @@ pub(crate) fn recover_expired(
     let mut transition = Transition::default();
     let mut finished: FinishedByExecution = BTreeMap::new();
     let claimable = store::Claimable { names: &request.workflow_names, revision: request.names_revision };
-    for lease in store::expired_leases(connection, &claimable, micros, 256)? {
+    let gone = |owner: &str| super::owner::is_gone(owner);
+    for lease in store::given_up_leases(connection, &claimable, &request.owner, &gone, micros, 256)? {
         let execution_id = super::events::parse_id(&lease.execution_id)?;
         let abandoned = if lease.recoveries.max(0) as u32 >= max_recoveries {
             let (name, version) = (&lease.workflow_name, &lease.workflow_version);
@@ -91,7 +92,11 @@ pub(crate) fn recover_expired(
                     .push((position, TaskStatus::Failed));
             }
         } else if store::requeue_expired(connection, &lease, micros)? {
-            let reason = format!("recovered: the lease of `{}` expired", lease.owner);
+            let reason = if lease.expired {
+                format!("recovered: the lease of `{}` expired", lease.owner)
+            } else {
+                format!("recovered: the lease of `{}` was left by a process that is gone", lease.owner)
+            };
             log.task(execution_id, &lease.task_id, EventKind::TaskReady, None, Some(reason));
             transition.ready.push((execution_id, lease.task_id.clone()));
         }

@@ -61,9 +61,7 @@ async fn renew(engine: &Engine) -> Result<(), StoreError> {
     let tasks = engine.held_leases();
     let held = engine
         .store
-        .write(move |connection| {
-            store::renew_leases(connection, &owner, &tasks, Utc::now().timestamp_micros().saturating_add(lease))
-        })
+        .write(move |connection| store::renew_leases(connection, &owner, &tasks, Utc::now().timestamp_micros(), lease))
         .await?;
     let held: HashSet<(Uuid, String)> = held
         .into_iter()

@@ -11,6 +11,7 @@ mod handover;
 mod inputs;
 mod listener;
 mod maintenance;
+mod owner;
 mod results;
 mod running;
 mod scheduler;
@@ -163,13 +164,14 @@ impl UnifiedExecutor {
         let url = config.apply_schema(DatabaseUrl::parse(url)?)?;
         let store = Store::open(&url, &config.store_options()).await?;
         let engine = Arc::new(Engine::new(store, config, registry));
+        // Before anything is claimed: other processes must see this executor is alive.
+        listener::start(&engine).await?;
         report_unknown_workflows(&engine).await;
         let dispatcher = tokio::spawn(worker::dispatch(Arc::clone(&engine)));
         tokio::spawn(maintenance::maintain(Arc::clone(&engine)));
         if engine.store.is_sqlite_file() {
             tokio::spawn(maintenance::checkpoint(Arc::clone(&engine)));
         }
-        listener::spawn(&engine);
         let lifecycle = Arc::new(Lifecycle { engine: Arc::clone(&engine), dispatcher: Mutex::new(Some(dispatcher)) });
         Ok(Self { engine, lifecycle })
     }

@@ -8,7 +8,7 @@ use diesel::sql_types::{BigInt, Integer, Text};
 use diesel::{OptionalExtension, RunQueryDsl};
 
 use super::connection::AnyConnection;
-use super::statement::{Statement, json_list, sql};
+use super::statement::{Statement, database_now, json_list, sql};
 use crate::error::StoreError;
 
 sql! {
@@ -23,7 +23,8 @@ sql! {
                  RETURNING execution_id, task_id, workflow_name, workflow_version, attempt, recoveries",
         postgres: concat!(
             "UPDATE task_executions AS t \
-             SET status = 'Running', attempt = t.attempt + 1, lease_owner = ?, lease_expires_at = ?, started_at = ? \
+             SET status = 'Running', attempt = t.attempt + 1, lease_owner = ?, lease_expires_at = ", database_now!(),
+            " + ?, started_at = ? \
              FROM (SELECT execution_id, task_id FROM task_executions \
                    WHERE status = 'Ready' AND ready_at <= ? AND workflow_name", json_list!(postgres),
             " ORDER BY ready_at LIMIT ? FOR UPDATE SKIP LOCKED) AS c \
@@ -84,7 +85,7 @@ impl ClaimedTask {
 }
 
 sql! {
-    /// Claims a `Pending` task found ready in the same transaction.
+    /// Claims a `Pending` task found ready in the same transaction (SQLite).
     ClaimPendingTask = "UPDATE task_executions \
                         SET status = 'Running', ready_at = ?, attempt = attempt + 1, lease_owner = ?, \
                             lease_expires_at = ?, started_at = ? \
@@ -93,26 +94,28 @@ sql! {
 }
 
 sql! {
-    /// Claims `Pending` tasks of an execution found ready in the same transaction.
+    /// Claims `Pending` tasks of an execution found ready in the same transaction (PostgreSQL).
     ClaimPendingTasks = concat!(
         "UPDATE task_executions \
-         SET status = 'Running', ready_at = ?, attempt = attempt + 1, lease_owner = ?, lease_expires_at = ?, \
-             started_at = ? \
+         SET status = 'Running', ready_at = ?, attempt = attempt + 1, lease_owner = ?, lease_expires_at = ",
+        database_now!(), " + ?, started_at = ? \
          WHERE execution_id = ? AND status = 'Pending' AND task_id", json_list!(postgres),
         " RETURNING task_id, attempt, recoveries");
 }
 
 /// Claims the named tasks of an execution, which the current transaction found ready while they
 /// are still `Pending` in the database (so that one statement moves each from `Pending` to
-/// `Running`); returns each claimed task with its start and recovery counts.
+/// `Running`), leased for `lease` microseconds; returns each claimed task with its start and
+/// recovery counts.
 pub(crate) fn claim_pending(
     connection: &mut AnyConnection,
     owner: &str,
     execution_id: &str,
     task_ids: &[&str],
     now: i64,
-    lease_until: i64,
+    lease: i64,
 ) -> Result<Vec<(String, i32, i32)>, StoreError> {
+    let lease_until = now.saturating_add(lease);
     let mut claimed = Vec::with_capacity(task_ids.len());
     if matches!(connection, AnyConnection::Sqlite(_)) {
         for task_id in task_ids {
@@ -135,7 +138,7 @@ pub(crate) fn claim_pending(
                 Statement::<ClaimPendingTasks>::new()
                     .big(now)
                     .text(owner)
-                    .big(lease_until)
+                    .big(lease)
                     .big(now)
                     .text(execution_id)
                     .list(chunk)
@@ -163,20 +166,21 @@ pub(crate) fn sync_claimable(connection: &mut AnyConnection, workflows: &Claimab
 }
 
 /// Claims up to `limit` tasks that are `Ready` (and due by `now`) for workflows in
-/// `workflow_names`, oldest first: each becomes `Running`, leased to `owner` until `lease_until`,
-/// with its attempt counter raised.
+/// `workflow_names`, oldest first: each becomes `Running`, leased to `owner` for `lease`
+/// microseconds (by the database's clock on PostgreSQL), with its attempt counter raised.
 pub(crate) fn claim_ready(
     connection: &mut AnyConnection,
     owner: &str,
     workflows: &Claimable<'_>,
     limit: usize,
     now: i64,
-    lease_until: i64,
+    lease: i64,
 ) -> Result<Vec<ClaimedTask>, StoreError> {
     if workflows.names.is_empty() || limit == 0 {
         return Ok(Vec::new());
     }
-    let statement = Statement::<ClaimReady>::new().text(owner).big(lease_until).big(now).big(now);
+    let statement =
+        Statement::<ClaimReady>::new().text(owner).big_per_backend(now.saturating_add(lease), lease).big(now).big(now);
     let statement = if matches!(connection, AnyConnection::Sqlite(_)) {
         sync_claimable(connection, workflows)?;
         statement

@@ -38,7 +38,7 @@ pub use connection::is_connection_lost;
 pub(crate) use events::{EventRow, NewEventRow, insert_events, load_events};
 pub use executions::ExecutionFilter;
 pub(crate) use executions::*;
-pub(crate) use leases::{expired_leases, renew_leases, requeue_expired};
+pub(crate) use leases::{given_up_leases, renew_leases, requeue_expired};
 pub(crate) use notifications::notify;
 pub use notifications::{Listener, Notification};
 pub(crate) use outputs::load_outputs;
@@ -159,9 +159,10 @@ impl Store {
         Ok(store)
     }
 
-    /// Connects a listener for other processes' notifications; `None` on SQLite.
-    pub fn listener(&self) -> Result<Option<Listener>, StoreError> {
-        Listener::connect(&self.target)
+    /// Connects a listener for other processes' notifications, holding the advisory lock that
+    /// tells them `owner` is alive; `None` on SQLite.
+    pub fn listener(&self, owner: &str) -> Result<Option<Listener>, StoreError> {
+        Listener::connect(&self.target, owner)
     }
 
     /// True when the database is a SQLite file, which the executor checkpoints (see

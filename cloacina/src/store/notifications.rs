@@ -75,12 +75,14 @@ pub struct Listener {
 }
 
 impl Listener {
-    /// Connects and starts listening; `None` for SQLite.
-    pub(crate) fn connect(target: &ConnectionTarget) -> Result<Option<Self>, StoreError> {
+    /// Connects, takes the advisory lock that tells other processes `owner` is alive (held as
+    /// long as this connection), and starts listening; `None` for SQLite.
+    pub(crate) fn connect(target: &ConnectionTarget, owner: &str) -> Result<Option<Self>, StoreError> {
         let AnyConnection::Postgres(mut connection) = target.establish()? else {
             return Ok(None);
         };
         let schema = diesel::sql_query("SELECT current_schema() AS schema").get_result::<Schema>(&mut connection)?;
+        super::leases::lock_owner(&mut connection, owner)?;
         connection.batch_execute(&format!("LISTEN {CHANNEL}"))?;
         Ok(Some(Self { connection, prefix: format!("{}|", schema.schema) }))
     }

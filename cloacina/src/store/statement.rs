@@ -71,6 +71,15 @@ macro_rules! json_list {
 }
 pub(crate) use json_list;
 
+/// The database's clock in microseconds since the Unix epoch (PostgreSQL). Leases are stamped
+/// and compared by it there, so that hosts whose clocks disagree agree on when a lease runs out.
+macro_rules! database_now {
+    () => {
+        "CAST(EXTRACT(EPOCH FROM clock_timestamp()) * 1000000 AS BIGINT)"
+    };
+}
+pub(crate) use database_now;
+
 /// One bound value.
 trait Bind: Send {
     fn push<'b>(&'b self, out: &mut AstPass<'_, 'b, MultiBackend>) -> QueryResult<()>;
@@ -88,6 +97,19 @@ where
 {
     fn push<'b>(&'b self, out: &mut AstPass<'_, 'b, MultiBackend>) -> QueryResult<()> {
         out.push_bind_param::<ST, T>(&self.value)
+    }
+}
+
+/// A 64-bit integer whose value depends on the backend.
+struct PerBackend {
+    sqlite: i64,
+    postgres: i64,
+}
+
+impl Bind for PerBackend {
+    fn push<'b>(&'b self, out: &mut AstPass<'_, 'b, MultiBackend>) -> QueryResult<()> {
+        let value = if matches!(out.backend(), MultiBackend::Postgres(_)) { &self.postgres } else { &self.sqlite };
+        out.push_bind_param::<BigInt, i64>(value)
     }
 }
 
@@ -132,6 +154,13 @@ impl<S: Sql, ST> Statement<S, ST> {
     /// Binds a 64-bit integer.
     pub fn big(self, value: i64) -> Self {
         self.bind::<BigInt, i64>(value)
+    }
+
+    /// Binds a 64-bit integer that differs by backend: for a value the SQLite text uses as it is
+    /// where the PostgreSQL text adds it to something of the database's (its clock, say).
+    pub fn big_per_backend(mut self, sqlite: i64, postgres: i64) -> Self {
+        self.binds.push(Box::new(PerBackend { sqlite, postgres }));
+        self
     }
 
     /// Binds a 32-bit integer or `NULL`.

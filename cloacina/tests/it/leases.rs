@@ -22,6 +22,7 @@ crate::shared_backend_tests!(
     a_task_longer_than_its_lease_keeps_it,
     shutdown_lets_a_short_task_finish,
     a_scheduled_retry_waits_for_its_time_after_a_restart,
+    a_worker_blocked_in_a_call_keeps_its_task,
 );
 
 /// Sets its flag when dropped: proof that a task's future was stopped.
@@ -271,4 +272,57 @@ async fn a_scheduled_retry_waits_for_its_time_after_a_restart(database: TestData
     let waited = first.started_at.unwrap() - first_started_at.unwrap();
     assert!(waited >= chrono::Duration::milliseconds(1500), "the retry ran {waited:?} after the first attempt began");
     staying.shutdown().await;
+}
+
+/// A worker whose task blocks its thread for a while is slow, not gone: an executor looking for
+/// abandoned work every third of a second never takes its task over.
+async fn a_worker_blocked_in_a_call_keeps_its_task(database: TestDatabase) {
+    let started = Arc::new(AtomicBool::new(false));
+    let starting = Arc::clone(&started);
+    let blocking = FunctionTask::new("first", move |mut context: Context| {
+        let started = Arc::clone(&starting);
+        async move {
+            started.store(true, Ordering::SeqCst);
+            tokio::task::block_in_place(|| std::thread::sleep(Duration::from_secs(3)));
+            context.insert("done_by", "the first executor")?;
+            Ok(context)
+        }
+    });
+    let patient = ExecutorConfig { lease_duration: Duration::from_secs(60), ..test_config() };
+    let runner = executor(&database, workflow(blocking), patient).await;
+    let handle = runner.start("leased", Context::new()).await.unwrap();
+    wait_for(&started).await;
+    let watcher = executor(&database, workflow(quick()), short_leases()).await;
+    let result = handle.wait_timeout(Duration::from_secs(20)).await.unwrap();
+    assert_eq!(result.status, ExecutionStatus::Completed, "{:?}", result.error);
+    assert_eq!(result.context.get("done_by").unwrap(), "the first executor");
+    assert_eq!(result.task("first").unwrap().recoveries, 0);
+    runner.shutdown().await;
+    watcher.shutdown().await;
+}
+
+/// On PostgreSQL an executor holds a lock for as long as it runs: once it is gone, another
+/// executor resumes its tasks at once, not when their (here one-minute) leases run out.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_notices_a_gone_owner_before_its_lease_runs_out() {
+    let Some(database) = TestDatabase::create(crate::support::Backend::Postgres).await else { return };
+    let (started, stopped) = (Arc::new(AtomicBool::new(false)), Arc::new(AtomicBool::new(false)));
+    let patient = ExecutorConfig { lease_duration: Duration::from_secs(60), ..test_config() };
+    let first = executor(&database, workflow(stuck(Arc::clone(&started), stopped)), patient.clone()).await;
+    let execution_id = first.start("leased", Context::new()).await.unwrap().execution_id();
+    wait_for(&started).await;
+    // As if its process died: its connections close, and its lock with them.
+    drop(first);
+    tokio::time::sleep(Duration::from_millis(300)).await;
+
+    let resumed_at = Instant::now();
+    let second = executor(&database, workflow(quick()), patient).await;
+    let result = second.wait(execution_id, Some(Duration::from_secs(20))).await.unwrap();
+    assert_eq!(result.status, ExecutionStatus::Completed, "{:?}", result.error);
+    assert!(resumed_at.elapsed() < Duration::from_secs(10), "took {:?}", resumed_at.elapsed());
+    let events = second.events(execution_id).await.unwrap();
+    assert!(events.iter().any(|event| {
+        event.message.as_deref().is_some_and(|message| message.ends_with("was left by a process that is gone"))
+    }));
+    second.shutdown().await;
 }
