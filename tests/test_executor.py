@@ -377,3 +377,21 @@ def test_an_error_with_nul_or_a_huge_message_is_stored_cleanly(executor, unique_
         stored = result.task("long").error
         assert len(stored.encode()) <= 64 * 1024
         assert stored.endswith("more bytes not stored]")
+
+
+def test_reprs_quote_strings_like_python(executor, unique_name):
+    name = f"{unique_name}_it's"
+    workflow(name=name, tasks=[task(id="o'clock")(lambda context: None)])
+    handle = executor.start(name)
+    result = handle.wait(timeout=30)
+    assert repr(result) == (
+        f"""ExecutionResult(execution_id='{result.execution_id}', workflow_name="{name}", status='Completed', tasks=1)"""
+    )
+    assert repr(result.task("o'clock")) == """TaskResult(task_id="o'clock", status='Completed', attempts=1)"""
+    [summary] = executor.list_executions(workflow=name)
+    assert repr(summary) == (
+        f"""ExecutionSummary(execution_id='{result.execution_id}', workflow_name="{name}", status='Completed')"""
+    )
+    started = next(event for event in handle.events() if event.kind == "TaskStarted")
+    assert repr(started) == """Event(kind='TaskStarted', task_id="o'clock")"""
+    assert repr(executor).startswith("UnifiedExecutor('")

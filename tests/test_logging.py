@@ -48,3 +48,17 @@ def test_engine_warnings_reach_the_cloacina_logger(tmp_path, caplog):
     assert record.getMessage().startswith("unfinished executions of a workflow this executor has not registered")
     assert "count=1" in record.getMessage()
     assert record.engine_target.startswith("cloacina")
+
+
+def test_an_unknown_workflow_logs_nothing(caplog):
+    import cloacina
+
+    with caplog.at_level(logging.WARNING, logger="cloacina"), UnifiedExecutor("sqlite:///:memory:") as executor:
+        for _ in range(3):
+            try:
+                executor.execute("no_such_workflow")
+            except cloacina.WorkflowNotFoundError:
+                pass
+        # The engine's records reach `logging` from a thread of their own: give them time.
+        time.sleep(0.5)
+    assert [record.getMessage() for record in caplog.records if record.name == "cloacina"] == []

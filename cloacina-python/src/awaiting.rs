@@ -29,9 +29,11 @@ pub struct Request {
 /// or its asyncio task cancelled), the execution is cancelled; if the timeout passes, it is
 /// cancelled and `ExecutionTimeoutError` raised.
 pub async fn run(executor: UnifiedExecutor, execution_id: Uuid, request: Request) -> BindingResult<ExecutionResult> {
-    let mut abandon = CancelOnDrop { executor: executor.clone(), execution_id, armed: true };
+    // Armed once the execution exists: one that never started has nothing to cancel.
+    let mut abandon = CancelOnDrop { executor: executor.clone(), execution_id, armed: false };
     let Request { workflow, context, timeout, on_event } = request;
     let handle = executor.start_as(execution_id, workflow, context).await?;
+    abandon.armed = true;
     let delivery = on_event.map(|callback| tokio::spawn(deliver(executor.event_stream(execution_id), callback)));
     let waited = match timeout {
         Some(limit) => tokio::time::timeout(limit, handle.wait()).await.ok(),

@@ -246,6 +246,11 @@ fn sequence<'py>(
     Ok(Value::Array(converted))
 }
 
+/// Text as Python's `repr` shows it (`'etl'`, `"it's"`), for the classes' reprs.
+pub fn quoted(py: Python<'_>, text: &str) -> PyResult<String> {
+    Ok(PyString::new(py, text).repr()?.to_string())
+}
+
 /// The qualified name of an object's type: `datetime.datetime`, `int`.
 pub fn type_name(value: &Bound<'_, PyAny>) -> String {
     qualified_name(&value.get_type())

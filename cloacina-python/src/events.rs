@@ -10,6 +10,7 @@ use pyo3::sync::PyOnceLock;
 use tokio::sync::Mutex;
 
 use crate::awaitable::awaitable;
+use crate::convert::quoted;
 use crate::exceptions::BindingError;
 use crate::runtime::block_on_interruptibly;
 
@@ -77,11 +78,12 @@ impl PyEvent {
         self.inner.sequence
     }
 
-    fn __repr__(&self) -> String {
-        match &self.inner.task_id {
-            Some(task) => format!("Event(kind='{}', task_id={task:?})", self.inner.kind),
-            None => format!("Event(kind='{}')", self.inner.kind),
-        }
+    fn __repr__(&self, py: Python<'_>) -> PyResult<String> {
+        let kind = quoted(py, self.inner.kind.as_str())?;
+        Ok(match &self.inner.task_id {
+            Some(task) => format!("Event(kind={kind}, task_id={})", quoted(py, task)?),
+            None => format!("Event(kind={kind})"),
+        })
     }
 }
 

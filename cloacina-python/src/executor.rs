@@ -17,7 +17,7 @@ use crate::awaitable::awaitable;
 use crate::awaiting;
 use crate::calls;
 use crate::context::PyContext;
-use crate::convert::type_name;
+use crate::convert::{quoted, type_name};
 use crate::exceptions::{BindingError, BindingResult, ErrorKind, error};
 use crate::handle::PyExecutionHandle;
 use crate::loops;
@@ -470,8 +470,9 @@ impl PyUnifiedExecutor {
         false
     }
 
-    fn __repr__(&self) -> String {
-        format!("UnifiedExecutor({:?}, owner={:?})", self.inner.database(), self.inner.owner_id())
+    fn __repr__(&self, py: Python<'_>) -> PyResult<String> {
+        let (database, owner) = (quoted(py, self.inner.database())?, quoted(py, self.inner.owner_id())?);
+        Ok(format!("UnifiedExecutor({database}, owner={owner})"))
     }
 }
 

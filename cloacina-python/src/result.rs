@@ -6,6 +6,7 @@ use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
 
 use crate::context::PyContext;
+use crate::convert::quoted;
 use crate::exceptions::{ErrorKind, class};
 use crate::python_task::TRACEBACK_SEPARATOR;
 
@@ -126,14 +127,14 @@ impl PyExecutionResult {
         Err(PyErr::from_value(exception))
     }
 
-    fn __repr__(&self) -> String {
-        format!(
-            "ExecutionResult(execution_id='{}', workflow_name={:?}, status='{}', tasks={})",
+    fn __repr__(&self, py: Python<'_>) -> PyResult<String> {
+        Ok(format!(
+            "ExecutionResult(execution_id='{}', workflow_name={}, status={}, tasks={})",
             self.inner.execution_id,
-            self.inner.workflow_name,
-            self.inner.status,
+            quoted(py, &self.inner.workflow_name)?,
+            quoted(py, self.inner.status.as_str())?,
             self.inner.task_results.len()
-        )
+        ))
     }
 }
 
@@ -222,11 +223,13 @@ impl PyTaskResult {
         Some(format!("Traceback (most recent call last):\n{body}"))
     }
 
-    fn __repr__(&self) -> String {
-        format!(
-            "TaskResult(task_id={:?}, status='{}', attempts={})",
-            self.inner.task_id, self.inner.status, self.inner.attempts
-        )
+    fn __repr__(&self, py: Python<'_>) -> PyResult<String> {
+        Ok(format!(
+            "TaskResult(task_id={}, status={}, attempts={})",
+            quoted(py, &self.inner.task_id)?,
+            quoted(py, self.inner.status.as_str())?,
+            self.inner.attempts
+        ))
     }
 }
 
@@ -274,10 +277,12 @@ impl PyExecutionSummary {
         self.inner.finished_at
     }
 
-    fn __repr__(&self) -> String {
-        format!(
-            "ExecutionSummary(execution_id='{}', workflow_name={:?}, status='{}')",
-            self.inner.execution_id, self.inner.workflow_name, self.inner.status
-        )
+    fn __repr__(&self, py: Python<'_>) -> PyResult<String> {
+        Ok(format!(
+            "ExecutionSummary(execution_id='{}', workflow_name={}, status={})",
+            self.inner.execution_id,
+            quoted(py, &self.inner.workflow_name)?,
+            quoted(py, self.inner.status.as_str())?
+        ))
     }
 }

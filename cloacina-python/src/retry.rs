@@ -118,7 +118,7 @@ impl PyRetryPolicy {
 
     fn __repr__(&self) -> String {
         format!(
-            "RetryPolicy(max_attempts={}, backoff={:?}, initial_delay={}, max_delay={}, jitter={})",
+            "RetryPolicy(max_attempts={}, backoff='{}', initial_delay={}, max_delay={}, jitter={})",
             self.policy.max_attempts,
             self.backoff(),
             self.initial_delay(),
