@@ -384,9 +384,8 @@ def test_reprs_quote_strings_like_python(executor, unique_name):
     workflow(name=name, tasks=[task(id="o'clock")(lambda context: None)])
     handle = executor.start(name)
     result = handle.wait(timeout=30)
-    assert repr(result) == (
-        f"""ExecutionResult(execution_id='{result.execution_id}', workflow_name="{name}", status='Completed', tasks=1)"""
-    )
+    expected = f"""execution_id='{result.execution_id}', workflow_name="{name}", status='Completed', tasks=1"""
+    assert repr(result) == f"ExecutionResult({expected})"
     assert repr(result.task("o'clock")) == """TaskResult(task_id="o'clock", status='Completed', attempts=1)"""
     [summary] = executor.list_executions(workflow=name)
     assert repr(summary) == (
