@@ -394,3 +394,32 @@ def test_reprs_quote_strings_like_python(executor, unique_name):
     started = next(event for event in handle.events() if event.kind == "TaskStarted")
     assert repr(started) == """Event(kind='TaskStarted', task_id="o'clock")"""
     assert repr(executor).startswith("UnifiedExecutor('")
+
+
+def test_a_timed_out_call_still_running_keeps_its_slot(database_url, unique_name):
+    """A plain function cannot be stopped: after its attempt times out it goes on in its thread,
+    and the executor counts it against max_concurrent_tasks until it returns, rather than
+    claiming work it has no thread for."""
+
+    @task(id="stubborn", timeout=0.3)
+    def stubborn(context):
+        time.sleep(1.5)  # ignores context.cancelled
+
+    @task(id="other")
+    def other(context):
+        return {"ran_at": time.time()}
+
+    workflow(name=f"{unique_name}_stubborn", tasks=[stubborn])
+    workflow(name=f"{unique_name}_other", tasks=[other])
+    with UnifiedExecutor(database_url, max_concurrent_tasks=1, poll_interval=0.05) as executor:
+        first = executor.start(f"{unique_name}_stubborn")
+        deadline = time.monotonic() + 10
+        while executor.get_execution(first.execution_id).task("stubborn").status != "Running":
+            assert time.monotonic() < deadline, "the stubborn task never started"
+            time.sleep(0.01)
+        second = executor.start(f"{unique_name}_other")
+        failed = first.wait(timeout=30)
+        assert failed.status == "Failed"
+        assert "timed out after 300ms" in failed.task("stubborn").error
+        waited = second.wait(timeout=30).context["ran_at"] - failed.task("stubborn").started_at.timestamp()
+        assert waited >= 1.4, f"the other task ran {waited:.2f}s in, while the timed-out call still ran"

@@ -24,7 +24,7 @@ use crate::loops;
 use crate::python_threads;
 use crate::result::{PyExecutionResult, PyExecutionSummary};
 use crate::retry::seconds;
-use crate::runtime::{block_on, block_on_interruptibly};
+use crate::runtime::{block_on, block_on_interruptibly, runtime};
 use crate::workflow::PyWorkflow;
 
 /// The configuration keywords, as the engine names its fields.
@@ -301,7 +301,16 @@ impl PyUnifiedExecutor {
             loops::bind(py, execution_id, locals);
         }
         let awaiting::Request { workflow, context, on_event, .. } = request;
-        block_on(py, async move { executor.start_as(execution_id, workflow, context).await })?;
+        let started = block_on(py, async move { executor.start_as(execution_id, workflow, context).await });
+        if let Err(error) = started {
+            loops::unbind(execution_id);
+            return Err(error.into());
+        }
+        if loops::is_bound(execution_id) {
+            // The caller's loop (and a copy of its context variables) is kept only while the
+            // execution runs.
+            runtime().spawn(unbind_when_finished(self.inner.downgrade(), execution_id));
+        }
         if let Some(callback) = on_event {
             awaiting::deliver_in_background(self.inner.event_stream(execution_id), callback);
         }
@@ -474,6 +483,25 @@ impl PyUnifiedExecutor {
         let (database, owner) = (quoted(py, self.inner.database())?, quoted(py, self.inner.owner_id())?);
         Ok(format!("UnifiedExecutor({database}, owner={owner})"))
     }
+}
+
+/// How long the task that unbinds a started execution's loop keeps its executor alive at a time.
+const UNBIND_CHECK: Duration = Duration::from_secs(5);
+
+/// Forgets a started execution's loop once the execution has finished, or once its executor is
+/// gone (without keeping the executor alive meanwhile for longer than [`UNBIND_CHECK`]).
+async fn unbind_when_finished(executor: WeakExecutor, execution_id: Uuid) {
+    while let Some(executor) = executor.upgrade() {
+        tokio::select! {
+            finished = executor.finished(execution_id, Some(UNBIND_CHECK)) => {
+                if !matches!(finished, Err(cloacina::ExecutorError::WaitTimeout { .. })) {
+                    break;
+                }
+            }
+            _ = executor.closed() => break,
+        }
+    }
+    loops::unbind(execution_id);
 }
 
 /// The parts of an execution request, checked.

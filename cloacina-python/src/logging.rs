@@ -9,8 +9,8 @@
 use std::fmt::Write as _;
 use std::sync::Arc;
 use std::sync::OnceLock;
-use std::sync::atomic::{AtomicU8, Ordering};
-use std::sync::mpsc::{self, Receiver, Sender};
+use std::sync::atomic::{AtomicU8, AtomicU64, Ordering};
+use std::sync::mpsc::{self, Receiver, SyncSender, TrySendError};
 
 use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
@@ -29,7 +29,31 @@ pub const LOGGER: &str = "cloacina";
 static LEVEL: AtomicU8 = AtomicU8::new(2);
 
 /// Where the layer sends records; the delivery thread starts with the first one.
-static RECORDS: OnceLock<Sender<Record>> = OnceLock::new();
+static RECORDS: OnceLock<Outbox> = OnceLock::new();
+
+/// Records waiting for the delivery thread at most: past that, records are left out (and
+/// counted), rather than held in memory without limit while Python's logging falls behind.
+const WAITING_RECORDS: usize = 10_000;
+
+/// The records on their way to the delivery thread, and how many were left out.
+struct Outbox {
+    sender: SyncSender<Record>,
+    dropped: AtomicU64,
+}
+
+impl Outbox {
+    /// Hands a record on, or counts it as left out when the queue is full.
+    fn offer(&self, record: Record) {
+        if let Err(TrySendError::Full(_)) = self.sender.try_send(record) {
+            self.dropped.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+
+    /// How many records were left out since the last call.
+    fn take_dropped(&self) -> u64 {
+        self.dropped.swap(0, Ordering::Relaxed)
+    }
+}
 
 /// One event, ready for `logging`.
 struct Record {
@@ -107,24 +131,24 @@ impl<S: Subscriber> Layer<S> for ToPython {
         event.record(&mut text);
         let metadata = event.metadata();
         let record = Record { level: *metadata.level(), target: metadata.target().to_owned(), message: text.finish() };
-        // The delivery thread only ends with the process.
-        let _ = records().send(record);
+        records().offer(record);
     }
 }
 
-/// The sender to the delivery thread, started on first use.
-fn records() -> &'static Sender<Record> {
+/// The records on their way to the delivery thread, which starts on first use.
+fn records() -> &'static Outbox {
     RECORDS.get_or_init(|| {
-        let (sender, receiver) = mpsc::channel();
+        let (sender, receiver) = mpsc::sync_channel(WAITING_RECORDS);
         let started = std::thread::Builder::new().name("cloacina-logging".to_owned()).spawn(move || deliver(receiver));
         if let Err(error) = started {
             eprintln!("cloacina: cannot start the thread that passes engine logs to Python: {error}");
         }
-        sender
+        Outbox { sender, dropped: AtomicU64::new(0) }
     })
 }
 
-/// Hands each record to `logging`, until the interpreter exits.
+/// Hands each record to `logging`, until the interpreter exits; says so when records were left
+/// out.
 fn deliver(receiver: Receiver<Record>) {
     while let Ok(record) = receiver.recv() {
         // Counted before looking: exit waits for a call in flight, so none attaches too late.
@@ -132,11 +156,28 @@ fn deliver(receiver: Receiver<Record>) {
         if python_threads::is_exiting() {
             return;
         }
+        let dropped = records().take_dropped();
         Python::attach(|py| {
-            if let Err(error) = log(py, &record) {
+            let mut result = log(py, &record);
+            if dropped > 0 {
+                result = result.and(log(py, &left_out(dropped)));
+            }
+            if let Err(error) = result {
                 error.write_unraisable(py, None);
             }
         });
+    }
+}
+
+/// The record that says how many records were left out.
+fn left_out(count: u64) -> Record {
+    Record {
+        level: Level::WARN,
+        target: "cloacina::logging".to_owned(),
+        message: format!(
+            "{count} engine log records were left out: they came faster than Python's logging handled them \
+             (at most {WAITING_RECORDS} wait)"
+        ),
     }
 }
 
@@ -188,6 +229,20 @@ impl Visit for Text {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn records_past_the_limit_are_counted_not_kept() {
+        let (sender, receiver) = mpsc::sync_channel(2);
+        let outbox = Outbox { sender, dropped: AtomicU64::new(0) };
+        let record = || Record { level: Level::INFO, target: "test".to_owned(), message: "hello".to_owned() };
+        for _ in 0..5 {
+            outbox.offer(record());
+        }
+        assert_eq!(receiver.try_iter().count(), 2);
+        assert_eq!(outbox.take_dropped(), 3);
+        assert_eq!(outbox.take_dropped(), 0);
+        assert!(left_out(3).message.starts_with("3 engine log records were left out"));
+    }
 
     #[test]
     fn python_levels_map_to_the_most_detailed_level_they_let_through() {

@@ -63,6 +63,11 @@ pub fn context<'py>(py: Python<'py>, execution_id: Option<Uuid>) -> PyResult<Bou
     }
 }
 
+/// Whether the execution is bound to a loop.
+pub fn is_bound(execution_id: Uuid) -> bool {
+    bound().as_ref().is_some_and(|map| map.contains_key(&execution_id))
+}
+
 /// Forgets the execution's loop.
 pub fn unbind(execution_id: Uuid) {
     if let Some(map) = bound().as_mut() {

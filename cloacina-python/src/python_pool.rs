@@ -9,6 +9,11 @@
 //! whenever calls are queued behind the one running: it takes the GIL as soon as the running
 //! call lets go of it (or when Python's switch interval makes it), and carries on with the
 //! queue. Threads that find nothing to do for a while end.
+//!
+//! The queue needs no bound of its own: each task call holds its attempt's task slot while it
+//! waits and runs (so executors queue no more calls than their `max_concurrent_tasks`), and the
+//! other callers (event callbacks, deliveries to event loops) wait for their call to end before
+//! making the next.
 
 use std::collections::VecDeque;
 use std::future::Future;

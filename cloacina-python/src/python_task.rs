@@ -12,7 +12,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use async_trait::async_trait;
-use cloacina::{Context, RetryPolicy, Task, TaskError, TriggerRule};
+use cloacina::{Context, RetryPolicy, Task, TaskError, TaskSlot, TriggerRule};
 use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
 use pyo3::types::{PyDict, PyTuple};
@@ -67,16 +67,24 @@ impl Task for PythonTask {
         self.spec.trigger.clone()
     }
 
-    async fn execute(&self, context: Context) -> Result<Context, TaskError> {
+    async fn execute(&self, mut context: Context) -> Result<Context, TaskError> {
+        // Held by the Python call, not the attempt: a call that outlives its attempt (a timed-out
+        // `def` still in its thread, a coroutine that ignores cancellation) keeps its slot of the
+        // executor's capacity taken until it returns.
+        let slot = context.take_slot();
         let cancelled = Arc::new(AtomicBool::new(false));
         // The engine stops an attempt by dropping this future: the function then sees
         // `context.cancelled` turn true, and a coroutine gets `CancelledError`.
         let mut guard = CancelOnDrop { flag: Arc::clone(&cancelled), submission: Arc::default(), armed: true };
         let result = if self.spec.is_async {
-            self.run_coroutine(context, cancelled, &guard).await
+            self.run_coroutine(context, cancelled, &guard, slot).await
         } else {
             let (spec, may_run_in_place) = (Arc::clone(&self.spec), without_timeout(&context));
-            let body = move |py: Python<'_>| call(py, &spec, context, cancelled);
+            let body = move |py: Python<'_>| {
+                let result = call(py, &spec, context, cancelled);
+                drop(slot);
+                result
+            };
             let in_place = if may_run_in_place {
                 python_threads::try_call_in_place(Arc::clone(&guard.flag), body)
             } else {
@@ -98,11 +106,13 @@ impl PythonTask {
         context: Context,
         cancelled: Arc<AtomicBool>,
         guard: &CancelOnDrop,
+        slot: TaskSlot,
     ) -> Result<Context, TaskError> {
         let execution_id = context.attempt().map(|attempt| attempt.execution_id);
         let (sender, outcome) = oneshot::channel();
-        let slot = Arc::clone(&guard.submission);
-        let job = start_coroutine(Arc::clone(&self.spec), execution_id, context, cancelled, sender, slot);
+        let submission = Arc::clone(&guard.submission);
+        let started = Started { execution_id, context, cancelled, sender, submission, slot };
+        let job = start_coroutine(Arc::clone(&self.spec), started);
         // The loop's own thread starts the coroutine if the loop watches an inbox; otherwise a
         // pool thread takes the GIL and hands the coroutine over.
         let job = match loops::inbox(execution_id) {
@@ -135,17 +145,23 @@ fn send(reply: &Reply, result: Result<Context, TaskError>) {
     }
 }
 
-/// The job that calls a coroutine function with the context and schedules its coroutine; the
-/// loop's thread turns the coroutine's outcome into the attempt's result as it ends.
-fn start_coroutine(
-    spec: Arc<TaskSpec>,
+/// What starting an attempt's coroutine needs.
+struct Started {
     execution_id: Option<Uuid>,
     context: Context,
     cancelled: Arc<AtomicBool>,
     sender: oneshot::Sender<Result<Context, TaskError>>,
-    slot: Arc<Mutex<Option<Py<PyAny>>>>,
-) -> Job {
+    /// Where the coroutine's `Submission` goes once it is scheduled, to cancel it.
+    submission: Arc<Mutex<Option<Py<PyAny>>>>,
+    /// The attempt's task slot, held until the coroutine ends.
+    slot: TaskSlot,
+}
+
+/// The job that calls a coroutine function with the context and schedules its coroutine; the
+/// loop's thread turns the coroutine's outcome into the attempt's result as it ends.
+fn start_coroutine(spec: Arc<TaskSpec>, started: Started) -> Job {
     Box::new(move |py, place| {
+        let Started { execution_id, context, cancelled, sender, submission: slot, slot: capacity } = started;
         let reply: Reply = Arc::new(Mutex::new(Some(sender)));
         let flag = Arc::clone(&cancelled);
         let py_context = match Py::new(py, PyContext::for_attempt(context, cancelled)) {
@@ -162,6 +178,7 @@ fn start_coroutine(
                 .map_err(|error| failure(py, &finishing, &error))
                 .and_then(|returned| complete(py, &finishing, py_context.bind(py), returned.into_bound(py)));
             send(&finishing_reply, result);
+            drop(capacity);
         });
         let submission = match coroutine::submit(py, execution_id, &coroutine, place, finish) {
             Ok(submission) => submission,

@@ -112,6 +112,13 @@ impl Context {
         self.attempt.as_ref()
     }
 
+    /// Takes the attempt's task slot out of the context, for code that starts a call the engine
+    /// cannot stop and must keep the slot taken exactly as long as that call runs (the context
+    /// itself may be kept longer). Empty for a context that is not an attempt's input.
+    pub fn take_slot(&mut self) -> TaskSlot {
+        self.attempt.as_mut().map(|attempt| std::mem::take(&mut attempt.slot)).unwrap_or_default()
+    }
+
     /// Marks the context as the input of an attempt.
     pub(crate) fn set_attempt(&mut self, attempt: Attempt) {
         self.attempt = Some(attempt);

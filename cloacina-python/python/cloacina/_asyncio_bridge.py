@@ -100,13 +100,15 @@ def watch(loop: asyncio.AbstractEventLoop, inbox: Any, from_loop_thread: bool) -
     """Makes ``loop`` call ``inbox()`` whenever its socket is readable; ``False`` if the loop
     cannot watch sockets. The loop holds the inbox until it closes; this module only refers to it.
     """
+    # The reader is registered in an empty context: the loop keeps it (and the context it was
+    # registered in) for as long as it runs, which must not keep the caller's context variables.
     if from_loop_thread:
         try:
-            loop.add_reader(inbox.fileno(), inbox)
+            contextvars.Context().run(loop.add_reader, inbox.fileno(), inbox)
         except NotImplementedError:
             return False
     elif isinstance(loop, asyncio.SelectorEventLoop):
-        loop.call_soon_threadsafe(loop.add_reader, inbox.fileno(), inbox)
+        loop.call_soon_threadsafe(loop.add_reader, inbox.fileno(), inbox, context=contextvars.Context())
     else:
         return False
     _watched[loop] = weakref.ref(inbox)

@@ -3,9 +3,11 @@
 //!
 //! Deltas written by this process are kept in memory while their execution runs, so that on the
 //! hot path a task's input is built without reading the database; deltas written by other
-//! processes are read once and kept too.
+//! processes are read once and kept too. What is kept is bounded by count and by size (as stored
+//! JSON): past either bound the oldest executions are forgotten, and read again if needed.
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
 use indexmap::IndexMap;
@@ -20,16 +22,47 @@ use crate::workflow::Workflow;
 /// Executions whose data is kept at most; the oldest entry goes first.
 const CAPACITY: usize = 4096;
 
+/// Bytes of stored JSON (initial contexts and deltas) kept at most.
+const BUDGET: usize = 256 << 20;
+
 /// In-memory initial contexts and deltas of running executions.
-#[derive(Default)]
 pub(crate) struct InputCache {
-    executions: Mutex<IndexMap<Uuid, Arc<CachedExecution>>>,
+    cached: Mutex<Cached>,
+    /// Bytes kept at most.
+    budget: usize,
+}
+
+impl Default for InputCache {
+    fn default() -> Self {
+        Self::with_budget(BUDGET)
+    }
+}
+
+/// The executions kept, oldest first, and their size.
+#[derive(Default)]
+struct Cached {
+    executions: IndexMap<Uuid, Arc<CachedExecution>>,
+    bytes: usize,
+}
+
+impl Cached {
+    /// Forgets the oldest executions until the kept ones fit the bounds.
+    fn evict(&mut self, budget: usize) {
+        while (self.bytes > budget || self.executions.len() > CAPACITY) && !self.executions.is_empty() {
+            if let Some((_, evicted)) = self.executions.shift_remove_index(0) {
+                self.bytes = self.bytes.saturating_sub(evicted.bytes.load(Ordering::Relaxed));
+            }
+        }
+    }
 }
 
 struct CachedExecution {
     initial: Map<String, Value>,
     /// What is known of each task's delta, by position.
     deltas: Mutex<Deltas>,
+    /// The size of the initial context and the deltas, as stored JSON (changed only with the
+    /// cache's lock held).
+    bytes: AtomicUsize,
 }
 
 /// Deltas by task position: `None` where not known here, `Some(None)` for a task that finished
@@ -55,21 +88,48 @@ impl Deltas {
 }
 
 impl InputCache {
-    /// Keeps the initial context of an execution this process created.
-    pub fn remember_initial(&self, execution_id: Uuid, context: &Context) {
-        self.insert(execution_id, context.as_map().clone());
+    /// A cache keeping at most `budget` bytes of stored JSON.
+    pub fn with_budget(budget: usize) -> Self {
+        Self { cached: Mutex::new(Cached::default()), budget }
     }
 
-    /// Keeps the delta of a task this process completed.
-    pub fn remember_delta(&self, execution_id: Uuid, position: usize, delta: Arc<ContextDelta>) {
-        if let Some(entry) = self.entry(execution_id) {
-            lock(&entry.deltas).insert(position, Some(delta));
+    /// Keeps the initial context of an execution this process created (`bytes` long as stored).
+    pub fn remember_initial(&self, execution_id: Uuid, context: &Context, bytes: usize) {
+        self.insert(execution_id, context.as_map().clone(), bytes);
+    }
+
+    /// Keeps the delta of a task this process completed (`bytes` long as stored).
+    pub fn remember_delta(&self, execution_id: Uuid, position: usize, delta: Arc<ContextDelta>, bytes: usize) {
+        self.add_deltas(execution_id, vec![(position, Some(delta))], bytes);
+    }
+
+    /// Adds deltas to an execution still kept, counting their size.
+    fn add_deltas(&self, execution_id: Uuid, deltas: Vec<(usize, Option<Arc<ContextDelta>>)>, bytes: usize) {
+        let mut cached = lock(&self.cached);
+        let Some(entry) = cached.executions.get(&execution_id).cloned() else { return };
+        {
+            let mut kept = lock(&entry.deltas);
+            for (position, delta) in deltas {
+                kept.insert(position, delta);
+            }
         }
+        entry.bytes.fetch_add(bytes, Ordering::Relaxed);
+        cached.bytes += bytes;
+        cached.evict(self.budget);
     }
 
     /// Drops what is kept for an execution that has finished.
     pub fn forget(&self, execution_id: Uuid) {
-        lock(&self.executions).shift_remove(&execution_id);
+        let mut cached = lock(&self.cached);
+        if let Some(entry) = cached.executions.shift_remove(&execution_id) {
+            cached.bytes = cached.bytes.saturating_sub(entry.bytes.load(Ordering::Relaxed));
+        }
+    }
+
+    /// The bytes kept now.
+    #[cfg(test)]
+    fn bytes(&self) -> usize {
+        lock(&self.cached).bytes
     }
 
     /// Builds the input of the task at `position`, reading from the database only what is not
@@ -121,45 +181,57 @@ impl InputCache {
             let need_initial = cached.is_none();
             let (initial, outputs) = store
                 .read(move |connection| {
-                    let initial = if need_initial { Some(load_initial(connection, &key)?) } else { None };
+                    let initial = if need_initial { Some(load_initial_text(connection, &key)?) } else { None };
                     let outputs = store::load_outputs(connection, &key, Some(&task_ids))?;
                     Ok((initial, outputs))
                 })
                 .await?;
-            let entry = match cached {
-                Some(entry) => entry,
-                None => self.insert(execution_id, initial.unwrap_or_default()),
+            let entry = match (cached, initial) {
+                (Some(entry), _) => entry,
+                (None, initial) => {
+                    let text = initial.unwrap_or_else(|| "{}".to_owned());
+                    self.insert(execution_id, parse_context(&text)?, text.len())
+                }
             };
             let mut found: HashMap<usize, Option<Arc<ContextDelta>>> = missing.iter().map(|&p| (p, None)).collect();
+            let mut bytes = 0;
             for (task_id, text) in outputs {
                 if let Some(position) = workflow.position(&task_id) {
+                    bytes += text.len();
                     found.insert(position, Some(Arc::new(parse_delta(&text)?)));
                 }
             }
+            // Whether or not the execution is still kept, the entry holds what this input needs.
             {
                 let mut deltas = lock(&entry.deltas);
-                for (position, delta) in found {
-                    deltas.insert(position, delta);
+                for (position, delta) in &found {
+                    deltas.insert(*position, delta.clone());
                 }
             }
+            self.add_deltas(execution_id, Vec::new(), bytes);
             Ok(entry)
         }
     }
 
     fn entry(&self, execution_id: Uuid) -> Option<Arc<CachedExecution>> {
-        lock(&self.executions).get(&execution_id).cloned()
+        lock(&self.cached).executions.get(&execution_id).cloned()
     }
 
-    fn insert(&self, execution_id: Uuid, initial: Map<String, Value>) -> Arc<CachedExecution> {
-        let mut executions = lock(&self.executions);
-        if let Some(existing) = executions.get(&execution_id) {
+    /// Keeps an execution's initial context (unless it is kept already) and returns its entry,
+    /// which the caller may use even if the bounds forget it at once.
+    fn insert(&self, execution_id: Uuid, initial: Map<String, Value>, bytes: usize) -> Arc<CachedExecution> {
+        let mut cached = lock(&self.cached);
+        if let Some(existing) = cached.executions.get(&execution_id) {
             return Arc::clone(existing);
         }
-        if executions.len() >= CAPACITY {
-            executions.shift_remove_index(0);
-        }
-        let entry = Arc::new(CachedExecution { initial, deltas: Mutex::new(Deltas::default()) });
-        executions.insert(execution_id, Arc::clone(&entry));
+        let entry = Arc::new(CachedExecution {
+            initial,
+            deltas: Mutex::new(Deltas::default()),
+            bytes: AtomicUsize::new(bytes),
+        });
+        cached.executions.insert(execution_id, Arc::clone(&entry));
+        cached.bytes += bytes;
+        cached.evict(self.budget);
         entry
     }
 }
@@ -189,9 +261,14 @@ pub(crate) fn load_input(
 
 /// The initial context of an execution.
 pub(crate) fn load_initial(connection: &mut AnyConnection, key: &str) -> Result<Map<String, Value>, StoreError> {
+    parse_context(&load_initial_text(connection, key)?)
+}
+
+/// The initial context of an execution, as stored.
+fn load_initial_text(connection: &mut AnyConnection, key: &str) -> Result<String, StoreError> {
     let row = store::find_execution(connection, key)?
         .ok_or_else(|| StoreError::Corrupt(format!("execution `{key}` has tasks but no execution row")))?;
-    parse_context(&row.context)
+    Ok(row.context)
 }
 
 /// Parses a stored context.
@@ -207,4 +284,36 @@ pub(crate) fn parse_delta(text: &str) -> Result<ContextDelta, StoreError> {
 fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     // The guarded maps stay consistent even if a holder panicked.
     mutex.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    #[test]
+    fn what_is_kept_is_bounded_by_size_oldest_forgotten_first() {
+        let cache = InputCache::with_budget(1_000);
+        let context = Context::from_value(json!({"a": 1})).unwrap();
+        let (first, second, third) = (Uuid::new_v4(), Uuid::new_v4(), Uuid::new_v4());
+        cache.remember_initial(first, &context, 400);
+        cache.remember_initial(second, &context, 400);
+        cache.remember_delta(first, 0, Arc::new(ContextDelta::default()), 100);
+        assert_eq!(cache.bytes(), 900);
+        // Past the budget: the oldest execution goes, with its deltas.
+        cache.remember_initial(third, &context, 300);
+        assert!(cache.entry(first).is_none());
+        assert!(cache.entry(second).is_some() && cache.entry(third).is_some());
+        assert_eq!(cache.bytes(), 700);
+        // A delta of an execution no longer kept is not counted.
+        cache.remember_delta(first, 1, Arc::new(ContextDelta::default()), 500);
+        assert_eq!(cache.bytes(), 700);
+        cache.forget(second);
+        assert_eq!(cache.bytes(), 300);
+        // One execution larger than the budget is not kept at all.
+        cache.remember_initial(first, &context, 5_000);
+        assert!(cache.entry(first).is_none());
+        assert_eq!(cache.bytes(), 0);
+    }
 }

@@ -245,16 +245,18 @@ impl UnifiedExecutor {
         self.ensure_running()?;
         let workflow = self.resolve(workflow.into())?;
         context.check_storable()?;
-        let context = Arc::new(context);
-        self.engine.inputs.remember_initial(execution_id, &context);
+        let context_json = serde_json::to_string(context.as_map())
+            .map_err(|error| ExecutorError::Store(crate::StoreError::Corrupt(error.to_string())))?;
+        self.engine.inputs.remember_initial(execution_id, &context, context_json.len());
+        let context_json = Arc::new(context_json);
         let permits = self.engine.take_permits(self.engine.config.max_concurrent_tasks);
         let request = self.engine.claim_request(permits.len());
         let created = {
             let workflow = Arc::clone(&workflow);
-            let context = Arc::clone(&context);
             self.engine
                 .commit(move |connection| {
-                    scheduler::create_execution(connection, execution_id, &workflow, &context, Utc::now(), &request)
+                    let json = context_json.as_str();
+                    scheduler::create_execution(connection, execution_id, &workflow, json, Utc::now(), &request)
                 })
                 .await
         };
@@ -272,14 +274,42 @@ impl UnifiedExecutor {
     /// restart) and returns its result. With a timeout, fails with
     /// [`ExecutorError::WaitTimeout`] if it has not finished by then; the execution goes on.
     pub async fn wait(&self, execution_id: Uuid, timeout: Option<Duration>) -> Result<ExecutionResult, ExecutorError> {
+        let mut outage = Outage::default();
+        self.wait_finished(execution_id, timeout, &mut outage).await?;
+        loop {
+            match self.get_execution(execution_id).await {
+                Err(ExecutorError::Store(error)) if store::is_connection_lost(&error) => {
+                    outage.record(&error);
+                    tokio::time::sleep(outage.backoff()).await;
+                }
+                result => return result,
+            }
+        }
+    }
+
+    /// Waits for an execution to finish, like [`wait`](Self::wait), and returns its final
+    /// status without reading the rest of the result.
+    pub async fn finished(
+        &self,
+        execution_id: Uuid,
+        timeout: Option<Duration>,
+    ) -> Result<ExecutionStatus, ExecutorError> {
+        self.wait_finished(execution_id, timeout, &mut Outage::default()).await
+    }
+
+    async fn wait_finished(
+        &self,
+        execution_id: Uuid,
+        timeout: Option<Duration>,
+        outage: &mut Outage,
+    ) -> Result<ExecutionStatus, ExecutorError> {
         let deadline = timeout.and_then(|timeout| Instant::now().checked_add(timeout));
         let mut waiter = self.engine.waiters.register(execution_id);
-        let mut outage = Outage::default();
         loop {
             // The database may be briefly out of reach (a restart, a dropped connection): a
             // waiter outlasts that instead of failing.
             match self.status(execution_id).await {
-                Ok(status) if status.is_finished() => break,
+                Ok(status) if status.is_finished() => return Ok(status),
                 Ok(_) => outage.clear(),
                 Err(ExecutorError::Store(error)) if store::is_connection_lost(&error) => outage.record(&error),
                 Err(error) => return Err(error),
@@ -295,19 +325,9 @@ impl UnifiedExecutor {
                 wake_at = wake_at.min(deadline);
             }
             tokio::select! {
-                _ = &mut waiter.finished => break,
+                status = &mut waiter.finished => if let Ok(status) = status { return Ok(status) },
                 _ = waiter.rechecks.changed() => {}
                 _ = tokio::time::sleep_until(wake_at) => {}
-            }
-        }
-        drop(waiter);
-        loop {
-            match self.get_execution(execution_id).await {
-                Err(ExecutorError::Store(error)) if store::is_connection_lost(&error) => {
-                    outage.record(&error);
-                    tokio::time::sleep(outage.backoff()).await;
-                }
-                result => return result,
             }
         }
     }

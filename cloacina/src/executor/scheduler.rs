@@ -15,7 +15,7 @@ use uuid::Uuid;
 use super::claiming::{ClaimRequest, admit_ready, make_ready};
 use super::events::{EventKind, EventLog};
 use super::inputs::load_input;
-use crate::context::{Context, ContextDelta};
+use crate::context::ContextDelta;
 use crate::error::StoreError;
 use crate::result::{ExecutionStatus, TaskStatus};
 use crate::store::{
@@ -81,19 +81,18 @@ pub(crate) struct AttemptOutcome {
     pub result: AttemptResult,
 }
 
-/// Creates an execution and its task rows; root tasks whose trigger rule holds become `Ready`.
+/// Creates an execution and its task rows (`context_json` is the initial context as stored);
+/// root tasks whose trigger rule holds become `Ready`.
 pub(crate) fn create_execution(
     connection: &mut AnyConnection,
     execution_id: Uuid,
     workflow: &Workflow,
-    context: &Context,
+    context_json: &str,
     now: DateTime<Utc>,
     request: &ClaimRequest,
 ) -> Result<(Vec<ClaimedTask>, Transition), StoreError> {
     let micros = now.timestamp_micros();
     let id = execution_id.to_string();
-    let context_json =
-        serde_json::to_string(context.as_map()).map_err(|error| StoreError::Corrupt(error.to_string()))?;
     store::insert_execution(
         connection,
         &NewExecutionRow {
@@ -101,7 +100,7 @@ pub(crate) fn create_execution(
             workflow_name: workflow.name().to_owned(),
             workflow_version: workflow.version().to_owned(),
             status: ExecutionStatus::Pending.as_str().to_owned(),
-            context: context_json,
+            context: context_json.to_owned(),
             remaining_tasks: workflow.len() as i32,
             created_at: micros,
             workflow_shape: workflow.shape().to_owned(),

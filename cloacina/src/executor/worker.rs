@@ -389,8 +389,9 @@ async fn write_outcomes(engine: &Arc<Engine>, batch: Vec<AttemptOutcome>, slots:
                 |transition| {
                     for &index in &transition.completed {
                         let outcome = &batch[index];
-                        if let AttemptResult::Completed { delta, .. } = &outcome.result {
-                            engine.inputs.remember_delta(outcome.execution_id, outcome.position, Arc::clone(delta));
+                        if let AttemptResult::Completed { delta, json } = &outcome.result {
+                            let (execution_id, position) = (outcome.execution_id, outcome.position);
+                            engine.inputs.remember_delta(execution_id, position, Arc::clone(delta), json.len());
                         }
                     }
                 },
