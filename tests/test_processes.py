@@ -291,6 +291,23 @@ def test_a_worker_takes_the_url_from_the_environment(shared_url):
     assert "no database: give its URL, or set CLOACINA_DATABASE_URL" in without.stderr
 
 
+def test_a_worker_stopped_with_a_task_function_still_running_exits_cleanly(shared_url):
+    """SIGTERM while a task function that ignores `context.cancelled` runs: after the shutdown
+    timeout the worker hands the task back and exits with status 0, instead of aborting as the
+    interpreter finalizes around the thread."""
+    with running([worker(shared_url, "--shutdown-timeout", "0.5", "--lease-duration", "60")]) as (child,):
+        with UnifiedExecutor(shared_url, run_tasks=False, poll_interval=0.2) as submitter:
+            handle = submitter.start("stubborn_workload")
+            wait_for_status(submitter, handle.execution_id, "stubborn", "Running")
+            stopped_at = time.monotonic()
+            child.send_signal(signal.SIGTERM)
+            assert child.wait(timeout=30) == 0
+            assert time.monotonic() - stopped_at < 10
+            # Handed back: any worker may take it at once, not when the one-minute lease ends.
+            assert submitter.get_execution(handle.execution_id).task("stubborn").status == "Ready"
+    assert "exiting without waiting for task functions still running: `stubborn` of execution" in child.errors
+
+
 def test_work_and_ends_travel_between_processes_by_notification(postgres_url):
     """With polling at a minute, a task submitted in one process runs in another and the
     submitter hears of its end at once: both go by LISTEN/NOTIFY."""

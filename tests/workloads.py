@@ -73,3 +73,15 @@ def _chain(length: int, pause: float):
 
 CHAIN_60 = workflow(name="chain_60", tasks=_chain(60, 0.02))
 """60 tasks in a row, 20 ms each."""
+
+
+@task
+def stubborn(context):
+    """Runs for `seconds` (default 60), never looking at `context.cancelled`."""
+    deadline = time.monotonic() + context.get("seconds", 60)
+    while time.monotonic() < deadline:
+        time.sleep(0.01)
+
+
+STUBBORN_WORKLOAD = workflow(name="stubborn_workload", tasks=[stubborn])
+"""A task that cannot be stopped."""

@@ -19,9 +19,9 @@ use crate::calls;
 use crate::context::PyContext;
 use crate::convert::{quoted, type_name};
 use crate::exceptions::{BindingError, BindingResult, ErrorKind, error};
+use crate::exit;
 use crate::handle::PyExecutionHandle;
 use crate::loops;
-use crate::python_threads;
 use crate::result::{PyExecutionResult, PyExecutionSummary};
 use crate::retry::seconds;
 use crate::runtime::{block_on, block_on_interruptibly, runtime};
@@ -80,28 +80,13 @@ fn live() -> std::sync::MutexGuard<'static, Vec<WeakExecutor>> {
     LIVE.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
-/// How long the interpreter's exit waits for task functions that were asked to stop.
-const EXIT_GRACE: Duration = Duration::from_secs(1);
-
-/// Stops every executor still running, asks task calls in flight to stop (`context.cancelled`)
-/// and waits for them briefly, so that threads are not left in Python as the interpreter exits.
-/// Registered with `atexit` by the package.
+/// Stops every executor still running, and makes sure no task function is left in a thread as
+/// the interpreter finalizes (see `exit.rs`). Registered with `atexit` by the package.
 #[pyfunction]
 #[pyo3(name = "_shutdown_at_exit")]
 pub fn shutdown_at_exit(py: Python<'_>) {
-    python_threads::interpreter_exiting();
     let running: Vec<UnifiedExecutor> = live().drain(..).filter_map(|weak| weak.upgrade()).collect();
-    block_on(py, async move {
-        for executor in running {
-            executor.shutdown().await;
-        }
-    });
-    calls::cancel_all();
-    py.detach(|| calls::wait_until_none(EXIT_GRACE));
-    // Coroutines left on the executors' own loop are cancelled, and the loop closed.
-    if let Err(error) = loops::bridge(py, "close_owned_loop").and_then(|close| close.call0()) {
-        error.write_unraisable(py, None);
-    }
+    exit::at_exit(py, running);
 }
 
 impl PyUnifiedExecutor {
@@ -208,7 +193,9 @@ impl PyUnifiedExecutor {
     ///
     /// A failed or cancelled execution is not an exception here: look at `result.status`, or
     /// call `result.raise_for_status()`. Interrupting the wait (Ctrl-C, or cancelling the
-    /// awaiting asyncio task) cancels the execution.
+    /// awaiting asyncio task) cancels the execution; after Ctrl-C, its plain task functions get
+    /// up to `shutdown_timeout` to return (stderr says which it waits for; a second Ctrl-C stops
+    /// the wait) before `KeyboardInterrupt` goes on.
     ///
     /// Args:
     ///     workflow: A workflow name, or a `Workflow`.
@@ -244,9 +231,11 @@ impl PyUnifiedExecutor {
             Ok(result) => Ok(Py::new(py, PyExecutionResult { inner: result? })?.into_any()),
             Err(interrupted) => {
                 // Ctrl-C: the caller gave up on this execution; it is cancelled before the
-                // interrupt goes on (the process may be about to exit).
+                // interrupt goes on (the process may be about to exit), and its task functions
+                // get the shutdown timeout to return.
                 let executor = self.inner.clone();
                 let _ = block_on(py, async move { executor.cancel(execution_id).await });
+                exit::wait_for_cancelled(py, execution_id, self.inner.config().shutdown_timeout);
                 Err(interrupted.into())
             }
         }
@@ -419,21 +408,32 @@ impl PyUnifiedExecutor {
     fn serve(&self, py: Python<'_>) -> PyResult<()> {
         let executor = self.inner.clone();
         if let Err(interrupted) = block_on_interruptibly(py, async move { executor.closed().await }) {
-            self.shutdown(py);
+            self.shutdown(py)?;
             return Err(interrupted);
         }
         Ok(())
     }
 
     /// Stops the executor: no new task starts, running tasks may finish (up to
-    /// `shutdown_timeout`), and what they did is recorded. Calling it again does nothing.
-    fn shutdown(&self, py: Python<'_>) {
+    /// `shutdown_timeout`), what they did is recorded, and tasks still running then are handed
+    /// back to other workers. Calling it again does nothing. Ctrl-C stops the wait: running
+    /// tasks are handed back at once, and `KeyboardInterrupt` raised.
+    fn shutdown(&self, py: Python<'_>) -> PyResult<()> {
+        let started = std::time::Instant::now();
         let executor = self.inner.clone();
-        block_on(py, async move { executor.shutdown().await });
-        // Stopped attempts of plain functions go on in their threads until they return: give
-        // them the same time (they see `context.cancelled`).
-        let grace = self.inner.config().shutdown_timeout;
-        py.detach(|| calls::wait_until_none(grace));
+        if let Err(interrupted) = block_on_interruptibly(py, async move { executor.shutdown().await }) {
+            exit::hurry();
+            let executor = self.inner.clone();
+            block_on(py, async move { executor.shutdown_now().await });
+            return Err(interrupted);
+        }
+        // Stopped attempts of plain functions go on in their threads until they return: they
+        // get what is left of the same time (they see `context.cancelled`).
+        let grace = self.inner.config().shutdown_timeout.saturating_sub(started.elapsed());
+        if calls::wait_interruptibly(py, |_| true, grace).is_err() {
+            exit::hurry();
+        }
+        Ok(())
     }
 
     /// Stops the executor like `shutdown`; returns an awaitable.
@@ -474,9 +474,9 @@ impl PyUnifiedExecutor {
         _exception_type: Option<&Bound<'_, PyAny>>,
         _exception: Option<&Bound<'_, PyAny>>,
         _traceback: Option<&Bound<'_, PyAny>>,
-    ) -> bool {
-        self.shutdown(py);
-        false
+    ) -> PyResult<bool> {
+        self.shutdown(py)?;
+        Ok(false)
     }
 
     fn __repr__(&self, py: Python<'_>) -> PyResult<String> {

@@ -13,6 +13,7 @@ mod coroutine;
 mod events;
 mod exceptions;
 mod executor;
+mod exit;
 mod handle;
 mod inbox;
 mod logging;

@@ -18,14 +18,13 @@
 use std::collections::VecDeque;
 use std::future::Future;
 use std::panic::AssertUnwindSafe;
-use std::sync::atomic::AtomicBool;
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::time::Duration;
 
 use pyo3::prelude::*;
 use tokio::sync::oneshot;
 
-use crate::calls;
+use crate::calls::{self, CallOf};
 use crate::python_threads;
 
 /// At most this many threads; calls beyond them wait for one to come free.
@@ -77,16 +76,17 @@ impl std::fmt::Display for CallFailed {
     }
 }
 
-/// Runs `body` with the GIL on a thread of the pool, counted as a call in flight that
-/// `cancelled` asks to stop. The call runs whether or not the returned future is awaited.
-pub fn spawn<T, F>(cancelled: Arc<AtomicBool>, body: F) -> impl Future<Output = Result<T, CallFailed>> + Send
+/// Runs `body` with the GIL on a thread of the pool, counted as the call in flight `call`
+/// describes. The call runs whether or not the returned future is awaited.
+pub fn spawn<T, F>(call: impl Into<CallOf>, body: F) -> impl Future<Output = Result<T, CallFailed>> + Send
 where
     F: FnOnce(Python<'_>) -> T + Send + 'static,
     T: Send + 'static,
 {
     let (sender, receiver) = oneshot::channel();
+    let call = call.into();
     submit(Box::new(move |py| {
-        let _in_flight = calls::begin(cancelled);
+        let _in_flight = calls::begin(call);
         let outcome = std::panic::catch_unwind(AssertUnwindSafe(|| body(py)))
             .map_err(|panic| CallFailed(format!("a Python call panicked: {}", panic_text(panic.as_ref()))));
         // The caller may have stopped waiting: nothing to tell then.

@@ -19,6 +19,7 @@ use pyo3::types::{PyDict, PyTuple};
 use tokio::sync::oneshot;
 use uuid::Uuid;
 
+use crate::calls::CallOf;
 use crate::context::PyContext;
 use crate::convert::{from_python, qualified_name, type_name};
 use crate::coroutine;
@@ -73,11 +74,15 @@ impl Task for PythonTask {
         // executor's capacity taken until it returns.
         let slot = context.take_slot();
         let cancelled = Arc::new(AtomicBool::new(false));
+        let in_flight = CallOf {
+            cancelled: Arc::clone(&cancelled),
+            task: context.attempt().map(|attempt| (attempt.execution_id, attempt.task_id.clone())),
+        };
         // The engine stops an attempt by dropping this future: the function then sees
         // `context.cancelled` turn true, and a coroutine gets `CancelledError`.
         let mut guard = CancelOnDrop { flag: Arc::clone(&cancelled), submission: Arc::default(), armed: true };
         let result = if self.spec.is_async {
-            self.run_coroutine(context, cancelled, &guard, slot).await
+            self.run_coroutine(context, cancelled, &guard, slot, in_flight).await
         } else {
             let (spec, may_run_in_place) = (Arc::clone(&self.spec), without_timeout(&context));
             let body = move |py: Python<'_>| {
@@ -85,14 +90,11 @@ impl Task for PythonTask {
                 drop(slot);
                 result
             };
-            let in_place = if may_run_in_place {
-                python_threads::try_call_in_place(Arc::clone(&guard.flag), body)
-            } else {
-                Err(body)
-            };
+            let in_place =
+                if may_run_in_place { python_threads::try_call_in_place(in_flight.clone(), body) } else { Err(body) };
             match in_place {
                 Ok(result) => result,
-                Err(body) => run_blocking(Arc::clone(&guard.flag), body).await,
+                Err(body) => run_blocking(in_flight, body).await,
             }
         };
         guard.armed = false;
@@ -107,6 +109,7 @@ impl PythonTask {
         cancelled: Arc<AtomicBool>,
         guard: &CancelOnDrop,
         slot: TaskSlot,
+        in_flight: CallOf,
     ) -> Result<Context, TaskError> {
         let execution_id = context.attempt().map(|attempt| attempt.execution_id);
         let (sender, outcome) = oneshot::channel();
@@ -120,7 +123,7 @@ impl PythonTask {
             None => Some(job),
         };
         if let Some(job) = job {
-            run_blocking(Arc::clone(&guard.flag), move |py| {
+            run_blocking(in_flight, move |py| {
                 job(py, Place::Anywhere);
                 Ok(())
             })
@@ -212,14 +215,14 @@ fn without_timeout(context: &Context) -> bool {
     context.attempt().is_some_and(|attempt| attempt.stop.deadline().is_none())
 }
 
-/// Runs Python on a thread of the pool of Python calls, counted as a call in flight that `cancelled`
-/// asks to stop.
-async fn run_blocking<T, F>(cancelled: Arc<AtomicBool>, body: F) -> Result<T, TaskError>
+/// Runs Python on a thread of the pool of Python calls, counted as the call in flight `call`
+/// describes.
+async fn run_blocking<T, F>(call: CallOf, body: F) -> Result<T, TaskError>
 where
     F: FnOnce(Python<'_>) -> Result<T, TaskError> + Send + 'static,
     T: Send + 'static,
 {
-    python_pool::spawn(cancelled, body).await.unwrap_or_else(|failed| Err(TaskError::Panicked(failed.to_string())))
+    python_pool::spawn(call, body).await.unwrap_or_else(|failed| Err(TaskError::Panicked(failed.to_string())))
 }
 
 /// Stops the attempt's Python side if dropped while armed (before the attempt returned).

@@ -12,13 +12,12 @@
 #![allow(unsafe_code)]
 
 use std::cell::RefCell;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use pyo3::ffi;
 use pyo3::prelude::*;
 
-use crate::calls;
+use crate::calls::{self, CallOf};
 
 /// Set when the interpreter starts exiting: a thread ending after that leaves its state to
 /// the interpreter's own clean-up rather than taking the GIL from a finalizing interpreter.
@@ -80,15 +79,15 @@ pub fn is_exiting() -> bool {
 /// Whether a call runs in place now (see [`try_call_in_place`]).
 static IN_PLACE: AtomicBool = AtomicBool::new(false);
 
-/// Runs `body` with the GIL on this thread, counted as a call in flight that `cancelled` asks to
-/// stop, if no other call runs in place and this is a worker of the multi-threaded runtime;
-/// otherwise gives `body` back.
+/// Runs `body` with the GIL on this thread, counted as the call in flight `call` describes, if
+/// no other call runs in place and this is a worker of the multi-threaded runtime; otherwise
+/// gives `body` back.
 ///
 /// The worker's other tasks move to another thread first, so that nothing waits behind the
 /// call, and the attempt needs no hand-off to a blocking thread and back, which costs two thread
 /// wake-ups on its way. One call at a time: calls wait for the GIL in turn anyway, and each
 /// worker moved away costs a thread, which many ready calls at once (a fan-out) would multiply.
-pub fn try_call_in_place<T, F>(cancelled: Arc<AtomicBool>, body: F) -> Result<T, F>
+pub fn try_call_in_place<T, F>(call: CallOf, body: F) -> Result<T, F>
 where
     F: FnOnce(Python<'_>) -> T,
 {
@@ -99,7 +98,7 @@ where
     }
     let _in_place = InPlace;
     Ok(tokio::task::block_in_place(move || {
-        let _in_flight = calls::begin(cancelled);
+        let _in_flight = calls::begin(call);
         if !EXITING.load(Ordering::SeqCst) {
             keep_thread_state();
         }

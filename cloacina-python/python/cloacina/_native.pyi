@@ -461,7 +461,12 @@ class UnifiedExecutor:
         on_event: _EventCallback | None = None,
     ) -> _ExecutionResultOrAwaitable:
         """Runs a workflow to its end: blocks and returns the result, or, where an asyncio loop
-        runs in the calling thread, returns an awaitable of it."""
+        runs in the calling thread, returns an awaitable of it.
+
+        Ctrl-C cancels the execution, waits (saying so on stderr) up to `shutdown_timeout` for
+        its plain task functions to return, and raises `KeyboardInterrupt`; a second Ctrl-C stops
+        the wait.
+        """
     def execute_async(
         self,
         workflow: str | Workflow,
@@ -497,7 +502,9 @@ class UnifiedExecutor:
     def serve(self) -> None:
         """Runs tasks for executions started anywhere until shut down (the worker-only mode)."""
     def shutdown(self) -> None:
-        """Stops the executor, letting running tasks finish."""
+        """Stops the executor, letting running tasks finish (up to `shutdown_timeout`) and
+        handing the rest back to other workers; Ctrl-C stops the wait and raises
+        `KeyboardInterrupt`."""
     def shutdown_async(self) -> Awaitable[None]:
         """Stops the executor like `shutdown`; awaitable."""
     def __aenter__(self) -> Awaitable[UnifiedExecutor]: ...

@@ -423,6 +423,30 @@ impl UnifiedExecutor {
         engine.closed.cancel();
     }
 
+    /// Stops the executor at once, for a process about to exit: no new task is claimed, running
+    /// attempts are told to stop and their tasks handed back to other workers at once (a result
+    /// that comes later is refused), and the executor closes. Unlike [`shutdown`](Self::shutdown)
+    /// it waits for nothing but the write that hands the tasks back; it may follow a shutdown
+    /// that is still waiting.
+    pub async fn shutdown_now(&self) {
+        if let Some(dispatcher) = lock(&self.lifecycle.dispatcher).take() {
+            dispatcher.abort();
+        }
+        let engine = &self.engine;
+        engine.stopping.cancel();
+        engine.attempts.close();
+        let stopped = engine.running.cancel_all();
+        if !stopped.is_empty() {
+            worker::release(engine, stopped).await;
+        }
+        engine.closed.cancel();
+    }
+
+    /// The attempts running in this executor now, as (execution, task id).
+    pub fn running_attempts(&self) -> Vec<(Uuid, String)> {
+        self.engine.running.list()
+    }
+
     fn ensure_running(&self) -> Result<(), ExecutorError> {
         if self.engine.stopping.is_cancelled() { Err(ExecutorError::ShutDown) } else { Ok(()) }
     }

@@ -48,6 +48,15 @@ impl RunningAttempts {
         }
     }
 
+    /// The attempts running, as (execution, task id).
+    pub fn list(&self) -> Vec<(Uuid, String)> {
+        let attempts = lock(&self.attempts);
+        attempts
+            .iter()
+            .flat_map(|(execution_id, tasks)| tasks.keys().map(|task| (*execution_id, task.clone())))
+            .collect()
+    }
+
     /// Stops every attempt; returns what was running.
     pub fn cancel_all(&self) -> Vec<(Uuid, String)> {
         let attempts = std::mem::take(&mut *lock(&self.attempts));
@@ -96,6 +105,12 @@ mod tests {
         assert_eq!(running.cancel_unheld(&leases, checked_at), 1);
         assert!(lost.is_cancelled());
         assert!(!held.is_cancelled() && !newer.is_cancelled());
+        let mut listed = running.list();
+        listed.sort();
+        let mut expected =
+            vec![(held_execution, "a".to_owned()), (lost_execution, "b".to_owned()), (lost_execution, "c".to_owned())];
+        expected.sort();
+        assert_eq!(listed, expected);
         running.cancel_execution(held_execution);
         assert!(held.is_cancelled());
         let mut stopped = running.cancel_all();
