@@ -25,6 +25,14 @@ use crate::loops;
 use crate::python_threads;
 use crate::runtime::{block_on, block_on_interruptibly};
 
+/// Writes a line to stderr; a closed stderr is no reason to fail (least of all at exit).
+macro_rules! say {
+    ($($argument:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stderr(), $($argument)*);
+    }};
+}
+
 /// Set once a second Ctrl-C asked to stop waiting for task functions: exit then waits for
 /// nothing.
 static HURRY: AtomicBool = AtomicBool::new(false);
@@ -63,7 +71,7 @@ pub fn wait_for_cancelled(py: Python<'_>, execution_id: Uuid, timeout: Duration)
         Err(_) => return hurry(),
     }
     let tasks = calls::running_tasks(Some(execution_id));
-    eprintln!(
+    say!(
         "cloacina: execution {execution_id} was cancelled; waiting up to {}s for {} to return (a plain \
          function cannot be interrupted: it returns when it sees `context.cancelled`). Press Ctrl-C again to \
          stop waiting.",
@@ -72,10 +80,10 @@ pub fn wait_for_cancelled(py: Python<'_>, execution_id: Uuid, timeout: Duration)
     );
     match calls::wait_interruptibly(py, of_execution, timeout.saturating_sub(QUIET_WAIT)) {
         Ok(true) => {}
-        Ok(false) => eprintln!("cloacina: still running after {}s; not waiting any longer", timeout.as_secs_f64()),
+        Ok(false) => say!("cloacina: still running after {}s; not waiting any longer", timeout.as_secs_f64()),
         Err(_) => {
             hurry();
-            eprintln!("cloacina: not waiting any longer");
+            say!("cloacina: not waiting any longer");
         }
     }
 }
@@ -89,7 +97,7 @@ pub fn at_exit(py: Python<'_>, executors: Vec<UnifiedExecutor>) {
         let waiting: Vec<(Uuid, String)> = executors.iter().flat_map(UnifiedExecutor::running_attempts).collect();
         if !waiting.is_empty() {
             let longest = executors.iter().map(|executor| executor.config().shutdown_timeout).max().unwrap_or_default();
-            eprintln!(
+            say!(
                 "cloacina: exiting; waiting up to {}s for running tasks to finish: {}. Press Ctrl-C to stop waiting.",
                 longest.as_secs_f64(),
                 named(&waiting)
@@ -114,7 +122,7 @@ pub fn at_exit(py: Python<'_>, executors: Vec<UnifiedExecutor>) {
     if !calls::wait_interruptibly(py, |_| true, grace).unwrap_or(false) {
         let tasks = calls::running_tasks(None);
         let what = if tasks.is_empty() { "Python calls of the engine".to_owned() } else { named(&tasks) };
-        eprintln!(
+        say!(
             "cloacina: exiting without waiting for task functions still running: {what}; their tasks were handed \
              back to other workers"
         );

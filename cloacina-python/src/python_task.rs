@@ -180,8 +180,10 @@ fn start_coroutine(spec: Arc<TaskSpec>, started: Started) -> Job {
             let result = outcome
                 .map_err(|error| failure(py, &finishing, &error))
                 .and_then(|returned| complete(py, &finishing, py_context.bind(py), returned.into_bound(py)));
-            send(&finishing_reply, result);
+            // The coroutine has ended: its slot goes back before the result, so that recording
+            // the result may take the slot over.
             drop(capacity);
+            send(&finishing_reply, result);
         });
         let submission = match coroutine::submit(py, execution_id, &coroutine, place, finish) {
             Ok(submission) => submission,

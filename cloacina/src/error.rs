@@ -193,6 +193,9 @@ pub enum StoreError {
     /// A stored value could not be read back.
     #[error("corrupt stored data: {0}")]
     Corrupt(String),
+    /// A call into the database failed inside the engine (it panicked).
+    #[error("internal error: {0}")]
+    Internal(String),
 }
 
 /// The URL forms [`StoreError::InvalidUrl`] lists.

@@ -43,11 +43,29 @@ pub(crate) fn definition(
     let Some(current) = registry.get(name) else {
         return Ok(Definition::Unregistered);
     };
-    let stored = store::execution_workflow(connection, &execution_id.to_string())?;
-    if stored.as_ref().is_some_and(|(_, shape)| shape == current.shape()) {
+    let key = execution_id.to_string();
+    let Some((stored_version, stored_shape)) = store::execution_workflow(connection, &key)? else {
+        return Ok(Definition::Changed { reason: changed(execution_id, name, version, current.version()) });
+    };
+    // Tasks written by an older release name no version: the execution's row does.
+    if let Some(workflow) = registry.get_version(name, &stored_version) {
+        return Ok(Definition::Found(workflow));
+    }
+    let same_shape = if stored_shape.is_empty() {
+        // Created by an older release, which kept no shape: the same task ids will do.
+        let mut stored: Vec<String> =
+            store::load_tasks(connection, &key)?.into_iter().map(|task| task.task_id).collect();
+        let mut registered: Vec<String> = current.task_ids().map(str::to_owned).collect();
+        stored.sort();
+        registered.sort();
+        stored == registered
+    } else {
+        stored_shape == current.shape()
+    };
+    if same_shape {
         return Ok(Definition::Found(current));
     }
-    Ok(Definition::Changed { reason: changed(execution_id, name, version, current.version()) })
+    Ok(Definition::Changed { reason: changed(execution_id, name, &stored_version, current.version()) })
 }
 
 /// The error of an execution no registered definition can run.
@@ -65,4 +83,67 @@ pub(crate) fn changed(execution_id: Uuid, name: &str, created_with: &str, regist
 /// A version as shown in messages: its first 12 hex digits.
 fn short(version: &str) -> &str {
     version.get(..12).unwrap_or(version)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::testing::{drop_schema, stores};
+    use crate::store::{NewExecutionRow, NewTask, insert_execution, insert_tasks};
+    use crate::{Context, FunctionTask};
+
+    fn workflow(tasks: &[&str]) -> Workflow {
+        tasks
+            .iter()
+            .fold(Workflow::builder("etl"), |builder, id| {
+                builder.task(FunctionTask::new(*id, |context: Context| async move { Ok(context) }))
+            })
+            .build()
+            .unwrap()
+    }
+
+    /// An execution as an older release stored it: no shape, tasks without a version.
+    fn stored_by_an_older_release(connection: &mut AnyConnection, id: Uuid, tasks: &[&str]) -> Result<(), StoreError> {
+        let row = NewExecutionRow {
+            id: id.to_string(),
+            workflow_name: "etl".into(),
+            workflow_version: "an older version".into(),
+            status: "Running".into(),
+            context: "{}".into(),
+            remaining_tasks: tasks.len() as i32,
+            created_at: 1,
+            workflow_shape: String::new(),
+        };
+        insert_execution(connection, &row)?;
+        let rows: Vec<NewTask<'_>> = tasks
+            .iter()
+            .enumerate()
+            .map(|(position, task_id)| NewTask { task_id, position: position as i32, waiting_on: 0 })
+            .collect();
+        insert_tasks(connection, &id.to_string(), ("etl", ""), &rows)
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn executions_of_an_older_release_run_with_a_definition_of_the_same_tasks() {
+        let directory = tempfile::tempdir().unwrap();
+        for (store, schema) in stores(&directory).await {
+            let found = store
+                .write(|connection| {
+                    let registry = WorkflowRegistry::new();
+                    registry.register(workflow(&["load", "extract"]));
+                    let (same, other) = (Uuid::new_v4(), Uuid::new_v4());
+                    stored_by_an_older_release(connection, same, &["extract", "load"])?;
+                    stored_by_an_older_release(connection, other, &["extract", "clean", "load"])?;
+                    let same = definition(connection, &registry, same, "etl", "")?;
+                    let other = definition(connection, &registry, other, "etl", "")?;
+                    Ok((matches!(same, Definition::Found(_)), other))
+                })
+                .await
+                .unwrap();
+            assert!(found.0, "the same task ids run with the registered definition");
+            let Definition::Changed { reason } = found.1 else { panic!("other tasks cannot run") };
+            assert!(reason.contains("was created with version an older v"), "{reason}");
+            drop_schema(&store, schema).await;
+        }
+    }
 }

@@ -33,7 +33,7 @@ pub(crate) struct Engine {
     /// This executor's lease owner id.
     pub owner: String,
     /// Wakes the dispatcher: work may be ready, or capacity came free.
-    pub wake: Notify,
+    pub wake: Arc<Notify>,
     /// Set while ready work may be waiting for capacity in this process's view: transactions
     /// that free capacity then claim the oldest ready work too.
     backlog: AtomicBool,
@@ -69,7 +69,7 @@ impl Engine {
             config,
             registry,
             owner: super::owner::new_owner_id(),
-            wake: Notify::new(),
+            wake: Arc::new(Notify::new()),
             backlog: AtomicBool::new(false),
             outcomes: Mutex::new(PendingOutcomes::default()),
             leases: Mutex::new(HashSet::new()),
@@ -206,8 +206,8 @@ impl Engine {
     }
 
     /// Notes that this process is done with the lease of a task.
-    pub fn drop_lease(&self, execution_id: Uuid, task_id: &str) {
-        lock(&self.leases).remove(&(execution_id.to_string(), task_id.to_owned()));
+    pub fn drop_lease(&self, execution_id: &str, task_id: &str) {
+        lock(&self.leases).remove(&(execution_id.to_owned(), task_id.to_owned()));
     }
 
     /// The leases this process holds, as (execution id, task id).

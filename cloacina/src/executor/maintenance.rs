@@ -1,7 +1,7 @@
 //! Leases, kept alive and cleaned up: every third of the lease duration the executor renews the
-//! leases it holds (stopping local attempts whose lease it lost) and recovers tasks of its
-//! workflows whose holder stopped renewing theirs. On a SQLite file it also checkpoints the
-//! write-ahead log, off the commit path.
+//! leases it holds (stopping local attempts whose lease it lost), and every few seconds it
+//! recovers tasks of its workflows whose holder gave them up (its lease expired, or its process
+//! is gone). On a SQLite file it also checkpoints the write-ahead log, off the commit path.
 
 use std::collections::HashSet;
 use std::sync::Arc;
@@ -17,12 +17,21 @@ use super::handover;
 use crate::error::StoreError;
 use crate::store;
 
+/// How often, at most, the executor looks for tasks whose holder is gone: a worker that dies
+/// while others run has its tasks resumed within about this long.
+const RECOVERY_INTERVAL: Duration = Duration::from_secs(2);
+
 /// Renews and recovers leases until the executor closes.
 pub(crate) async fn maintain(engine: Arc<Engine>) {
-    let interval = (engine.config.lease_duration / 3).max(Duration::from_millis(100));
+    let renewal = (engine.config.lease_duration / 3).max(Duration::from_millis(100));
+    let interval = renewal.min(RECOVERY_INTERVAL);
+    let mut next_renewal = Instant::now();
     loop {
-        if let Err(error) = renew(&engine).await {
-            tracing::warn!(%error, "renewing leases failed; retrying");
+        if Instant::now() >= next_renewal {
+            next_renewal = Instant::now() + renewal;
+            if let Err(error) = renew(&engine).await {
+                tracing::warn!(%error, "renewing leases failed; retrying");
+            }
         }
         if !engine.stopping.is_cancelled()
             && let Err(error) = recover(&engine).await

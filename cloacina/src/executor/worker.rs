@@ -124,17 +124,20 @@ pub(crate) fn start_claimed(engine: &Arc<Engine>, claimed: Vec<ClaimedTask>, mut
         engine.attempts.spawn(async move {
             let engine = engine_for_attempt;
             let (execution_id, task_id) = (task.execution_id.clone(), task.task_id.clone());
-            match run_attempt(&engine, task, slot.clone()).await {
+            let unwinding = ForgetLeaseOnPanic { engine: &engine, execution_id: &execution_id, task_id: &task_id };
+            let outcome = run_attempt(&engine, task, slot.clone()).await;
+            drop(unwinding);
+            match outcome {
                 // The slot stays taken until the outcome is recorded.
                 Some(outcome) => record(&engine, outcome, slot).await,
                 None => {
-                    if let Ok(execution_id) = parse_id(&execution_id) {
-                        engine.drop_lease(execution_id, &task_id);
-                    }
-                    drop(slot);
-                    // Capacity came free without a transaction to use it: the dispatcher's turn.
+                    engine.drop_lease(&execution_id, &task_id);
+                    // Capacity comes free without a transaction to use it: the dispatcher's turn
+                    // (when a call still holding the slot lets go of it, if one does).
                     if engine.has_backlog() {
-                        engine.wake.notify_one();
+                        slot.release(&engine.wake);
+                    } else {
+                        drop(slot);
                     }
                 }
             }
@@ -144,6 +147,22 @@ pub(crate) fn start_claimed(engine: &Arc<Engine>, claimed: Vec<ClaimedTask>, mut
     drop(permits);
     if leftovers && engine.has_backlog() {
         engine.wake.notify_one();
+    }
+}
+
+/// Forgets a task's lease if its attempt panics (a bug): a lease nobody works on must run out,
+/// not be renewed for ever.
+struct ForgetLeaseOnPanic<'a> {
+    engine: &'a Engine,
+    execution_id: &'a str,
+    task_id: &'a str,
+}
+
+impl Drop for ForgetLeaseOnPanic<'_> {
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            self.engine.drop_lease(self.execution_id, self.task_id);
+        }
     }
 }
 
@@ -358,7 +377,23 @@ async fn record_refused(engine: &Arc<Engine>, outcome: AttemptOutcome, slot: Tas
     if let Err(error) = engine.stop_execution(execution_id, ExecutionStatus::Failed, why).await {
         tracing::error!(%error, %execution_id, "could not fail the execution; its task will run again elsewhere");
     }
-    engine.drop_lease(execution_id, &task_id);
+    engine.drop_lease(&execution_id.to_string(), &task_id);
+}
+
+/// How often the database may fail a batch for a reason of its own before the batch counts as
+/// refused: an error that is neither a lost connection nor a passing condition is most likely
+/// about the data, but a few tries make sure.
+const TRIES_BEFORE_REFUSAL: u32 = 3;
+
+/// Whether a failed write is the database refusing the batch (counting the tries): not a lost
+/// connection, a conflict to run again, or a passing condition (those are retried for as long
+/// as they last).
+fn refused(error: &StoreError, refusals: &mut u32) -> bool {
+    if store::is_connection_lost(error) || store::is_transient(error) || store::is_passing(error) {
+        return false;
+    }
+    *refusals += 1;
+    *refusals >= TRIES_BEFORE_REFUSAL
 }
 
 /// A batch the database refused for good, with the slots of its attempts and the reason.
@@ -366,21 +401,24 @@ type Refused = (Vec<AttemptOutcome>, Vec<TaskSlot>, StoreError);
 
 /// Records a batch in one transaction that also claims newly ready work (with the batch's slots
 /// and any free ones), then starts that work. A write that fails because the database is out of
-/// reach, or for a moment busy, is retried with backoff (while stopping, it is given up after a
-/// few tries: the leases then expire and the tasks run again elsewhere); any other failure is
-/// the database refusing the batch, which is handed back.
+/// reach, busy, or for a while unable to write is retried with backoff (while stopping, it is
+/// given up after a few tries: the leases then expire and the tasks run again elsewhere); a
+/// write that fails otherwise [`TRIES_BEFORE_REFUSAL`] times is the database refusing the
+/// batch, which is handed back.
 async fn write_outcomes(engine: &Arc<Engine>, batch: Vec<AttemptOutcome>, slots: Vec<TaskSlot>) -> Result<(), Refused> {
     let batch = Arc::new(batch);
     // The batch's own slots, kept across tries; free ones are taken again on each.
     let mut own = Permits::none();
     for slot in slots {
-        own.absorb(slot);
+        own.absorb(slot, &engine.wake);
     }
     let mut delay = Duration::from_millis(10);
-    let mut failures = 0;
+    let (mut failures, mut refusals) = (0, 0);
     loop {
         let free = engine.take_permits(engine.config.max_concurrent_tasks.saturating_sub(own.len()));
-        let request = engine.claim_request(own.len() + free.len());
+        // A stopping executor records what finished and claims nothing more.
+        let capacity = if engine.stopping.is_cancelled() { 0 } else { own.len() + free.len() };
+        let request = engine.claim_request(capacity);
         let outcomes = Arc::clone(&batch);
         let written = engine
             .commit_then(
@@ -400,13 +438,13 @@ async fn write_outcomes(engine: &Arc<Engine>, batch: Vec<AttemptOutcome>, slots:
         match written {
             Ok(claimed) => {
                 for outcome in batch.iter() {
-                    engine.drop_lease(outcome.execution_id, outcome.workflow.node(outcome.position).id());
+                    engine.drop_lease(&outcome.execution_id.to_string(), outcome.workflow.node(outcome.position).id());
                 }
                 own.absorb_all(free);
                 start_claimed(engine, claimed, own);
                 return Ok(());
             }
-            Err(error) if !store::is_connection_lost(&error) && !store::is_transient(&error) => {
+            Err(error) if refused(&error, &mut refusals) => {
                 let batch = Arc::try_unwrap(batch).unwrap_or_else(|shared| (*shared).clone());
                 // The slots go back with their outcomes (those whose slot a running call holds
                 // get none: that call frees it).
@@ -419,7 +457,10 @@ async fn write_outcomes(engine: &Arc<Engine>, batch: Vec<AttemptOutcome>, slots:
                 if engine.stopping.is_cancelled() && failures >= 5 {
                     tracing::error!(%error, tasks = batch.len(), "giving up recording task results while stopping; their leases will expire and the tasks run again");
                     for outcome in batch.iter() {
-                        engine.drop_lease(outcome.execution_id, outcome.workflow.node(outcome.position).id());
+                        engine.drop_lease(
+                            &outcome.execution_id.to_string(),
+                            outcome.workflow.node(outcome.position).id(),
+                        );
                     }
                     return Ok(());
                 }

@@ -220,6 +220,33 @@ pub(crate) fn is_transient(error: &StoreError) -> bool {
     }
 }
 
+/// True for errors of a database that is for a while unable to take writes, rather than
+/// refusing what it was given: read-only during a failover, a statement or lock timeout, a full
+/// disk, an I/O error, no memory or connections to spare. The same write may succeed later.
+pub(crate) fn is_passing(error: &StoreError) -> bool {
+    match error {
+        StoreError::Query(DieselError::DatabaseError(DatabaseErrorKind::ReadOnlyTransaction, _)) => true,
+        StoreError::Query(DieselError::DatabaseError(_, information)) => {
+            let message = information.message();
+            [
+                "statement timeout",
+                "lock timeout",
+                "canceling statement",
+                "read-only transaction",
+                "database or disk is full",
+                "disk I/O error",
+                "out of shared memory",
+                "out of memory",
+                "too many connections",
+                "the database system is",
+            ]
+            .iter()
+            .any(|fragment| message.contains(fragment))
+        }
+        _ => false,
+    }
+}
+
 /// True for errors that mean the database could not be reached or the connection is gone: the
 /// same operation may succeed once it is back.
 pub fn is_connection_lost(error: &StoreError) -> bool {

@@ -36,12 +36,19 @@ macro_rules! owner_key {
 /// the connection that took it lives, which the owner keeps for as long as it runs.
 const LOCK_OWNER: &str = concat!("SELECT pg_advisory_lock(", owner_key!("$1"), ")");
 
+/// Keeps the server from closing the (idle) connection that holds the lock: were it closed
+/// while the owner lives, others would take the owner for gone (PostgreSQL 14 and later have
+/// `idle_session_timeout`).
+const KEEP_SESSION: &str = "SELECT set_config('idle_session_timeout', '0', false) \
+                            WHERE current_setting('server_version_num')::integer >= 140000";
+
 sql! {
     /// Running tasks of the given workflows whose holder gave them up, oldest lease first: the
     /// lease expired, or (SQLite) the holder is one of a JSON array of owners whose process is
     /// gone, or (PostgreSQL) the holder's advisory lock is not held by any session, so its
-    /// process (or at least its connection) is gone. The last column says whether the lease
-    /// expired.
+    /// process (or at least its connection) is gone. Owner ids of another form (an older
+    /// release's, which holds no lock) are judged by their leases alone. The last column says
+    /// whether the lease expired.
     GivenUpLeases {
         sqlite: "SELECT execution_id, task_id, workflow_name, workflow_version, lease_owner, attempt, recoveries, \
                         lease_expires_at < ? \
@@ -56,7 +63,7 @@ sql! {
              FROM task_executions \
              WHERE status = 'Running' \
                AND (lease_expires_at < ", database_now!(), " + ? \
-                    OR (lease_owner <> ? AND ", owner_key!("lease_owner"), " NOT IN \
+                    OR (lease_owner <> ? AND lease_owner LIKE '%/%/%/%/%' AND ", owner_key!("lease_owner"), " NOT IN \
                         (SELECT (l.classid::bigint << 32) | l.objid::bigint FROM pg_locks AS l \
                          WHERE l.locktype = 'advisory' AND l.objsubid = 1 AND l.granted \
                            AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())))) \
@@ -118,6 +125,7 @@ pub(crate) fn renew_leases(
 /// Takes the advisory lock that tells other processes `owner` is alive, on a connection the
 /// owner keeps for as long as it runs.
 pub(crate) fn lock_owner(connection: &mut PgConnection, owner: &str) -> Result<(), StoreError> {
+    diesel::sql_query(KEEP_SESSION).execute(connection)?;
     diesel::sql_query(LOCK_OWNER).bind::<Text, _>(owner).execute(connection)?;
     Ok(())
 }

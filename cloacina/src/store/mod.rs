@@ -19,7 +19,7 @@ pub(crate) mod schema;
 mod statement;
 mod tasks;
 #[cfg(test)]
-mod testing;
+pub(crate) mod testing;
 mod url;
 
 use std::sync::Arc;
@@ -45,8 +45,8 @@ pub(crate) use outputs::load_outputs;
 pub(crate) use tasks::*;
 
 use crate::error::StoreError;
-pub(crate) use connection::is_transient;
 use connection::{ConnectionManager, ConnectionSettings, ConnectionTarget, write_transaction};
+pub(crate) use connection::{is_passing, is_transient};
 
 /// How a store is opened.
 #[derive(Debug, Clone)]
@@ -238,7 +238,8 @@ impl Store {
             other => StoreError::Pool(format!("{other} ({description})")),
         })?;
         let result = connection.interact(body).await.map_err(|error| match error {
-            InteractError::Panic(_) => StoreError::Pool("a database call panicked".to_owned()),
+            // Not the connection's fault: running the call again would panic again.
+            InteractError::Panic(_) => StoreError::Internal("a database call panicked".to_owned()),
             InteractError::Cancelled => StoreError::Pool("a database call was cancelled".to_owned()),
         })?;
         if let Err(error) = &result

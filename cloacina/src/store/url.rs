@@ -70,6 +70,12 @@ impl PostgresUrl {
     }
 }
 
+/// Whether text is a URL scheme: a letter, then letters, digits, `+`, `-` or `.`.
+fn is_scheme(text: &str) -> bool {
+    text.chars().next().is_some_and(|c| c.is_ascii_alphabetic())
+        && text.chars().all(|c| c.is_ascii_alphanumeric() || "+-.".contains(c))
+}
+
 /// How a URL that cannot be parsed is shown: its scheme only, as the rest may hold a password.
 fn unparsed(scheme: &str) -> String {
     format!("`{scheme}://...` (the rest not shown: it may hold a password)")
@@ -81,9 +87,12 @@ impl DatabaseUrl {
     /// An error never shows a password: a URL that cannot be parsed is shown by its scheme only.
     pub fn parse(text: &str) -> Result<Self, StoreError> {
         let text = text.trim();
-        let Some((scheme, rest)) = text.split_once(':') else {
-            let shown =
-                if text.contains('@') { "(not shown: it may hold a password)".to_owned() } else { format!("`{text}`") };
+        let scheme_and_rest = text.split_once(':').filter(|(scheme, _)| is_scheme(scheme));
+        let Some((scheme, rest)) = scheme_and_rest else {
+            // Without a scheme it may be anything, a libpq `key=value` string with a password
+            // say: only a plain path is shown.
+            let plain = text.chars().all(|c| c.is_ascii_alphanumeric() || "._-/~".contains(c));
+            let shown = if plain { format!("`{text}`") } else { "(not shown: it may hold a password)".to_owned() };
             return Err(StoreError::InvalidUrl { url: shown, reason: "it has no scheme".to_owned() });
         };
         let scheme = scheme.to_ascii_lowercase();
@@ -157,10 +166,11 @@ fn parse_postgres(scheme: &str, text: &str) -> Result<DatabaseUrl, String> {
     }
     decoded("the user name", parsed.username())?;
     let database = parsed.path().trim_start_matches('/').to_owned();
-    let database = decoded("the database name", &database)?;
-    if database.contains('/') {
-        return Err(format!("`{database}` is not a database name"));
+    if database.contains('/') || database.contains('@') {
+        // A password with an unencoded `/` ends up here: the path is not shown.
+        return Err(format!("the path after the host is not a database name; {ENCODE_SPECIAL_CHARACTERS}"));
     }
+    decoded("the database name", &database)?;
     let host = match parsed.host_str() {
         Some(host) if !host.is_empty() => host.to_owned(),
         _ => "localhost".to_owned(),
@@ -348,6 +358,10 @@ mod tests {
             ("mysql://app:secret-word@db/runs", "the scheme `mysql` is not supported"),
             ("app:secret-word@db", "the scheme `app` is not supported"),
             ("app-secret-word@db", "it has no scheme"),
+            ("host=db password=secret-word", "it has no scheme"),
+            ("password=secret-word;host=x:5432", "it has no scheme"),
+            ("postgresql://app:2024/secret-word@db/runs", "the path after the host is not a database name"),
+            ("postgresql://app:2024/secret-word@db", "the path after the host is not a database name"),
         ];
         for (text, reason) in refused {
             let message = DatabaseUrl::parse(text).unwrap_err().to_string();

@@ -241,6 +241,9 @@ async fn shutdown_lets_a_short_task_finish(database: TestDatabase) {
     let first = snapshot.task("first").unwrap();
     assert_eq!((first.status, first.attempts), (TaskStatus::Completed, 1), "{snapshot:?}");
     assert_eq!(snapshot.context.get("done_by").unwrap(), "the first executor");
+    // A stopping executor starts nothing new: the task made ready waits for another worker.
+    let second = snapshot.task("second").unwrap();
+    assert_eq!((second.status, second.attempts), (TaskStatus::Ready, 0), "{snapshot:?}");
     reader.shutdown().await;
 }
 
