@@ -23,14 +23,17 @@ sql! {
     /// Inserts events from a JSON array of event objects, in order, numbering each execution's
     /// events on from its row's count (PostgreSQL). The executions' rows are locked in id order,
     /// so that transactions numbering events of the same executions take turns without
-    /// deadlocking, and each holds the numbers it took until it commits.
+    /// deadlocking, and each holds the numbers it took until it commits. The lock is the one an
+    /// update of the row takes (`FOR NO KEY UPDATE`): rows inserted beside it that refer to the
+    /// execution (task outputs, events) hold a key-share lock on it, which `FOR UPDATE` would
+    /// wait for, deadlocking two transactions that each inserted such a row first.
     InsertEvents = "WITH input AS ( \
                       SELECT value, position FROM jsonb_array_elements(CAST(? AS jsonb)) WITH ORDINALITY AS e(value, position)), \
                     counts AS ( \
                       SELECT value ->> 'execution_id' AS execution_id, count(*) AS added FROM input GROUP BY 1), \
                     locked AS MATERIALIZED ( \
                       SELECT x.id FROM executions AS x WHERE x.id IN (SELECT execution_id FROM counts) \
-                      ORDER BY x.id FOR UPDATE), \
+                      ORDER BY x.id FOR NO KEY UPDATE), \
                     numbered AS ( \
                       UPDATE executions AS x SET event_count = x.event_count + c.added \
                       FROM counts AS c, locked AS l WHERE x.id = c.execution_id AND l.id = x.id \
@@ -260,5 +263,54 @@ mod tests {
             assert_eq!(after.iter().map(|row| row.sequence).collect::<Vec<_>>(), [3]);
             drop_schema(&store, schema).await;
         }
+    }
+
+    /// Two transactions that each store a task's output (which key-share locks the execution's
+    /// row) and then number events of that execution take turns: neither waits for the other's
+    /// key-share lock, so they cannot deadlock (run once each, without the store's retries).
+    #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+    async fn numbering_events_does_not_deadlock_with_rows_that_refer_to_the_execution() {
+        let Some((store, schema)) = crate::store::testing::postgres_store().await else { return };
+        let store = Arc::new(store);
+        store
+            .write(|connection| {
+                let row = NewExecutionRow {
+                    id: "e1".into(),
+                    workflow_name: "w".into(),
+                    workflow_version: "v".into(),
+                    status: "Running".into(),
+                    context: "{}".into(),
+                    remaining_tasks: 2,
+                    created_at: 1,
+                    workflow_shape: "s".into(),
+                };
+                insert_execution(connection, &row)
+            })
+            .await
+            .unwrap();
+        let stored = [Arc::new(AtomicBool::new(false)), Arc::new(AtomicBool::new(false))];
+        let mut transactions = Vec::new();
+        for (own, task) in [(0, "first"), (1, "second")] {
+            let (store, stored) = (Arc::clone(&store), stored.clone());
+            transactions.push(tokio::spawn(async move {
+                store
+                    .read(move |connection| {
+                        crate::store::connection::write_transaction(connection, |connection| {
+                            crate::store::outputs::insert_output(connection, "e1", task, "{}", 1)?;
+                            stored[own].store(true, Ordering::SeqCst);
+                            // Both have stored their output before either numbers events.
+                            wait_for(&stored[1 - own]);
+                            insert_events(connection, &[event(task)])
+                        })
+                    })
+                    .await
+            }));
+        }
+        for transaction in transactions {
+            transaction.await.unwrap().unwrap();
+        }
+        let numbered = store.read(|connection| load_events(connection, "e1", 0, 10)).await.unwrap();
+        assert_eq!(numbered.iter().map(|row| row.sequence).collect::<Vec<_>>(), [1, 2]);
+        drop_schema(&store, Some(schema)).await;
     }
 }
