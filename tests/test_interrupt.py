@@ -10,7 +10,7 @@ import pytest
 
 import cloacina
 
-CHILD = textwrap.dedent(
+PREAMBLE = textwrap.dedent(
     """
     import signal, sys, time
     from cloacina import UnifiedExecutor, task, workflow
@@ -19,7 +19,11 @@ CHILD = textwrap.dedent(
     # and its children inherit that; Python then installs no handler of its own. A terminal's
     # process has it: put it back.
     signal.signal(signal.SIGINT, signal.default_int_handler)
+    """
+)
 
+CHILD = PREAMBLE + textwrap.dedent(
+    """
     @task
     def sleeper(context):
         print("task started", flush=True)
@@ -80,13 +84,8 @@ def test_sigint_during_execute_cancels_the_execution(url):
         assert result.task("sleeper").status == "Cancelled" and result.task("after").status == "Cancelled"
 
 
-STUBBORN = textwrap.dedent(
+STUBBORN = PREAMBLE + textwrap.dedent(
     """
-    import signal, sys, time
-    from cloacina import UnifiedExecutor, task, workflow
-
-    signal.signal(signal.SIGINT, signal.default_int_handler)
-
     @task
     def stubborn(context):
         print("task started", flush=True)

@@ -9,6 +9,8 @@ use std::time::{Duration, Instant};
 use pyo3::prelude::*;
 use uuid::Uuid;
 
+use crate::runtime::SIGNAL_CHECK_INTERVAL;
+
 /// A call: the flag that asks it to stop, and the task attempt it runs, if it runs one.
 #[derive(Clone, Default)]
 pub struct CallOf {
@@ -89,9 +91,6 @@ pub fn wait_until_none_match(matches: impl Fn(&CallOf) -> bool, timeout: Duratio
 pub fn wait_until_none(timeout: Duration) -> bool {
     wait_until_none_match(|_| true, timeout)
 }
-
-/// How often an interruptible wait lets Python handle signals.
-const SIGNAL_CHECK_INTERVAL: Duration = Duration::from_millis(50);
 
 /// Like [`wait_until_none_match`], releasing the GIL and answering Ctrl-C: `Err` with the
 /// pending exception (usually `KeyboardInterrupt`) if a signal handler raised one.

@@ -7,7 +7,7 @@ use pyo3::prelude::*;
 use tokio::runtime::Runtime;
 
 /// How often a blocked call wakes to let Python handle signals (Ctrl-C).
-const SIGNAL_CHECK_INTERVAL: Duration = Duration::from_millis(50);
+pub const SIGNAL_CHECK_INTERVAL: Duration = Duration::from_millis(50);
 
 /// The process-wide tokio runtime, shared with `pyo3_async_runtimes`.
 pub fn runtime() -> &'static Runtime {

@@ -88,7 +88,7 @@ fn short(version: &str) -> &str {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::store::testing::{drop_schema, stores};
+    use crate::store::testing::{drop_schema, execution_row, stores};
     use crate::store::{NewExecutionRow, NewTask, insert_execution, insert_tasks};
     use crate::{Context, FunctionTask};
 
@@ -105,14 +105,10 @@ mod tests {
     /// An execution as an older release stored it: no shape, tasks without a version.
     fn stored_by_an_older_release(connection: &mut AnyConnection, id: Uuid, tasks: &[&str]) -> Result<(), StoreError> {
         let row = NewExecutionRow {
-            id: id.to_string(),
             workflow_name: "etl".into(),
             workflow_version: "an older version".into(),
-            status: "Running".into(),
-            context: "{}".into(),
-            remaining_tasks: tasks.len() as i32,
-            created_at: 1,
             workflow_shape: String::new(),
+            ..execution_row(&id.to_string(), tasks.len() as i32)
         };
         insert_execution(connection, &row)?;
         let rows: Vec<NewTask<'_>> = tasks

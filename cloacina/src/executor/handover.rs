@@ -42,6 +42,29 @@ pub(crate) fn release(
     Ok(((), finish_transaction(connection, log, transition)?))
 }
 
+/// Up to `limit` running tasks of the requesting process's workflows whose holder gave them up:
+/// the lease expired by `now`, or the holder's process is gone.
+fn given_up(
+    connection: &mut AnyConnection,
+    request: &ClaimRequest,
+    now: i64,
+    limit: usize,
+) -> Result<Vec<store::ExpiredLease>, StoreError> {
+    let claimable = store::Claimable { names: &request.workflow_names, revision: request.names_revision };
+    let gone = |owner: &str| super::owner::is_gone(owner);
+    store::given_up_leases(connection, &claimable, &request.owner, &gone, now, limit)
+}
+
+/// Whether any task [`recover_expired`] would deal with is there: a read, so that looking every
+/// few seconds takes no write lock when there is nothing to recover.
+pub(crate) fn any_given_up(
+    connection: &mut AnyConnection,
+    request: &ClaimRequest,
+    now: DateTime<Utc>,
+) -> Result<bool, StoreError> {
+    Ok(!given_up(connection, request, now.timestamp_micros(), 1)?.is_empty())
+}
+
 /// Deals with running tasks of registered workflows whose holder gave them up (its lease expired,
 /// or its process is known to be gone): each goes back to the queue, or fails as abandoned once it has been recovered
 /// `max_recoveries` times (where a definition of its execution's workflow can settle its
@@ -57,9 +80,7 @@ pub(crate) fn recover_expired(
     let mut log = EventLog::at(now);
     let mut transition = Transition::default();
     let mut finished: FinishedByExecution = BTreeMap::new();
-    let claimable = store::Claimable { names: &request.workflow_names, revision: request.names_revision };
-    let gone = |owner: &str| super::owner::is_gone(owner);
-    for lease in store::given_up_leases(connection, &claimable, &request.owner, &gone, micros, 256)? {
+    for lease in given_up(connection, request, micros, 256)? {
         let execution_id = super::events::parse_id(&lease.execution_id)?;
         let abandoned = if lease.recoveries.max(0) as u32 >= max_recoveries {
             let (name, version) = (&lease.workflow_name, &lease.workflow_version);

@@ -100,22 +100,32 @@ impl InputCache {
 
     /// Keeps the delta of a task this process completed (`bytes` long as stored).
     pub fn remember_delta(&self, execution_id: Uuid, position: usize, delta: Arc<ContextDelta>, bytes: usize) {
-        self.add_deltas(execution_id, vec![(position, Some(delta))], bytes);
+        if let Some(entry) = self.entry(execution_id) {
+            self.add_deltas(execution_id, &entry, vec![(position, Some(delta))], bytes);
+        }
     }
 
-    /// Adds deltas to an execution still kept, counting their size.
-    fn add_deltas(&self, execution_id: Uuid, deltas: Vec<(usize, Option<Arc<ContextDelta>>)>, bytes: usize) {
-        let mut cached = lock(&self.cached);
-        let Some(entry) = cached.executions.get(&execution_id).cloned() else { return };
+    /// Adds deltas to an execution's entry, counting their size while the execution is kept
+    /// (an entry already forgotten still serves the input being built with it).
+    fn add_deltas(
+        &self,
+        execution_id: Uuid,
+        entry: &Arc<CachedExecution>,
+        deltas: Vec<(usize, Option<Arc<ContextDelta>>)>,
+        bytes: usize,
+    ) {
         {
             let mut kept = lock(&entry.deltas);
             for (position, delta) in deltas {
                 kept.insert(position, delta);
             }
         }
-        entry.bytes.fetch_add(bytes, Ordering::Relaxed);
-        cached.bytes += bytes;
-        cached.evict(self.budget);
+        let mut cached = lock(&self.cached);
+        if cached.executions.get(&execution_id).is_some_and(|kept| Arc::ptr_eq(kept, entry)) {
+            entry.bytes.fetch_add(bytes, Ordering::Relaxed);
+            cached.bytes += bytes;
+            cached.evict(self.budget);
+        }
     }
 
     /// Drops what is kept for an execution that has finished.
@@ -201,14 +211,7 @@ impl InputCache {
                     found.insert(position, Some(Arc::new(parse_delta(&text)?)));
                 }
             }
-            // Whether or not the execution is still kept, the entry holds what this input needs.
-            {
-                let mut deltas = lock(&entry.deltas);
-                for (position, delta) in &found {
-                    deltas.insert(*position, delta.clone());
-                }
-            }
-            self.add_deltas(execution_id, Vec::new(), bytes);
+            self.add_deltas(execution_id, &entry, found.into_iter().collect(), bytes);
             Ok(entry)
         }
     }

@@ -85,8 +85,12 @@ async fn renew(engine: &Engine) -> Result<(), StoreError> {
 
 /// Requeues (or, past the limit, fails) tasks of registered workflows whose lease expired.
 async fn recover(engine: &Engine) -> Result<(), StoreError> {
-    let registry = Arc::clone(&engine.registry);
     let request = engine.claim_request(1);
+    let looking = request.clone();
+    if !engine.store.read(move |connection| handover::any_given_up(connection, &looking, Utc::now())).await? {
+        return Ok(());
+    }
+    let registry = Arc::clone(&engine.registry);
     let max_recoveries = engine.config.max_recoveries;
     engine
         .commit(move |connection| {

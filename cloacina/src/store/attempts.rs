@@ -215,23 +215,13 @@ fn end_one(connection: &mut AnyConnection, attempt: &EndedAttempt<'_>, now: i64)
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
-    use crate::store::testing::{drop_schema, stores};
-    use crate::store::{NewExecutionRow, NewTask, claim_pending, insert_execution};
+    use crate::store::testing::{drop_schema, execution_row, stores};
+    use crate::store::{NewTask, claim_pending, insert_execution};
     use crate::store::{insert_tasks, load_outputs};
 
     /// One execution with the tasks `first` and `second`, both claimed by `holder`.
     pub(crate) fn claimed_by(connection: &mut AnyConnection, holder: &str) -> Result<(), StoreError> {
-        let row = NewExecutionRow {
-            id: "e1".into(),
-            workflow_name: "w".into(),
-            workflow_version: "v".into(),
-            status: "Running".into(),
-            context: "{}".into(),
-            remaining_tasks: 4,
-            created_at: 1,
-            workflow_shape: "s".into(),
-        };
-        insert_execution(connection, &row)?;
+        insert_execution(connection, &execution_row("e1", 4))?;
         let ids = ["first", "second", "flaky", "broken"];
         let tasks: Vec<NewTask<'_>> = ids
             .iter()

@@ -176,8 +176,9 @@ mod tests {
     use std::time::{Duration, Instant};
 
     use super::*;
+    use crate::store::insert_execution;
+    use crate::store::testing::execution_row;
     use crate::store::testing::{drop_schema, stores};
-    use crate::store::{NewExecutionRow, insert_execution};
 
     fn event(kind: &str) -> NewEventRow {
         NewEventRow {
@@ -208,17 +209,7 @@ mod tests {
             let store = Arc::new(store);
             store
                 .write(|connection| {
-                    let row = NewExecutionRow {
-                        id: "e1".into(),
-                        workflow_name: "w".into(),
-                        workflow_version: "v".into(),
-                        status: "Running".into(),
-                        context: "{}".into(),
-                        remaining_tasks: 1,
-                        created_at: 1,
-                        workflow_shape: "s".into(),
-                    };
-                    insert_execution(connection, &row)?;
+                    insert_execution(connection, &execution_row("e1", 1))?;
                     insert_events(connection, &[event("first"), event("second")])
                 })
                 .await
@@ -272,22 +263,7 @@ mod tests {
     async fn numbering_events_does_not_deadlock_with_rows_that_refer_to_the_execution() {
         let Some((store, schema)) = crate::store::testing::postgres_store().await else { return };
         let store = Arc::new(store);
-        store
-            .write(|connection| {
-                let row = NewExecutionRow {
-                    id: "e1".into(),
-                    workflow_name: "w".into(),
-                    workflow_version: "v".into(),
-                    status: "Running".into(),
-                    context: "{}".into(),
-                    remaining_tasks: 2,
-                    created_at: 1,
-                    workflow_shape: "s".into(),
-                };
-                insert_execution(connection, &row)
-            })
-            .await
-            .unwrap();
+        store.write(|connection| insert_execution(connection, &execution_row("e1", 2))).await.unwrap();
         let stored = [Arc::new(AtomicBool::new(false)), Arc::new(AtomicBool::new(false))];
         let mut transactions = Vec::new();
         for (own, task) in [(0, "first"), (1, "second")] {

@@ -38,7 +38,7 @@ pub use connection::is_connection_lost;
 pub(crate) use events::{EventRow, NewEventRow, insert_events, load_events};
 pub use executions::ExecutionFilter;
 pub(crate) use executions::*;
-pub(crate) use leases::{given_up_leases, renew_leases, requeue_expired};
+pub(crate) use leases::{ExpiredLease, given_up_leases, renew_leases, requeue_expired};
 pub(crate) use notifications::notify;
 pub use notifications::{Listener, Notification};
 pub(crate) use outputs::load_outputs;

@@ -2,7 +2,7 @@
 
 use diesel::RunQueryDsl;
 
-use super::{DatabaseUrl, Store, StoreOptions};
+use super::{DatabaseUrl, NewExecutionRow, Store, StoreOptions};
 
 /// A store on a SQLite file, and on PostgreSQL (in a schema of its own) when
 /// `CLOACINA_TEST_POSTGRES_URL` names a server, which `CLOACINA_REQUIRE_POSTGRES=1` requires.
@@ -39,5 +39,20 @@ pub(crate) async fn drop_schema(store: &Store, schema: Option<String>) {
     if let Some(schema) = schema {
         let drop = format!("DROP SCHEMA {schema} CASCADE");
         store.write(move |connection| Ok(diesel::sql_query(&drop).execute(connection)?)).await.unwrap();
+    }
+}
+
+/// A running execution's row, `id`, of workflow `w` version `v` (shape `s`) with `tasks` tasks
+/// left.
+pub(crate) fn execution_row(id: &str, tasks: i32) -> NewExecutionRow {
+    NewExecutionRow {
+        id: id.to_owned(),
+        workflow_name: "w".into(),
+        workflow_version: "v".into(),
+        status: "Running".into(),
+        context: "{}".into(),
+        remaining_tasks: tasks,
+        created_at: 1,
+        workflow_shape: "s".into(),
     }
 }

@@ -160,21 +160,26 @@ async fn shutdown_hands_unfinished_work_to_others_at_once(database: TestDatabase
     staying.shutdown().await;
 }
 
+/// A first task that blocks its thread for `blocked` (a call that ignores its stop signal),
+/// setting `started` when it begins, then writes `done_by`.
+fn blocking(blocked: Duration, started: Arc<AtomicBool>, done_by: &'static str) -> FunctionTask {
+    FunctionTask::new("first", move |mut context: Context| {
+        let started = Arc::clone(&started);
+        async move {
+            started.store(true, Ordering::SeqCst);
+            tokio::task::block_in_place(|| std::thread::sleep(blocked));
+            context.insert("done_by", done_by)?;
+            Ok(context)
+        }
+    })
+}
+
 /// A task blocked in a call that ignores its stop signal cannot be dropped: shutdown waits a
 /// moment for it, then releases its lease all the same, and the result it returns later is not
 /// recorded over the next executor's.
 async fn shutdown_does_not_wait_for_a_task_blocked_in_a_call(database: TestDatabase) {
     let started = Arc::new(AtomicBool::new(false));
-    let starting = Arc::clone(&started);
-    let blocked = FunctionTask::new("first", move |mut context: Context| {
-        let started = Arc::clone(&starting);
-        async move {
-            started.store(true, Ordering::SeqCst);
-            tokio::task::block_in_place(|| std::thread::sleep(Duration::from_secs(4)));
-            context.insert("done_by", "the executor that shut down")?;
-            Ok(context)
-        }
-    });
+    let blocked = blocking(Duration::from_secs(4), Arc::clone(&started), "the executor that shut down");
     let patient = ExecutorConfig {
         lease_duration: Duration::from_secs(60),
         shutdown_timeout: Duration::from_millis(100),
@@ -281,18 +286,9 @@ async fn a_scheduled_retry_waits_for_its_time_after_a_restart(database: TestData
 /// abandoned work every third of a second never takes its task over.
 async fn a_worker_blocked_in_a_call_keeps_its_task(database: TestDatabase) {
     let started = Arc::new(AtomicBool::new(false));
-    let starting = Arc::clone(&started);
-    let blocking = FunctionTask::new("first", move |mut context: Context| {
-        let started = Arc::clone(&starting);
-        async move {
-            started.store(true, Ordering::SeqCst);
-            tokio::task::block_in_place(|| std::thread::sleep(Duration::from_secs(3)));
-            context.insert("done_by", "the first executor")?;
-            Ok(context)
-        }
-    });
+    let blocked = blocking(Duration::from_secs(3), Arc::clone(&started), "the first executor");
     let patient = ExecutorConfig { lease_duration: Duration::from_secs(60), ..test_config() };
-    let runner = executor(&database, workflow(blocking), patient).await;
+    let runner = executor(&database, workflow(blocked), patient).await;
     let handle = runner.start("leased", Context::new()).await.unwrap();
     wait_for(&started).await;
     let watcher = executor(&database, workflow(quick()), short_leases()).await;
