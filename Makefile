@@ -14,7 +14,7 @@ export CLOACINA_TEST_POSTGRES_URL
 CLOACINA_REQUIRE_POSTGRES ?= $(if $(CLOACINA_TEST_POSTGRES_URL),1,)
 export CLOACINA_REQUIRE_POSTGRES
 
-.PHONY: build demo test test-rust test-python test-install lint fmt bench bench-peers python-develop check-postgres
+.PHONY: build demo test test-rust test-python test-install lint fmt bench bench-check bench-peers python-develop check-postgres
 
 build: python-develop
 	$(CARGO) build --workspace
@@ -95,3 +95,11 @@ $(BENCH_VENV)/.requirements: benchmarks/requirements.txt
 	$(BENCH_VENV)/bin/python -m pip install --quiet --upgrade pip
 	$(BENCH_VENV)/bin/python -m pip install --quiet -r benchmarks/requirements.txt
 	touch $@
+
+# The guard against a slower hot path (see benchmarks/check.py): instructions per hop under
+# callgrind and SQL statements per task, against benchmarks/baseline.json. Needs valgrind.
+# BENCH_CHECK_ARGS=--update writes the figures measured as the new baseline.
+bench-check: $(BENCH_VENV)/.requirements
+	$(CARGO) build --release -p cloacina-benchmarks
+	VIRTUAL_ENV=$(abspath $(BENCH_VENV)) $(BENCH_VENV)/bin/maturin develop --release --quiet
+	$(BENCH_VENV)/bin/python benchmarks/check.py --engine-bench target/release/engine-bench $(BENCH_CHECK_ARGS)

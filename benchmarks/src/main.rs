@@ -17,6 +17,7 @@ mod measure;
 mod processes;
 mod shapes;
 mod stamps;
+mod statements;
 mod workflows;
 
 const USAGE: &str = "usage: engine-bench measure SHAPE URL RUNS | processes URL RUNS | worker URL \

@@ -8,7 +8,7 @@ use cloacina::{Context, ExecutionStatus, ExecutorConfig, UnifiedExecutor, Workfl
 use serde_json::json;
 
 use crate::shapes::Shape;
-use crate::stamps;
+use crate::{stamps, statements};
 
 /// The executor settings both sides use.
 pub fn config() -> ExecutorConfig {
@@ -19,15 +19,18 @@ pub fn config() -> ExecutorConfig {
 pub async fn main(key: &str, url: &str, runs: usize) -> Result<(), Box<dyn std::error::Error>> {
     let shape = Shape::named(key)?;
     let workflow = shape.workflow()?;
+    statements::count()?;
     let executor = UnifiedExecutor::with_config(url, config()).await?;
     run(&shape, &executor, &workflow).await?;
     let mut walls = Vec::with_capacity(runs);
     let mut hops = Vec::new();
+    let statements_before = statements::so_far();
     for _ in 0..runs {
         let (wall, run_hops) = run(&shape, &executor, &workflow).await?;
         walls.push(wall.as_secs_f64());
         hops.extend(run_hops.iter().map(|hop| (hop.as_secs_f64() * 1e7).round() / 10.0));
     }
+    let statements = statements::so_far() - statements_before;
     executor.shutdown().await;
     let line = json!({
         "implementation": "rust",
@@ -36,6 +39,7 @@ pub async fn main(key: &str, url: &str, runs: usize) -> Result<(), Box<dyn std::
         "workflow_version": workflow.version(),
         "walls_s": walls,
         "hops_us": hops,
+        "statements_per_task": statements as f64 / (runs * shape.tasks_per_run()).max(1) as f64,
         "peak_rss_bytes": peak_rss_bytes(),
     });
     writeln!(std::io::stdout().lock(), "{line}")?;

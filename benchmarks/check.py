@@ -1,0 +1,160 @@
+"""``make bench-check``: a guard against a slower hot path.
+
+Wall times on a shared machine move by more than any regression worth catching, so this measures
+what does not depend on the machine's load: the instructions one dependency hop costs
+(``valgrind --tool=callgrind``, which runs the program's threads one at a time and counts what
+they execute) for the chain of 200 run by Rust tasks, by Python ``def`` tasks and by Python
+``async def`` tasks on a SQLite file, and the SQL statements the engine runs per task. Each figure
+is compared with ``benchmarks/baseline.json``; one more than 10% above its baseline fails the
+check. A change that lowers a figure updates the baseline in the same commit (``--update``).
+
+    python benchmarks/check.py --engine-bench target/release/engine-bench [--update]
+
+A per-hop figure is the difference between a process that runs the chain 3 times and one that
+runs it once (each after the same warm-up), over the 398 hops between them: what starting the
+process, the interpreter and the executor costs is the same in both and drops out.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import subprocess
+import sys
+import tempfile
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+BASELINE = HERE / "baseline.json"
+TOLERANCE = 0.10
+"""How far above its baseline a figure may go before the check fails."""
+CHAIN_HOPS = 199
+FEW_RUNS, MANY_RUNS = 1, 3
+REPEATS = 2
+"""Each process is run this many times and the lowest count kept: a thread that happens to be
+scheduled once more (a timer, a poll) adds to one run only."""
+
+FIGURES = {
+    "rust_chain_instructions_per_hop": "instructions per hop, chain of 200, Rust tasks",
+    "python_def_chain_instructions_per_hop": "instructions per hop, chain of 200, Python def tasks",
+    "python_async_chain_instructions_per_hop": "instructions per hop, chain of 200, Python async def tasks",
+    "rust_chain_statements_per_task": "SQL statements per task, chain of 200",
+    "rust_round_trip_statements_per_task": "SQL statements per task, 2-task round trip",
+    "rust_diamond_statements_per_task": "SQL statements per task, diamond of 4",
+}
+"""Every figure checked, and what it is."""
+
+COLLECTED = re.compile(r"==\d+== Collected : (\d+)")
+
+
+def instructions(command: list[str], directory: Path) -> int:
+    """The instructions `command` executes, all threads, under callgrind."""
+    output = directory / "callgrind.out"
+    completed = subprocess.run(
+        ["valgrind", "--tool=callgrind", "--fair-sched=yes", f"--callgrind-out-file={output}", *command],
+        capture_output=True,
+        text=True,
+        check=False,
+        # Python's string hashing the same in every process, so that its dicts and sets do the
+        # same work in each.
+        env={**os.environ, "PYTHONHASHSEED": "0"},
+    )
+    found = COLLECTED.search(completed.stderr)
+    if completed.returncode != 0 or found is None:
+        raise SystemExit(f"{' '.join(command)} failed under callgrind:\n{completed.stdout}\n{completed.stderr}")
+    return int(found.group(1))
+
+
+def lowest_count(make_command: Callable[[str], list[str]]) -> int:
+    """The lowest count over `REPEATS` processes, each on a fresh SQLite file."""
+    counts = []
+    for _ in range(REPEATS):
+        with tempfile.TemporaryDirectory(prefix="cloacina-bench-check-") as directory:
+            url = f"sqlite:///{directory}/check.db"
+            counts.append(instructions(make_command(url), Path(directory)))
+    return min(counts)
+
+
+def per_hop(make_command: Callable[[str, int], list[str]]) -> float:
+    """Instructions per hop of the chain: many runs minus few, over the hops between."""
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        few, many = pool.map(
+            lambda runs: lowest_count(lambda url: make_command(url, runs)),
+            (FEW_RUNS, MANY_RUNS),
+        )
+    return (many - few) / ((MANY_RUNS - FEW_RUNS) * CHAIN_HOPS)
+
+
+def statements_per_task(engine_bench: str, shape: str) -> float:
+    """The statements per task `engine-bench` counted over its measured runs (no callgrind)."""
+    with tempfile.TemporaryDirectory(prefix="cloacina-bench-check-") as directory:
+        command = [engine_bench, "measure", shape, f"sqlite:///{directory}/check.db", "3"]
+        completed = subprocess.run(command, capture_output=True, text=True, check=False)
+        if completed.returncode != 0:
+            raise SystemExit(f"{' '.join(command)} failed:\n{completed.stdout}\n{completed.stderr}")
+        return float(json.loads(completed.stdout.splitlines()[-1])["statements_per_task"])
+
+
+def measure(engine_bench: str) -> dict[str, float]:
+    """Every figure of `FIGURES`."""
+    python = [sys.executable, str(HERE / "python" / "measure.py"), "chain_200"]
+    figures = {
+        "rust_chain_instructions_per_hop": per_hop(
+            lambda url, runs: [engine_bench, "measure", "chain_200", url, str(runs)]
+        ),
+        "python_def_chain_instructions_per_hop": per_hop(lambda url, runs: [*python, url, str(runs), "sync"]),
+        "python_async_chain_instructions_per_hop": per_hop(lambda url, runs: [*python, url, str(runs), "async"]),
+        "rust_chain_statements_per_task": statements_per_task(engine_bench, "chain_200"),
+        "rust_round_trip_statements_per_task": statements_per_task(engine_bench, "round_trip"),
+        "rust_diamond_statements_per_task": statements_per_task(engine_bench, "diamond"),
+    }
+    return figures
+
+
+def compare(figures: dict[str, float], baseline: dict[str, float]) -> list[str]:
+    """Prints each figure beside its baseline; the names of those that rose too far."""
+    risen = []
+    print(f"{'figure':<58} {'baseline':>14} {'now':>14} {'change':>8}")
+    for name, description in FIGURES.items():
+        now, before = figures[name], baseline.get(name)
+        if before is None:
+            print(f"{description:<58} {'(none)':>14} {now:>14,.2f}")
+            risen.append(name)
+            continue
+        change = now / before - 1 if before else 0.0
+        verdict = ""
+        if change > TOLERANCE:
+            verdict = f"  ROSE more than {TOLERANCE:.0%}"
+            risen.append(name)
+        elif change < -TOLERANCE:
+            verdict = "  lower: update the baseline (--update) in this commit"
+        print(f"{description:<58} {before:>14,.2f} {now:>14,.2f} {change:>+8.1%}{verdict}")
+    return risen
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--engine-bench", required=True, help="the release build of engine-bench")
+    parser.add_argument("--update", action="store_true", help="write the figures measured as the new baseline")
+    arguments = parser.parse_args()
+    figures = measure(arguments.engine_bench)
+    if arguments.update:
+        BASELINE.write_text(json.dumps({"figures": figures}, indent=2) + "\n")
+        print(f"wrote {BASELINE}")
+    baseline = json.loads(BASELINE.read_text())["figures"] if BASELINE.exists() else {}
+    risen = compare(figures, baseline)
+    if risen:
+        sys.exit(
+            f"bench-check FAILED: {', '.join(risen)} rose more than {TOLERANCE:.0%} above benchmarks/baseline.json "
+            "(or has no baseline). Find what made the hot path dearer; if the cost is meant, run "
+            "`make bench-check BENCH_CHECK_ARGS=--update` and say why in the commit."
+        )
+    print("bench-check passed: every figure within 10% of its baseline")
+
+
+if __name__ == "__main__":
+    main()
