@@ -4,7 +4,9 @@
 //! other call runs there (see `python_threads.rs`), otherwise on a thread of the pool of Python calls (`python_pool.rs`);
 //! either way it holds the GIL only while Python runs. A coroutine function's coroutine runs on
 //! its execution's event loop (see `loops.rs`), started by the loop's own thread where it can
-//! (`inbox.rs`), while the attempt waits without a thread. An exception fails the attempt; the
+//! (`inbox.rs`). Where the engine hands the attempt over ([`Task::start`]), no thread waits for
+//! it and the loop's thread hands the result straight to recording; otherwise the attempt's
+//! future waits for it without a thread. An exception fails the attempt; the
 //! task's error then reads `"{type}: {message}\n\n{traceback}"`.
 
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -12,7 +14,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use async_trait::async_trait;
-use cloacina::{Context, RetryPolicy, Task, TaskError, TaskSlot, TriggerRule};
+use cloacina::{Canceller, Completion, Context, Declined, RetryPolicy, Task, TaskError, TaskSlot, TriggerRule};
 use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
 use pyo3::types::{PyDict, PyTuple};
@@ -68,6 +70,39 @@ impl Task for PythonTask {
         self.spec.trigger.clone()
     }
 
+    fn starts_elsewhere(&self) -> bool {
+        self.spec.is_async
+    }
+
+    /// Hands an `async def` attempt to its event loop through the loop's inbox, with no thread
+    /// waiting for it; its result goes from the loop's thread straight to recording. Declined
+    /// for a plain function, and for a loop that watches no inbox.
+    fn start(&self, mut context: Context, done: Completion) -> Result<Canceller, Box<Declined>> {
+        let execution_id = context.attempt().map(|attempt| attempt.execution_id);
+        let inbox = match loops::inbox(execution_id) {
+            Some(inbox) if self.spec.is_async => inbox,
+            _ => return Err(Box::new(Declined { context, done })),
+        };
+        let slot = context.take_slot();
+        let cancelled = Arc::new(AtomicBool::new(false));
+        let submission: Submission = Arc::default();
+        let reply = Reply::new(&self.spec.id, done);
+        let started = Started {
+            execution_id,
+            context,
+            cancelled: Arc::clone(&cancelled),
+            reply,
+            submission: Arc::clone(&submission),
+            slot,
+        };
+        let job = start_coroutine(Arc::clone(&self.spec), started);
+        if let Err(job) = inbox.push(job) {
+            // The loop closed meanwhile: the job hands the coroutine over from a pool thread.
+            python_pool::run_detached(move |py| job(py, Place::Anywhere));
+        }
+        Ok(Box::new(move || cancel(&cancelled, &submission)))
+    }
+
     async fn execute(&self, mut context: Context) -> Result<Context, TaskError> {
         // Held by the Python call, not the attempt: a call that outlives its attempt (a timed-out
         // `def` still in its thread, a coroutine that ignores cancellation) keeps its slot of the
@@ -113,8 +148,15 @@ impl PythonTask {
     ) -> Result<Context, TaskError> {
         let execution_id = context.attempt().map(|attempt| attempt.execution_id);
         let (sender, outcome) = oneshot::channel();
+        let reply = Reply::new(
+            &self.spec.id,
+            Box::new(move |result| {
+                // The attempt may have stopped waiting (cancelled): nothing to tell then.
+                let _ = sender.send(result);
+            }),
+        );
         let submission = Arc::clone(&guard.submission);
-        let started = Started { execution_id, context, cancelled, sender, submission, slot };
+        let started = Started { execution_id, context, cancelled, reply, submission, slot };
         let job = start_coroutine(Arc::clone(&self.spec), started);
         // The loop's own thread starts the coroutine if the loop watches an inbox; otherwise a
         // pool thread takes the GIL and hands the coroutine over.
@@ -129,22 +171,42 @@ impl PythonTask {
             })
             .await?;
         }
-        outcome.await.unwrap_or_else(|_| {
-            Err(TaskError::new(format!(
-                "CancelledError: the event loop running task `{}` closed before its coroutine finished",
-                self.spec.id
-            )))
-        })
+        // The reply, dropped unsent, has sent the closed loop's error already.
+        outcome.await.unwrap_or_else(|_| Err(TaskError::new(loop_closed(&self.spec.id))))
     }
 }
 
-/// The attempt's result, sent once by whichever of its steps ends it.
-type Reply = Arc<Mutex<Option<oneshot::Sender<Result<Context, TaskError>>>>>;
+/// Where a scheduled coroutine's `Submission` goes, to cancel it.
+type Submission = Arc<Mutex<Option<Py<PyAny>>>>;
+
+/// The attempt's result, given once by whichever of its steps ends it; dropped without one (its
+/// job or its coroutine dropped when the loop closed), it gives the closed loop's error.
+struct Reply {
+    completion: Mutex<Option<Completion>>,
+    task_id: String,
+}
+
+impl Reply {
+    fn new(task_id: &str, completion: Completion) -> Arc<Self> {
+        Arc::new(Self { completion: Mutex::new(Some(completion)), task_id: task_id.to_owned() })
+    }
+}
+
+impl Drop for Reply {
+    fn drop(&mut self) {
+        let task_id = std::mem::take(&mut self.task_id);
+        send(self, Err(TaskError::new(loop_closed(&task_id))));
+    }
+}
+
+fn loop_closed(task_id: &str) -> String {
+    format!("CancelledError: the event loop running task `{task_id}` closed before its coroutine finished")
+}
 
 fn send(reply: &Reply, result: Result<Context, TaskError>) {
-    if let Some(sender) = reply.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).take() {
-        // The attempt may have stopped waiting (cancelled): nothing to tell then.
-        let _ = sender.send(result);
+    let completion = reply.completion.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).take();
+    if let Some(completion) = completion {
+        completion(result);
     }
 }
 
@@ -153,9 +215,9 @@ struct Started {
     execution_id: Option<Uuid>,
     context: Context,
     cancelled: Arc<AtomicBool>,
-    sender: oneshot::Sender<Result<Context, TaskError>>,
+    reply: Arc<Reply>,
     /// Where the coroutine's `Submission` goes once it is scheduled, to cancel it.
-    submission: Arc<Mutex<Option<Py<PyAny>>>>,
+    submission: Submission,
     /// The attempt's task slot, held until the coroutine ends.
     slot: TaskSlot,
 }
@@ -164,8 +226,7 @@ struct Started {
 /// loop's thread turns the coroutine's outcome into the attempt's result as it ends.
 fn start_coroutine(spec: Arc<TaskSpec>, started: Started) -> Job {
     Box::new(move |py, place| {
-        let Started { execution_id, context, cancelled, sender, submission: slot, slot: capacity } = started;
-        let reply: Reply = Arc::new(Mutex::new(Some(sender)));
+        let Started { execution_id, context, cancelled, reply, submission: slot, slot: capacity } = started;
         let flag = Arc::clone(&cancelled);
         let py_context = match Py::new(py, PyContext::for_attempt(context, cancelled)) {
             Ok(py_context) => py_context,
@@ -231,28 +292,33 @@ where
 struct CancelOnDrop {
     flag: Arc<AtomicBool>,
     /// The coroutine's `Submission`, once it is scheduled.
-    submission: Arc<Mutex<Option<Py<PyAny>>>>,
+    submission: Submission,
     armed: bool,
 }
 
 impl Drop for CancelOnDrop {
     fn drop(&mut self) {
-        if !self.armed {
-            return;
+        if self.armed {
+            cancel(&self.flag, &self.submission);
         }
-        let submission = {
-            let mut slot = self.submission.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-            self.flag.store(true, Ordering::SeqCst);
-            slot.take()
-        };
-        if let Some(submission) = submission {
-            // Cancelling takes the GIL: not on this runtime worker.
-            python_pool::run_detached(move |py| {
-                if let Err(error) = submission.call_method0(py, "cancel") {
-                    error.write_unraisable(py, None);
-                }
-            });
-        }
+    }
+}
+
+/// Stops an attempt's Python side: the function sees `context.cancelled` turn true, and a
+/// scheduled coroutine gets `CancelledError`.
+fn cancel(flag: &AtomicBool, submission: &Submission) {
+    let submission = {
+        let mut slot = submission.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        flag.store(true, Ordering::SeqCst);
+        slot.take()
+    };
+    if let Some(submission) = submission {
+        // Cancelling takes the GIL: not on this thread, which may be a runtime worker.
+        python_pool::run_detached(move |py| {
+            if let Err(error) = submission.call_method0(py, "cancel") {
+                error.write_unraisable(py, None);
+            }
+        });
     }
 }
 

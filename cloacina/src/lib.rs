@@ -46,7 +46,7 @@ pub use result::{ExecutionResult, ExecutionStatus, ExecutionSummary, TaskResult,
 pub use retry::{Backoff, RetryPolicy};
 pub use stop::StopSignal;
 pub use store::{DatabaseUrl, ExecutionFilter, SqliteSynchronous};
-pub use task::{FunctionTask, Task};
+pub use task::{Canceller, Completion, Declined, FunctionTask, Task};
 pub use trigger::{ConditionOperator, ContextCondition, DependencyOutcomes, TriggerRule};
 pub use workflow::{Workflow, WorkflowBuilder, WorkflowRegistry};
 

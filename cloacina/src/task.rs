@@ -42,7 +42,42 @@ pub trait Task: Send + Sync + 'static {
 
     /// Runs one attempt of the task.
     async fn execute(&self, context: Context) -> Result<Context, TaskError>;
+
+    /// Whether the task runs outside the engine's threads (on another language's event loop,
+    /// say) and can be handed an attempt with [`start`](Task::start). False by default: the
+    /// engine awaits [`execute`](Task::execute).
+    fn starts_elsewhere(&self) -> bool {
+        false
+    }
+
+    /// Hands an attempt to whatever runs the task outside the engine's threads, for a task that
+    /// [`starts_elsewhere`](Task::starts_elsewhere): `done` is then called once, from any
+    /// thread, with the attempt's result (dropping it uncalled fails the attempt), and the
+    /// returned [`Canceller`] asks the attempt to stop (the engine then ignores its result). No
+    /// runtime thread waits meanwhile, and the result goes straight to the transaction that
+    /// records it. A task that cannot take the attempt now gives both back ([`Declined`]), and
+    /// the engine awaits [`execute`](Task::execute) instead; that is the default.
+    ///
+    /// The engine hands over this way only attempts without a timeout whose input it has in
+    /// memory.
+    fn start(&self, context: Context, done: Completion) -> Result<Canceller, Box<Declined>> {
+        Err(Box::new(Declined { context, done }))
+    }
 }
+
+/// Called once with the result of an attempt handed over by [`Task::start`], from any thread.
+pub type Completion = Box<dyn FnOnce(Result<Context, TaskError>) + Send>;
+
+/// An attempt a task did not take in [`Task::start`], given back to the engine.
+pub struct Declined {
+    /// The attempt's input, as it was handed over.
+    pub context: Context,
+    /// The completion, not called.
+    pub done: Completion,
+}
+
+/// Asks an attempt handed over by [`Task::start`] to stop; called at most once, from any thread.
+pub type Canceller = Box<dyn FnOnce() + Send>;
 
 type TaskFunction = dyn Fn(Context) -> BoxFuture<'static, Result<Context, TaskError>> + Send + Sync;
 

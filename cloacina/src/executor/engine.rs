@@ -7,7 +7,7 @@ use std::sync::{Arc, Mutex};
 use chrono::Utc;
 use tokio::sync::{Notify, Semaphore, broadcast};
 use tokio_util::sync::CancellationToken;
-use tokio_util::task::TaskTracker;
+use tokio_util::task::{TaskTracker, task_tracker::TaskTrackerToken};
 use uuid::Uuid;
 
 use super::capacity::{Permits, TaskSlot};
@@ -59,6 +59,8 @@ pub(crate) struct Engine {
     /// Held from the start of a write to the end of its announcement, so that events are
     /// announced in the order they were committed.
     commit_order: tokio::sync::Mutex<()>,
+    /// The runtime the executor was opened in, for work started from threads outside it.
+    pub runtime: tokio::runtime::Handle,
 }
 
 impl Engine {
@@ -82,6 +84,7 @@ impl Engine {
             closed: CancellationToken::new(),
             attempts: TaskTracker::new(),
             commit_order: tokio::sync::Mutex::new(()),
+            runtime: tokio::runtime::Handle::current(),
         }
     }
 
@@ -103,6 +106,20 @@ impl Engine {
     {
         let _order = self.commit_order.lock().await;
         let (value, transition) = self.store.write(body).await?;
+        after_commit(&transition);
+        self.announce(transition);
+        Ok(value)
+    }
+
+    /// Like [`commit_then`](Self::commit_then), on this thread, which must be one that may
+    /// block (a blocking thread of the runtime, not one of its workers).
+    pub fn commit_here<T, F, A>(&self, body: F, after_commit: A) -> Result<T, StoreError>
+    where
+        F: Fn(&mut AnyConnection) -> Result<(T, Transition), StoreError>,
+        A: FnOnce(&Transition),
+    {
+        let _order = self.commit_order.blocking_lock();
+        let (value, transition) = self.store.write_here(body)?;
         after_commit(&transition);
         self.announce(transition);
         Ok(value)
@@ -181,22 +198,29 @@ impl Engine {
     /// Queues a finished attempt with the slot it holds until it is recorded (so that at most
     /// `max_concurrent_tasks` outcomes ever wait). Returns true when the caller must record the
     /// queue (no one else is), false when the attempt recording now will pick it up.
-    pub fn queue_outcome(&self, outcome: AttemptOutcome, slot: TaskSlot) -> bool {
+    pub fn queue_outcome(&self, outcome: AttemptOutcome, slot: TaskSlot, tracked: TaskTrackerToken) -> bool {
         let mut pending = lock(&self.outcomes);
-        pending.queue.push((outcome, slot));
+        pending.queue.push(Pending { outcome, slot, _tracked: tracked });
         !std::mem::replace(&mut pending.recording, true)
     }
 
-    /// The next batch to record, with the slots its attempts hold, or `None` (and the recorder
-    /// role given up) when none is left.
-    pub fn next_outcomes(&self, max: usize) -> Option<(Vec<AttemptOutcome>, Vec<TaskSlot>)> {
+    /// The next batch to record, with the slots its attempts hold and what keeps shutdown
+    /// waiting for them, or `None` (and the recorder role given up) when none is left.
+    pub fn next_outcomes(&self, max: usize) -> Option<(Vec<AttemptOutcome>, Vec<TaskSlot>, Vec<TaskTrackerToken>)> {
         let mut pending = lock(&self.outcomes);
         if pending.queue.is_empty() {
             pending.recording = false;
             return None;
         }
         let take = pending.queue.len().min(max);
-        Some(pending.queue.drain(..take).unzip())
+        let (mut outcomes, mut slots, mut tracked) =
+            (Vec::with_capacity(take), Vec::with_capacity(take), Vec::with_capacity(take));
+        for Pending { outcome, slot, _tracked } in pending.queue.drain(..take) {
+            outcomes.push(outcome);
+            slots.push(slot);
+            tracked.push(_tracked);
+        }
+        Some((outcomes, slots, tracked))
     }
 
     /// Notes that this process holds the lease of a task (from its claim until its outcome is
@@ -221,10 +245,19 @@ impl Engine {
     }
 }
 
-/// Finished attempts not yet recorded, each with its task slot.
+/// A finished attempt not yet recorded.
+struct Pending {
+    outcome: AttemptOutcome,
+    /// Its task slot, held until it is recorded.
+    slot: TaskSlot,
+    /// Keeps shutdown waiting until it is recorded.
+    _tracked: TaskTrackerToken,
+}
+
+/// Finished attempts not yet recorded.
 #[derive(Default)]
 struct PendingOutcomes {
-    queue: Vec<(AttemptOutcome, TaskSlot)>,
+    queue: Vec<Pending>,
     /// An attempt is recording the queue; others only add to it.
     recording: bool,
 }

@@ -164,15 +164,18 @@ impl InputCache {
             Some(entry) if missing.is_empty() => entry,
             cached => self.fetch(store, execution_id, workflow, cached, missing).await?,
         };
+        Ok(build(&entry, ancestors))
+    }
 
-        let mut context = Context::from_map(entry.initial.clone());
-        let deltas = lock(&entry.deltas);
-        for &position in ancestors {
-            if let Some(Some(delta)) = deltas.get(position) {
-                context.apply(delta);
-            }
-        }
-        Ok(context)
+    /// The input of the task at `position` if everything it is built from is kept in memory.
+    pub fn kept_input(&self, execution_id: Uuid, workflow: &Workflow, position: usize) -> Option<Context> {
+        let entry = self.entry(execution_id)?;
+        let ancestors = workflow.node(position).ancestors();
+        let complete = {
+            let deltas = lock(&entry.deltas);
+            ancestors.iter().all(|&ancestor| deltas.contains(ancestor))
+        };
+        complete.then(|| build(&entry, ancestors))
     }
 
     /// Reads what the cache lacks (the initial context, the `missing` ancestors' deltas) and
@@ -237,6 +240,18 @@ impl InputCache {
         cached.evict(self.budget);
         entry
     }
+}
+
+/// The initial context with the deltas of `ancestors` (those kept) applied in order.
+fn build(entry: &CachedExecution, ancestors: &[usize]) -> Context {
+    let mut context = Context::from_map(entry.initial.clone());
+    let deltas = lock(&entry.deltas);
+    for &position in ancestors {
+        if let Some(Some(delta)) = deltas.get(position) {
+            context.apply(delta);
+        }
+    }
+    context
 }
 
 /// Builds a task's input from the database alone (used inside transactions).

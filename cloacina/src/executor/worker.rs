@@ -5,9 +5,7 @@
 //! tasks start at once. The dispatcher claims whatever that leaves: work made ready by other
 //! processes, due retries, and work found by the fallback poll.
 //!
-//! Finished attempts are recorded in batches by whichever attempt finds no one recording (the
-//! others only queue their outcome), so everything that finished during one transaction is
-//! recorded by the next one.
+//! Finished attempts are recorded in batches (see `recording.rs`).
 
 use std::any::Any;
 use std::panic::AssertUnwindSafe;
@@ -23,8 +21,8 @@ use super::capacity::{Permits, TaskSlot};
 use super::definitions::{self, Definition};
 use super::engine::{Engine, lock};
 use super::events::parse_id;
-use super::scheduler::{self, AttemptOutcome, AttemptResult};
-use super::{claiming, handover};
+use super::scheduler::{AttemptOutcome, AttemptResult};
+use super::{claiming, elsewhere, handover, recording};
 use crate::context::{Attempt, Context};
 use crate::error::{StoreError, TaskError};
 use crate::limits;
@@ -32,9 +30,6 @@ use crate::result::ExecutionStatus;
 use crate::stop::StopSignal;
 use crate::store::{self, ClaimedTask, now_micros};
 use crate::workflow::TaskNode;
-
-/// Outcomes recorded in one transaction at most.
-const MAX_BATCH: usize = 512;
 
 /// Claims ready work whenever woken, and at least every poll interval.
 pub(crate) async fn dispatch(engine: Arc<Engine>) {
@@ -120,6 +115,7 @@ pub(crate) fn start_claimed(engine: &Arc<Engine>, claimed: Vec<ClaimedTask>, mut
     for task in claimed {
         let Some(slot) = permits.take_one() else { break };
         engine.hold_lease(&task.execution_id, &task.task_id);
+        let Err((task, slot)) = elsewhere::try_start(engine, task, slot) else { continue };
         let engine_for_attempt = Arc::clone(engine);
         engine.attempts.spawn(async move {
             let engine = engine_for_attempt;
@@ -129,17 +125,8 @@ pub(crate) fn start_claimed(engine: &Arc<Engine>, claimed: Vec<ClaimedTask>, mut
             drop(unwinding);
             match outcome {
                 // The slot stays taken until the outcome is recorded.
-                Some(outcome) => record(&engine, outcome, slot).await,
-                None => {
-                    engine.drop_lease(&execution_id, &task_id);
-                    // Capacity comes free without a transaction to use it: the dispatcher's turn
-                    // (when a call still holding the slot lets go of it, if one does).
-                    if engine.has_backlog() {
-                        slot.release(&engine.wake);
-                    } else {
-                        drop(slot);
-                    }
-                }
+                Some(outcome) => recording::submit(&engine, outcome, slot),
+                None => nothing_to_record(&engine, &execution_id, &task_id, slot),
             }
         });
     }
@@ -147,6 +134,19 @@ pub(crate) fn start_claimed(engine: &Arc<Engine>, claimed: Vec<ClaimedTask>, mut
     drop(permits);
     if leftovers && engine.has_backlog() {
         engine.wake.notify_one();
+    }
+}
+
+/// Ends an attempt that has nothing to record (its execution ended meanwhile, its lease was
+/// lost, or its task was handed back): the lease is no longer held, and its slot comes free
+/// without a transaction to use it, so it is the dispatcher's turn (when a call still holding
+/// the slot lets go of it, if one does).
+pub(super) fn nothing_to_record(engine: &Engine, execution_id: &str, task_id: &str, slot: TaskSlot) {
+    engine.drop_lease(execution_id, task_id);
+    if engine.has_backlog() {
+        slot.release(&engine.wake);
+    } else {
+        drop(slot);
     }
 }
 
@@ -297,7 +297,7 @@ fn panic_message(payload: Box<dyn Any + Send>) -> String {
 }
 
 /// Turns an attempt's result into what is recorded: a completion, a retry, or a failure.
-fn attempt_result(node: &TaskNode, attempt: u32, result: Result<Context, TaskError>) -> AttemptResult {
+pub(super) fn attempt_result(node: &TaskNode, attempt: u32, result: Result<Context, TaskError>) -> AttemptResult {
     let result = result.and_then(|context| {
         let delta = context.delta();
         delta.check_storable()?;
@@ -331,143 +331,5 @@ pub(crate) async fn release(engine: &Engine, tasks: Vec<(Uuid, String)>) {
     let written = engine.commit(move |connection| handover::release(connection, &owner, &tasks, Utc::now())).await;
     if let Err(error) = written {
         tracing::warn!(%error, "could not hand tasks back; their leases will expire instead");
-    }
-}
-
-/// Queues a finished attempt and, if no other attempt is recording, records batches until the
-/// queue is empty.
-async fn record(engine: &Arc<Engine>, outcome: AttemptOutcome, slot: TaskSlot) {
-    if !engine.queue_outcome(outcome, slot) {
-        return;
-    }
-    while let Some((batch, slots)) = engine.next_outcomes(MAX_BATCH) {
-        record_batch(engine, batch, slots).await;
-    }
-}
-
-/// Records a batch (see [`write_outcomes`]). A batch the database refuses for good (a value it
-/// cannot store, say) is split until the outcome it refuses is found, and that attempt alone is
-/// recorded as failed; the rest are recorded as they are.
-async fn record_batch(engine: &Arc<Engine>, batch: Vec<AttemptOutcome>, slots: Vec<TaskSlot>) {
-    let mut batches = vec![(batch, slots)];
-    while let Some((batch, slots)) = batches.pop() {
-        let Err((mut batch, mut slots, error)) = write_outcomes(engine, batch, slots).await else { continue };
-        if batch.len() > 1 {
-            let half = batch.len() / 2;
-            let (later, later_slots) = (batch.split_off(half), slots.split_off(half));
-            batches.push((later, later_slots));
-            batches.push((batch, slots));
-        } else if let (Some(outcome), Some(slot)) = (batch.pop(), slots.pop()) {
-            record_refused(engine, outcome, slot, &error).await;
-        }
-    }
-}
-
-/// The database refused to record an attempt's outcome for good: records the attempt as failed
-/// with the reason; if even that is refused, fails its execution. A failure to do either leaves
-/// the lease to expire (it is no longer renewed), and the task to run again elsewhere.
-async fn record_refused(engine: &Arc<Engine>, outcome: AttemptOutcome, slot: TaskSlot, error: &StoreError) {
-    let (execution_id, task_id) = (outcome.execution_id, outcome.workflow.node(outcome.position).id().to_owned());
-    tracing::error!(%error, %execution_id, task_id, "the database refused a task's result; recording the attempt as failed");
-    let reason = limits::sanitize_message(&format!("the task's result could not be stored: {error}"));
-    let failed = AttemptOutcome { result: AttemptResult::Failed { error: reason.clone() }, ..outcome };
-    let Err((_, _, error)) = write_outcomes(engine, vec![failed], vec![slot]).await else { return };
-    tracing::error!(%error, %execution_id, task_id, "the database refused the failure too; failing the execution");
-    let why = format!("task `{task_id}` failed: {reason}");
-    if let Err(error) = engine.stop_execution(execution_id, ExecutionStatus::Failed, why).await {
-        tracing::error!(%error, %execution_id, "could not fail the execution; its task will run again elsewhere");
-    }
-    engine.drop_lease(&execution_id.to_string(), &task_id);
-}
-
-/// How often the database may fail a batch for a reason of its own before the batch counts as
-/// refused: an error that is neither a lost connection nor a passing condition is most likely
-/// about the data, but a few tries make sure.
-const TRIES_BEFORE_REFUSAL: u32 = 3;
-
-/// Whether a failed write is the database refusing the batch (counting the tries): not a lost
-/// connection, a conflict to run again, or a passing condition (those are retried for as long
-/// as they last).
-fn refused(error: &StoreError, refusals: &mut u32) -> bool {
-    if store::is_connection_lost(error) || store::is_transient(error) || store::is_passing(error) {
-        return false;
-    }
-    *refusals += 1;
-    *refusals >= TRIES_BEFORE_REFUSAL
-}
-
-/// A batch the database refused for good, with the slots of its attempts and the reason.
-type Refused = (Vec<AttemptOutcome>, Vec<TaskSlot>, StoreError);
-
-/// Records a batch in one transaction that also claims newly ready work (with the batch's slots
-/// and any free ones), then starts that work. A write that fails because the database is out of
-/// reach, busy, or for a while unable to write is retried with backoff (while stopping, it is
-/// given up after a few tries: the leases then expire and the tasks run again elsewhere); a
-/// write that fails otherwise [`TRIES_BEFORE_REFUSAL`] times is the database refusing the
-/// batch, which is handed back.
-async fn write_outcomes(engine: &Arc<Engine>, batch: Vec<AttemptOutcome>, slots: Vec<TaskSlot>) -> Result<(), Refused> {
-    let batch = Arc::new(batch);
-    // The batch's own slots, kept across tries; free ones are taken again on each.
-    let mut own = Permits::none();
-    for slot in slots {
-        own.absorb(slot, &engine.wake);
-    }
-    let mut delay = Duration::from_millis(10);
-    let (mut failures, mut refusals) = (0, 0);
-    loop {
-        let free = engine.take_permits(engine.config.max_concurrent_tasks.saturating_sub(own.len()));
-        // A stopping executor records what finished and claims nothing more.
-        let capacity = if engine.stopping.is_cancelled() { 0 } else { own.len() + free.len() };
-        let request = engine.claim_request(capacity);
-        let outcomes = Arc::clone(&batch);
-        let written = engine
-            .commit_then(
-                move |connection| scheduler::record_outcomes(connection, &outcomes, Utc::now(), &request),
-                // Keep the new deltas before anyone is woken to build an input from them.
-                |transition| {
-                    for &index in &transition.completed {
-                        let outcome = &batch[index];
-                        if let AttemptResult::Completed { delta, json } = &outcome.result {
-                            let (execution_id, position) = (outcome.execution_id, outcome.position);
-                            engine.inputs.remember_delta(execution_id, position, Arc::clone(delta), json.len());
-                        }
-                    }
-                },
-            )
-            .await;
-        match written {
-            Ok(claimed) => {
-                for outcome in batch.iter() {
-                    engine.drop_lease(&outcome.execution_id.to_string(), outcome.workflow.node(outcome.position).id());
-                }
-                own.absorb_all(free);
-                start_claimed(engine, claimed, own);
-                return Ok(());
-            }
-            Err(error) if refused(&error, &mut refusals) => {
-                let batch = Arc::try_unwrap(batch).unwrap_or_else(|shared| (*shared).clone());
-                // The slots go back with their outcomes (those whose slot a running call holds
-                // get none: that call frees it).
-                let slots = (0..batch.len()).map(|_| own.take_one().unwrap_or_default()).collect();
-                return Err((batch, slots, error));
-            }
-            Err(error) => {
-                drop(free);
-                failures += 1;
-                if engine.stopping.is_cancelled() && failures >= 5 {
-                    tracing::error!(%error, tasks = batch.len(), "giving up recording task results while stopping; their leases will expire and the tasks run again");
-                    for outcome in batch.iter() {
-                        engine.drop_lease(
-                            &outcome.execution_id.to_string(),
-                            outcome.workflow.node(outcome.position).id(),
-                        );
-                    }
-                    return Ok(());
-                }
-                tracing::warn!(%error, tasks = batch.len(), "recording task results failed; retrying");
-                tokio::time::sleep(delay).await;
-                delay = (delay * 2).min(Duration::from_secs(5));
-            }
-        }
     }
 }

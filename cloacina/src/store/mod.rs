@@ -207,21 +207,31 @@ impl Store {
         F: Fn(&mut AnyConnection) -> Result<T, StoreError> + Send + 'static,
         T: Send + 'static,
     {
-        Self::interact(&self.pools().writers, &self.description, move |connection| {
-            let mut delay = Duration::from_millis(2);
-            let mut attempts = 1;
-            loop {
-                match write_transaction(connection, &body) {
-                    Err(error) if is_transient(&error) && attempts < 8 => {
-                        std::thread::sleep(delay);
-                        delay = (delay * 2).min(Duration::from_millis(200));
-                        attempts += 1;
-                    }
-                    result => return result,
-                }
-            }
-        })
-        .await
+        Self::interact(&self.pools().writers, &self.description, move |connection| write_retrying(connection, &body))
+            .await
+    }
+
+    /// Like [`write`](Self::write), on this thread, which must be one that may block (a
+    /// blocking thread of the runtime, not one of its workers): no thread hand-off.
+    pub(crate) fn write_here<T, F>(&self, body: F) -> Result<T, StoreError>
+    where
+        F: Fn(&mut AnyConnection) -> Result<T, StoreError>,
+    {
+        let pooled =
+            self.runtime.block_on(self.pools().writers.get()).map_err(|error| pool_error(error, &self.description))?;
+        let result = {
+            let mut connection = pooled.lock().map_err(|_| {
+                StoreError::Internal("a database call panicked while holding the connection".to_owned())
+            })?;
+            write_retrying(&mut connection, &body)
+        };
+        if let Err(error) = &result
+            && is_connection_lost(error)
+        {
+            // Never hand a dead connection to the next caller.
+            let _ = deadpool::managed::Object::take(pooled);
+        }
+        result
     }
 
     fn pools(&self) -> &Pools {
@@ -233,10 +243,7 @@ impl Store {
         F: FnOnce(&mut AnyConnection) -> Result<T, StoreError> + Send + 'static,
         T: Send + 'static,
     {
-        let connection = pool.get().await.map_err(|error| match error {
-            PoolError::Backend(error) => error,
-            other => StoreError::Pool(format!("{other} ({description})")),
-        })?;
+        let connection = pool.get().await.map_err(|error| pool_error(error, description))?;
         let result = connection.interact(body).await.map_err(|error| match error {
             // Not the connection's fault: running the call again would panic again.
             InteractError::Panic(_) => StoreError::Internal("a database call panicked".to_owned()),
@@ -249,6 +256,33 @@ impl Store {
             let _ = deadpool::managed::Object::take(connection);
         }
         result
+    }
+}
+
+/// Runs `body` in one write transaction, again after a deadlock or a serialization failure.
+fn write_retrying<T, F>(connection: &mut AnyConnection, body: &F) -> Result<T, StoreError>
+where
+    F: Fn(&mut AnyConnection) -> Result<T, StoreError>,
+{
+    let mut delay = Duration::from_millis(2);
+    let mut attempts = 1;
+    loop {
+        match write_transaction(connection, body) {
+            Err(error) if is_transient(&error) && attempts < 8 => {
+                std::thread::sleep(delay);
+                delay = (delay * 2).min(Duration::from_millis(200));
+                attempts += 1;
+            }
+            result => return result,
+        }
+    }
+}
+
+/// Why no connection could be had from a pool.
+fn pool_error(error: PoolError<StoreError>, description: &str) -> StoreError {
+    match error {
+        PoolError::Backend(error) => error,
+        other => StoreError::Pool(format!("{other} ({description})")),
     }
 }
 
