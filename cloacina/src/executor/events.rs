@@ -190,6 +190,11 @@ impl EventLog {
         self.events.push(Event { execution_id, task_id, kind, attempt, message, at: self.at, sequence: None });
     }
 
+    /// How many events of an execution are logged.
+    pub fn count_of(&self, execution_id: Uuid) -> usize {
+        self.events.iter().filter(|event| event.execution_id == execution_id).count()
+    }
+
     /// The rows to insert.
     pub fn rows(&self) -> Vec<NewEventRow> {
         self.events.iter().map(Event::to_row).collect()

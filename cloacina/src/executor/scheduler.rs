@@ -6,7 +6,7 @@
 //!
 //! [`Store::write`]: crate::store::Store
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
@@ -45,6 +45,8 @@ pub(crate) struct Transition {
     pub next_retry: Option<i64>,
     /// Indices (into the recorded batch) of the outcomes recorded as completions.
     pub completed: Vec<usize>,
+    /// Tasks finished by execution, counted at the end of the transaction.
+    pub counts: Vec<FinishedCount>,
 }
 
 /// A task a transaction found ready, still `Pending` in the database.
@@ -298,21 +300,65 @@ pub(super) fn settle(
     }
 
     if finished_count > 0 {
-        let (remaining, error) = store::count_finished_tasks(connection, execution.key, finished_count as i32)?;
-        if remaining <= 0 {
-            let status = if error.is_some() { ExecutionStatus::Failed } else { ExecutionStatus::Completed };
-            if store::finish_execution(connection, execution.key, status, now)? {
-                let kind = if status == ExecutionStatus::Failed {
-                    EventKind::ExecutionFailed
-                } else {
-                    EventKind::ExecutionCompleted
-                };
-                log.execution(execution.id, kind, error);
-                transition.finished.push((execution.id, status));
-            }
-        }
+        // Counted at the end of the transaction (see `count_finished`).
+        transition.counts.push(FinishedCount { execution_id: execution.id, count: finished_count as i32 });
     }
     Ok(())
+}
+
+/// How many tasks of an execution a transaction finished.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct FinishedCount {
+    pub execution_id: Uuid,
+    pub count: i32,
+}
+
+/// Counts the tasks each execution finished in the transaction and ends those with none left.
+///
+/// Done last, so that the execution's row, which this update locks until the commit (on
+/// PostgreSQL, against the other processes working on the same execution), is held as briefly as
+/// can be. On SQLite the same statement takes the numbers of the execution's events logged so
+/// far, and the one that ends it the number of its own: the first number taken, by execution.
+fn count_finished<'a>(
+    connection: &mut AnyConnection,
+    log: &mut EventLog,
+    transition: &mut Transition,
+    keys: &'a HashMap<Uuid, String>,
+) -> Result<HashMap<&'a str, i64>, StoreError> {
+    let numbering = matches!(connection, AnyConnection::Sqlite(_));
+    let mut taken = HashMap::new();
+    for FinishedCount { execution_id, count } in std::mem::take(&mut transition.counts) {
+        let key = keys[&execution_id].as_str();
+        let (remaining, error) = if numbering {
+            let events = log.count_of(execution_id) as i64;
+            let (remaining, error, last) = store::count_finished_numbering(connection, key, count, events)?;
+            taken.insert(key, last - events + 1);
+            (remaining, error)
+        } else {
+            store::count_finished_tasks(connection, key, count)?
+        };
+        if remaining > 0 {
+            continue;
+        }
+        let status = if error.is_some() { ExecutionStatus::Failed } else { ExecutionStatus::Completed };
+        let now = log.micros();
+        let finished = if numbering {
+            // Its number follows those just taken, as its event follows theirs.
+            store::finish_execution_numbering(connection, key, status, now)?.is_some()
+        } else {
+            store::finish_execution(connection, key, status, now)?
+        };
+        if finished {
+            let kind = if status == ExecutionStatus::Failed {
+                EventKind::ExecutionFailed
+            } else {
+                EventKind::ExecutionCompleted
+            };
+            log.execution(execution_id, kind, error);
+            transition.finished.push((execution_id, status));
+        }
+    }
+    Ok(taken)
 }
 
 /// Tells the dependents of finished tasks how those ended; returns the dependents now waiting on
@@ -378,14 +424,17 @@ fn decide(
 
 pub(super) fn finish_transaction(
     connection: &mut AnyConnection,
-    log: EventLog,
+    mut log: EventLog,
     mut transition: Transition,
 ) -> Result<Transition, StoreError> {
     // Tasks found ready that no claim took (a transaction that claims nothing).
     let pending = std::mem::take(&mut transition.pending_ready);
     make_ready(connection, &pending, log.micros())?;
     transition.ready.extend(pending.into_iter().map(|found| (found.execution_id, found.task_id)));
-    store::insert_events(connection, &log.rows())?;
+    let keys: HashMap<Uuid, String> =
+        transition.counts.iter().map(|counted| (counted.execution_id, counted.execution_id.to_string())).collect();
+    let taken = count_finished(connection, &mut log, &mut transition, &keys)?;
+    store::insert_numbered_events(connection, &log.rows(), &taken)?;
     // Other processes hear of work left unclaimed and of executions that ended.
     let mut notifications: Vec<Notification> = transition
         .finished

@@ -1,5 +1,7 @@
 //! Queries on the `execution_events` table: the persisted log of state changes.
 
+use std::collections::HashMap;
+
 use diesel::prelude::*;
 use diesel::sql_types::BigInt;
 
@@ -98,27 +100,46 @@ insert_events_sql!(
     "(?, ?, ?, ?, ?, ?, ?), ", "(?, ?, ?, ?, ?, ?, ?), ", "(?, ?, ?, ?, ?, ?, ?), ", "(?, ?, ?, ?, ?, ?, ?)"
 );
 
+/// Inserts events, numbering each execution's events on from the last number it took.
+#[cfg(test)]
+pub(crate) fn insert_events(connection: &mut AnyConnection, rows: &[NewEventRow]) -> Result<(), StoreError> {
+    insert_numbered_events(connection, rows, &HashMap::new())
+}
+
 /// Inserts events in order, numbering each execution's events on from the last number it took:
 /// on SQLite (where one transaction writes at a time) a statement per execution takes the
-/// numbers and up to four rows go per insert (a transaction that records a task and starts the
-/// next writes three); on PostgreSQL one statement does it all.
-pub(crate) fn insert_events(connection: &mut AnyConnection, rows: &[NewEventRow]) -> Result<(), StoreError> {
+/// numbers, unless the execution is in `taken` (it took its events' numbers already, from the
+/// one given on, in the order of `rows`), and up to four rows go per insert (a transaction that
+/// records a task and starts the next writes three); on PostgreSQL, where `taken` is empty, one
+/// statement does it all.
+pub(crate) fn insert_numbered_events(
+    connection: &mut AnyConnection,
+    rows: &[NewEventRow],
+    taken: &HashMap<&str, i64>,
+) -> Result<(), StoreError> {
     if rows.is_empty() {
         return Ok(());
     }
     if matches!(connection, AnyConnection::Sqlite(_)) {
         let mut numbered = Vec::with_capacity(rows.len());
+        let mut next: HashMap<&str, i64> = taken.clone();
         let mut start = 0;
         // Rows come grouped by execution, mostly: each run of one execution takes its numbers.
         while start < rows.len() {
             let execution_id = rows[start].execution_id.as_str();
             let end = start + rows[start..].iter().take_while(|row| row.execution_id == execution_id).count();
-            let last: i64 = Statement::<NumberEvents>::new()
-                .big((end - start) as i64)
-                .text(execution_id)
-                .returning::<BigInt>()
-                .get_result(connection)?;
-            let first = last - (end - start) as i64 + 1;
+            let count = (end - start) as i64;
+            let first = match next.get_mut(execution_id) {
+                Some(first) => std::mem::replace(first, *first + count),
+                None => {
+                    let last: i64 = Statement::<NumberEvents>::new()
+                        .big(count)
+                        .text(execution_id)
+                        .returning::<BigInt>()
+                        .get_result(connection)?;
+                    last - count + 1
+                }
+            };
             numbered.extend(rows[start..end].iter().zip(first..));
             start = end;
         }

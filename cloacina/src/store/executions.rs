@@ -1,7 +1,7 @@
 //! Queries on the `executions` table.
 
 use diesel::prelude::*;
-use diesel::sql_types::{Integer, Nullable, Text};
+use diesel::sql_types::{BigInt, Integer, Nullable, Text};
 
 use super::connection::AnyConnection;
 use super::schema::executions;
@@ -148,6 +148,21 @@ sql! {
 }
 
 sql! {
+    /// Counts finished tasks and takes the next `?` numbers of the execution's events (SQLite,
+    /// where one transaction writes at a time); returns how many tasks remain, the first error,
+    /// and the last number taken.
+    CountFinishedNumbering = "UPDATE executions SET remaining_tasks = remaining_tasks - ?, event_count = event_count + ? \
+                              WHERE id = ? RETURNING remaining_tasks, error, event_count";
+}
+
+sql! {
+    /// Ends an unfinished execution and takes the next number of its events for the event that
+    /// says so (SQLite); returns that number.
+    FinishExecutionNumbering = "UPDATE executions SET status = ?, finished_at = ?, event_count = event_count + 1 \
+                                WHERE id = ? AND status IN ('Pending', 'Running') RETURNING event_count";
+}
+
+sql! {
     /// Records the first error of an execution.
     RecordFirstError = "UPDATE executions SET error = ? WHERE id = ? AND error IS NULL";
 }
@@ -202,6 +217,40 @@ pub(crate) fn count_finished_tasks(
         .text(id)
         .returning::<(Integer, Nullable<Text>)>()
         .get_result(connection)?)
+}
+
+/// Like [`count_finished_tasks`], also taking the next `events` numbers of the execution's
+/// events in the same statement (SQLite only): returns the tasks remaining, the first error and
+/// the last number taken.
+pub(crate) fn count_finished_numbering(
+    connection: &mut AnyConnection,
+    id: &str,
+    finished: i32,
+    events: i64,
+) -> Result<(i32, Option<String>, i64), StoreError> {
+    Ok(Statement::<CountFinishedNumbering>::new()
+        .int(finished)
+        .big(events)
+        .text(id)
+        .returning::<(Integer, Nullable<Text>, BigInt)>()
+        .get_result(connection)?)
+}
+
+/// Like [`finish_execution`], also taking the number of the event that says so (SQLite only):
+/// `None` if the execution had already finished.
+pub(crate) fn finish_execution_numbering(
+    connection: &mut AnyConnection,
+    id: &str,
+    status: ExecutionStatus,
+    now: i64,
+) -> Result<Option<i64>, StoreError> {
+    Ok(Statement::<FinishExecutionNumbering>::new()
+        .text(status.as_str())
+        .big(now)
+        .text(id)
+        .returning::<BigInt>()
+        .get_result(connection)
+        .optional()?)
 }
 
 /// Records the execution's first error; later errors leave it unchanged.

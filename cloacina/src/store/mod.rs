@@ -35,7 +35,7 @@ pub use url::{DatabaseUrl, PostgresUrl};
 pub(crate) use attempts::{AttemptEnd, EndedAttempt, Lease, end_attempts, finish_attempt};
 pub(crate) use claims::{Claimable, ClaimedTask, claim_pending, claim_ready};
 pub use connection::is_connection_lost;
-pub(crate) use events::{EventRow, NewEventRow, insert_events, load_events};
+pub(crate) use events::{EventRow, NewEventRow, insert_numbered_events, load_events};
 pub use executions::ExecutionFilter;
 pub(crate) use executions::*;
 pub(crate) use leases::{ExpiredLease, given_up_leases, renew_leases, requeue_expired};
