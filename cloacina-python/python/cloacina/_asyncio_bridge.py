@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextvars
+import sys
 import threading
 import weakref
 from collections.abc import Callable, Coroutine
@@ -75,16 +76,33 @@ def start_here(
     return submission
 
 
+_EAGER_START = sys.version_info >= (3, 12)
+"""Whether tasks can start eagerly (Python 3.12 and later)."""
+
+
 def _create_task(
     submission: Submission,
     context: contextvars.Context,
     coroutine: Coroutine[Any, Any, Any],
     done: Callable[[asyncio.Task[Any] | None], None],
 ) -> None:
-    """Makes ``coroutine`` a task of the submission's loop, on that loop's thread."""
-    task = context.run(submission._loop.create_task, coroutine)
+    """Makes ``coroutine`` a task of the submission's loop, on that loop's thread.
+
+    From Python 3.12, on a loop without a task factory of its own, the task starts eagerly: its
+    first step runs now, in this turn of the loop, and a coroutine that ends without waiting on
+    anything is done before this returns, its outcome handed over at once rather than on the
+    loop's next turn.
+    """
+    loop = submission._loop
+    if _EAGER_START and loop.get_task_factory() is None:
+        task: asyncio.Task[Any] = asyncio.Task(coroutine, loop=loop, context=context, eager_start=True)  # type: ignore[call-arg,unused-ignore]
+    else:
+        task = context.run(loop.create_task, coroutine)
     submission._task = task
-    task.add_done_callback(done)
+    if task.done():
+        done(task)
+    else:
+        task.add_done_callback(done)
 
 
 _watched: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, weakref.ref[Any]] = weakref.WeakKeyDictionary()
