@@ -27,6 +27,9 @@ pub(crate) struct ClaimRequest {
     /// Whether a transaction that makes tasks ready also claims the oldest other ready tasks
     /// with the capacity its own leave (set while ready work waits for capacity).
     pub oldest_first: bool,
+    /// The announcements of ready work this process had seen when the request was taken (see
+    /// `engine::Backlog`).
+    pub backlog_seen: u64,
     /// At most this many (the free capacity); 0 claims nothing.
     ///
     /// Transactions that make tasks ready claim those first (and only those): work an
@@ -59,7 +62,9 @@ pub(super) fn claim_into(
     let micros = now.timestamp_micros();
     let workflows = store::Claimable { names: &request.workflow_names, revision: request.names_revision };
     let claimed = store::claim_ready(connection, &request.owner, &workflows, request.limit, micros, request.lease)?;
-    transition.backlog_drained = claimed.len() < request.limit;
+    if claimed.len() < request.limit {
+        transition.backlog_drained = Some(request.backlog_seen);
+    }
     record_claims(connection, &claimed, micros, true, log, transition)?;
     Ok(claimed)
 }

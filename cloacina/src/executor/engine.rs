@@ -1,7 +1,7 @@
 //! The state an executor's background loops and its API share.
 
 use std::collections::HashSet;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
 use chrono::Utc;
@@ -35,8 +35,8 @@ pub(crate) struct Engine {
     /// Wakes the dispatcher: work may be ready, or capacity came free.
     pub wake: Arc<Notify>,
     /// Set while ready work may be waiting for capacity in this process's view: transactions
-    /// that free capacity then claim the oldest ready work too.
-    backlog: AtomicBool,
+    /// that free capacity then claim the oldest ready work too (see [`Backlog`]).
+    backlog: Backlog,
     /// One permit per task this executor may run at once.
     pub permits: Arc<Semaphore>,
     /// Finished attempts waiting to be recorded, and whether an attempt is recording them.
@@ -72,7 +72,7 @@ impl Engine {
             registry,
             owner: super::owner::new_owner_id(),
             wake: Arc::new(Notify::new()),
-            backlog: AtomicBool::new(false),
+            backlog: Backlog::default(),
             outcomes: Mutex::new(PendingOutcomes::default()),
             leases: Mutex::new(HashSet::new()),
             waiters: Waiters::default(),
@@ -138,10 +138,10 @@ impl Engine {
         }
         // Work made ready that the transaction could not claim waits for capacity.
         if transition.ready.len() > transition.claimed {
-            self.backlog.store(true, Ordering::Release);
+            self.backlog.announce();
             self.wake.notify_one();
-        } else if transition.backlog_drained {
-            self.backlog.store(false, Ordering::Release);
+        } else if let Some(seen) = transition.backlog_drained {
+            self.backlog.drained(seen);
         }
         for (execution_id, status) in transition.finished {
             self.execution_finished(execution_id, status);
@@ -158,7 +158,7 @@ impl Engine {
 
     /// Ready work may be waiting: claim it.
     pub fn work_available(&self) {
-        self.backlog.store(true, Ordering::Release);
+        self.backlog.announce();
         self.wake.notify_one();
     }
 
@@ -180,6 +180,7 @@ impl Engine {
             owner: self.owner.clone(),
             names_revision: self.registry.revision(),
             oldest_first: self.has_backlog(),
+            backlog_seen: self.backlog.seen(),
             workflow_names: if limit == 0 { Vec::new() } else { self.registry.names() },
             limit,
             lease: crate::limits::micros(self.config.lease_duration),
@@ -241,7 +242,44 @@ impl Engine {
 
     /// Whether ready work may be waiting for capacity.
     pub fn has_backlog(&self) -> bool {
-        self.backlog.load(Ordering::Acquire)
+        self.backlog.is_set()
+    }
+}
+
+/// Whether ready work may be waiting for capacity, and how many times work was announced.
+///
+/// A transaction that claimed fewer tasks than it could says the backlog is drained, but it saw
+/// the database as of its own start: work another process announced meanwhile (its tasks ready
+/// from a time after this transaction's start, so not claimable by it) must not be forgotten, or
+/// every process could go idle until the poll while tasks wait. So the flag is cleared only if
+/// nothing was announced since the transaction took its claim request ([`Backlog::seen`]).
+#[derive(Default)]
+pub(crate) struct Backlog {
+    /// The announcements so far times two, plus one while the flag is set.
+    state: AtomicU64,
+}
+
+impl Backlog {
+    /// Work may be waiting: sets the flag, counting the announcement.
+    pub fn announce(&self) {
+        // Adding 2 counts it; the low bit is the flag.
+        let _ = self.state.fetch_update(Ordering::AcqRel, Ordering::Acquire, |state| Some((state + 2) | 1));
+    }
+
+    /// The announcements so far, for a transaction about to claim.
+    pub fn seen(&self) -> u64 {
+        self.state.load(Ordering::Acquire) >> 1
+    }
+
+    /// A transaction that took its request after `seen` announcements found no more ready work:
+    /// clears the flag unless work was announced since.
+    pub fn drained(&self, seen: u64) {
+        let _ = self.state.compare_exchange((seen << 1) | 1, seen << 1, Ordering::AcqRel, Ordering::Acquire);
+    }
+
+    /// Whether the flag is set.
+    pub fn is_set(&self) -> bool {
+        self.state.load(Ordering::Acquire) & 1 == 1
     }
 }
 
@@ -287,7 +325,25 @@ impl NextRetry {
 
 #[cfg(test)]
 mod tests {
-    use super::NextRetry;
+    use super::{Backlog, NextRetry};
+
+    #[test]
+    fn a_drained_backlog_is_cleared_only_if_no_work_was_announced_since_the_claim_began() {
+        let backlog = Backlog::default();
+        assert!(!backlog.is_set());
+        backlog.announce();
+        let seen = backlog.seen();
+        // Work announced while a transaction that began earlier was claiming.
+        backlog.announce();
+        backlog.drained(seen);
+        assert!(backlog.is_set(), "a stale transaction cleared newer work");
+        // A transaction that began after every announcement clears it.
+        backlog.drained(backlog.seen());
+        assert!(!backlog.is_set());
+        // Clearing an unset flag changes nothing.
+        backlog.drained(backlog.seen());
+        assert!(!backlog.is_set());
+    }
 
     #[test]
     fn the_earliest_retry_is_kept_and_each_one_counted() {

@@ -37,8 +37,9 @@ pub(crate) struct Transition {
     pub pending_ready: Vec<FoundReady>,
     /// Ready tasks this transaction claimed for this process.
     pub claimed: usize,
-    /// An oldest-first claim found fewer ready tasks than it could take: none is left waiting.
-    pub backlog_drained: bool,
+    /// An oldest-first claim found fewer ready tasks than it could take: none is left waiting,
+    /// unless work was announced after the number of announcements given here.
+    pub backlog_drained: Option<u64>,
     /// Executions that reached a final state.
     pub finished: Vec<(Uuid, ExecutionStatus)>,
     /// The earliest retry scheduled, in microseconds since the epoch.
