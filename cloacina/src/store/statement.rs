@@ -9,8 +9,7 @@
 use std::marker::PhantomData;
 
 use diesel::query_builder::{AstPass, Query, QueryFragment, QueryId};
-use diesel::serialize::ToSql;
-use diesel::sql_types::{BigInt, HasSqlType, Integer, Nullable, Text};
+use diesel::sql_types::{BigInt, Integer, Nullable, Text};
 use diesel::{QueryResult, RunQueryDsl};
 
 use super::connection::{AnyConnection, MultiBackend};
@@ -80,49 +79,47 @@ macro_rules! database_now {
 }
 pub(crate) use database_now;
 
-/// One bound value.
-trait Bind: Send {
-    fn push<'b>(&'b self, out: &mut AstPass<'_, 'b, MultiBackend>) -> QueryResult<()>;
+/// One bound value: kept inline, not boxed, as a hop binds some forty of them.
+enum Value {
+    Text(String),
+    OptionalText(Option<String>),
+    Big(i64),
+    /// A 64-bit integer whose value depends on the backend.
+    PerBackend {
+        sqlite: i64,
+        postgres: i64,
+    },
+    Int(i32),
+    OptionalInt(Option<i32>),
 }
 
-struct Typed<ST, T> {
-    value: T,
-    _type: PhantomData<fn() -> ST>,
-}
-
-impl<ST, T> Bind for Typed<ST, T>
-where
-    MultiBackend: HasSqlType<ST>,
-    T: ToSql<ST, MultiBackend> + Send,
-{
+impl Value {
     fn push<'b>(&'b self, out: &mut AstPass<'_, 'b, MultiBackend>) -> QueryResult<()> {
-        out.push_bind_param::<ST, T>(&self.value)
-    }
-}
-
-/// A 64-bit integer whose value depends on the backend.
-struct PerBackend {
-    sqlite: i64,
-    postgres: i64,
-}
-
-impl Bind for PerBackend {
-    fn push<'b>(&'b self, out: &mut AstPass<'_, 'b, MultiBackend>) -> QueryResult<()> {
-        let value = if matches!(out.backend(), MultiBackend::Postgres(_)) { &self.postgres } else { &self.sqlite };
-        out.push_bind_param::<BigInt, i64>(value)
+        match self {
+            Self::Text(value) => out.push_bind_param::<Text, String>(value),
+            Self::OptionalText(value) => out.push_bind_param::<Nullable<Text>, Option<String>>(value),
+            Self::Big(value) => out.push_bind_param::<BigInt, i64>(value),
+            Self::PerBackend { sqlite, postgres } => {
+                let value = if matches!(out.backend(), MultiBackend::Postgres(_)) { postgres } else { sqlite };
+                out.push_bind_param::<BigInt, i64>(value)
+            }
+            Self::Int(value) => out.push_bind_param::<Integer, i32>(value),
+            Self::OptionalInt(value) => out.push_bind_param::<Nullable<Integer>, Option<i32>>(value),
+        }
     }
 }
 
 /// A statement of `S`'s SQL with its bound values; `ST` is the SQL type of the rows it returns.
 pub(crate) struct Statement<S, ST = ()> {
-    binds: Vec<Box<dyn Bind>>,
+    binds: Vec<Value>,
     _sql: PhantomData<fn() -> (S, ST)>,
 }
 
 impl<S: Sql> Statement<S> {
     /// A statement with no value bound yet.
     pub fn new() -> Self {
-        Self { binds: Vec::new(), _sql: PhantomData }
+        // As many as the SQLite text has places for (the PostgreSQL text has as many).
+        Self { binds: Vec::with_capacity(S::pieces(false).len() - 1), _sql: PhantomData }
     }
 }
 
@@ -132,45 +129,40 @@ impl<S: Sql, ST> Statement<S, ST> {
         Statement { binds: self.binds, _sql: PhantomData }
     }
 
-    fn bind<BT: 'static, T>(mut self, value: T) -> Self
-    where
-        MultiBackend: HasSqlType<BT>,
-        T: ToSql<BT, MultiBackend> + Send + 'static,
-    {
-        self.binds.push(Box::new(Typed::<BT, T> { value, _type: PhantomData }));
+    fn bind(mut self, value: Value) -> Self {
+        self.binds.push(value);
         self
     }
 
     /// Binds text.
     pub fn text(self, value: impl Into<String>) -> Self {
-        self.bind::<Text, String>(value.into())
+        self.bind(Value::Text(value.into()))
     }
 
     /// Binds text or `NULL`.
     pub fn optional_text(self, value: Option<impl Into<String>>) -> Self {
-        self.bind::<Nullable<Text>, Option<String>>(value.map(Into::into))
+        self.bind(Value::OptionalText(value.map(Into::into)))
     }
 
     /// Binds a 64-bit integer.
     pub fn big(self, value: i64) -> Self {
-        self.bind::<BigInt, i64>(value)
+        self.bind(Value::Big(value))
     }
 
     /// Binds a 64-bit integer that differs by backend: for a value the SQLite text uses as it is
     /// where the PostgreSQL text adds it to something of the database's (its clock, say).
-    pub fn big_per_backend(mut self, sqlite: i64, postgres: i64) -> Self {
-        self.binds.push(Box::new(PerBackend { sqlite, postgres }));
-        self
+    pub fn big_per_backend(self, sqlite: i64, postgres: i64) -> Self {
+        self.bind(Value::PerBackend { sqlite, postgres })
     }
 
     /// Binds a 32-bit integer or `NULL`.
     pub fn optional_int(self, value: Option<i32>) -> Self {
-        self.bind::<Nullable<Integer>, Option<i32>>(value)
+        self.bind(Value::OptionalInt(value))
     }
 
     /// Binds a 32-bit integer.
     pub fn int(self, value: i32) -> Self {
-        self.bind::<Integer, i32>(value)
+        self.bind(Value::Int(value))
     }
 
     /// Binds a list of strings as a JSON array (for [`json_list!`]).
