@@ -1,5 +1,6 @@
 //! Events: every state change of an execution, persisted with the change and broadcast in-process.
 
+use std::collections::HashMap;
 use std::fmt;
 use std::str::FromStr;
 
@@ -190,9 +191,13 @@ impl EventLog {
         self.events.push(Event { execution_id, task_id, kind, attempt, message, at: self.at, sequence: None });
     }
 
-    /// How many events of an execution are logged.
-    pub fn count_of(&self, execution_id: Uuid) -> usize {
-        self.events.iter().filter(|event| event.execution_id == execution_id).count()
+    /// How many events of each execution are logged.
+    pub fn counts(&self) -> HashMap<Uuid, usize> {
+        let mut counts = HashMap::new();
+        for event in &self.events {
+            *counts.entry(event.execution_id).or_default() += 1;
+        }
+        counts
     }
 
     /// The rows to insert.

@@ -320,20 +320,21 @@ pub(crate) struct FinishedCount {
 /// PostgreSQL, against the other processes working on the same execution), is held as briefly as
 /// can be. On SQLite the same statement takes the numbers of the execution's events logged so
 /// far, and the one that ends it the number of its own: the first number taken, by execution.
-fn count_finished<'a>(
+fn count_finished(
     connection: &mut AnyConnection,
     log: &mut EventLog,
     transition: &mut Transition,
-    keys: &'a HashMap<Uuid, String>,
-) -> Result<HashMap<&'a str, i64>, StoreError> {
+) -> Result<HashMap<String, i64>, StoreError> {
     let numbering = matches!(connection, AnyConnection::Sqlite(_));
+    let logged = if numbering { log.counts() } else { HashMap::new() };
     let mut taken = HashMap::new();
     for FinishedCount { execution_id, count } in std::mem::take(&mut transition.counts) {
-        let key = keys[&execution_id].as_str();
+        let key = execution_id.to_string();
+        let key = key.as_str();
         let (remaining, error) = if numbering {
-            let events = log.count_of(execution_id) as i64;
+            let events = logged.get(&execution_id).copied().unwrap_or(0) as i64;
             let (remaining, error, last) = store::count_finished_numbering(connection, key, count, events)?;
-            taken.insert(key, last - events + 1);
+            taken.insert(key.to_owned(), last - events + 1);
             (remaining, error)
         } else {
             store::count_finished_tasks(connection, key, count)?
@@ -432,9 +433,7 @@ pub(super) fn finish_transaction(
     let pending = std::mem::take(&mut transition.pending_ready);
     make_ready(connection, &pending, log.micros())?;
     transition.ready.extend(pending.into_iter().map(|found| (found.execution_id, found.task_id)));
-    let keys: HashMap<Uuid, String> =
-        transition.counts.iter().map(|counted| (counted.execution_id, counted.execution_id.to_string())).collect();
-    let taken = count_finished(connection, &mut log, &mut transition, &keys)?;
+    let taken = count_finished(connection, &mut log, &mut transition)?;
     store::insert_numbered_events(connection, &log.rows(), &taken)?;
     // Other processes hear of work left unclaimed and of executions that ended.
     let mut notifications: Vec<Notification> = transition

@@ -115,14 +115,14 @@ pub(crate) fn insert_events(connection: &mut AnyConnection, rows: &[NewEventRow]
 pub(crate) fn insert_numbered_events(
     connection: &mut AnyConnection,
     rows: &[NewEventRow],
-    taken: &HashMap<&str, i64>,
+    taken: &HashMap<String, i64>,
 ) -> Result<(), StoreError> {
     if rows.is_empty() {
         return Ok(());
     }
     if matches!(connection, AnyConnection::Sqlite(_)) {
         let mut numbered = Vec::with_capacity(rows.len());
-        let mut next: HashMap<&str, i64> = taken.clone();
+        let mut next: HashMap<&str, i64> = taken.iter().map(|(key, &first)| (key.as_str(), first)).collect();
         let mut start = 0;
         // Rows come grouped by execution, mostly: each run of one execution takes its numbers.
         while start < rows.len() {
