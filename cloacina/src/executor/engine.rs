@@ -7,7 +7,7 @@ use std::sync::{Arc, Mutex};
 use chrono::Utc;
 use tokio::sync::{Notify, Semaphore, broadcast};
 use tokio_util::sync::CancellationToken;
-use tokio_util::task::{TaskTracker, task_tracker::TaskTrackerToken};
+use tokio_util::task::TaskTracker;
 use uuid::Uuid;
 
 use super::capacity::{Permits, TaskSlot};
@@ -199,29 +199,22 @@ impl Engine {
     /// Queues a finished attempt with the slot it holds until it is recorded (so that at most
     /// `max_concurrent_tasks` outcomes ever wait). Returns true when the caller must record the
     /// queue (no one else is), false when the attempt recording now will pick it up.
-    pub fn queue_outcome(&self, outcome: AttemptOutcome, slot: TaskSlot, tracked: TaskTrackerToken) -> bool {
+    pub fn queue_outcome(&self, outcome: AttemptOutcome, slot: TaskSlot) -> bool {
         let mut pending = lock(&self.outcomes);
-        pending.queue.push(Pending { outcome, slot, _tracked: tracked });
+        pending.queue.push((outcome, slot));
         !std::mem::replace(&mut pending.recording, true)
     }
 
-    /// The next batch to record, with the slots its attempts hold and what keeps shutdown
-    /// waiting for them, or `None` (and the recorder role given up) when none is left.
-    pub fn next_outcomes(&self, max: usize) -> Option<(Vec<AttemptOutcome>, Vec<TaskSlot>, Vec<TaskTrackerToken>)> {
+    /// The next batch to record, with the slots its attempts hold, or `None` (and the recorder
+    /// role given up) when none is left.
+    pub fn next_outcomes(&self, max: usize) -> Option<(Vec<AttemptOutcome>, Vec<TaskSlot>)> {
         let mut pending = lock(&self.outcomes);
         if pending.queue.is_empty() {
             pending.recording = false;
             return None;
         }
         let take = pending.queue.len().min(max);
-        let (mut outcomes, mut slots, mut tracked) =
-            (Vec::with_capacity(take), Vec::with_capacity(take), Vec::with_capacity(take));
-        for Pending { outcome, slot, _tracked } in pending.queue.drain(..take) {
-            outcomes.push(outcome);
-            slots.push(slot);
-            tracked.push(_tracked);
-        }
-        Some((outcomes, slots, tracked))
+        Some(pending.queue.drain(..take).unzip())
     }
 
     /// Notes that this process holds the lease of a task (from its claim until its outcome is
@@ -283,19 +276,10 @@ impl Backlog {
     }
 }
 
-/// A finished attempt not yet recorded.
-struct Pending {
-    outcome: AttemptOutcome,
-    /// Its task slot, held until it is recorded.
-    slot: TaskSlot,
-    /// Keeps shutdown waiting until it is recorded.
-    _tracked: TaskTrackerToken,
-}
-
 /// Finished attempts not yet recorded.
 #[derive(Default)]
 struct PendingOutcomes {
-    queue: Vec<Pending>,
+    queue: Vec<(AttemptOutcome, TaskSlot)>,
     /// An attempt is recording the queue; others only add to it.
     recording: bool,
 }

@@ -32,19 +32,20 @@ const TRIES_BEFORE_REFUSAL: u32 = 3;
 /// Queues a finished attempt with the slot it holds until it is recorded, and starts recording
 /// if no one is. Callable from any thread.
 pub(crate) fn submit(engine: &Arc<Engine>, outcome: AttemptOutcome, slot: TaskSlot) {
-    // Shutdown waits for this outcome to be recorded.
-    let tracked = engine.attempts.token();
-    if engine.queue_outcome(outcome, slot, tracked) {
-        let recorder = Arc::clone(engine);
-        engine.runtime.spawn_blocking(move || record_queued(&recorder));
+    if engine.queue_outcome(outcome, slot) {
+        // Shutdown waits for the job, which runs until the queue is empty.
+        let (recorder, tracked) = (Arc::clone(engine), engine.attempts.token());
+        engine.runtime.spawn_blocking(move || {
+            record_queued(&recorder);
+            drop(tracked);
+        });
     }
 }
 
 /// Records batches until the queue is empty (on a blocking thread).
 fn record_queued(engine: &Arc<Engine>) {
-    while let Some((batch, slots, tracked)) = engine.next_outcomes(MAX_BATCH) {
+    while let Some((batch, slots)) = engine.next_outcomes(MAX_BATCH) {
         record_batch(engine, batch, slots);
-        drop(tracked);
     }
 }
 
