@@ -14,7 +14,7 @@ export CLOACINA_TEST_POSTGRES_URL
 CLOACINA_REQUIRE_POSTGRES ?= $(if $(CLOACINA_TEST_POSTGRES_URL),1,)
 export CLOACINA_REQUIRE_POSTGRES
 
-.PHONY: build demo test test-rust test-python test-install lint fmt bench bench-check bench-peers python-develop check-postgres
+.PHONY: build demo test test-rust test-python test-install release-wheel lint fmt bench bench-check bench-peers python-develop check-postgres
 
 build: python-develop
 	$(CARGO) build --workspace
@@ -49,11 +49,19 @@ test-python: check-postgres python-develop
 	$(PYTHON) -m mypy.stubtest cloacina cloacina_python --allowlist cloacina-python/stubtest-allowlist.txt
 	$(PYTHON) -m mypy cloacina-python/python examples
 
-# `pip install .` from the source tree into a fresh virtual environment, as a user would.
-test-install:
+# The package's release wheel, built in the shared target directory: what test-install installs
+# and what bench and bench-check measure, so one release build serves all three.
+WHEEL_DIR := target/wheels
+release-wheel: $(VENV)/.requirements
+	rm -f $(WHEEL_DIR)/cloacina-*.whl
+	$(VENV)/bin/maturin build --release --quiet --out $(WHEEL_DIR)
+
+# The release wheel installed into a fresh virtual environment, as a user would, and imported
+# from outside the source tree.
+test-install: release-wheel
 	rm -rf target/install-check
 	python3 -m venv target/install-check
-	target/install-check/bin/python -m pip install --quiet .
+	target/install-check/bin/python -m pip install --quiet $(WHEEL_DIR)/cloacina-*.whl
 	cd /tmp && $(CURDIR)/target/install-check/bin/python -c \
 	  "import cloacina, cloacina_python; print('installed cloacina', cloacina.__version__, 'from', cloacina.__file__)"
 
@@ -71,9 +79,9 @@ fmt: $(VENV)/.requirements
 # then every measurement; see benchmarks/README.md. BENCH_ARGS passes options to run.py, e.g.
 # BENCH_ARGS="--shapes chain_200 --rounds 5".
 BENCH_VENV := target/bench-venv
-bench: $(BENCH_VENV)/.requirements
+bench: $(BENCH_VENV)/.requirements release-wheel
 	$(CARGO) build --release -p cloacina-benchmarks
-	VIRTUAL_ENV=$(abspath $(BENCH_VENV)) $(BENCH_VENV)/bin/maturin develop --release --quiet
+	$(BENCH_VENV)/bin/python -m pip install --quiet --force-reinstall --no-deps $(WHEEL_DIR)/cloacina-*.whl
 	$(BENCH_VENV)/bin/python benchmarks/run.py --engine-bench target/release/engine-bench \
 	  --postgres "$${CLOACINA_BENCH_POSTGRES_URL:-$(CLOACINA_TEST_POSTGRES_URL)}" $(BENCH_ARGS)
 
@@ -99,7 +107,7 @@ $(BENCH_VENV)/.requirements: benchmarks/requirements.txt
 # The guard against a slower hot path (see benchmarks/check.py): instructions per hop under
 # callgrind and SQL statements per task, against benchmarks/baseline.json. Needs valgrind.
 # BENCH_CHECK_ARGS=--update writes the figures measured as the new baseline.
-bench-check: $(BENCH_VENV)/.requirements
+bench-check: $(BENCH_VENV)/.requirements release-wheel
 	$(CARGO) build --release -p cloacina-benchmarks
-	VIRTUAL_ENV=$(abspath $(BENCH_VENV)) $(BENCH_VENV)/bin/maturin develop --release --quiet
+	$(BENCH_VENV)/bin/python -m pip install --quiet --force-reinstall --no-deps $(WHEEL_DIR)/cloacina-*.whl
 	$(BENCH_VENV)/bin/python benchmarks/check.py --engine-bench target/release/engine-bench $(BENCH_CHECK_ARGS)

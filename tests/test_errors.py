@@ -94,13 +94,13 @@ def test_a_non_json_context_is_refused_before_anything_is_stored(executor, uniqu
     assert executor.list_executions() == []
 
 
-def test_a_task_writing_a_non_json_value_fails_with_the_reason(executor, unique_name):
-    workflow(name=unique_name, tasks=[task(id="writer")(lambda context: context.set("when", {1, 2}))])
+def test_a_task_writing_an_unsupported_value_fails_with_the_reason(executor, unique_name):
+    workflow(name=unique_name, tasks=[task(id="writer")(lambda context: context.set("when", {1, object()}))])
     result = executor.execute(unique_name)
     assert result.status == "Failed"
     failed = result.task("writer")
     assert failed.error_type == "cloacina.SerializationError"
-    assert "context key `when`: the value has type `set`" in failed.error_message
+    assert "context key `when`: the value at `when[1]` has type `object`" in failed.error_message
 
 
 def test_a_bad_workflow_argument_is_a_validation_error(executor):

@@ -7,39 +7,45 @@ use cloacina::Context;
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyList, PyString, PyTuple};
 
-use crate::convert::{context_key, dict_from_python, from_python, object_to_python, to_python, type_name};
 use crate::exceptions::{BindingResult, ErrorKind, error};
+use crate::values::{Reading, context_key, dict_from_python, from_python, raw, type_name};
 
-/// An ordered mapping from `str` keys to JSON values, passed along the tasks of an execution.
+/// An ordered mapping from `str` keys to values, passed along the tasks of an execution.
 ///
 /// `insert` adds a key and refuses to overwrite one; `update` changes a key and refuses to
-/// create one; `set` (or `context[key] = value`) does either. Values must be JSON types
-/// (`None`, `bool`, `int`, `float`, `str`, `list`, `tuple`, `dict` with `str` keys), valid
-/// Unicode, nested at most 100 levels deep and not containing themselves; anything else raises
-/// `SerializationError`. Values stay in the engine until read.
+/// create one; `set` (or `context[key] = value`) does either. Values are stored when written
+/// and read back as a new object of the same type and value on every read: JSON types, tuples,
+/// sets, bytes, ints of any size, every float, dicts with any keys, datetimes, UUIDs, decimals,
+/// enums, dataclasses, Pydantic models, NumPy arrays, pandas, polars and pyarrow tables, and
+/// classes with a codec (`cloacina.register_codec`), nested at most 100 levels deep and not
+/// containing themselves; anything else raises `SerializationError`.
 ///
 /// Args:
 ///     data: Initial keys and values: a `dict`, another `Context`, or `None`.
 ///
 /// Raises:
-///     SerializationError: A value of `data` is not JSON.
+///     SerializationError: A value of `data` cannot be stored.
 #[pyclass(module = "cloacina", name = "Context", mapping)]
 #[derive(Debug, Default, Clone)]
 pub struct PyContext {
     pub(crate) inner: Context,
     /// Set when the attempt this context belongs to is cancelled or times out.
     cancelled: Option<Arc<AtomicBool>>,
+    /// How values are read back.
+    reading: Reading,
 }
 
 impl PyContext {
     /// Wraps an engine context.
-    pub fn wrap(inner: Context) -> Self {
-        Self { inner, cancelled: None }
+    pub fn wrap(inner: Context, reading: Reading) -> Self {
+        Self { inner, cancelled: None, reading }
     }
 
-    /// Wraps the input of an attempt whose cancellation sets `cancelled`.
+    /// Wraps the input of an attempt whose cancellation sets `cancelled`; it reads values back
+    /// as the executor running the attempt does.
     pub fn for_attempt(inner: Context, cancelled: Arc<AtomicBool>) -> Self {
-        Self { inner, cancelled: Some(cancelled) }
+        let reading = inner.attempt().map(|attempt| Reading::of_executor(&attempt.owner_id)).unwrap_or_default();
+        Self { inner, cancelled: Some(cancelled), reading }
     }
 
     /// Builds an engine context from `None`, a `dict` or a `Context`.
@@ -59,6 +65,16 @@ impl PyContext {
         ))
     }
 
+    /// The Python value of a key.
+    fn read<'py>(
+        &self,
+        py: Python<'py>,
+        key: &Bound<'py, PyString>,
+        value: &serde_json::Value,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        self.reading.value(py, &key.to_string_lossy(), value)
+    }
+
     fn missing(key: &Bound<'_, PyString>) -> PyErr {
         let shown = key.to_cow().map(|key| key.into_owned()).unwrap_or_else(|_| key.to_string_lossy().into_owned());
         error(ErrorKind::ContextKey, format!("context key `{shown}` does not exist"))
@@ -75,7 +91,7 @@ impl PyContext {
     #[new]
     #[pyo3(signature = (data = None))]
     fn new(data: Option<&Bound<'_, PyAny>>) -> PyResult<Self> {
-        Ok(Self::wrap(Self::from_argument(data)?))
+        Ok(Self::wrap(Self::from_argument(data)?, Reading::default()))
     }
 
     /// True once the task's attempt has been cancelled (its execution was cancelled, it timed
@@ -133,7 +149,7 @@ impl PyContext {
         default: Option<Bound<'py, PyAny>>,
     ) -> PyResult<Bound<'py, PyAny>> {
         match self.value(key) {
-            Some(value) => to_python(py, value),
+            Some(value) => self.read(py, key, value),
             None => Ok(default.unwrap_or_else(|| py.None().into_bound(py))),
         }
     }
@@ -144,7 +160,7 @@ impl PyContext {
         // A key that is not valid Unicode cannot be present.
         let removed = key.to_cow().ok().and_then(|key| self.inner.remove(&key));
         match removed {
-            Some(value) => to_python(py, &value),
+            Some(value) => self.read(py, key, &value),
             None => Ok(py.None().into_bound(py)),
         }
     }
@@ -157,8 +173,8 @@ impl PyContext {
     /// The values, in key order.
     fn values<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyList>> {
         let values = PyList::empty(py);
-        for (_, value) in self.inner.iter() {
-            values.append(to_python(py, value)?)?;
+        for (key, value) in self.inner.iter() {
+            values.append(self.reading.value(py, key, value)?)?;
         }
         Ok(values)
     }
@@ -167,19 +183,32 @@ impl PyContext {
     fn items<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyList>> {
         let items = PyList::empty(py);
         for (key, value) in self.inner.iter() {
-            items.append(PyTuple::new(py, [key.into_pyobject(py)?.into_any(), to_python(py, value)?])?)?;
+            items
+                .append(PyTuple::new(py, [key.into_pyobject(py)?.into_any(), self.reading.value(py, key, value)?])?)?;
         }
         Ok(items)
     }
 
     /// A `dict` copy of every key and value.
     fn to_dict<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
-        object_to_python(py, self.inner.as_map())
+        self.reading.values(py, self.inner.as_map())
+    }
+
+    /// The stored JSON of a key's value, tags and all, as plain Python values (see the format
+    /// in the documentation): for looking at a value that cannot be read back here.
+    ///
+    /// Raises:
+    ///     ContextKeyError: The key does not exist.
+    fn raw<'py>(&self, py: Python<'py>, key: &Bound<'py, PyString>) -> PyResult<Bound<'py, PyAny>> {
+        match self.value(key) {
+            Some(value) => raw(py, value),
+            None => Err(Self::missing(key)),
+        }
     }
 
     fn __getitem__<'py>(&self, py: Python<'py>, key: &Bound<'py, PyString>) -> PyResult<Bound<'py, PyAny>> {
         match self.value(key) {
-            Some(value) => to_python(py, value),
+            Some(value) => self.read(py, key, value),
             None => Err(Self::missing(key)),
         }
     }
@@ -218,6 +247,12 @@ impl PyContext {
     }
 
     fn __repr__(&self, py: Python<'_>) -> PyResult<String> {
-        Ok(format!("Context({})", object_to_python(py, self.inner.as_map())?.repr()?))
+        // A value that cannot be read back here shows as its stored JSON.
+        let shown = PyDict::new(py);
+        for (key, value) in self.inner.iter() {
+            let value = self.reading.value(py, key, value).or_else(|_| raw(py, value))?;
+            shown.set_item(key, value)?;
+        }
+        Ok(format!("Context({})", shown.repr()?))
     }
 }

@@ -10,9 +10,9 @@ use pyo3::sync::PyOnceLock;
 use tokio::sync::Mutex;
 
 use crate::awaitable::awaitable;
-use crate::convert::quoted;
 use crate::exceptions::BindingError;
 use crate::runtime::block_on_interruptibly;
+use crate::values::quoted;
 
 /// `cloacina.EventKind(value)`: the Python `str` enum.
 fn event_kind<'py>(py: Python<'py>, event: &Event) -> PyResult<Bound<'py, PyAny>> {

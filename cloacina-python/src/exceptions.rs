@@ -22,7 +22,7 @@ pub enum ErrorKind {
     Validation,
     /// `WorkflowValidationError(ValidationError)`: a workflow that cannot run.
     WorkflowValidation,
-    /// `SerializationError(CloacinaError, TypeError)`: a value that is not JSON.
+    /// `SerializationError(CloacinaError, TypeError)`: a value that cannot be stored or read back.
     Serialization,
     /// `ContextKeyError(CloacinaError, KeyError, ValueError)`: a context key missing or taken.
     ContextKey,
@@ -84,7 +84,10 @@ impl ErrorKind {
             Self::WorkflowValidation => {
                 "A workflow cannot run: no tasks, a duplicate task id, a missing dependency, or a cycle."
             }
-            Self::Serialization => "A value cannot be stored: context values must be JSON types.",
+            Self::Serialization => {
+                "A context value cannot be stored (a type no codec takes) or read back (a class this process \
+                 cannot find, a pickle the executor does not read)."
+            }
             Self::ContextKey => "A context key is missing (update, [], del) or already taken (insert).",
             Self::Database => "The database failed or cannot be reached.",
             Self::WorkflowNotFound => "No workflow is registered under that name.",
@@ -160,6 +163,11 @@ pub fn error(kind: ErrorKind, message: impl Into<String>) -> PyErr {
         Ok(class) => PyErr::from_type(class, message),
         Err(error) => error,
     })
+}
+
+/// Whether a Python exception is a `SerializationError`.
+pub fn is_serialization_error(py: Python<'_>, error: &PyErr) -> bool {
+    class(py, ErrorKind::Serialization).is_ok_and(|class| error.is_instance(py, &class))
 }
 
 /// An error of the binding or the engine, turned into a Python exception by [`From`].

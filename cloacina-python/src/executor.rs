@@ -17,7 +17,6 @@ use crate::awaitable::awaitable;
 use crate::awaiting;
 use crate::calls;
 use crate::context::PyContext;
-use crate::convert::{quoted, type_name};
 use crate::exceptions::{BindingError, BindingResult, ErrorKind, error};
 use crate::exit;
 use crate::handle::PyExecutionHandle;
@@ -25,10 +24,11 @@ use crate::loops;
 use crate::result::{PyExecutionResult, PyExecutionSummary};
 use crate::retry::seconds;
 use crate::runtime::{block_on, block_on_interruptibly, runtime};
+use crate::values::{Reading, quoted, type_name};
 use crate::workflow::PyWorkflow;
 
 /// The configuration keywords, as the engine names its fields.
-const OPTIONS: [&str; 11] = [
+const OPTIONS: [&str; 12] = [
     "max_concurrent_tasks",
     "run_tasks",
     "task_timeout",
@@ -40,6 +40,7 @@ const OPTIONS: [&str; 11] = [
     "sqlite_busy_timeout",
     "shutdown_timeout",
     "schema",
+    "allow_pickle",
 ];
 
 /// Runs workflows and keeps every execution in a database.
@@ -63,6 +64,9 @@ const OPTIONS: [&str; 11] = [
 ///     sqlite_busy_timeout: Seconds SQLite waits for another process's lock (default 5).
 ///     shutdown_timeout: Seconds `shutdown` lets running tasks finish (default 30).
 ///     schema: PostgreSQL only: the schema for the tables (like `?schema=` in the URL).
+///     allow_pickle: Read values stored with `cloacina.Pickled` (default `False`: reading one
+///         raises `SerializationError`). Unpickling runs code the stored bytes name: allow it
+///         only when everyone who can write the database is trusted.
 ///
 /// Raises:
 ///     TypeError: An unknown keyword.
@@ -90,6 +94,11 @@ pub fn shutdown_at_exit(py: Python<'_>) {
 }
 
 impl PyUnifiedExecutor {
+    /// How this executor reads values back.
+    fn reading(&self) -> Reading {
+        Reading::of_executor(self.inner.owner_id())
+    }
+
     fn workflow_ref(workflow: &Bound<'_, PyAny>) -> PyResult<WorkflowRef> {
         if let Ok(workflow) = workflow.cast::<PyWorkflow>() {
             return Ok(WorkflowRef::from(&workflow.get().inner));
@@ -172,12 +181,15 @@ fn option<'py, T: FromPyObjectOwned<'py>>(name: &str, value: &Bound<'py, PyAny>)
 #[pymethods]
 impl PyUnifiedExecutor {
     #[new]
-    #[pyo3(signature = (url, **options))]
-    fn new(py: Python<'_>, url: &str, options: Option<&Bound<'_, PyDict>>) -> BindingResult<Self> {
+    #[pyo3(signature = (url, *, allow_pickle = false, **options))]
+    fn new(py: Python<'_>, url: &str, allow_pickle: bool, options: Option<&Bound<'_, PyDict>>) -> BindingResult<Self> {
         let config = config_from_keywords(options)?;
         crate::logging::follow_logger_level(py);
         let url = url.to_owned();
         let inner = block_on(py, async move { UnifiedExecutor::with_config(&url, config).await })?;
+        if allow_pickle {
+            Reading::allow_pickle_for(inner.owner_id());
+        }
         let mut live = live();
         live.retain(|weak| weak.upgrade().is_some());
         live.push(inner.downgrade());
@@ -228,7 +240,7 @@ impl PyUnifiedExecutor {
         let request = request(workflow, context, timeout, on_event)?;
         let (executor, execution_id) = (self.inner.clone(), UnifiedExecutor::new_execution_id());
         match block_on_interruptibly(py, awaiting::run(executor, execution_id, request)) {
-            Ok(result) => Ok(Py::new(py, PyExecutionResult { inner: result? })?.into_any()),
+            Ok(result) => Ok(Py::new(py, PyExecutionResult::new(result?, self.reading()))?.into_any()),
             Err(interrupted) => {
                 // Ctrl-C: the caller gave up on this execution; it is cancelled before the
                 // interrupt goes on (the process may be about to exit), and its task functions
@@ -258,9 +270,10 @@ impl PyUnifiedExecutor {
         let request = request(workflow, context, timeout, on_event)?;
         let (executor, execution_id) = (self.inner.clone(), UnifiedExecutor::new_execution_id());
         loops::bind(py, execution_id, locals.clone());
+        let reading = self.reading();
         Ok(awaitable(py, async move {
             let result = awaiting::run(executor, execution_id, request).await?;
-            Ok::<_, BindingError>(PyExecutionResult { inner: result })
+            Ok::<_, BindingError>(PyExecutionResult::new(result, reading))
         })?)
     }
 
@@ -352,7 +365,7 @@ impl PyUnifiedExecutor {
         let execution_id = parse_execution_id(execution_id)?;
         let executor = self.inner.clone();
         let result = block_on(py, async move { executor.get_execution(execution_id).await })?;
-        Ok(PyExecutionResult { inner: result })
+        Ok(PyExecutionResult::new(result, self.reading()))
     }
 
     /// Executions, newest first.

@@ -12,6 +12,7 @@ use crate::exceptions::{BindingError, BindingResult};
 use crate::result::{PyExecutionResult, execution_status};
 use crate::retry::seconds;
 use crate::runtime::{block_on, block_on_interruptibly};
+use crate::values::Reading;
 
 /// A started execution: wait for it, look at it, or cancel it.
 #[pyclass(module = "cloacina", name = "ExecutionHandle", frozen)]
@@ -30,9 +31,10 @@ impl PyExecutionHandle {
     pub fn wait_awaitable<'py>(&self, py: Python<'py>, timeout: Option<f64>) -> BindingResult<Bound<'py, PyAny>> {
         let timeout: Option<Duration> = timeout.map(|value| seconds("timeout", value)).transpose()?;
         let (executor, execution_id) = (self.executor.clone(), self.execution_id);
+        let reading = Reading::of_executor(executor.owner_id());
         Ok(awaitable(py, async move {
             let result = executor.wait(execution_id, timeout).await.map_err(BindingError::from)?;
-            Ok::<_, BindingError>(PyExecutionResult { inner: result })
+            Ok::<_, BindingError>(PyExecutionResult::new(result, reading))
         })?)
     }
 
@@ -41,7 +43,7 @@ impl PyExecutionHandle {
         let timeout: Option<Duration> = timeout.map(|value| seconds("timeout", value)).transpose()?;
         let (executor, execution_id) = (self.executor.clone(), self.execution_id);
         let result = block_on_interruptibly(py, async move { executor.wait(execution_id, timeout).await })??;
-        Ok(PyExecutionResult { inner: result })
+        Ok(PyExecutionResult::new(result, Reading::of_executor(self.executor.owner_id())))
     }
 }
 

@@ -8,7 +8,6 @@ mod awaitable;
 mod awaiting;
 mod calls;
 mod context;
-mod convert;
 mod coroutine;
 mod events;
 mod exceptions;
@@ -26,6 +25,7 @@ mod retry;
 mod runtime;
 mod task;
 mod trigger;
+mod values;
 mod workflow;
 
 use pyo3::prelude::*;

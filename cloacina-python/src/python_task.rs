@@ -23,13 +23,14 @@ use uuid::Uuid;
 
 use crate::calls::CallOf;
 use crate::context::PyContext;
-use crate::convert::{from_python, qualified_name, type_name};
 use crate::coroutine;
+use crate::exceptions::is_serialization_error;
 use crate::inbox::{Job, Place};
 use crate::loops;
 use crate::python_pool;
 use crate::python_threads;
 use crate::task::TaskSpec;
+use crate::values::{from_python, qualified_name, type_name};
 
 /// The separator between an error's first line and its traceback.
 pub const TRACEBACK_SEPARATOR: &str = "\n\nTraceback (most recent call last):\n";
@@ -379,9 +380,13 @@ pub fn is_coroutine(py: Python<'_>, value: &Bound<'_, PyAny>) -> PyResult<bool> 
 }
 
 /// The attempt's failure: the exception's type, message and traceback, retryable unless the
-/// task's policy lists the exception classes worth retrying and this is not one of them.
+/// task's policy lists the exception classes worth retrying and this is not one of them, or it
+/// is a `SerializationError` (a value that cannot be stored stays so on every attempt).
 fn failure(py: Python<'_>, spec: &TaskSpec, error: &PyErr) -> TaskError {
     let message = describe_exception(py, error);
+    if is_serialization_error(py, error) {
+        return TaskError::permanent(message);
+    }
     let retryable = match spec.retry.as_ref().and_then(|retry| retry.get().retry_on.as_ref()) {
         Some(classes) if !classes.bind(py).is_empty() => is_instance_of_any(py, error, classes.bind(py)),
         _ => true,

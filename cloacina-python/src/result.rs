@@ -6,9 +6,9 @@ use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
 
 use crate::context::PyContext;
-use crate::convert::quoted;
 use crate::exceptions::{ErrorKind, class};
 use crate::python_task::TRACEBACK_SEPARATOR;
+use crate::values::{Reading, quoted};
 
 /// `cloacina.ExecutionStatus(value)`: the Python `str` enum.
 pub fn execution_status(py: Python<'_>, status: ExecutionStatus) -> PyResult<Bound<'_, PyAny>> {
@@ -31,6 +31,16 @@ fn seconds_between(start: Option<DateTime<Utc>>, end: Option<DateTime<Utc>>) -> 
 #[pyclass(module = "cloacina", name = "ExecutionResult", frozen)]
 pub struct PyExecutionResult {
     pub(crate) inner: ExecutionResult,
+    /// How the context's values are read back (as the executor that returned it reads them).
+    reading: Reading,
+}
+
+impl PyExecutionResult {
+    /// The result of an execution, whose context reads values back as `reading` says (see
+    /// [`Reading::of_executor`]).
+    pub fn new(inner: ExecutionResult, reading: Reading) -> Self {
+        Self { inner, reading }
+    }
 }
 
 #[pymethods]
@@ -63,7 +73,7 @@ impl PyExecutionResult {
     /// The final context: the initial one with every completed task's writes.
     #[getter]
     fn context(&self) -> PyContext {
-        PyContext::wrap(self.inner.context.clone())
+        PyContext::wrap(self.inner.context.clone(), self.reading)
     }
 
     /// One `TaskResult` per task, in the order the tasks run.

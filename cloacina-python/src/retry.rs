@@ -7,8 +7,8 @@ use cloacina::{Backoff, RetryPolicy};
 use pyo3::prelude::*;
 use pyo3::types::{PyTuple, PyType};
 
-use crate::convert::type_name;
 use crate::exceptions::{ErrorKind, error};
+use crate::values::type_name;
 
 /// How often, and after how long, a failing task is attempted again.
 ///

@@ -3,8 +3,8 @@
 use cloacina::{ConditionOperator, TriggerRule};
 use pyo3::prelude::*;
 
-use crate::convert::{from_python, type_name};
 use crate::exceptions::{ErrorKind, error};
+use crate::values::{from_python, type_name};
 
 /// When a task runs once its dependencies have finished; otherwise it is skipped.
 ///

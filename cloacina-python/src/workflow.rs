@@ -6,10 +6,10 @@ use cloacina::{Workflow, WorkflowRegistry};
 use pyo3::prelude::*;
 use pyo3::types::{PyList, PyString};
 
-use crate::convert::{name_from_python, type_name};
 use crate::exceptions::{BindingResult, ErrorKind, error};
 use crate::python_task::PythonTask;
 use crate::task::PyTask;
+use crate::values::{name_from_python, type_name};
 
 /// A validated, registered workflow: a DAG of tasks with a name.
 ///

@@ -13,6 +13,7 @@ use crate::error::ContextError;
 use crate::executor::TaskSlot;
 use crate::limits::{self, MAX_NESTING_DEPTH};
 use crate::stop::StopSignal;
+use crate::values::{self, ContextValue};
 
 /// An ordered map from string keys to JSON values, shared along the tasks of an execution.
 ///
@@ -34,6 +35,8 @@ pub struct Attempt {
     pub execution_id: uuid::Uuid,
     /// The task.
     pub task_id: String,
+    /// The id of the executor running the attempt (see `UnifiedExecutor::owner_id`).
+    pub owner_id: std::sync::Arc<str>,
     /// The attempt, counting from 1 (starts abandoned by a stopped worker not counted).
     pub number: u32,
     /// Turns on when the attempt should stop (see [`StopSignal`]).
@@ -151,6 +154,35 @@ impl Context {
     /// The value of a key, if present.
     pub fn get(&self, key: &str) -> Option<&Value> {
         self.values.get(key)
+    }
+
+    /// The value of a key as a Rust type with a stored form that other languages share (a
+    /// datetime, UUID, decimal, bytes, ...; see [`ContextValue`]).
+    ///
+    /// Fails with [`ContextError::KeyNotFound`] when the key is absent and with
+    /// [`ContextError::WrongType`] when its value is not of that type.
+    pub fn get_as<T: ContextValue>(&self, key: &str) -> Result<T, ContextError> {
+        let value = self.values.get(key).ok_or_else(|| ContextError::KeyNotFound { key: key.to_owned() })?;
+        T::from_stored(value).ok_or_else(|| ContextError::WrongType {
+            key: key.to_owned(),
+            expected: T::EXPECTED,
+            found: match values::tag_of(value) {
+                Some(tag) => format!("a value tagged `{tag}`"),
+                None => format!("a JSON {}", json_type_name(value)),
+            },
+        })
+    }
+
+    /// Adds a new key holding a value in its shared stored form (see [`ContextValue`]), which a
+    /// Python task reads as the matching Python type; fails like [`Context::insert`].
+    pub fn insert_as<T: ContextValue>(&mut self, key: impl Into<String>, value: &T) -> Result<(), ContextError> {
+        self.insert(key, value.to_stored())
+    }
+
+    /// Sets a key to a value in its shared stored form (see [`ContextValue`]), returning the
+    /// previous value if there was one.
+    pub fn set_as<T: ContextValue>(&mut self, key: impl Into<String>, value: &T) -> Option<Value> {
+        self.set(key, value.to_stored())
     }
 
     /// Removes a key, returning its value if it was present.
@@ -367,6 +399,31 @@ mod tests {
         assert_eq!(error, ContextError::TooDeep { key: "too_deep".into(), limit: MAX_NESTING_DEPTH });
         assert!(error.to_string().starts_with("context key `too_deep`: the value nests deeper than 100 levels"));
         assert_eq!(context.check_storable(), Err(error));
+    }
+
+    #[test]
+    fn typed_values_are_written_and_read_in_the_shared_form() {
+        let mut context = Context::new();
+        let id = uuid::Uuid::parse_str("a8098c1a-f86e-11da-bd1a-00112444be1e").unwrap();
+        context.insert_as("id", &id).unwrap();
+        assert_eq!(
+            context.get("id"),
+            Some(&json!({"$cloacina": "uuid", "value": "a8098c1a-f86e-11da-bd1a-00112444be1e"}))
+        );
+        assert_eq!(context.get_as::<uuid::Uuid>("id").unwrap(), id);
+        assert!(matches!(context.insert_as("id", &id), Err(ContextError::KeyExists { .. })));
+        context.set_as("amount", &rust_decimal::Decimal::new(12345, 2));
+        assert_eq!(context.delta().written.keys().collect::<Vec<_>>(), ["id", "amount"]);
+
+        context.set("plain", "a8098c1a-f86e-11da-bd1a-00112444be1e");
+        let error = context.get_as::<uuid::Uuid>("plain").unwrap_err();
+        assert_eq!(error.to_string(), "context key `plain`: expected a UUID (tag `uuid`), found a JSON string");
+        let error = context.get_as::<uuid::Uuid>("amount").unwrap_err();
+        assert_eq!(
+            error.to_string(),
+            "context key `amount`: expected a UUID (tag `uuid`), found a value tagged `decimal`"
+        );
+        assert!(matches!(context.get_as::<uuid::Uuid>("absent"), Err(ContextError::KeyNotFound { .. })));
     }
 
     #[test]

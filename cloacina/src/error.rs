@@ -19,6 +19,16 @@ pub enum ContextError {
         /// The key.
         key: String,
     },
+    /// `get_as` found a value that is not of the type asked for.
+    #[error("context key `{key}`: expected {expected}, found {found}")]
+    WrongType {
+        /// The key.
+        key: String,
+        /// What the value must be (see [`ContextValue::EXPECTED`](crate::ContextValue::EXPECTED)).
+        expected: &'static str,
+        /// What it is.
+        found: String,
+    },
     /// A context was built from JSON that is not an object.
     #[error("a context must be a JSON object, found {found}")]
     NotAnObject {

@@ -33,6 +33,7 @@ pub mod stop;
 pub mod store;
 pub mod task;
 pub mod trigger;
+pub mod values;
 pub mod workflow;
 
 pub use cloacina_macros::{task, workflow};
@@ -48,6 +49,7 @@ pub use stop::StopSignal;
 pub use store::{DatabaseUrl, ExecutionFilter, SqliteSynchronous};
 pub use task::{Canceller, Completion, Declined, FunctionTask, Task};
 pub use trigger::{ConditionOperator, ContextCondition, DependencyOutcomes, TriggerRule};
+pub use values::ContextValue;
 pub use workflow::{Workflow, WorkflowBuilder, WorkflowRegistry};
 
 // What the macros' expansions name: not part of the API.

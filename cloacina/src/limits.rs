@@ -26,6 +26,9 @@ pub const MAX_POOL_SIZE: usize = 1_000;
 /// stays well within what the JSON parser reads back (128 levels).
 pub const MAX_NESTING_DEPTH: usize = 100;
 
+/// The most bytes one binary value (bytes, an array's or a table's data) may hold: 512 MiB.
+pub const MAX_BINARY_BYTES: usize = 512 * 1024 * 1024;
+
 /// The longest workflow name or task id, in characters (at most 4 bytes each in UTF-8, so a
 /// name always fits PostgreSQL's index entries).
 pub const MAX_NAME_LENGTH: usize = 255;

@@ -53,6 +53,8 @@ from cloacina._native import (
     task,
     workflow,
 )
+from cloacina._values._classes import register_type
+from cloacina._values._codecs import Pickled, register_codec
 
 __all__ = [
     "CloacinaError",
@@ -71,6 +73,7 @@ __all__ = [
     "ExecutionSummary",
     "ExecutionTimeoutError",
     "ExecutorShutdownError",
+    "Pickled",
     "RetryPolicy",
     "SerializationError",
     "Task",
@@ -84,6 +87,8 @@ __all__ = [
     "WorkflowNotFoundError",
     "WorkflowValidationError",
     "__version__",
+    "register_codec",
+    "register_type",
     "task",
     "workflow",
 ]

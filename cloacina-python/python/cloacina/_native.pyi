@@ -40,10 +40,9 @@ __all__ = [
     "workflow",
 ]
 
-_JsonValue: TypeAlias = (
-    bool | int | float | str | list[_JsonValue] | tuple[_JsonValue, ...] | dict[str, _JsonValue] | None
-)
-"""A value a context can hold."""
+_Value: TypeAlias = Any
+"""A value a context can hold: see `Context` for the types, and `cloacina.register_codec` for
+adding one."""
 
 _ContextArgument: TypeAlias = Context | dict[str, Any] | None
 _ExecutionId: TypeAlias = str | uuid.UUID
@@ -95,27 +94,43 @@ class ExecutorShutdownError(CloacinaError, RuntimeError):
 
 @final
 class Context:
-    """An ordered mapping from `str` keys to JSON values, passed along the tasks of an execution.
+    """An ordered mapping from `str` keys to values, passed along the tasks of an execution.
 
     `insert` adds a key and refuses to overwrite one; `update` changes a key and refuses to
     create one; `set` (or `context[key] = value`) does either.
 
-    Values are JSON types (`None`, `bool`, `int` within 64 bits, finite `float`, `str`, `list`,
-    `tuple`, `dict` with `str` keys), nested at most 100 levels deep. A value of another type,
-    a `str` with a lone surrogate, deeper nesting, or a value that contains itself raises
-    `SerializationError` naming the key and the place inside the value. Floats come back with
-    every digit.
+    A value is stored when it is written, and every read returns a new object of the same type
+    and value. A context holds:
+
+    - JSON types: `None`, `bool`, `int` (of any size), `float` (NaN and infinities too, every
+      digit kept), `str`, `list`, `dict`;
+    - `tuple`, `set`, `frozenset`, `bytes`, `bytearray`, and `dict`s with keys of any of these
+      types;
+    - `datetime.datetime` (a `zoneinfo` zone keeps its key, `fold` is kept), `date`, `time`,
+      `timedelta`, `uuid.UUID`, `decimal.Decimal`;
+    - `enum.Enum` members, dataclasses and Pydantic v2 models, read back only where their class
+      is imported or registered (`cloacina.register_type`): reading never imports a module;
+    - NumPy arrays and scalars, pandas `DataFrame` and `Series`, polars `DataFrame`, pyarrow
+      `Table` (with `pip install cloacina[dataframes]`);
+    - values of a class with a codec (`cloacina.register_codec`), and `cloacina.Pickled(value)`
+      (read only by an executor made with `allow_pickle=True`).
+
+    Values nest at most 100 levels deep (a tuple, set or other non-JSON value counts as two) and
+    a binary value holds at most 512 MiB. Anything else (another type, a `str` with a lone
+    surrogate, deeper nesting, a value that contains itself) raises `SerializationError` naming
+    the key, the place inside the value, the type and what to do. Plain JSON values are stored as
+    themselves; the stored form of the others is documented in `docs/values.md`.
     """
 
     def __new__(cls, data: _ContextArgument = None) -> Context: ...
     @property
     def cancelled(self) -> bool:
         """True once the task's attempt has been cancelled; a long `def` task should return."""
-    def insert(self, key: str, value: _JsonValue) -> None:
+    def insert(self, key: str, value: _Value) -> None:
         """Adds a new key; raises ContextKeyError if it exists."""
-    def set(self, key: str, value: _JsonValue) -> None:
+    def set(self, key: str, value: _Value) -> None:
         """Sets a key, whether or not it exists."""
-    def update(self, key: str, value: _JsonValue) -> None:
+    def update(self, key: str, value: _Value) -> None:
         """Changes an existing key; raises ContextKeyError if it does not exist."""
     def get(self, key: str, default: Any = None) -> Any:
         """The value of a key, or `default` when it is absent."""
@@ -129,8 +144,15 @@ class Context:
         """`(key, value)` pairs, in key order."""
     def to_dict(self) -> dict[str, Any]:
         """A `dict` copy of every key and value."""
+    def raw(self, key: str) -> Any:
+        """The stored JSON of a key's value, tags and all, as plain Python values: for looking at
+        a value that cannot be read back here (see `docs/values.md` for the format).
+
+        Raises:
+            ContextKeyError: The key does not exist.
+        """
     def __getitem__(self, key: str, /) -> Any: ...
-    def __setitem__(self, key: str, value: _JsonValue, /) -> None: ...
+    def __setitem__(self, key: str, value: _Value, /) -> None: ...
     def __delitem__(self, key: str, /) -> None: ...
     def __contains__(self, key: object, /) -> bool: ...
     def __len__(self) -> int: ...
@@ -188,9 +210,9 @@ class TriggerRule:
     @staticmethod
     def context_missing(key: str) -> TriggerRule: ...
     @staticmethod
-    def context_equals(key: str, value: _JsonValue) -> TriggerRule: ...
+    def context_equals(key: str, value: _Value) -> TriggerRule: ...
     @staticmethod
-    def context_not_equals(key: str, value: _JsonValue) -> TriggerRule: ...
+    def context_not_equals(key: str, value: _Value) -> TriggerRule: ...
     @staticmethod
     def context_greater_than(key: str, bound: float) -> TriggerRule: ...
     @staticmethod
@@ -434,6 +456,11 @@ class UnifiedExecutor:
     Options out of range raise `ValidationError` naming the option: durations are seconds up to
     31,536,000 (365 days; `sqlite_busy_timeout` up to 86,400), `max_concurrent_tasks` is 1 to
     100,000 and `pool_size` 1 to 1,000. The same bound applies to every `timeout` argument.
+
+    `allow_pickle=True` lets the executor (its tasks and the results it returns) read values
+    stored with `cloacina.Pickled`; by default reading one raises `SerializationError`, because
+    unpickling runs code the stored bytes name. Allow it only when everyone who can write the
+    database is trusted.
     """
 
     def __new__(
@@ -451,6 +478,7 @@ class UnifiedExecutor:
         sqlite_busy_timeout: float = ...,
         shutdown_timeout: float = ...,
         schema: str | None = ...,
+        allow_pickle: bool = ...,
     ) -> UnifiedExecutor: ...
     def execute(
         self,

@@ -5,6 +5,7 @@
 //! processes, due retries and whatever the fallback poll finds. Each claim stamps a lease.
 
 use std::collections::{BTreeMap, HashSet};
+use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
@@ -19,7 +20,7 @@ use crate::store::{self, AnyConnection, ClaimedTask};
 #[derive(Debug, Clone)]
 pub(crate) struct ClaimRequest {
     /// The lease owner.
-    pub owner: String,
+    pub owner: Arc<str>,
     /// Only tasks of these workflows (the ones this process can run).
     pub workflow_names: Vec<String>,
     /// The registry revision `workflow_names` was read at.

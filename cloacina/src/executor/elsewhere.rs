@@ -49,6 +49,7 @@ pub(crate) fn try_start(
     input.set_attempt(Attempt {
         execution_id,
         task_id: node.id().to_owned(),
+        owner_id: Arc::clone(&engine.owner),
         number: attempt,
         stop,
         slot: slot.clone(),

@@ -31,7 +31,7 @@ pub(crate) struct Engine {
     pub config: ExecutorConfig,
     pub registry: Arc<WorkflowRegistry>,
     /// This executor's lease owner id.
-    pub owner: String,
+    pub owner: Arc<str>,
     /// Wakes the dispatcher: work may be ready, or capacity came free.
     pub wake: Arc<Notify>,
     /// Set while ready work may be waiting for capacity in this process's view: transactions
@@ -70,7 +70,7 @@ impl Engine {
             permits: Arc::new(Semaphore::new(config.max_concurrent_tasks)),
             config,
             registry,
-            owner: super::owner::new_owner_id(),
+            owner: super::owner::new_owner_id().into(),
             wake: Arc::new(Notify::new()),
             backlog: Backlog::default(),
             outcomes: Mutex::new(PendingOutcomes::default()),

@@ -139,7 +139,7 @@ pub(crate) fn record_outcomes(
     now: DateTime<Utc>,
     request: &ClaimRequest,
 ) -> Result<(Vec<ClaimedTask>, Transition), StoreError> {
-    let owner = request.owner.as_str();
+    let owner = &*request.owner;
     let micros = now.timestamp_micros();
     let mut log = EventLog::at(now);
     let mut transition = Transition::default();

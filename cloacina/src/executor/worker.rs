@@ -210,7 +210,14 @@ async fn run_attempt(engine: &Arc<Engine>, claimed: ClaimedTask, slot: TaskSlot)
             let cancelled = engine.running.start(execution_id, node.id());
             let timeout = node.timeout().or(engine.config.task_timeout);
             let stop = StopSignal::new(cancelled.clone(), timeout);
-            input.set_attempt(Attempt { execution_id, task_id: node.id().to_owned(), number: attempt, stop, slot });
+            input.set_attempt(Attempt {
+                execution_id,
+                task_id: node.id().to_owned(),
+                owner_id: Arc::clone(&engine.owner),
+                number: attempt,
+                stop,
+                slot,
+            });
             let result = tokio::select! {
                 biased;
                 _ = cancelled.cancelled() => None,
