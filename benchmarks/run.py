@@ -202,6 +202,17 @@ def print_soak(soak: dict[str, Any]) -> None:
     )
 
 
+def print_handoff(handoff: list[dict[str, Any]]) -> None:
+    print("\nLarge values (SQLite file): a value written by one task and read by the next, timed from just")
+    print("before the write to just after the read (encoding, the durable commit, scheduling, decoding):")
+    for line in handoff:
+        rate = line["bytes"] / line["handoff_seconds"] / 2**20
+        print(
+            f"  {line['kind']:<12} {line['bytes'] / 2**20:7.1f} MB  hand-off {duration(line['handoff_seconds']):>9}"
+            f" ({rate:,.0f} MB/s)  whole execution {duration(line['execution_seconds'])}"
+        )
+
+
 def print_resume(resume: dict[str, list[float]]) -> None:
     print("\nCrash to resume: a process running a chain of 60 tasks is killed (SIGKILL); a new one, with the")
     print("default 30 s lease, resumes it. Seconds from starting the new process to its first resumed task:")
@@ -263,6 +274,7 @@ def check_targets(
     soak: dict[str, Any] | None,
     resume: dict[str, list[float]],
     profile: dict[str, float] | None = None,
+    handoff: list[dict[str, Any]] | None = None,
 ) -> list[str]:
     """Each target, met or missed, with the figure; a missed one says what bounds it (with the
     instruction and statement counts of ``make bench-check`` when ``profile`` has them)."""
@@ -298,6 +310,13 @@ def check_targets(
         verdict("soak RSS growth < 20 MB", growth < 20, f"{growth:+.1f} MB")
     for backend, seconds in resume.items():
         verdict(f"{backend} crash to first resumed task < 2 s", max(seconds) < 2, f"max {max(seconds):.2f} s")
+    for line in handoff or []:
+        if line["kind"] == "frame_100mb":
+            verdict(
+                "sqlite-file 100 MB DataFrame handed to the next task (write + read) < 1 s",
+                line["handoff_seconds"] < 1.0,
+                duration(line["handoff_seconds"]),
+            )
     rates = {line["workers"]: line["tasks_per_run"] / statistics.median(line["walls_s"]) for line in processes}
     for workers in (2, 4):
         if workers in rates and 1 in rates:
@@ -370,6 +389,8 @@ def main() -> None:
             processes = backends.run("postgresql", [backends.engine_bench, "processes", "{url}", "7"])
         print("  sqlite-file  soak", file=sys.stderr, flush=True)
         (soak,) = backends.run("sqlite-file", [sys.executable, "soak.py", "{url}", str(SOAK_EXECUTIONS)])
+        print("  sqlite-file  large values", file=sys.stderr, flush=True)
+        handoff = backends.run("sqlite-file", [sys.executable, "handoff.py", "{url}"])
         resume = {}
         for backend in backends.names():
             print(f"  {backend:<12} crash to resume", file=sys.stderr, flush=True)
@@ -380,13 +401,21 @@ def main() -> None:
     if processes:
         print_processes(processes)
     print_soak(soak)
+    print_handoff(handoff)
     print_resume(resume)
     print("\nTargets:")
     profile_path = arguments.output / "check.json"
     profile = json.loads(profile_path.read_text()) if profile_path.exists() else None
-    for line in check_targets(rows, processes, soak, resume, profile):
+    for line in check_targets(rows, processes, soak, resume, profile, handoff):
         print(line)
-    results = {"rows": rows, "processes": processes, "soak": soak, "resume": resume, "machine": machine()}
+    results = {
+        "rows": rows,
+        "processes": processes,
+        "soak": soak,
+        "handoff": handoff,
+        "resume": resume,
+        "machine": machine(),
+    }
     (arguments.output / "results.json").write_text(json.dumps(results, indent=1))
     written = [str(arguments.output / "results.json")]
     if chart(rows, arguments.output / "benchmarks.png"):

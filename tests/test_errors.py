@@ -95,7 +95,7 @@ def test_a_non_json_context_is_refused_before_anything_is_stored(executor, uniqu
 
 
 def test_a_task_writing_an_unsupported_value_fails_with_the_reason(executor, unique_name):
-    workflow(name=unique_name, tasks=[task(id="writer")(lambda context: context.set("when", {1, object()}))])
+    workflow(name=unique_name, tasks=[task(id="writer")(lambda context: context.set("when", [1, object()]))])
     result = executor.execute(unique_name)
     assert result.status == "Failed"
     failed = result.task("writer")

@@ -24,10 +24,12 @@ TESTS = pathlib.Path(__file__).parent
 
 def same(read: Any, written: Any) -> bool:
     """Exactly the same value: the same types (a bool is not an int), floats to the bit (-0.0
-    is not 0.0), dict keys in the same order."""
+    is not 0.0, NaN is NaN), dict keys in the same order."""
     if type(read) is not type(written):
         return False
     if isinstance(written, float):
+        if math.isnan(written):
+            return math.isnan(read)
         return read == written and math.copysign(1, read) == math.copysign(1, written)
     if isinstance(written, list):
         return len(read) == len(written) and all(same(a, b) for a, b in zip(read, written))

@@ -472,3 +472,83 @@ SHARED_FORMS = [
 def test_values_a_rust_task_shares_are_stored_in_its_form(value, stored):
     context = Context({"shared": value})
     assert context.raw("shared") == stored
+
+
+# Large values: binary data past 64 KiB is stored beside the JSON, once per execution.
+LARGE = bytes(range(256)) * 4096  # 1 MiB
+
+
+@task(id="write_large")
+def write_large(context):
+    context["blob"] = LARGE
+    context["same_again"] = [LARGE]
+    context["array"] = numpy.arange(200_000, dtype=numpy.float64)
+
+
+@task(id="read_large", dependencies=["write_large"])
+def read_large(context):
+    same_array = bool((context["array"] == numpy.arange(200_000)).all())
+    context["checked"] = [context["blob"] == LARGE, context["same_again"] == [LARGE], same_array]
+    context["initial_seen"] = context["initial"] == LARGE[::-1]
+
+
+workflow(name="large_values", tasks=[write_large, read_large])
+
+
+def stored_blob_sizes(url: str, execution_id: str) -> list[int]:
+    """The sizes of the binary data stored for an execution, read with the database's own client."""
+    query = "SELECT length(data) FROM execution_blobs WHERE execution_id = ? ORDER BY 1"
+    if url.startswith("sqlite"):
+        import sqlite3
+
+        with sqlite3.connect(url.removeprefix("sqlite:///")) as connection:
+            return [size for (size,) in connection.execute(query, (execution_id,))]
+    import psycopg
+
+    with psycopg.connect(url) as connection:
+        rows = connection.execute(query.replace("?", "%s"), (execution_id,)).fetchall()
+        return [size for (size,) in rows]
+
+
+READ_LARGE_IN_A_FRESH_PROCESS = textwrap.dedent(
+    """
+    import sys
+    import numpy
+    from cloacina import UnifiedExecutor
+
+    large = bytes(range(256)) * 4096
+    with UnifiedExecutor(sys.argv[1], run_tasks=False) as executor:
+        context = executor.get_execution(sys.argv[2]).context
+        print(context["blob"] == large, context["initial"] == large[::-1], context["array"].sum())
+    """
+)
+
+
+def test_large_values_are_stored_beside_the_json_once_per_execution(shared_url):
+    import hashlib
+
+    with UnifiedExecutor(shared_url) as executor:
+        result = executor.execute("large_values", {"initial": LARGE[::-1]})
+        result.raise_for_status()
+        assert result.context["checked"] == [True, True, True]
+        assert result.context["initial_seen"] is True
+        assert result.context.raw("blob") == {
+            "$cloacina": "bytes",
+            "blob": hashlib.sha256(LARGE).hexdigest(),
+            "size": len(LARGE),
+        }
+        assert result.context.raw("same_again")[0] == result.context.raw("blob")
+    # The 1 MiB value written twice is stored once; the initial value and the array's data beside it.
+    npy_size = 128 + 200_000 * 8  # NumPy's .npy header, then the data
+    assert stored_blob_sizes(shared_url, result.execution_id) == sorted([len(LARGE), len(LARGE), npy_size])
+    answer = run_python("-c", READ_LARGE_IN_A_FRESH_PROCESS, shared_url, result.execution_id)
+    assert answer.returncode == 0, answer.stderr
+    assert answer.stdout.split() == ["True", "True", str(float(sum(range(200_000))))]
+
+
+def test_small_binary_values_stay_in_the_json():
+    context = Context({"small": bytes(64 * 1024)})
+    assert "value" in context.raw("small")
+    context["large"] = bytes(64 * 1024 + 1)
+    assert context.raw("large")["size"] == 64 * 1024 + 1
+    assert context["large"] == bytes(64 * 1024 + 1)

@@ -8,7 +8,7 @@ use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyList, PyString, PyTuple};
 
 use crate::exceptions::{BindingResult, ErrorKind, error};
-use crate::values::{Reading, context_key, dict_from_python, from_python, raw, type_name};
+use crate::values::{Reading, context_from_python, context_key, from_python_into, raw, type_name};
 
 /// An ordered mapping from `str` keys to values, passed along the tasks of an execution.
 ///
@@ -57,7 +57,7 @@ impl PyContext {
             return Ok(context.borrow().inner.clone());
         }
         if let Ok(dict) = value.cast::<PyDict>() {
-            return Ok(Context::from_map(dict_from_python("the context", dict)?));
+            return context_from_python("the context", dict);
         }
         Err(error(
             ErrorKind::Serialization,
@@ -72,7 +72,7 @@ impl PyContext {
         key: &Bound<'py, PyString>,
         value: &serde_json::Value,
     ) -> PyResult<Bound<'py, PyAny>> {
-        self.reading.value(py, &key.to_string_lossy(), value)
+        self.reading.value(py, &key.to_string_lossy(), value, self.inner.blobs())
     }
 
     fn missing(key: &Bound<'_, PyString>) -> PyErr {
@@ -111,7 +111,7 @@ impl PyContext {
     #[pyo3(signature = (key, value))]
     fn insert(&mut self, key: &Bound<'_, PyString>, value: &Bound<'_, PyAny>) -> BindingResult<()> {
         let key = context_key(key)?;
-        let value = from_python(&key, value)?;
+        let value = from_python_into(&key, value, self.inner.blobs_mut())?;
         Ok(self.inner.insert(key, value)?)
     }
 
@@ -122,7 +122,7 @@ impl PyContext {
     #[pyo3(signature = (key, value))]
     fn set(&mut self, key: &Bound<'_, PyString>, value: &Bound<'_, PyAny>) -> PyResult<()> {
         let key = context_key(key)?;
-        let value = from_python(&key, value)?;
+        let value = from_python_into(&key, value, self.inner.blobs_mut())?;
         self.inner.set(key, value);
         Ok(())
     }
@@ -135,7 +135,7 @@ impl PyContext {
     #[pyo3(signature = (key, value))]
     fn update(&mut self, key: &Bound<'_, PyString>, value: &Bound<'_, PyAny>) -> BindingResult<()> {
         let key = context_key(key)?;
-        let value = from_python(&key, value)?;
+        let value = from_python_into(&key, value, self.inner.blobs_mut())?;
         self.inner.update(key, value)?;
         Ok(())
     }
@@ -174,7 +174,7 @@ impl PyContext {
     fn values<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyList>> {
         let values = PyList::empty(py);
         for (key, value) in self.inner.iter() {
-            values.append(self.reading.value(py, key, value)?)?;
+            values.append(self.reading.value(py, key, value, self.inner.blobs())?)?;
         }
         Ok(values)
     }
@@ -183,15 +183,17 @@ impl PyContext {
     fn items<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyList>> {
         let items = PyList::empty(py);
         for (key, value) in self.inner.iter() {
-            items
-                .append(PyTuple::new(py, [key.into_pyobject(py)?.into_any(), self.reading.value(py, key, value)?])?)?;
+            items.append(PyTuple::new(
+                py,
+                [key.into_pyobject(py)?.into_any(), self.reading.value(py, key, value, self.inner.blobs())?],
+            )?)?;
         }
         Ok(items)
     }
 
     /// A `dict` copy of every key and value.
     fn to_dict<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
-        self.reading.values(py, self.inner.as_map())
+        self.reading.values(py, self.inner.as_map(), self.inner.blobs())
     }
 
     /// The stored JSON of a key's value, tags and all, as plain Python values (see the format
@@ -241,7 +243,7 @@ impl PyContext {
             return other.borrow().inner.as_map() == self.inner.as_map();
         }
         if let Ok(other) = other.cast::<PyDict>() {
-            return dict_from_python("", other).is_ok_and(|map| &map == self.inner.as_map());
+            return context_from_python("", other).is_ok_and(|context| context.as_map() == self.inner.as_map());
         }
         false
     }
@@ -250,7 +252,7 @@ impl PyContext {
         // A value that cannot be read back here shows as its stored JSON.
         let shown = PyDict::new(py);
         for (key, value) in self.inner.iter() {
-            let value = self.reading.value(py, key, value).or_else(|_| raw(py, value))?;
+            let value = self.reading.value(py, key, value, self.inner.blobs()).or_else(|_| raw(py, value))?;
             shown.set_item(key, value)?;
         }
         Ok(format!("Context({})", shown.repr()?))

@@ -30,7 +30,7 @@ use crate::loops;
 use crate::python_pool;
 use crate::python_threads;
 use crate::task::TaskSpec;
-use crate::values::{from_python, qualified_name, type_name};
+use crate::values::{from_python_into, qualified_name, type_name};
 
 /// The separator between an error's first line and its traceback.
 pub const TRACEBACK_SEPARATOR: &str = "\n\nTraceback (most recent call last):\n";
@@ -367,7 +367,7 @@ fn complete(
         let key: String = key.extract().map_err(|_| {
             TaskError::permanent(format!("task `{}` returned a dict with a key of type `{}`", spec.id, type_name(&key)))
         })?;
-        let value = from_python(&key, &value).map_err(|error| failure(py, spec, &error))?;
+        let value = from_python_into(&key, &value, context.blobs_mut()).map_err(|error| failure(py, spec, &error))?;
         context.set(key, value);
     }
     Ok(context)

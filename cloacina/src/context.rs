@@ -12,6 +12,10 @@ use serde_json::{Map, Value};
 use crate::error::ContextError;
 use crate::executor::TaskSlot;
 use crate::limits::{self, MAX_NESTING_DEPTH};
+use std::sync::Arc;
+
+use crate::blobs::{self, BlobSource, Blobs};
+use crate::error::StoreError;
 use crate::stop::StopSignal;
 use crate::values::{self, ContextValue};
 
@@ -25,6 +29,8 @@ pub struct Context {
     written: IndexSet<String>,
     removed: IndexSet<String>,
     attempt: Option<Attempt>,
+    /// Binary data of values kept beside the JSON (see [`crate::blobs`]).
+    blobs: Blobs,
 }
 
 /// Which attempt of which task a context is the input of (set by the executor; not data, so
@@ -61,6 +67,10 @@ pub struct ContextDelta {
     /// Keys the task removed (and did not write again afterwards).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub removed: Vec<String>,
+    /// Binary data the written values refer to, stored beside the delta by digest (see
+    /// [`crate::blobs`]); not part of the delta's JSON.
+    #[serde(skip)]
+    pub blobs: Vec<(String, Arc<[u8]>)>,
 }
 
 impl ContextDelta {
@@ -101,7 +111,36 @@ impl Context {
 
     /// Builds a context from a JSON object map, without recording any write.
     pub fn from_map(values: Map<String, Value>) -> Self {
-        Self { values, written: IndexSet::new(), removed: IndexSet::new(), attempt: None }
+        Self { values, written: IndexSet::new(), removed: IndexSet::new(), attempt: None, blobs: Blobs::default() }
+    }
+
+    /// Builds a context from a JSON object map whose values may refer to the binary data in
+    /// `blobs`, without recording any write.
+    pub fn from_parts(values: Map<String, Value>, blobs: Blobs) -> Self {
+        Self { blobs, ..Self::from_map(values) }
+    }
+
+    /// The binary data this context holds, to add data that a value written next refers to
+    /// (with [`blobs::reference`](crate::blobs::reference)): it is stored with the task's
+    /// output or the execution, once per execution.
+    pub fn blobs_mut(&mut self) -> &mut Blobs {
+        &mut self.blobs
+    }
+
+    /// The binary data this context holds, and where it loads the rest from.
+    pub fn blobs(&self) -> &Blobs {
+        &self.blobs
+    }
+
+    /// The binary data stored under `digest`, from memory or loaded from the database of the
+    /// executor that built this context.
+    pub fn blob(&self, digest: &str) -> Result<Arc<[u8]>, StoreError> {
+        self.blobs.get(digest)
+    }
+
+    /// Where binary data this context does not hold is loaded from.
+    pub(crate) fn set_blob_source(&mut self, source: Arc<dyn BlobSource>) {
+        self.blobs.set_source(source);
     }
 
     /// Checks that every value can be stored and read back: none nests lists and objects deeper
@@ -163,7 +202,18 @@ impl Context {
     /// [`ContextError::WrongType`] when its value is not of that type.
     pub fn get_as<T: ContextValue>(&self, key: &str) -> Result<T, ContextError> {
         let value = self.values.get(key).ok_or_else(|| ContextError::KeyNotFound { key: key.to_owned() })?;
-        T::from_stored(value).ok_or_else(|| ContextError::WrongType {
+        let kept_beside = value.as_object().and_then(blobs::referenced).zip(values::tag_of(value));
+        let read = match kept_beside {
+            Some((digest, tag)) => {
+                let data = self
+                    .blobs
+                    .get(digest)
+                    .map_err(|error| ContextError::Unreadable { key: key.to_owned(), reason: error.to_string() })?;
+                T::from_binary(tag, &data)
+            }
+            None => T::from_stored(value),
+        };
+        read.ok_or_else(|| ContextError::WrongType {
             key: key.to_owned(),
             expected: T::EXPECTED,
             found: match values::tag_of(value) {
@@ -237,14 +287,13 @@ impl Context {
 
     /// The changes recorded since the context was built, without clearing them.
     pub fn delta(&self) -> ContextDelta {
-        ContextDelta {
-            written: self
-                .written
-                .iter()
-                .filter_map(|key| self.values.get(key).map(|value| (key.clone(), value.clone())))
-                .collect(),
-            removed: self.removed.iter().cloned().collect(),
-        }
+        let written: Map<String, Value> = self
+            .written
+            .iter()
+            .filter_map(|key| self.values.get(key).map(|value| (key.clone(), value.clone())))
+            .collect();
+        let blobs = self.blobs.written_for(written.values());
+        ContextDelta { written, removed: self.removed.iter().cloned().collect(), blobs }
     }
 
     /// The changes recorded so far; afterwards the context records from a clean slate.
@@ -252,7 +301,13 @@ impl Context {
         let delta = self.delta();
         self.written.clear();
         self.removed.clear();
+        self.blobs.clear_added();
         delta
+    }
+
+    /// Binary data written into this context that its values refer to, to store with it.
+    pub fn written_blobs(&self) -> Vec<(String, Arc<[u8]>)> {
+        self.blobs.written_for(self.values.values())
     }
 
     /// Applies another task's delta without recording it as a write of this context.
@@ -262,6 +317,14 @@ impl Context {
         }
         for (key, value) in &delta.written {
             self.values.insert(key.clone(), value.clone());
+        }
+        self.keep_blobs(&delta.blobs);
+    }
+
+    /// Holds binary data stored elsewhere (another task's output, the initial context) in memory.
+    pub(crate) fn keep_blobs(&mut self, blobs: &[(String, Arc<[u8]>)]) {
+        for (digest, data) in blobs {
+            self.blobs.keep(digest, data);
         }
     }
 

@@ -29,6 +29,14 @@ pub enum ContextError {
         /// What it is.
         found: String,
     },
+    /// `get_as` could not load the binary data a value refers to.
+    #[error("context key `{key}`: the value cannot be read: {reason}")]
+    Unreadable {
+        /// The key.
+        key: String,
+        /// Why.
+        reason: String,
+    },
     /// A context was built from JSON that is not an object.
     #[error("a context must be a JSON object, found {found}")]
     NotAnObject {

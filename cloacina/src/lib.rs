@@ -23,6 +23,7 @@
 //! # }
 //! ```
 
+pub mod blobs;
 pub mod context;
 pub mod error;
 pub mod executor;

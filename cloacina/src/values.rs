@@ -50,6 +50,13 @@ pub trait ContextValue: Sized {
 
     /// The value of a stored form, or `None` when it is not one of this type.
     fn from_stored(stored: &Value) -> Option<Self>;
+
+    /// The value of a `tag` value whose binary data was kept beside the JSON (see
+    /// [`crate::blobs`]), or `None` when it is not one of this type.
+    fn from_binary(tag: &str, data: &[u8]) -> Option<Self> {
+        let _ = (tag, data);
+        None
+    }
 }
 
 /// Python's `isoformat()` of a time of day: microseconds only when there are any.
@@ -186,6 +193,10 @@ impl ContextValue for Vec<u8> {
 
     fn from_stored(stored: &Value) -> Option<Self> {
         BASE64.decode(text(stored, &["bytes", "bytearray"])?).ok()
+    }
+
+    fn from_binary(tag: &str, data: &[u8]) -> Option<Self> {
+        matches!(tag, "bytes" | "bytearray").then(|| data.to_vec())
     }
 }
 

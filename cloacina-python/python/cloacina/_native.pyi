@@ -116,10 +116,12 @@ class Context:
       (read only by an executor made with `allow_pickle=True`).
 
     Values nest at most 100 levels deep (a tuple, set or other non-JSON value counts as two) and
-    a binary value holds at most 512 MiB. Anything else (another type, a `str` with a lone
-    surrogate, deeper nesting, a value that contains itself) raises `SerializationError` naming
-    the key, the place inside the value, the type and what to do. Plain JSON values are stored as
-    themselves; the stored form of the others is documented in `docs/values.md`.
+    a binary value holds at most 512 MiB; binary data past 64 KiB (bytes, an array's or a
+    table's data) is stored beside the JSON and loaded only when its key is read. Anything else
+    (another type, a `str` with a lone surrogate, deeper nesting, a value that contains itself)
+    raises `SerializationError` naming the key, the place inside the value, the type and what to
+    do. Plain JSON values are stored as themselves; the stored form of the others is documented
+    in `docs/values.md`.
     """
 
     def __new__(cls, data: _ContextArgument = None) -> Context: ...

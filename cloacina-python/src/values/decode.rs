@@ -7,6 +7,7 @@
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as BASE64;
+use cloacina::blobs::{Blobs, referenced};
 use cloacina::values::MARKER;
 use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
@@ -42,16 +43,17 @@ impl Reading {
         pickle_readers().push(owner_id.to_owned());
     }
 
-    /// The Python value of context key `key`.
-    pub fn value<'py>(self, py: Python<'py>, key: &str, value: &Value) -> PyResult<Bound<'py, PyAny>> {
-        Reader { reading: self, key }.value(py, value)
+    /// The Python value of context key `key`, whose binary data kept beside the JSON is in (or
+    /// loaded through) `blobs`.
+    pub fn value<'py>(self, py: Python<'py>, key: &str, value: &Value, blobs: &Blobs) -> PyResult<Bound<'py, PyAny>> {
+        Reader { reading: self, key, blobs }.value(py, value)
     }
 
     /// Context values as a Python `dict`.
-    pub fn values<'py>(self, py: Python<'py>, map: &Map<String, Value>) -> PyResult<Bound<'py, PyDict>> {
+    pub fn values<'py>(self, py: Python<'py>, map: &Map<String, Value>, blobs: &Blobs) -> PyResult<Bound<'py, PyDict>> {
         let dict = PyDict::new(py);
         for (key, value) in map {
-            dict.set_item(key, self.value(py, key, value)?)?;
+            dict.set_item(key, self.value(py, key, value, blobs)?)?;
         }
         Ok(dict)
     }
@@ -94,6 +96,7 @@ fn scalar_to_python<'py>(py: Python<'py>, value: &Value) -> PyResult<Bound<'py, 
 struct Reader<'a> {
     reading: Reading,
     key: &'a str,
+    blobs: &'a Blobs,
 }
 
 impl Reader<'_> {
@@ -168,7 +171,13 @@ impl Reader<'_> {
                 _ => Err(malformed()),
             },
             "bytes" | "bytearray" => {
-                let bytes = payload.as_str().and_then(|text| BASE64.decode(text).ok()).ok_or_else(malformed)?;
+                let bytes = match referenced(map) {
+                    // Kept beside the JSON: loaded (without the GIL) when not in memory.
+                    Some(digest) => py
+                        .detach(|| self.blobs.get(digest))
+                        .map_err(|failure| self.refuse(format!("could not be read: {failure}")))?,
+                    None => payload.as_str().and_then(|text| BASE64.decode(text).ok()).ok_or_else(malformed)?.into(),
+                };
                 Ok(if tag == "bytes" {
                     PyBytes::new(py, &bytes).into_any()
                 } else {

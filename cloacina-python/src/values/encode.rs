@@ -10,6 +10,8 @@
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as BASE64;
+use cloacina::Context;
+use cloacina::blobs::{Blobs, INLINE_BINARY_BYTES, reference as blob_reference};
 use cloacina::limits::{MAX_BINARY_BYTES, MAX_NESTING_DEPTH};
 use cloacina::values::{MARKER, tagged};
 use pyo3::prelude::*;
@@ -22,14 +24,22 @@ use serde_json::{Map, Number, Value};
 use super::names::{LONE_SURROGATE, context_key, escaped, type_name};
 use crate::exceptions::{ErrorKind, error};
 
-/// The stored form of the Python value of context key `key`.
+/// The stored form of the Python value of context key `key`, with every binary payload in the
+/// JSON (for a value that is compared, not stored: a trigger's condition).
 pub fn from_python(key: &str, value: &Bound<'_, PyAny>) -> PyResult<Value> {
-    convert(value, &mut Path { key, steps: Vec::new(), containers: Vec::new(), depth: 0 })
+    convert(value, &mut Path::new(key, None))
 }
 
-/// A Python `dict` with `str` keys as stored context values; `what` names the dict in errors.
-pub fn dict_from_python(what: &str, dict: &Bound<'_, PyDict>) -> PyResult<Map<String, Value>> {
-    let mut map = Map::with_capacity(dict.len());
+/// The stored form of the Python value of context key `key`; binary payloads larger than
+/// [`INLINE_BINARY_BYTES`] go to `blobs`, the context's, and the JSON refers to them.
+pub fn from_python_into(key: &str, value: &Bound<'_, PyAny>, blobs: &mut Blobs) -> PyResult<Value> {
+    convert(value, &mut Path::new(key, Some(blobs)))
+}
+
+/// A Python `dict` with `str` keys as a context (its keys not recorded as written); `what`
+/// names the dict in errors.
+pub fn context_from_python(what: &str, dict: &Bound<'_, PyDict>) -> PyResult<Context> {
+    let (mut map, mut blobs) = (Map::with_capacity(dict.len()), Blobs::default());
     for (key, value) in dict.iter() {
         let Ok(key) = key.cast::<PyString>() else {
             return Err(error(
@@ -38,10 +48,10 @@ pub fn dict_from_python(what: &str, dict: &Bound<'_, PyDict>) -> PyResult<Map<St
             ));
         };
         let key = context_key(key)?.into_owned();
-        let value = from_python(&key, &value)?;
+        let value = from_python_into(&key, &value, &mut blobs)?;
         map.insert(key, value);
     }
-    Ok(map)
+    Ok(Context::from_parts(map, blobs))
 }
 
 /// Where in a context value the conversion is, for messages (`key[2]['name']`), how deeply the
@@ -49,6 +59,8 @@ pub fn dict_from_python(what: &str, dict: &Bound<'_, PyDict>) -> PyResult<Map<St
 /// itself).
 struct Path<'a> {
     key: &'a str,
+    /// Where binary payloads too large for the JSON go; none to keep them all in it.
+    blobs: Option<&'a mut Blobs>,
     steps: Vec<String>,
     /// The addresses of the containers being converted, outermost first, with the levels of
     /// nesting each adds to the stored form.
@@ -57,7 +69,11 @@ struct Path<'a> {
     depth: usize,
 }
 
-impl Path<'_> {
+impl<'a> Path<'a> {
+    fn new(key: &'a str, blobs: Option<&'a mut Blobs>) -> Self {
+        Self { key, blobs, steps: Vec::new(), containers: Vec::new(), depth: 0 }
+    }
+
     fn describe(&self) -> String {
         format!("{}{}", self.key, self.steps.concat())
     }
@@ -148,8 +164,9 @@ fn convert(value: &Bound<'_, PyAny>, path: &mut Path<'_>) -> PyResult<Value> {
     base_type(value, path)
 }
 
-/// Bytes, refused past [`MAX_BINARY_BYTES`].
-fn binary(tag: &str, bytes: &[u8], path: &Path<'_>) -> PyResult<Value> {
+/// Bytes: in the JSON as base64 up to [`INLINE_BINARY_BYTES`], beside it past that (when the
+/// value is stored), refused past [`MAX_BINARY_BYTES`].
+fn binary(tag: &str, bytes: &[u8], path: &mut Path<'_>) -> PyResult<Value> {
     if bytes.len() > MAX_BINARY_BYTES {
         return Err(path.refuse(format!(
             "is {} bytes long; the most one value may hold is {MAX_BINARY_BYTES} bytes (512 MiB): split it into \
@@ -157,7 +174,13 @@ fn binary(tag: &str, bytes: &[u8], path: &Path<'_>) -> PyResult<Value> {
             bytes.len()
         )));
     }
-    Ok(tagged(tag, Value::String(BASE64.encode(bytes))))
+    match path.blobs.as_deref_mut() {
+        Some(blobs) if bytes.len() > INLINE_BINARY_BYTES => {
+            let digest = blobs.add(bytes.to_vec());
+            Ok(blob_reference(tag, &digest, bytes.len()))
+        }
+        _ => Ok(tagged(tag, Value::String(BASE64.encode(bytes)))),
+    }
 }
 
 /// An int: a JSON number within 64 bits, its digits past that.

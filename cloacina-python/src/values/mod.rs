@@ -6,7 +6,7 @@ mod encode;
 mod names;
 
 pub use decode::{Reading, raw};
-pub use encode::{dict_from_python, from_python};
+pub use encode::{context_from_python, from_python, from_python_into};
 pub use names::{context_key, name_from_python, qualified_name, quoted, type_name};
 
 use pyo3::prelude::*;

@@ -43,6 +43,7 @@ pub(crate) fn try_start(
     let Some(mut input) = engine.inputs.kept_input(execution_id, &workflow, position) else {
         return Err((claimed, slot));
     };
+    super::stored_blobs::attach(engine, execution_id, &mut input);
     let attempt = claimed.counted_attempt();
     let cancelled = engine.running.start(execution_id, node.id());
     let stop = StopSignal::new(cancelled.clone(), None);

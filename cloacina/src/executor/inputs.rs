@@ -57,11 +57,13 @@ impl Cached {
 }
 
 struct CachedExecution {
-    initial: Map<String, Value>,
+    /// The initial context, as a delta that writes every key (with the binary data its values
+    /// refer to, when this process created the execution).
+    initial: ContextDelta,
     /// What is known of each task's delta, by position.
     deltas: Mutex<Deltas>,
-    /// The size of the initial context and the deltas, as stored JSON (changed only with the
-    /// cache's lock held).
+    /// The size of the initial context and the deltas, as stored JSON and binary data (changed
+    /// only with the cache's lock held).
     bytes: AtomicUsize,
 }
 
@@ -95,7 +97,9 @@ impl InputCache {
 
     /// Keeps the initial context of an execution this process created (`bytes` long as stored).
     pub fn remember_initial(&self, execution_id: Uuid, context: &Context, bytes: usize) {
-        self.insert(execution_id, context.as_map().clone(), bytes);
+        let initial =
+            ContextDelta { written: context.as_map().clone(), removed: Vec::new(), blobs: context.written_blobs() };
+        self.insert(execution_id, initial, bytes);
     }
 
     /// Keeps the delta of a task this process completed (`bytes` long as stored).
@@ -203,7 +207,8 @@ impl InputCache {
                 (Some(entry), _) => entry,
                 (None, initial) => {
                     let text = initial.unwrap_or_else(|| "{}".to_owned());
-                    self.insert(execution_id, parse_context(&text)?, text.len())
+                    let initial = ContextDelta { written: parse_context(&text)?, ..ContextDelta::default() };
+                    self.insert(execution_id, initial, text.len())
                 }
             };
             let mut found: HashMap<usize, Option<Arc<ContextDelta>>> = missing.iter().map(|&p| (p, None)).collect();
@@ -225,7 +230,7 @@ impl InputCache {
 
     /// Keeps an execution's initial context (unless it is kept already) and returns its entry,
     /// which the caller may use even if the bounds forget it at once.
-    fn insert(&self, execution_id: Uuid, initial: Map<String, Value>, bytes: usize) -> Arc<CachedExecution> {
+    fn insert(&self, execution_id: Uuid, initial: ContextDelta, bytes: usize) -> Arc<CachedExecution> {
         let mut cached = lock(&self.cached);
         if let Some(existing) = cached.executions.get(&execution_id) {
             return Arc::clone(existing);
@@ -244,7 +249,8 @@ impl InputCache {
 
 /// The initial context with the deltas of `ancestors` (those kept) applied in order.
 fn build(entry: &CachedExecution, ancestors: &[usize]) -> Context {
-    let mut context = Context::from_map(entry.initial.clone());
+    let mut context = Context::from_map(entry.initial.written.clone());
+    context.keep_blobs(&entry.initial.blobs);
     let deltas = lock(&entry.deltas);
     for &position in ancestors {
         if let Some(Some(delta)) = deltas.get(position) {

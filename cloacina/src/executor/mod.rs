@@ -17,6 +17,7 @@ mod recording;
 mod results;
 mod running;
 mod scheduler;
+mod stored_blobs;
 mod stream;
 mod waiters;
 mod worker;
@@ -249,7 +250,9 @@ impl UnifiedExecutor {
         context.check_storable()?;
         let context_json = serde_json::to_string(context.as_map())
             .map_err(|error| ExecutorError::Store(crate::StoreError::Corrupt(error.to_string())))?;
-        self.engine.inputs.remember_initial(execution_id, &context, context_json.len());
+        let blobs = Arc::new(context.written_blobs());
+        let blob_bytes: usize = blobs.iter().map(|(_, data)| data.len()).sum();
+        self.engine.inputs.remember_initial(execution_id, &context, context_json.len() + blob_bytes);
         let context_json = Arc::new(context_json);
         let permits = self.engine.take_permits(self.engine.config.max_concurrent_tasks);
         let request = self.engine.claim_request(permits.len());
@@ -258,7 +261,7 @@ impl UnifiedExecutor {
             self.engine
                 .commit(move |connection| {
                     let json = context_json.as_str();
-                    scheduler::create_execution(connection, execution_id, &workflow, json, Utc::now(), &request)
+                    scheduler::create_execution(connection, execution_id, &workflow, json, &blobs, Utc::now(), &request)
                 })
                 .await
         };
@@ -354,11 +357,14 @@ impl UnifiedExecutor {
 
     /// The execution as stored now: its result if it has finished, a snapshot otherwise.
     pub async fn get_execution(&self, execution_id: Uuid) -> Result<ExecutionResult, ExecutorError> {
-        self.engine
+        let mut result = self
+            .engine
             .store
             .read(move |connection| results::load_result(connection, execution_id))
             .await?
-            .ok_or(ExecutorError::ExecutionNotFound(execution_id))
+            .ok_or(ExecutorError::ExecutionNotFound(execution_id))?;
+        stored_blobs::attach(&self.engine, execution_id, &mut result.context);
+        Ok(result)
     }
 
     /// Executions matching the filter, newest first.

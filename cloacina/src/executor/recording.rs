@@ -127,7 +127,8 @@ fn write_outcomes(engine: &Arc<Engine>, batch: Vec<AttemptOutcome>, slots: Vec<T
                     let outcome = &batch[index];
                     if let AttemptResult::Completed { delta, json } = &outcome.result {
                         let (execution_id, position) = (outcome.execution_id, outcome.position);
-                        engine.inputs.remember_delta(execution_id, position, Arc::clone(delta), json.len());
+                        let bytes = json.len() + delta.blobs.iter().map(|(_, data)| data.len()).sum::<usize>();
+                        engine.inputs.remember_delta(execution_id, position, Arc::clone(delta), bytes);
                     }
                 }
             },

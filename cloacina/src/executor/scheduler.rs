@@ -91,6 +91,7 @@ pub(crate) fn create_execution(
     execution_id: Uuid,
     workflow: &Workflow,
     context_json: &str,
+    blobs: &[(String, Arc<[u8]>)],
     now: DateTime<Utc>,
     request: &ClaimRequest,
 ) -> Result<(Vec<ClaimedTask>, Transition), StoreError> {
@@ -119,6 +120,7 @@ pub(crate) fn create_execution(
         })
         .collect();
     store::insert_tasks(connection, &id, (workflow.name(), workflow.version()), &tasks)?;
+    store::insert_blobs(connection, &id, blobs)?;
 
     let mut log = EventLog::at(now);
     log.execution(execution_id, EventKind::ExecutionCreated, None);
@@ -158,7 +160,7 @@ pub(crate) fn record_outcomes(
                 attempt: outcome.lease_attempt,
             },
             end: match &outcome.result {
-                AttemptResult::Completed { json, .. } => AttemptEnd::Completed { output: json },
+                AttemptResult::Completed { json, delta } => AttemptEnd::Completed { output: json, blobs: &delta.blobs },
                 AttemptResult::Retry { error, retry_at } => AttemptEnd::Retry { error, retry_at: *retry_at },
                 AttemptResult::Failed { error } => AttemptEnd::Failed { error },
             },

@@ -207,6 +207,7 @@ async fn run_attempt(engine: &Arc<Engine>, claimed: ClaimedTask, slot: TaskSlot)
     let node = workflow.node(position);
     let result = match load_input(engine, execution_id, &workflow, position).await {
         Ok(mut input) => {
+            super::stored_blobs::attach(engine, execution_id, &mut input);
             let cancelled = engine.running.start(execution_id, node.id());
             let timeout = node.timeout().or(engine.config.task_timeout);
             let stop = StopSignal::new(cancelled.clone(), timeout);

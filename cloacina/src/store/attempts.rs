@@ -5,6 +5,7 @@ use diesel::RunQueryDsl;
 use diesel::sql_types::{Integer, Text};
 use serde_json::json;
 
+use super::blobs::insert_blobs;
 use super::connection::AnyConnection;
 use super::outputs::insert_output;
 use super::statement::{Statement, sql};
@@ -65,8 +66,9 @@ pub(crate) struct Lease<'a> {
 /// How an attempt ended, as it is stored.
 #[derive(Debug, Clone, Copy)]
 pub(crate) enum AttemptEnd<'a> {
-    /// The task completed; its output (its context delta as JSON) is stored.
-    Completed { output: &'a str },
+    /// The task completed; its output (its context delta as JSON) is stored, with the binary
+    /// data its values refer to.
+    Completed { output: &'a str, blobs: &'a [(String, std::sync::Arc<[u8]>)] },
     /// The attempt failed and the task is `Ready` again from `retry_at`.
     Retry { error: &'a str, retry_at: i64 },
     /// The task failed for good.
@@ -128,6 +130,23 @@ pub(crate) fn end_attempts(
     if matches!(connection, AnyConnection::Sqlite(_)) {
         return attempts.iter().map(|attempt| end_one(connection, attempt, now)).collect();
     }
+    let held = end_in_batches(connection, attempts, now)?;
+    for (attempt, &held) in attempts.iter().zip(&held) {
+        if let (true, AttemptEnd::Completed { blobs, .. }) = (held, attempt.end)
+            && !blobs.is_empty()
+        {
+            insert_blobs(connection, attempt.lease.execution_id, blobs)?;
+        }
+    }
+    Ok(held)
+}
+
+/// [`end_attempts`] on PostgreSQL: as few statements as the outputs' size allows.
+fn end_in_batches(
+    connection: &mut AnyConnection,
+    attempts: &[EndedAttempt<'_>],
+    now: i64,
+) -> Result<Vec<bool>, StoreError> {
     let mut held = Vec::with_capacity(attempts.len());
     let mut start = 0;
     while start < attempts.len() {
@@ -151,7 +170,7 @@ const MAX_STATEMENT_OUTPUTS: usize = 16 << 20;
 
 fn output_size(attempt: &EndedAttempt<'_>) -> usize {
     match attempt.end {
-        AttemptEnd::Completed { output } => output.len(),
+        AttemptEnd::Completed { output, .. } => output.len(),
         AttemptEnd::Retry { error, .. } | AttemptEnd::Failed { error } => error.len(),
     }
 }
@@ -162,7 +181,7 @@ fn end_batch(connection: &mut AnyConnection, attempts: &[EndedAttempt<'_>], now:
         .iter()
         .map(|EndedAttempt { lease, end }| {
             let (status, error, retry_at, output) = match *end {
-                AttemptEnd::Completed { output } => (TaskStatus::Completed, None, None, Some(output)),
+                AttemptEnd::Completed { output, .. } => (TaskStatus::Completed, None, None, Some(output)),
                 AttemptEnd::Retry { error, retry_at } => (TaskStatus::Ready, Some(error), Some(retry_at), None),
                 AttemptEnd::Failed { error } => (TaskStatus::Failed, Some(error), None, None),
             };
@@ -198,10 +217,11 @@ fn end_batch(connection: &mut AnyConnection, attempts: &[EndedAttempt<'_>], now:
 fn end_one(connection: &mut AnyConnection, attempt: &EndedAttempt<'_>, now: i64) -> Result<bool, StoreError> {
     let lease = &attempt.lease;
     match attempt.end {
-        AttemptEnd::Completed { output } => {
+        AttemptEnd::Completed { output, blobs } => {
             let held = finish_attempt(connection, lease, TaskStatus::Completed, None, None, now)?;
             if held {
                 insert_output(connection, lease.execution_id, lease.task_id, output, now)?;
+                insert_blobs(connection, lease.execution_id, blobs)?;
             }
             Ok(held)
         }
@@ -257,7 +277,7 @@ pub(crate) mod tests {
     fn ended<'a>(owner: &'a str, attempt: i32, task_id: &'a str, output: &'a str) -> EndedAttempt<'a> {
         EndedAttempt {
             lease: Lease { execution_id: "e1", task_id, owner, attempt },
-            end: AttemptEnd::Completed { output },
+            end: AttemptEnd::Completed { output, blobs: &[] },
         }
     }
 

@@ -6,6 +6,7 @@
 //! one connection, so they queue there instead of in SQLite's sleeping busy handler.
 
 mod attempts;
+mod blobs;
 mod checkpoint;
 mod claims;
 mod connection;
@@ -33,6 +34,7 @@ pub use connection::{AnyConnection, SqliteSynchronous};
 pub use url::{DatabaseUrl, PostgresUrl};
 
 pub(crate) use attempts::{AttemptEnd, EndedAttempt, Lease, end_attempts, finish_attempt};
+pub(crate) use blobs::{insert_blobs, load_blob};
 pub(crate) use claims::{Claimable, ClaimedTask, claim_pending, claim_ready};
 pub use connection::is_connection_lost;
 pub(crate) use events::{EventRow, NewEventRow, insert_numbered_events, load_events};

@@ -9,7 +9,7 @@
 use std::marker::PhantomData;
 
 use diesel::query_builder::{AstPass, Query, QueryFragment, QueryId};
-use diesel::sql_types::{BigInt, Integer, Nullable, Text};
+use diesel::sql_types::{BigInt, Binary, Integer, Nullable, Text};
 use diesel::{QueryResult, RunQueryDsl};
 
 use super::connection::{AnyConnection, MultiBackend};
@@ -91,6 +91,8 @@ enum Value {
     },
     Int(i32),
     OptionalInt(Option<i32>),
+    /// Binary data, shared with the value it belongs to rather than copied.
+    Binary(std::sync::Arc<[u8]>),
 }
 
 impl Value {
@@ -105,6 +107,7 @@ impl Value {
             }
             Self::Int(value) => out.push_bind_param::<Integer, i32>(value),
             Self::OptionalInt(value) => out.push_bind_param::<Nullable<Integer>, Option<i32>>(value),
+            Self::Binary(value) => out.push_bind_param::<Binary, [u8]>(value),
         }
     }
 }
@@ -163,6 +166,11 @@ impl<S: Sql, ST> Statement<S, ST> {
     /// Binds a 32-bit integer.
     pub fn int(self, value: i32) -> Self {
         self.bind(Value::Int(value))
+    }
+
+    /// Binds binary data.
+    pub fn binary(self, value: &std::sync::Arc<[u8]>) -> Self {
+        self.bind(Value::Binary(std::sync::Arc::clone(value)))
     }
 
     /// Binds a list of strings as a JSON array (for [`json_list!`]).

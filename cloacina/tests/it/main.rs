@@ -17,3 +17,4 @@ mod outage;
 mod queries;
 mod redefinition;
 mod tenants;
+mod values;
