@@ -49,12 +49,14 @@ test-python: check-postgres python-develop
 	$(PYTHON) -m mypy.stubtest cloacina cloacina_python --allowlist cloacina-python/stubtest-allowlist.txt
 	$(PYTHON) -m mypy cloacina-python/python examples
 
-# The package's release wheel, built in the shared target directory: what test-install installs
-# and what bench and bench-check measure, so one release build serves all three.
+# The package's release wheel for this machine, built in the shared target directory: what
+# test-install installs and what bench and bench-check measure, so one release build serves all
+# three. Like `pip install .`, it links the machine's libpq (a portable wheel that bundles what it
+# needs is another build).
 WHEEL_DIR := target/wheels
 release-wheel: $(VENV)/.requirements
 	rm -f $(WHEEL_DIR)/cloacina-*.whl
-	$(VENV)/bin/maturin build --release --quiet --out $(WHEEL_DIR)
+	$(VENV)/bin/maturin build --release --quiet --compatibility linux --auditwheel skip --out $(WHEEL_DIR)
 
 # The release wheel installed into a fresh virtual environment, as a user would, and imported
 # from outside the source tree.
@@ -108,6 +110,6 @@ $(BENCH_VENV)/.requirements: benchmarks/requirements.txt
 # callgrind and SQL statements per task, against benchmarks/baseline.json. Needs valgrind.
 # BENCH_CHECK_ARGS=--update writes the figures measured as the new baseline.
 bench-check: $(BENCH_VENV)/.requirements release-wheel
-	$(CARGO) build --release -p cloacina-benchmarks
+	$(CARGO) build --release -p cloacina-benchmarks --no-default-features
 	$(BENCH_VENV)/bin/python -m pip install --quiet --force-reinstall --no-deps $(WHEEL_DIR)/cloacina-*.whl
 	$(BENCH_VENV)/bin/python benchmarks/check.py --engine-bench target/release/engine-bench $(BENCH_CHECK_ARGS)

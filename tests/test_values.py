@@ -552,3 +552,11 @@ def test_small_binary_values_stay_in_the_json():
     context["large"] = bytes(64 * 1024 + 1)
     assert context.raw("large")["size"] == 64 * 1024 + 1
     assert context["large"] == bytes(64 * 1024 + 1)
+
+
+def test_an_array_read_back_is_the_readers_to_change():
+    context = Context({"array": numpy.arange(6, dtype=numpy.int32).reshape(2, 3)})
+    array = context["array"]
+    array[0, 0] = 99
+    assert array.flags.writeable and array.flags.owndata is False
+    assert context["array"][0, 0] == 0

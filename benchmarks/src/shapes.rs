@@ -62,8 +62,16 @@ impl Shape {
             Self::RoundTrip { .. } => Ok(workflows::round_trip::workflow()),
             Self::Diamond { .. } => Ok(workflows::diamond::workflow()),
             Self::Chain { length: 200 } => Ok(workflows::chain_200::workflow()),
+            #[cfg(feature = "fan-out")]
             Self::FanOut { width: 1000 } => Ok(workflows::fan_out_1000::workflow()),
+            #[cfg(feature = "fan-out")]
             Self::FanOut { width: 2000 } => Ok(workflows::fan_out_2000::workflow()),
+            #[cfg(not(feature = "fan-out"))]
+            Self::FanOut { .. } => {
+                Err("this engine-bench was built without the `fan-out` feature (as make bench-check builds it); \
+                     build it with default features"
+                    .to_owned())
+            }
             _ => Err(format!("no workflow is generated for {}: add it to benchmarks/build.rs", self.describe())),
         }
     }

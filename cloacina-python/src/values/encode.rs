@@ -8,6 +8,8 @@
 //! to do. The conversion never recurses deeper than the nesting limit, so no value can exhaust a
 //! thread's stack.
 
+use std::borrow::Cow;
+
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as BASE64;
 use cloacina::Context;
@@ -147,10 +149,10 @@ fn convert(value: &Bound<'_, PyAny>, path: &mut Path<'_>) -> PyResult<Value> {
         return path.inside(value, 2, |path| Ok(tagged("tuple", sequence(tuple.iter(), tuple.len(), path)?)));
     }
     if let Ok(bytes) = value.cast_exact::<PyBytes>() {
-        return binary("bytes", bytes.as_bytes(), path);
+        return binary("bytes", Cow::Borrowed(bytes.as_bytes()), path);
     }
     if let Ok(bytes) = value.cast_exact::<PyByteArray>() {
-        return binary("bytearray", &bytes.to_vec(), path);
+        return binary("bytearray", Cow::Owned(bytes.to_vec()), path);
     }
     if let Ok(set) = value.cast_exact::<PySet>() {
         return path.inside(value, 2, |path| Ok(tagged("set", sequence(set.iter(), set.len(), path)?)));
@@ -166,7 +168,7 @@ fn convert(value: &Bound<'_, PyAny>, path: &mut Path<'_>) -> PyResult<Value> {
 
 /// Bytes: in the JSON as base64 up to [`INLINE_BINARY_BYTES`], beside it past that (when the
 /// value is stored), refused past [`MAX_BINARY_BYTES`].
-fn binary(tag: &str, bytes: &[u8], path: &mut Path<'_>) -> PyResult<Value> {
+fn binary(tag: &str, bytes: Cow<'_, [u8]>, path: &mut Path<'_>) -> PyResult<Value> {
     if bytes.len() > MAX_BINARY_BYTES {
         return Err(path.refuse(format!(
             "is {} bytes long; the most one value may hold is {MAX_BINARY_BYTES} bytes (512 MiB): split it into \
@@ -176,10 +178,11 @@ fn binary(tag: &str, bytes: &[u8], path: &mut Path<'_>) -> PyResult<Value> {
     }
     match path.blobs.as_deref_mut() {
         Some(blobs) if bytes.len() > INLINE_BINARY_BYTES => {
-            let digest = blobs.add(bytes.to_vec());
-            Ok(blob_reference(tag, &digest, bytes.len()))
+            let size = bytes.len();
+            let digest = blobs.add(bytes.into_owned());
+            Ok(blob_reference(tag, &digest, size))
         }
-        _ => Ok(tagged(tag, Value::String(BASE64.encode(bytes)))),
+        _ => Ok(tagged(tag, Value::String(BASE64.encode(&bytes)))),
     }
 }
 

@@ -40,18 +40,46 @@ def encode(value: Any) -> tuple[_Header, Any] | None:
                 f"is a NumPy array of dtype `{value.dtype}`, whose elements are Python objects; convert it to a "
                 "list or an array of a fixed-width dtype, or wrap it in cloacina.Pickled"
             )
-        buffer = io.BytesIO()
-        numpy.lib.format.write_array(buffer, value, allow_pickle=False)
-        return {_MARKER: "numpy.ndarray"}, buffer.getvalue()
+        return {_MARKER: "numpy.ndarray"}, _npy(numpy, value)
     if isinstance(value, numpy.generic) and not value.dtype.hasobject:
         descr = numpy.lib.format.dtype_to_descr(value.dtype)
         return {_MARKER: "numpy.scalar", "dtype": descr}, value.tobytes()
     return None
 
 
+def _npy(numpy: Any, array: Any) -> bytearray:
+    """The array in NumPy's `.npy` format: its header, then its memory, copied once into a
+    `bytearray` (which the reader's array can then use as it is)."""
+    stream = io.BytesIO()
+    described = numpy.lib.format.header_data_from_array_1_0(array)
+    numpy.lib.format.write_array_header_2_0(stream, described)
+    header = stream.getvalue()
+    order = "F" if described["fortran_order"] else "C"
+    flat = numpy.ascontiguousarray(array) if order == "C" else array
+    out = bytearray(len(header) + array.nbytes)
+    out[: len(header)] = header
+    if array.nbytes:
+        target = numpy.frombuffer(out, dtype=numpy.uint8, offset=len(header))
+        numpy.copyto(target, flat.reshape(-1, order=order).view(numpy.uint8))
+    return out
+
+
 def _decode_array(header: _Header, payload: Any) -> Any:
+    """An array read from `.npy` data: one copy into memory the array owns and may write to."""
     numpy = _numpy_for_reading()
-    return numpy.lib.format.read_array(io.BytesIO(payload), allow_pickle=False)
+    stream = io.BytesIO(payload)
+    version = numpy.lib.format.read_magic(stream)
+    read_header = (
+        numpy.lib.format.read_array_header_1_0 if version == (1, 0) else numpy.lib.format.read_array_header_2_0
+    )
+    shape, fortran_order, dtype = read_header(stream)
+    count = 1
+    for length in shape:
+        count *= length
+    # Stored as a bytearray, read back as one: the array uses its memory, writable, uncopied.
+    data = payload if isinstance(payload, bytearray) else bytearray(payload)
+    array = numpy.frombuffer(data, dtype=dtype, count=count, offset=stream.tell())
+    return array.reshape(shape, order="F" if fortran_order else "C")
 
 
 def _decode_scalar(header: _Header, payload: Any) -> Any:
