@@ -109,7 +109,10 @@ $(BENCH_VENV)/.requirements: benchmarks/requirements.txt
 # The guard against a slower hot path (see benchmarks/check.py): instructions per hop under
 # callgrind and SQL statements per task, against benchmarks/baseline.json. Needs valgrind.
 # BENCH_CHECK_ARGS=--update writes the figures measured as the new baseline.
-bench-check: $(BENCH_VENV)/.requirements release-wheel
+# It needs nothing but the package: an environment of its own with the release wheel alone.
+BENCH_CHECK_VENV := target/bench-check-venv
+bench-check: release-wheel
 	$(CARGO) build --release -p cloacina-benchmarks --no-default-features
-	$(BENCH_VENV)/bin/python -m pip install --quiet --force-reinstall --no-deps $(WHEEL_DIR)/cloacina-*.whl
-	$(BENCH_VENV)/bin/python benchmarks/check.py --engine-bench target/release/engine-bench $(BENCH_CHECK_ARGS)
+	test -x $(BENCH_CHECK_VENV)/bin/python || python3 -m venv $(BENCH_CHECK_VENV)
+	$(BENCH_CHECK_VENV)/bin/python -m pip install --quiet --force-reinstall --no-deps $(WHEEL_DIR)/cloacina-*.whl
+	$(BENCH_CHECK_VENV)/bin/python benchmarks/check.py --engine-bench target/release/engine-bench $(BENCH_CHECK_ARGS)
