@@ -14,7 +14,7 @@
 //! asks for it, through the [`BlobSource`] the executor attaches.
 
 use std::collections::HashMap;
-use std::fmt;
+use std::fmt::{self, Write as _};
 use std::sync::Arc;
 
 use serde_json::{Map, Value};
@@ -31,12 +31,10 @@ const BLOB: &str = "blob";
 
 /// The SHA-256 digest of `data`, in lowercase hex: the key data is stored under.
 pub fn digest(data: &[u8]) -> String {
-    let hash = Sha256::digest(data);
-    let mut text = String::with_capacity(64);
-    for byte in hash {
-        text.push_str(&format!("{byte:02x}"));
-    }
-    text
+    Sha256::digest(data).iter().fold(String::with_capacity(64), |mut text, byte| {
+        let _ = write!(text, "{byte:02x}");
+        text
+    })
 }
 
 /// The reference stored in place of a `tag` value (`"bytes"`, `"bytearray"`) kept beside the

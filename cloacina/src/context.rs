@@ -15,7 +15,6 @@ use crate::limits::{self, MAX_NESTING_DEPTH};
 use std::sync::Arc;
 
 use crate::blobs::{self, BlobSource, Blobs};
-use crate::error::StoreError;
 use crate::stop::StopSignal;
 use crate::values::{self, ContextValue};
 
@@ -130,12 +129,6 @@ impl Context {
     /// The binary data this context holds, and where it loads the rest from.
     pub fn blobs(&self) -> &Blobs {
         &self.blobs
-    }
-
-    /// The binary data stored under `digest`, from memory or loaded from the database of the
-    /// executor that built this context.
-    pub fn blob(&self, digest: &str) -> Result<Arc<[u8]>, StoreError> {
-        self.blobs.get(digest)
     }
 
     /// Where binary data this context does not hold is loaded from.

@@ -46,7 +46,7 @@ impl Reading {
     /// The Python value of context key `key`, whose binary data kept beside the JSON is in (or
     /// loaded through) `blobs`.
     pub fn value<'py>(self, py: Python<'py>, key: &str, value: &Value, blobs: &Blobs) -> PyResult<Bound<'py, PyAny>> {
-        Reader { reading: self, key, blobs }.value(py, value)
+        Reader { reading: self, key, blobs, tags: true }.value(py, value)
     }
 
     /// Context values as a Python `dict`.
@@ -61,23 +61,8 @@ impl Reading {
 
 /// The stored JSON of a value as plain Python values (tags not read), for inspection.
 pub fn raw<'py>(py: Python<'py>, value: &Value) -> PyResult<Bound<'py, PyAny>> {
-    Ok(match value {
-        Value::Array(items) => {
-            let list = PyList::empty(py);
-            for item in items {
-                list.append(raw(py, item)?)?;
-            }
-            list.into_any()
-        }
-        Value::Object(map) => {
-            let dict = PyDict::new(py);
-            for (key, item) in map {
-                dict.set_item(key, raw(py, item)?)?;
-            }
-            dict.into_any()
-        }
-        scalar => scalar_to_python(py, scalar)?,
-    })
+    let blobs = Blobs::default();
+    Reader { reading: Reading::default(), key: "", blobs: &blobs, tags: false }.value(py, value)
 }
 
 fn scalar_to_python<'py>(py: Python<'py>, value: &Value) -> PyResult<Bound<'py, PyAny>> {
@@ -97,6 +82,8 @@ struct Reader<'a> {
     reading: Reading,
     key: &'a str,
     blobs: &'a Blobs,
+    /// Whether tagged objects are read as the values they stand for (`raw` reads them as dicts).
+    tags: bool,
 }
 
 impl Reader<'_> {
@@ -107,7 +94,7 @@ impl Reader<'_> {
     fn value<'py>(&self, py: Python<'py>, value: &Value) -> PyResult<Bound<'py, PyAny>> {
         match value {
             Value::Array(items) => self.list(py, items).map(Bound::into_any),
-            Value::Object(map) => match map.get(MARKER) {
+            Value::Object(map) => match map.get(MARKER).filter(|_| self.tags) {
                 None => self.dict(py, map).map(Bound::into_any),
                 Some(Value::String(tag)) => self.tagged(py, tag, map),
                 Some(_) => Err(self.refuse(format!(

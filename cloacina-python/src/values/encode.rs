@@ -139,14 +139,14 @@ fn convert(value: &Bound<'_, PyAny>, path: &mut Path<'_>) -> PyResult<Value> {
     if let Ok(text) = value.cast_exact::<PyString>() {
         return string(text, path);
     }
-    if let Ok(list) = value.cast_exact::<PyList>() {
-        return path.inside(value, 1, |path| sequence(list.iter(), list.len(), path));
+    if let Ok(items) = value.cast_exact::<PyList>() {
+        return list(items, path);
     }
     if let Ok(dict) = value.cast_exact::<PyDict>() {
         return object(dict, path);
     }
-    if let Ok(tuple) = value.cast_exact::<PyTuple>() {
-        return path.inside(value, 2, |path| Ok(tagged("tuple", sequence(tuple.iter(), tuple.len(), path)?)));
+    if let Ok(items) = value.cast_exact::<PyTuple>() {
+        return tuple(items, path);
     }
     if let Ok(bytes) = value.cast_exact::<PyBytes>() {
         return binary("bytes", Cow::Borrowed(bytes.as_bytes()), path);
@@ -255,11 +255,11 @@ fn base_type(value: &Bound<'_, PyAny>, path: &mut Path<'_>) -> PyResult<Value> {
     if let Ok(text) = value.cast::<PyString>() {
         return string(text, path);
     }
-    if let Ok(list) = value.cast::<PyList>() {
-        return path.inside(value, 1, |path| sequence(list.iter(), list.len(), path));
+    if let Ok(items) = value.cast::<PyList>() {
+        return list(items, path);
     }
-    if let Ok(tuple) = value.cast::<PyTuple>() {
-        return path.inside(value, 2, |path| Ok(tagged("tuple", sequence(tuple.iter(), tuple.len(), path)?)));
+    if let Ok(items) = value.cast::<PyTuple>() {
+        return tuple(items, path);
     }
     if let Ok(dict) = value.cast::<PyDict>() {
         return object(dict, path);
@@ -271,15 +271,25 @@ fn base_type(value: &Bound<'_, PyAny>, path: &mut Path<'_>) -> PyResult<Value> {
     )))
 }
 
+/// A list: a JSON array.
+fn list(items: &Bound<'_, PyList>, path: &mut Path<'_>) -> PyResult<Value> {
+    path.inside(items.as_any(), 1, |path| sequence(items.iter(), items.len(), path))
+}
+
+/// A tuple: a JSON array inside a `tuple` tag.
+fn tuple(items: &Bound<'_, PyTuple>, path: &mut Path<'_>) -> PyResult<Value> {
+    path.inside(items.as_any(), 2, |path| Ok(tagged("tuple", sequence(items.iter(), items.len(), path)?)))
+}
+
 /// A dict: a JSON object when its keys are `str` (tagged when one of them is the marker),
 /// tagged `[key, value]` pairs otherwise.
 fn object(dict: &Bound<'_, PyDict>, path: &mut Path<'_>) -> PyResult<Value> {
-    let keys_are_text = dict.keys().iter().all(|key| key.is_exact_instance_of::<PyString>());
+    let keys_are_text = dict.iter().all(|(key, _)| key.is_exact_instance_of::<PyString>());
     if !keys_are_text {
         return path.inside(dict.as_any(), 3, |path| pairs(dict, path));
     }
-    let mut has_marker = false;
-    let levels = 1 + usize::from(dict.contains(pyo3::intern!(dict.py(), MARKER))?);
+    let has_marker = dict.contains(pyo3::intern!(dict.py(), MARKER))?;
+    let levels = 1 + usize::from(has_marker);
     let map = path.inside(dict.as_any(), levels, |path| {
         let mut map = Map::with_capacity(dict.len());
         for (key, item) in dict.iter() {
@@ -291,7 +301,6 @@ fn object(dict: &Bound<'_, PyDict>, path: &mut Path<'_>) -> PyResult<Value> {
                 )));
             };
             let key = key.into_owned();
-            has_marker |= key == MARKER;
             path.steps.push(format!("[{key:?}]"));
             let converted = convert(&item, path)?;
             path.steps.pop();

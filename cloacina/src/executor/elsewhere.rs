@@ -15,9 +15,8 @@ use super::capacity::TaskSlot;
 use super::engine::{Engine, lock};
 use super::scheduler::AttemptOutcome;
 use super::{recording, worker};
-use crate::context::{Attempt, Context};
+use crate::context::Context;
 use crate::error::TaskError;
-use crate::stop::StopSignal;
 use crate::store::ClaimedTask;
 use crate::workflow::Workflow;
 
@@ -43,18 +42,8 @@ pub(crate) fn try_start(
     let Some(mut input) = engine.inputs.kept_input(execution_id, &workflow, position) else {
         return Err((claimed, slot));
     };
-    super::stored_blobs::attach(engine, execution_id, &mut input);
     let attempt = claimed.counted_attempt();
-    let cancelled = engine.running.start(execution_id, node.id());
-    let stop = StopSignal::new(cancelled.clone(), None);
-    input.set_attempt(Attempt {
-        execution_id,
-        task_id: node.id().to_owned(),
-        owner_id: Arc::clone(&engine.owner),
-        number: attempt,
-        stop,
-        slot: slot.clone(),
-    });
+    let cancelled = super::worker::begin_attempt(engine, &mut input, execution_id, node, attempt, None, slot.clone());
     let pending = Arc::new(Mutex::new(Some(Pending {
         workflow: Arc::clone(&workflow),
         execution_id,

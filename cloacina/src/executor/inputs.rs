@@ -95,10 +95,16 @@ impl InputCache {
         Self { cached: Mutex::new(Cached::default()), budget }
     }
 
-    /// Keeps the initial context of an execution this process created (`bytes` long as stored).
-    pub fn remember_initial(&self, execution_id: Uuid, context: &Context, bytes: usize) {
-        let initial =
-            ContextDelta { written: context.as_map().clone(), removed: Vec::new(), blobs: context.written_blobs() };
+    /// Keeps the initial context of an execution this process created, with the binary data its
+    /// values refer to (`bytes` long as stored).
+    pub fn remember_initial(
+        &self,
+        execution_id: Uuid,
+        context: &Context,
+        blobs: Vec<(String, Arc<[u8]>)>,
+        bytes: usize,
+    ) {
+        let initial = ContextDelta { written: context.as_map().clone(), removed: Vec::new(), blobs };
         self.insert(execution_id, initial, bytes);
     }
 
@@ -321,12 +327,12 @@ mod tests {
         let cache = InputCache::with_budget(1_000);
         let context = Context::from_value(json!({"a": 1})).unwrap();
         let (first, second, third) = (Uuid::new_v4(), Uuid::new_v4(), Uuid::new_v4());
-        cache.remember_initial(first, &context, 400);
-        cache.remember_initial(second, &context, 400);
+        cache.remember_initial(first, &context, Vec::new(), 400);
+        cache.remember_initial(second, &context, Vec::new(), 400);
         cache.remember_delta(first, 0, Arc::new(ContextDelta::default()), 100);
         assert_eq!(cache.bytes(), 900);
         // Past the budget: the oldest execution goes, with its deltas.
-        cache.remember_initial(third, &context, 300);
+        cache.remember_initial(third, &context, Vec::new(), 300);
         assert!(cache.entry(first).is_none());
         assert!(cache.entry(second).is_some() && cache.entry(third).is_some());
         assert_eq!(cache.bytes(), 700);
@@ -336,7 +342,7 @@ mod tests {
         cache.forget(second);
         assert_eq!(cache.bytes(), 300);
         // One execution larger than the budget is not kept at all.
-        cache.remember_initial(first, &context, 5_000);
+        cache.remember_initial(first, &context, Vec::new(), 5_000);
         assert!(cache.entry(first).is_none());
         assert_eq!(cache.bytes(), 0);
     }

@@ -250,9 +250,10 @@ impl UnifiedExecutor {
         context.check_storable()?;
         let context_json = serde_json::to_string(context.as_map())
             .map_err(|error| ExecutorError::Store(crate::StoreError::Corrupt(error.to_string())))?;
-        let blobs = Arc::new(context.written_blobs());
+        let blobs = context.written_blobs();
         let blob_bytes: usize = blobs.iter().map(|(_, data)| data.len()).sum();
-        self.engine.inputs.remember_initial(execution_id, &context, context_json.len() + blob_bytes);
+        self.engine.inputs.remember_initial(execution_id, &context, blobs.clone(), context_json.len() + blob_bytes);
+        let blobs = Arc::new(blobs);
         let context_json = Arc::new(context_json);
         let permits = self.engine.take_permits(self.engine.config.max_concurrent_tasks);
         let request = self.engine.claim_request(permits.len());

@@ -207,18 +207,8 @@ async fn run_attempt(engine: &Arc<Engine>, claimed: ClaimedTask, slot: TaskSlot)
     let node = workflow.node(position);
     let result = match load_input(engine, execution_id, &workflow, position).await {
         Ok(mut input) => {
-            super::stored_blobs::attach(engine, execution_id, &mut input);
-            let cancelled = engine.running.start(execution_id, node.id());
             let timeout = node.timeout().or(engine.config.task_timeout);
-            let stop = StopSignal::new(cancelled.clone(), timeout);
-            input.set_attempt(Attempt {
-                execution_id,
-                task_id: node.id().to_owned(),
-                owner_id: Arc::clone(&engine.owner),
-                number: attempt,
-                stop,
-                slot,
-            });
+            let cancelled = begin_attempt(engine, &mut input, execution_id, node, attempt, timeout, slot);
             let result = tokio::select! {
                 biased;
                 _ = cancelled.cancelled() => None,
@@ -257,6 +247,26 @@ async fn resolve(engine: &Arc<Engine>, execution_id: Uuid, claimed: &ClaimedTask
 
 /// The task's input; waits out a database that is briefly out of reach (such a failure is not
 /// the task's).
+/// Makes `input` the input of attempt `number` of `node`: registers the attempt as running
+/// (returning the token that cancels it), and gives the context its attempt, with its stop
+/// signal and task slot, and a way to load the execution's binary data.
+pub(super) fn begin_attempt(
+    engine: &Arc<Engine>,
+    input: &mut Context,
+    execution_id: Uuid,
+    node: &TaskNode,
+    number: u32,
+    timeout: Option<Duration>,
+    slot: TaskSlot,
+) -> tokio_util::sync::CancellationToken {
+    super::stored_blobs::attach(engine, execution_id, input);
+    let cancelled = engine.running.start(execution_id, node.id());
+    let stop = StopSignal::new(cancelled.clone(), timeout);
+    let owner_id = Arc::clone(&engine.owner);
+    input.set_attempt(Attempt { execution_id, task_id: node.id().to_owned(), owner_id, number, stop, slot });
+    cancelled
+}
+
 async fn load_input(
     engine: &Engine,
     execution_id: Uuid,

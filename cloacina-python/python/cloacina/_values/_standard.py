@@ -11,7 +11,7 @@ from __future__ import annotations
 import datetime
 import decimal
 import uuid
-from typing import Any, Callable
+from typing import Any, Callable, TypeVar
 
 from cloacina._native import SerializationError
 
@@ -71,21 +71,24 @@ def _text(tag: str, payload: Any) -> str:
     return payload
 
 
-def _decode_datetime(header: _Header, payload: Any) -> datetime.datetime:
-    value = datetime.datetime.fromisoformat(_text("datetime", payload))
+_Clock = TypeVar("_Clock", datetime.datetime, datetime.time)
+
+
+def _in_stored_zone(value: _Clock, header: _Header) -> _Clock:
+    """A datetime or time with the zone and fold its header stored (the inverse of `_with_zone`):
+    the stored wall time in the stored zone, exact even for a time a clock change skipped."""
     zone = header.get("zone")
     if zone is not None:
-        # The stored wall time in the stored zone: exact even for a time a clock change skipped.
         value = value.replace(tzinfo=_zone(zone))
     return value.replace(fold=header.get("fold", 0))
+
+
+def _decode_datetime(header: _Header, payload: Any) -> datetime.datetime:
+    return _in_stored_zone(datetime.datetime.fromisoformat(_text("datetime", payload)), header)
 
 
 def _decode_time(header: _Header, payload: Any) -> datetime.time:
-    value = datetime.time.fromisoformat(_text("time", payload))
-    zone = header.get("zone")
-    if zone is not None:
-        value = value.replace(tzinfo=_zone(zone))
-    return value.replace(fold=header.get("fold", 0))
+    return _in_stored_zone(datetime.time.fromisoformat(_text("time", payload)), header)
 
 
 def _decode_timedelta(header: _Header, payload: Any) -> datetime.timedelta:
