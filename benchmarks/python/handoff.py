@@ -15,29 +15,12 @@ import json
 import statistics
 import sys
 import time
-from typing import Any
 
-import numpy
-import pandas
+from handoff_values import make_values, same_shape, size
 
 from cloacina import UnifiedExecutor, task, workflow
 
-MIB = 1 << 20
-
-
-def values() -> dict[str, Any]:
-    """The values handed over, made once, outside the timing."""
-    rng = numpy.random.default_rng(seed=11)
-    columns = 10
-    rows = 100 * MIB // (8 * columns)
-    return {
-        "array_1mb": rng.random(MIB // 8),
-        "array_100mb": rng.random(100 * MIB // 8),
-        "frame_100mb": pandas.DataFrame({f"c{index}": rng.random(rows) for index in range(columns)}),
-    }
-
-
-VALUES = values()
+VALUES = make_values()
 
 
 @task(id="produce")
@@ -51,14 +34,10 @@ def produce(context):
 def consume(context):
     value = context["value"]
     context["read_ns"] = time.perf_counter_ns()
-    context["same"] = bool(value.shape == VALUES[context["kind"]].shape)
+    context["same"] = same_shape(value, VALUES[context["kind"]])
 
 
 workflow(name="handoff", tasks=[produce, consume])
-
-
-def size(value: Any) -> int:
-    return int(value.memory_usage(index=False).sum()) if isinstance(value, pandas.DataFrame) else int(value.nbytes)
 
 
 def main(arguments: list[str]) -> None:
