@@ -14,7 +14,7 @@ export CLOACINA_TEST_POSTGRES_URL
 CLOACINA_REQUIRE_POSTGRES ?= $(if $(CLOACINA_TEST_POSTGRES_URL),1,)
 export CLOACINA_REQUIRE_POSTGRES
 
-.PHONY: build demo test test-rust test-python test-install release-wheel lint fmt bench bench-check bench-peers python-develop check-postgres
+.PHONY: build demo test test-rust test-python test-install release-wheel lint fmt bench bench-check bench-peers python-develop python-extensions check-postgres
 
 build: python-develop
 	$(CARGO) build --workspace
@@ -22,6 +22,15 @@ build: python-develop
 # The Python package, built from source into .venv (a debug build: fast to make).
 python-develop: $(VENV)/.requirements
 	VIRTUAL_ENV=$(abspath $(VENV)) $(VENV)/bin/maturin develop --quiet
+
+# Extension modules of Rust tasks exported to Python (`cloacina::python_tasks!`), built into
+# .venv: the hybrid example's and the tests'; and the example's Rust program, which runs Python
+# tasks.
+RUST_TASK_MODULES := examples/hybrid/rust_tasks tests/rust_tasks
+python-extensions: python-develop
+	for module in $(RUST_TASK_MODULES); do \
+	  VIRTUAL_ENV=$(abspath $(VENV)) $(VENV)/bin/maturin develop --quiet -m $$module/Cargo.toml || exit 1; done
+	$(CARGO) build --quiet -p hybrid-host
 
 $(VENV)/.requirements: requirements-dev.txt
 	test -x $(PYTHON) || python3 -m venv $(VENV)
@@ -40,12 +49,17 @@ check-postgres:
 	  if [ "$${CLOACINA_REQUIRE_POSTGRES:-}" = 1 ]; then echo "CLOACINA_REQUIRE_POSTGRES=1: failing"; exit 1; fi; \
 	else echo "PostgreSQL tests use $(CLOACINA_TEST_POSTGRES_URL)"; fi
 
-test-rust: check-postgres
-	$(CARGO) test --workspace
-	for example in $(RUST_EXAMPLES); do $(CARGO) run --quiet -p cloacina --example $$example >/dev/null || exit 1; done
+# The optional features are tested and linted with the rest, in the same build: Arrow record
+# batches in the engine, and Python tasks in a Rust program (whose tests import NumPy and pyarrow
+# from the development environment, named by VIRTUAL_ENV).
+RUST_FEATURES := --features cloacina/arrow,cloacina-python/embed
 
-test-python: check-postgres python-develop
-	$(PYTHON) -m pytest -ra
+test-rust: check-postgres $(VENV)/.requirements
+	VIRTUAL_ENV=$(abspath $(VENV)) $(CARGO) test --workspace $(RUST_FEATURES)
+	for example in $(RUST_EXAMPLES); do $(CARGO) run --quiet -p cloacina --features arrow --example $$example >/dev/null || exit 1; done
+
+test-python: check-postgres python-extensions
+	VIRTUAL_ENV=$(abspath $(VENV)) $(PYTHON) -m pytest -ra
 	$(PYTHON) -m mypy.stubtest cloacina cloacina_python --allowlist cloacina-python/stubtest-allowlist.txt
 	$(PYTHON) -m mypy cloacina-python/python examples
 
@@ -69,7 +83,7 @@ test-install: release-wheel
 
 lint: $(VENV)/.requirements
 	$(CARGO) fmt --all -- --check
-	$(CARGO) clippy --workspace --all-targets -- -D warnings
+	$(CARGO) clippy --workspace --all-targets $(RUST_FEATURES) -- -D warnings
 	$(VENV)/bin/ruff check $(PYTHON_SOURCES)
 	$(VENV)/bin/ruff format --check $(PYTHON_SOURCES)
 
@@ -81,17 +95,22 @@ fmt: $(VENV)/.requirements
 # then every measurement; see benchmarks/README.md. BENCH_ARGS passes options to run.py, e.g.
 # BENCH_ARGS="--shapes chain_200 --rounds 5".
 BENCH_VENV := target/bench-venv
+# The extension modules of Rust tasks it measures (release wheels, beside the package's).
+BENCH_TASK_MODULES := benchmarks/rust_tasks examples/hybrid/rust_tasks
 bench: $(BENCH_VENV)/.requirements release-wheel
 	$(CARGO) build --release -p cloacina-benchmarks
-	$(BENCH_VENV)/bin/python -m pip install --quiet --force-reinstall --no-deps $(WHEEL_DIR)/cloacina-*.whl
+	rm -f $(WHEEL_DIR)/cloacina_bench_tasks-*.whl $(WHEEL_DIR)/hybrid_rust_tasks-*.whl
+	for module in $(BENCH_TASK_MODULES); do $(VENV)/bin/maturin build --release --quiet --compatibility linux \
+	  --auditwheel skip -m $$module/Cargo.toml --out $(WHEEL_DIR) || exit 1; done
+	$(BENCH_VENV)/bin/python -m pip install --quiet --force-reinstall --no-deps $(WHEEL_DIR)/*.whl
 	$(BENCH_VENV)/bin/python benchmarks/run.py --engine-bench target/release/engine-bench \
 	  --postgres "$${CLOACINA_BENCH_POSTGRES_URL:-$(CLOACINA_TEST_POSTGRES_URL)}" $(BENCH_ARGS)
 
 # The same shapes with Prefect 3 and DBOS (installed into an environment of their own);
 # PEERS_ARGS passes options to peers/run.py, e.g. PEERS_ARGS="--shapes chain_200".
 PEERS_VENV := target/bench-peers-venv
-bench-peers: $(PEERS_VENV)/.requirements
-	VIRTUAL_ENV=$(abspath $(PEERS_VENV)) $(PEERS_VENV)/bin/maturin develop --release --quiet
+bench-peers: $(PEERS_VENV)/.requirements release-wheel
+	$(PEERS_VENV)/bin/python -m pip install --quiet --force-reinstall --no-deps $(WHEEL_DIR)/cloacina-*.whl
 	$(PEERS_VENV)/bin/python benchmarks/peers/run.py $(PEERS_ARGS)
 
 $(PEERS_VENV)/.requirements: benchmarks/requirements.txt benchmarks/peers/requirements.txt

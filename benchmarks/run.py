@@ -30,7 +30,8 @@ SHAPES = {
     "diamond": ("diamond of 4", 200),
 }
 """Each shape's label and executions per run."""
-IMPLEMENTATIONS = ["rust", "python-sync", "python-async"]
+IMPLEMENTATIONS = ["rust", "python-sync", "python-async", "python-rust"]
+"""Native Rust tasks; Python ``def`` and ``async def`` tasks; Rust tasks exported to Python."""
 SOAK_EXECUTIONS = 10_000
 RESUME_TRIALS = 5
 
@@ -268,6 +269,16 @@ RUST_TARGETS: list[tuple[str, str, str, Callable[[dict[str, Any]], bool], Callab
 """The Rust rows' own targets: backend, shape, label, whether a row meets it, its figure."""
 
 
+def print_hybrid(line: dict[str, Any]) -> None:
+    rust, python = line["count_words_seconds"], line["count_words_in_python_seconds"]
+    print(
+        f"\nThe hybrid example's CPU-heavy step (SQLite file): counting {line['words']:,} words of "
+        f"{line['documents']:,} documents, median of {line['runs']} executions of one workflow:"
+    )
+    print(f"  Rust task exported to Python  {duration(rust):>9}")
+    print(f"  Python task                   {duration(python):>9}  ({python / rust:.1f} x the Rust task)")
+
+
 def check_targets(
     rows: list[dict[str, Any]],
     processes: list[dict[str, Any]],
@@ -291,7 +302,7 @@ def check_targets(
                     f"{profile['rust_chain_statements_per_task']:.2f} statements per Rust hop"
                 )
 
-    ratio_bounds = {"python-sync": 1.10, "python-async": 1.20}
+    ratio_bounds = {"python-sync": 1.10, "python-async": 1.20, "python-rust": 1.10}
     for row in rows:
         bound = ratio_bounds.get(row["implementation"])
         if bound is not None:
@@ -391,6 +402,8 @@ def main() -> None:
         (soak,) = backends.run("sqlite-file", [sys.executable, "soak.py", "{url}", str(SOAK_EXECUTIONS)])
         print("  sqlite-file  large values", file=sys.stderr, flush=True)
         handoff = backends.run("sqlite-file", [sys.executable, "handoff.py", "{url}"])
+        print("  sqlite-file  hybrid example's word count", file=sys.stderr, flush=True)
+        (hybrid,) = backends.run("sqlite-file", [sys.executable, "hybrid_words.py", "{url}"])
         resume = {}
         for backend in backends.names():
             print(f"  {backend:<12} crash to resume", file=sys.stderr, flush=True)
@@ -402,6 +415,7 @@ def main() -> None:
         print_processes(processes)
     print_soak(soak)
     print_handoff(handoff)
+    print_hybrid(hybrid)
     print_resume(resume)
     print("\nTargets:")
     profile_path = arguments.output / "check.json"
@@ -413,6 +427,7 @@ def main() -> None:
         "processes": processes,
         "soak": soak,
         "handoff": handoff,
+        "hybrid": hybrid,
         "resume": resume,
         "machine": machine(),
     }

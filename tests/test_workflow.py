@@ -79,7 +79,8 @@ def test_invalid_workflows_raise_the_engines_message(unique_name, tasks, message
 
 
 def test_only_tasks_are_accepted(unique_name):
-    with pytest.raises(WorkflowValidationError, match="workflow tasks must be made with @task; got `function`"):
+    expected = r"workflow tasks must be made with @task \(or be Rust tasks a module exports\); got `function`"
+    with pytest.raises(WorkflowValidationError, match=expected):
         workflow(name=unique_name, tasks=[lambda context: None])
 
 

@@ -1,6 +1,9 @@
 """One shape on one database with Python tasks, printed as a line of JSON for ``run.py``.
 
-python measure.py SHAPE URL RUNS sync|async
+python measure.py SHAPE URL RUNS sync|async|rust
+
+``sync`` and ``async``: Python ``def`` and ``async def`` tasks; ``rust``: Rust tasks exported to
+Python (``benchmarks/rust_tasks``), the executions started from plain code as for ``sync``.
 """
 
 from __future__ import annotations
@@ -11,7 +14,7 @@ import resource
 import sys
 import time
 
-from shapes import SHAPES, STAMPS, Shape, register, take_hops
+from shapes import SHAPES, STAMPS, Shape, hops_from_results, register, register_rust, take_hops
 
 import cloacina
 
@@ -24,8 +27,9 @@ def _check(shape: Shape, result: cloacina.ExecutionResult) -> None:
         raise RuntimeError(f"{shape.workflow_name} ended {result.status}: {result.error}")
 
 
-def run_sync(executor: cloacina.UnifiedExecutor, shape: Shape) -> tuple[float, list[float]]:
-    """Runs the shape once from plain code; the time spent in ``execute`` and the hops."""
+def run_sync(executor: cloacina.UnifiedExecutor, shape: Shape, stamped: bool = True) -> tuple[float, list[float]]:
+    """Runs the shape once from plain code; the time spent in ``execute`` and the hops (from the
+    tasks' stamps, or from the stored start times when they note none)."""
     wall = 0.0
     hops: list[float] = []
     for _ in range(shape.executions_per_run):
@@ -34,7 +38,7 @@ def run_sync(executor: cloacina.UnifiedExecutor, shape: Shape) -> tuple[float, l
         result = executor.execute(shape.workflow_name)
         wall += time.perf_counter() - started
         _check(shape, result)
-        hops.extend(take_hops(shape))
+        hops.extend(take_hops(shape) if stamped else hops_from_results(shape, result))
     return wall, hops
 
 
@@ -52,9 +56,10 @@ async def run_async(executor: cloacina.UnifiedExecutor, shape: Shape) -> tuple[f
     return wall, hops
 
 
-def measure(shape: Shape, url: str, runs: int, asynchronous: bool) -> tuple[str, list[float], list[float]]:
+def measure(shape: Shape, url: str, runs: int, mode: str) -> tuple[str, list[float], list[float]]:
     """The workflow's content version, every run's wall time and every hop."""
-    version = register(shape, asynchronous).version
+    asynchronous, stamped = mode == "async", mode != "rust"
+    version = (register(shape, asynchronous) if stamped else register_rust(shape)).version
     walls: list[float] = []
     hops: list[float] = []
     if asynchronous:
@@ -70,20 +75,20 @@ def measure(shape: Shape, url: str, runs: int, asynchronous: bool) -> tuple[str,
         asyncio.run(main())
     else:
         with cloacina.UnifiedExecutor(url, **EXECUTOR_OPTIONS) as executor:
-            run_sync(executor, shape)
+            run_sync(executor, shape, stamped)
             for _ in range(runs):
-                wall, run_hops = run_sync(executor, shape)
+                wall, run_hops = run_sync(executor, shape, stamped)
                 walls.append(wall)
                 hops.extend(run_hops)
     return version, walls, hops
 
 
 def main(arguments: list[str]) -> None:
-    if len(arguments) != 4 or arguments[3] not in ("sync", "async") or arguments[0] not in SHAPES:
-        sys.exit(f"usage: measure.py {{{'|'.join(SHAPES)}}} URL RUNS sync|async")
+    if len(arguments) != 4 or arguments[3] not in ("sync", "async", "rust") or arguments[0] not in SHAPES:
+        sys.exit(f"usage: measure.py {{{'|'.join(SHAPES)}}} URL RUNS sync|async|rust")
     key, url, runs, mode = arguments
     shape = SHAPES[key]
-    version, walls, hops = measure(shape, url, int(runs), mode == "async")
+    version, walls, hops = measure(shape, url, int(runs), mode)
     line = {
         "implementation": f"python-{mode}",
         "shape": key,

@@ -29,10 +29,12 @@ struct Gathered {
     type_name: Ident,
 }
 
-/// The header of the state: what `workflow!` was given besides the tasks.
+/// The header of the state: what `workflow!` was given besides the Rust tasks.
 struct Header {
     name: LitStr,
     description: Option<LitStr>,
+    /// The Python tasks, by `package.module:function`.
+    python: Vec<LitStr>,
 }
 
 /// A task's description, as its macro hands it over.
@@ -83,7 +85,11 @@ impl Parse for Header {
             keyword(input, "none")?;
             None
         };
-        Ok(Self { name, description })
+        input.parse::<Token![,]>()?;
+        keyword(input, "python")?;
+        input.parse::<Token![:]>()?;
+        let python = literals(input)?;
+        Ok(Self { name, description, python })
     }
 }
 
@@ -237,15 +243,34 @@ fn build(header: &Header, gathered: &[Gathered]) -> syn::Result<TokenStream> {
         .iter()
         .map(|task| Node { id: task.id.clone(), dependencies: task.dependencies.clone(), listed: task.listed.span() })
         .collect();
-    check(&header.name.value(), &nodes)?;
+    check(&header.name.value(), &nodes, !header.python.is_empty())?;
     let name = &header.name;
     let description = header.description.as_ref().map(|text| quote!(.description(#text)));
     let tasks = gathered.iter().map(|task| {
         let type_path = with_last_segment(&task.listed, task.type_name.clone());
         quote!(.task(#type_path::new()))
     });
-    let message = format!("workflow! checked workflow `{}` at compile time", header.name.value());
     let workflow = format_ident!("workflow", span = Span::mixed_site());
+    if !header.python.is_empty() {
+        // Python tasks load when this runs, so the workflow is checked whole only then.
+        let python = &header.python;
+        return Ok(quote! {
+            (|| -> ::std::result::Result<::std::sync::Arc<::cloacina::Workflow>, ::cloacina_python::embed::EmbedError> {
+                let #workflow = ::std::sync::Arc::new(
+                    ::cloacina::Workflow::builder(#name)
+                        #description
+                        #(#tasks)*
+                        #(.shared_task(::std::sync::Arc::new(
+                            ::cloacina_python::embed::PythonTaskWrapper::load(#python)?,
+                        )))*
+                        .build()?,
+                );
+                ::cloacina::WorkflowRegistry::global().register(::std::sync::Arc::clone(&#workflow));
+                ::std::result::Result::Ok(#workflow)
+            })()
+        });
+    }
+    let message = format!("workflow! checked workflow `{}` at compile time", header.name.value());
     Ok(quote! {
         {
             let #workflow = ::std::sync::Arc::new(

@@ -14,8 +14,10 @@ pub struct Node {
     pub listed: Span,
 }
 
-/// Every problem of the graph, each at the span of the code to fix.
-pub fn check(workflow: &str, nodes: &[Node]) -> Result<(), syn::Error> {
+/// Every problem of the graph, each at the span of the code to fix. In an `open` graph (one that
+/// also has tasks known only when it runs: Python tasks) a dependency no listed task provides
+/// may be one of those; the engine checks it when the workflow is built.
+pub fn check(workflow: &str, nodes: &[Node], open: bool) -> Result<(), syn::Error> {
     let mut errors: Vec<syn::Error> = Vec::new();
     let mut index: HashMap<String, usize> = HashMap::new();
     for (position, node) in nodes.iter().enumerate() {
@@ -33,7 +35,7 @@ pub fn check(workflow: &str, nodes: &[Node]) -> Result<(), syn::Error> {
     }
     for node in nodes {
         for dependency in &node.dependencies {
-            if !index.contains_key(&dependency.value()) {
+            if !open && !index.contains_key(&dependency.value()) {
                 let suggestion = closest(
                     &dependency.value(),
                     nodes.iter().map(|n| n.id.value()).filter(|id| *id != node.id.value()),
@@ -105,7 +107,8 @@ fn find_cycle(nodes: &[Node], index: &HashMap<String, usize>) -> Option<Vec<Stri
             match nodes[current].dependencies.get(*cursor) {
                 Some(dependency) => {
                     *cursor += 1;
-                    let target = index[&dependency.value()];
+                    // Not a gathered task: a task of an open graph's, which the engine checks.
+                    let Some(&target) = index.get(&dependency.value()) else { continue };
                     match marks[target] {
                         Mark::OnPath => {
                             let from = path.iter().position(|&p| p == target)?;
@@ -150,7 +153,7 @@ mod tests {
 
     #[test]
     fn a_missing_dependency_suggests_the_closest_id() {
-        let error = check("etl", &[node("extract", &[]), node("load", &["extrct"])]).unwrap_err();
+        let error = check("etl", &[node("extract", &[]), node("load", &["extrct"])], false).unwrap_err();
         assert_eq!(
             error.to_string(),
             "task `load` depends on `extrct`, which is not a task of workflow `etl`; did you mean `extract`?"
@@ -159,20 +162,29 @@ mod tests {
 
     #[test]
     fn a_missing_dependency_like_no_task_suggests_none() {
-        let error = check("etl", &[node("extract", &[]), node("load", &["publish"])]).unwrap_err();
+        let error = check("etl", &[node("extract", &[]), node("load", &["publish"])], false).unwrap_err();
         assert_eq!(error.to_string(), "task `load` depends on `publish`, which is not a task of workflow `etl`");
     }
 
     #[test]
     fn a_cycle_is_named_as_a_path() {
-        let error = check("loop", &[node("b", &["a"]), node("c", &["b"]), node("a", &["c"])]).unwrap_err();
+        let error = check("loop", &[node("b", &["a"]), node("c", &["b"]), node("a", &["c"])], false).unwrap_err();
         assert_eq!(error.to_string(), "workflow `loop` has a dependency cycle: a -> b -> c -> a");
     }
 
     #[test]
     fn a_duplicate_id_is_refused() {
-        let error = check("twice", &[node("a", &[]), node("a", &[])]).unwrap_err();
+        let error = check("twice", &[node("a", &[]), node("a", &[])], false).unwrap_err();
         assert!(error.to_string().contains("two tasks with the id `a`"));
-        assert!(check("fine", &[node("a", &[]), node("b", &["a"])]).is_ok());
+        assert!(check("fine", &[node("a", &[]), node("b", &["a"])], false).is_ok());
+    }
+
+    #[test]
+    fn an_open_graph_leaves_unknown_dependencies_to_the_engine() {
+        let nodes = [node("extract", &[]), node("load", &["clean"]), node("report", &["load", "clean"])];
+        assert!(check("hybrid", &nodes, true).is_ok());
+        let cycle = [node("a", &["b", "python_task"]), node("b", &["a"])];
+        let error = check("hybrid", &cycle, true).unwrap_err();
+        assert_eq!(error.to_string(), "workflow `hybrid` has a dependency cycle: a -> b -> a");
     }
 }

@@ -28,6 +28,7 @@
 //! duplicate id is a compile error pointing at the offending code.
 
 mod collect;
+mod export;
 mod graph;
 mod task;
 mod workflow;
@@ -66,6 +67,12 @@ pub fn task(arguments: TokenStream, item: TokenStream) -> TokenStream {
 /// registered `Arc<cloacina::Workflow>`. `description` is optional. Tasks must be defined in
 /// the same crate.
 ///
+/// With the `cloacina-python` crate's `embed` feature, the list may also name Python tasks,
+/// `python("package.module:function")`, next to the Rust ones. Python tasks load when the
+/// workflow is built, so such a `workflow!` evaluates to a `Result<Arc<cloacina::Workflow>,
+/// cloacina_python::embed::EmbedError>`, and the dependencies of Rust tasks on Python ones are
+/// checked then (those among Rust tasks still at compile time).
+///
 /// Each listed task takes two levels of macro expansion, so a workflow of more than about 60
 /// tasks needs a higher limit at the top of the crate, e.g. `#![recursion_limit = "512"]` for
 /// up to 250 tasks; the compiler names the value to use.
@@ -79,4 +86,13 @@ pub fn workflow(input: TokenStream) -> TokenStream {
 #[proc_macro]
 pub fn __workflow_collect(input: TokenStream) -> TokenStream {
     collect::expand(input.into()).unwrap_or_else(syn::Error::into_compile_error).into()
+}
+
+/// Makes the crate a Python extension module exporting Rust tasks to Cloacina workflows:
+/// `python_tasks!(module_name, [task_a, path::to::task_b])` lists `#[task]` functions, and
+/// `module_name` is the module's name (its `PyInit_` function, and maturin's `module-name`).
+/// Needs the `cloacina` crate's `python-export` feature; see `cloacina::abi`.
+#[proc_macro]
+pub fn python_tasks(input: TokenStream) -> TokenStream {
+    export::expand(input.into()).unwrap_or_else(syn::Error::into_compile_error).into()
 }

@@ -1,11 +1,12 @@
-//! `workflow!`: parses `name`, `description` and `tasks`, then starts gathering the tasks'
-//! descriptions (see `collect.rs`).
+//! `workflow!`: parses `name`, `description` and `tasks`, then starts gathering the Rust tasks'
+//! descriptions (see `collect.rs`); Python tasks, `python("package.module:function")`, ride
+//! along in the header, to be loaded when the workflow is built.
 
 use proc_macro2::TokenStream;
 use quote::quote;
 use syn::parse::{Parse, ParseStream};
 use syn::punctuated::Punctuated;
-use syn::{Ident, LitStr, Path, Token, bracketed};
+use syn::{Ident, LitStr, Path, Token, bracketed, parenthesized};
 
 use crate::collect::nest_remaining;
 
@@ -13,7 +14,38 @@ use crate::collect::nest_remaining;
 pub struct WorkflowInput {
     pub name: LitStr,
     pub description: Option<LitStr>,
-    pub tasks: Punctuated<Path, Token![,]>,
+    /// The Rust tasks.
+    pub tasks: Vec<Path>,
+    /// The Python tasks, `python("package.module:function")`, loaded when the workflow is built.
+    pub python: Vec<LitStr>,
+}
+
+/// One entry of `tasks: [...]`.
+enum Entry {
+    Rust(Path),
+    Python(LitStr),
+}
+
+impl Parse for Entry {
+    fn parse(input: ParseStream<'_>) -> syn::Result<Self> {
+        if input.peek(Ident) && input.peek2(syn::token::Paren) {
+            let word: Ident = input.parse()?;
+            if word != "python" {
+                return Err(syn::Error::new(
+                    word.span(),
+                    "a task is the name of a #[task] function, or `python(\"package.module:function\")`",
+                ));
+            }
+            let content;
+            parenthesized!(content in input);
+            let name: LitStr = content.parse()?;
+            if !content.is_empty() {
+                return Err(content.error("`python(...)` takes one string: \"package.module:function\""));
+            }
+            return Ok(Self::Python(name));
+        }
+        input.parse().map(Self::Rust)
+    }
 }
 
 impl Parse for WorkflowInput {
@@ -30,7 +62,7 @@ impl Parse for WorkflowInput {
                 "tasks" => {
                     let content;
                     bracketed!(content in input);
-                    tasks = Some(content.parse_terminated(Path::parse, Token![,])?);
+                    tasks = Some(Punctuated::<Entry, Token![,]>::parse_terminated(&content)?);
                 }
                 _ => {
                     return Err(syn::Error::new(
@@ -54,18 +86,26 @@ impl Parse for WorkflowInput {
                 format!("workflow `{}` has no tasks; add at least one task", name.value()),
             ));
         }
-        Ok(Self { name, description, tasks })
+        let (mut rust, mut python) = (Vec::new(), Vec::new());
+        for entry in tasks {
+            match entry {
+                Entry::Rust(path) => rust.push(path),
+                Entry::Python(name) => python.push(name),
+            }
+        }
+        Ok(Self { name, description, tasks: rust, python })
     }
 }
 
 /// Expands `workflow! { ... }` into the first gathering step.
 pub fn expand(input: TokenStream) -> syn::Result<TokenStream> {
-    let WorkflowInput { name, description, tasks } = syn::parse2(input)?;
+    let WorkflowInput { name, description, tasks, python } = syn::parse2(input)?;
     let description = description.map_or_else(|| quote!(none), |text| quote!(#text));
-    let remaining = nest_remaining(&tasks.into_iter().collect::<Vec<_>>());
+    let remaining = nest_remaining(&tasks);
     Ok(quote! {
         ::cloacina::__workflow_collect! {
-            { header { name: #name, description: #description } remaining [#remaining] collected [] }
+            { header { name: #name, description: #description, python: [#(#python),*] }
+              remaining [#remaining] collected [] }
         }
     })
 }

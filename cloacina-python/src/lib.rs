@@ -3,12 +3,17 @@
 //! The engine stays a plain Rust library; this crate maps its types to Python classes, runs
 //! Python task functions as engine tasks, and turns engine errors into one Python exception
 //! hierarchy (see `exceptions.rs`).
+//!
+//! With the `embed` feature it is also a Rust library that runs Python tasks in a Rust program:
+//! see [`embed`].
 
 mod awaitable;
 mod awaiting;
 mod calls;
 mod context;
 mod coroutine;
+#[cfg(feature = "embed")]
+pub mod embed;
 mod events;
 mod exceptions;
 mod executor;
@@ -23,6 +28,7 @@ mod python_threads;
 mod result;
 mod retry;
 mod runtime;
+mod rust_task;
 mod task;
 mod trigger;
 mod values;
@@ -47,6 +53,8 @@ mod _native {
     use crate::result::{PyExecutionResult, PyExecutionSummary, PyTaskResult};
     #[pymodule_export]
     use crate::retry::PyRetryPolicy;
+    #[pymodule_export]
+    use crate::rust_task::{PyRustTask, adopt_rust_tasks};
     #[pymodule_export]
     use crate::task::{PyTask, PyTaskDecorator, task};
     #[pymodule_export]

@@ -10,6 +10,7 @@ use pyo3::types::{PyDict, PyList, PyString, PyTuple};
 
 use crate::exceptions::{ErrorKind, error};
 use crate::retry::{PyRetryPolicy, seconds};
+use crate::rust_task::PyRustTask;
 use crate::trigger::PyTriggerRule;
 use crate::values::{name_from_python, type_name};
 
@@ -122,8 +123,8 @@ fn check_takes_context(py: Python<'_>, id: &str, function: &Bound<'_, PyAny>) ->
     }
 }
 
-/// Dependencies given as ids or Task objects, as ids.
-fn dependency_ids(task: &str, dependencies: Option<&Bound<'_, PyAny>>) -> PyResult<Vec<String>> {
+/// Dependencies given as ids or Task (or RustTask) objects, as ids.
+pub(crate) fn dependency_ids(task: &str, dependencies: Option<&Bound<'_, PyAny>>) -> PyResult<Vec<String>> {
     let Some(dependencies) = dependencies.filter(|value| !value.is_none()) else {
         return Ok(Vec::new());
     };
@@ -138,6 +139,8 @@ fn dependency_ids(task: &str, dependencies: Option<&Bound<'_, PyAny>>) -> PyResu
         let item = item?;
         if let Ok(other) = item.cast::<PyTask>() {
             ids.push(other.get().spec.id.clone());
+        } else if let Ok(other) = item.cast::<PyRustTask>() {
+            ids.push(other.get().task.metadata.id.clone());
         } else if item.is_instance_of::<PyString>() {
             ids.push(name_from_python("task id", &item)?);
         } else {

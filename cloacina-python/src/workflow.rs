@@ -2,12 +2,13 @@
 
 use std::sync::Arc;
 
-use cloacina::{Workflow, WorkflowRegistry};
+use cloacina::{Task, Workflow, WorkflowRegistry};
 use pyo3::prelude::*;
 use pyo3::types::{PyList, PyString};
 
 use crate::exceptions::{BindingResult, ErrorKind, error};
 use crate::python_task::PythonTask;
+use crate::rust_task::PyRustTask;
 use crate::task::PyTask;
 use crate::values::{name_from_python, type_name};
 
@@ -62,7 +63,8 @@ impl PyWorkflow {
 ///
 /// Args:
 ///     name: The workflow's name, used to execute it.
-///     tasks: The workflow's tasks (made with `@task`), in any order.
+///     tasks: The workflow's tasks (made with `@task`, or Rust tasks a module exports), in
+///         any order.
 ///     description: What the workflow does.
 ///
 /// Returns:
@@ -84,16 +86,60 @@ pub fn workflow(
     }
     for item in tasks.try_iter()? {
         let item = item?;
-        let Ok(task) = item.cast::<PyTask>() else {
+        if let Ok(task) = item.cast::<PyTask>() {
+            builder = builder.shared_task(Arc::new(PythonTask::new(Arc::clone(&task.get().spec))));
+        } else if let Ok(task) = item.cast::<PyRustTask>() {
+            builder = builder.shared_task(Arc::clone(&task.get().task) as Arc<dyn Task>);
+        } else {
             return Err(error(
                 ErrorKind::WorkflowValidation,
-                format!("workflow tasks must be made with @task; got `{}`", type_name(&item)),
+                format!(
+                    "workflow tasks must be made with @task (or be Rust tasks a module exports); got `{}`",
+                    type_name(&item)
+                ),
             )
             .into());
-        };
-        builder = builder.shared_task(Arc::new(PythonTask::new(Arc::clone(&task.get().spec))));
+        }
     }
     let workflow = Arc::new(builder.build()?);
     WorkflowRegistry::global().register(Arc::clone(&workflow));
+    #[cfg(feature = "embed")]
+    defined::record(tasks.py(), &workflow);
     Ok(PyWorkflow { inner: workflow })
+}
+
+/// Which module defined each workflow, for a Rust program that loads a module's workflows
+/// (`embed::load_workflows`), whether or not the module keeps them in attributes.
+#[cfg(feature = "embed")]
+pub(crate) mod defined {
+    use std::collections::HashMap;
+    use std::sync::{Arc, Mutex};
+
+    use cloacina::Workflow;
+    use pyo3::prelude::*;
+
+    /// By module name: the workflows it defined, the latest definition of each name.
+    static BY_MODULE: Mutex<Option<HashMap<String, Vec<Arc<Workflow>>>>> = Mutex::new(None);
+
+    /// Records the workflow as defined by the module of the Python code calling `workflow(...)`
+    /// (a native function has no frame of its own, so the innermost frame is the caller's).
+    pub fn record(py: Python<'_>, workflow: &Arc<Workflow>) {
+        let module = py
+            .import("sys")
+            .and_then(|sys| sys.call_method1("_getframe", (0,)))
+            .and_then(|frame| frame.getattr("f_globals"))
+            .and_then(|globals| globals.get_item("__name__"))
+            .and_then(|name| name.extract::<String>());
+        let Ok(module) = module else { return };
+        let mut by_module = BY_MODULE.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        let defined = by_module.get_or_insert_with(HashMap::new).entry(module).or_default();
+        defined.retain(|known| known.name() != workflow.name());
+        defined.push(Arc::clone(workflow));
+    }
+
+    /// The workflows the module defined.
+    pub fn by(module: &str) -> Vec<Arc<Workflow>> {
+        let by_module = BY_MODULE.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        by_module.as_ref().and_then(|map| map.get(module)).cloned().unwrap_or_default()
+    }
 }

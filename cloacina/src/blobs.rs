@@ -109,6 +109,16 @@ impl Blobs {
         digest
     }
 
+    /// Keeps data written into the context under a digest computed already (by another module
+    /// with this crate's [`digest`]), without hashing it again.
+    pub fn add_digested(&mut self, digest: String, data: Arc<[u8]>) {
+        debug_assert_eq!(digest, self::digest(&data), "the digest of data handed over");
+        if !self.kept.contains_key(&digest) {
+            self.kept.insert(digest.clone(), data);
+            self.added.push(digest);
+        }
+    }
+
     /// Keeps data read or written elsewhere (another task's output), not to be stored again.
     pub(crate) fn keep(&mut self, digest: &str, data: &Arc<[u8]>) {
         self.kept.entry(digest.to_owned()).or_insert_with(|| Arc::clone(data));
@@ -129,7 +139,7 @@ impl Blobs {
     }
 
     /// Where data not held in memory is loaded from.
-    pub(crate) fn set_source(&mut self, source: Arc<dyn BlobSource>) {
+    pub fn set_source(&mut self, source: Arc<dyn BlobSource>) {
         self.source = Some(source);
     }
 

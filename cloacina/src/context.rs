@@ -14,7 +14,7 @@ use crate::executor::TaskSlot;
 use crate::limits::{self, MAX_NESTING_DEPTH};
 use std::sync::Arc;
 
-use crate::blobs::{self, BlobSource, Blobs};
+use crate::blobs::{BlobSource, Blobs};
 use crate::stop::StopSignal;
 use crate::values::{self, ContextValue};
 
@@ -120,7 +120,7 @@ impl Context {
     }
 
     /// The binary data this context holds, to add data that a value written next refers to
-    /// (with [`blobs::reference`](crate::blobs::reference)): it is stored with the task's
+    /// (with [`crate::blobs::reference`]): it is stored with the task's
     /// output or the execution, once per execution.
     pub fn blobs_mut(&mut self) -> &mut Blobs {
         &mut self.blobs
@@ -191,21 +191,14 @@ impl Context {
     /// The value of a key as a Rust type with a stored form that other languages share (a
     /// datetime, UUID, decimal, bytes, ...; see [`ContextValue`]).
     ///
-    /// Fails with [`ContextError::KeyNotFound`] when the key is absent and with
-    /// [`ContextError::WrongType`] when its value is not of that type.
+    /// Fails with [`ContextError::KeyNotFound`] when the key is absent, with
+    /// [`ContextError::WrongType`] when its value is not of that type, and with
+    /// [`ContextError::Unreadable`] when it is but cannot be read (its binary data cannot be
+    /// loaded, say).
     pub fn get_as<T: ContextValue>(&self, key: &str) -> Result<T, ContextError> {
         let value = self.values.get(key).ok_or_else(|| ContextError::KeyNotFound { key: key.to_owned() })?;
-        let kept_beside = value.as_object().and_then(blobs::referenced).zip(values::tag_of(value));
-        let read = match kept_beside {
-            Some((digest, tag)) => {
-                let data = self
-                    .blobs
-                    .get(digest)
-                    .map_err(|error| ContextError::Unreadable { key: key.to_owned(), reason: error.to_string() })?;
-                T::from_binary(tag, &data)
-            }
-            None => T::from_stored(value),
-        };
+        let read = T::from_stored(value, &self.blobs)
+            .map_err(|reason| ContextError::Unreadable { key: key.to_owned(), reason })?;
         read.ok_or_else(|| ContextError::WrongType {
             key: key.to_owned(),
             expected: T::EXPECTED,
@@ -217,15 +210,34 @@ impl Context {
     }
 
     /// Adds a new key holding a value in its shared stored form (see [`ContextValue`]), which a
-    /// Python task reads as the matching Python type; fails like [`Context::insert`].
+    /// Python task reads as the matching Python type. Fails like [`Context::insert`], and with
+    /// [`ContextError::Unstorable`] when the value cannot be stored (binary data over
+    /// [`MAX_BINARY_BYTES`](crate::limits::MAX_BINARY_BYTES)); nothing is written then.
     pub fn insert_as<T: ContextValue>(&mut self, key: impl Into<String>, value: &T) -> Result<(), ContextError> {
-        self.insert(key, value.to_stored())
+        let key = key.into();
+        if self.values.contains_key(&key) {
+            return Err(ContextError::KeyExists { key });
+        }
+        let stored = self.stored_form(&key, value)?;
+        self.write(key, stored);
+        Ok(())
     }
 
     /// Sets a key to a value in its shared stored form (see [`ContextValue`]), returning the
-    /// previous value if there was one.
-    pub fn set_as<T: ContextValue>(&mut self, key: impl Into<String>, value: &T) -> Option<Value> {
-        self.set(key, value.to_stored())
+    /// previous value if there was one. Fails with [`ContextError::Unstorable`] when the value
+    /// cannot be stored; nothing is written then.
+    pub fn set_as<T: ContextValue>(
+        &mut self,
+        key: impl Into<String>,
+        value: &T,
+    ) -> Result<Option<Value>, ContextError> {
+        let key = key.into();
+        let stored = self.stored_form(&key, value)?;
+        Ok(self.write(key, stored))
+    }
+
+    fn stored_form<T: ContextValue>(&mut self, key: &str, value: &T) -> Result<Value, ContextError> {
+        value.to_stored(&mut self.blobs).map_err(|reason| ContextError::Unstorable { key: key.to_owned(), reason })
     }
 
     /// Removes a key, returning its value if it was present.
@@ -378,6 +390,8 @@ mod tests {
     use super::*;
     use serde_json::json;
 
+    use crate::blobs;
+
     #[test]
     fn insert_refuses_an_existing_key() {
         let mut context = Context::new();
@@ -468,7 +482,7 @@ mod tests {
         );
         assert_eq!(context.get_as::<uuid::Uuid>("id").unwrap(), id);
         assert!(matches!(context.insert_as("id", &id), Err(ContextError::KeyExists { .. })));
-        context.set_as("amount", &rust_decimal::Decimal::new(12345, 2));
+        context.set_as("amount", &rust_decimal::Decimal::new(12345, 2)).unwrap();
         assert_eq!(context.delta().written.keys().collect::<Vec<_>>(), ["id", "amount"]);
 
         context.set("plain", "a8098c1a-f86e-11da-bd1a-00112444be1e");
@@ -480,6 +494,27 @@ mod tests {
             "context key `amount`: expected a UUID (tag `uuid`), found a value tagged `decimal`"
         );
         assert!(matches!(context.get_as::<uuid::Uuid>("absent"), Err(ContextError::KeyNotFound { .. })));
+    }
+
+    #[test]
+    fn large_binary_values_are_kept_beside_the_json() {
+        let mut context = Context::new();
+        let small = vec![7u8; 16];
+        let large: Vec<u8> = (0..blobs::INLINE_BINARY_BYTES + 1).map(|index| (index % 251) as u8).collect();
+        context.insert_as("small", &small).unwrap();
+        context.insert_as("large", &large).unwrap();
+        assert_eq!(context.get("small"), Some(&json!({"$cloacina": "bytes", "value": "BwcHBwcHBwcHBwcHBwcHBw=="})));
+        let reference = context.get("large").unwrap();
+        assert_eq!(reference["size"], json!(large.len()));
+        assert_eq!(reference["blob"], json!(blobs::digest(&large)));
+        assert_eq!(context.get_as::<Vec<u8>>("small").unwrap(), small);
+        assert_eq!(context.get_as::<Vec<u8>>("large").unwrap(), large);
+
+        // A reference to data this context does not hold, with no database to load it from.
+        let orphan = Context::from_map(context.delta().written.clone().into_iter().collect());
+        let error = orphan.get_as::<Vec<u8>>("large").unwrap_err();
+        assert!(matches!(error, ContextError::Unreadable { .. }), "{error}");
+        assert!(error.to_string().contains("has no database to load from"), "{error}");
     }
 
     #[test]

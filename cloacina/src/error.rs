@@ -29,7 +29,16 @@ pub enum ContextError {
         /// What it is.
         found: String,
     },
-    /// `get_as` could not load the binary data a value refers to.
+    /// `insert_as` or `set_as` was given a value that cannot be stored.
+    #[error("context key `{key}`: the value cannot be stored: {reason}")]
+    Unstorable {
+        /// The key.
+        key: String,
+        /// Why, and what to do instead.
+        reason: String,
+    },
+    /// `get_as` found a value of the type asked for that cannot be read (its binary data
+    /// could not be loaded, say).
     #[error("context key `{key}`: the value cannot be read: {reason}")]
     Unreadable {
         /// The key.

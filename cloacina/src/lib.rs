@@ -23,6 +23,7 @@
 //! # }
 //! ```
 
+pub mod abi;
 pub mod blobs;
 pub mod context;
 pub mod error;
@@ -37,6 +38,10 @@ pub mod trigger;
 pub mod values;
 pub mod workflow;
 
+/// Exports `#[task]` functions from a Python extension module (the `python-export` feature):
+/// `cloacina::python_tasks!(module_name, [task_a, task_b])`; see [`abi::export`].
+#[cfg(feature = "python-export")]
+pub use cloacina_macros::python_tasks;
 pub use cloacina_macros::{task, workflow};
 pub use context::{Attempt, Context, ContextDelta};
 pub use error::{ConfigError, ContextError, ExecutorError, StoreError, TaskError, WorkflowError};
@@ -52,6 +57,10 @@ pub use task::{Canceller, Completion, Declined, FunctionTask, Task};
 pub use trigger::{ConditionOperator, ContextCondition, DependencyOutcomes, TriggerRule};
 pub use values::ContextValue;
 pub use workflow::{Workflow, WorkflowBuilder, WorkflowRegistry};
+/// The Arrow crates the `arrow` feature reads and writes record batches with, for tasks to build
+/// them with the same versions.
+#[cfg(feature = "arrow")]
+pub use {arrow_array, arrow_schema};
 
 // What the macros' expansions name: not part of the API.
 #[doc(hidden)]

@@ -1,6 +1,7 @@
 """Type stubs for the native part of the `cloacina` package (import from `cloacina`)."""
 
 import datetime
+import types
 import uuid
 from collections.abc import Awaitable, Callable, Generator, Iterable, Iterator
 from typing import Any, Literal, TypeAlias, final, overload
@@ -24,6 +25,7 @@ __all__ = [
     "ExecutionTimeoutError",
     "ExecutorShutdownError",
     "RetryPolicy",
+    "RustTask",
     "SerializationError",
     "Task",
     "TaskDecorator",
@@ -35,6 +37,7 @@ __all__ = [
     "WorkflowNotFoundError",
     "WorkflowValidationError",
     "__version__",
+    "_adopt_rust_tasks",
     "_shutdown_at_exit",
     "task",
     "workflow",
@@ -242,7 +245,7 @@ class Task:
     def __new__(
         cls,
         id: str,
-        dependencies: Iterable[str | Task] | None,
+        dependencies: Iterable[str | Task | RustTask] | None,
         function: _TaskFunction,
         *,
         retry: int | RetryPolicy | None = None,
@@ -278,7 +281,7 @@ def task(
     /,
     *,
     id: str | None = None,
-    dependencies: Iterable[str | Task] | None = None,
+    dependencies: Iterable[str | Task | RustTask] | None = None,
     retry: int | RetryPolicy | None = None,
     timeout: float | None = None,
     trigger: _TriggerArgument | None = None,
@@ -289,7 +292,7 @@ def task(
     /,
     *,
     id: str | None = None,
-    dependencies: Iterable[str | Task] | None = None,
+    dependencies: Iterable[str | Task | RustTask] | None = None,
     retry: int | RetryPolicy | None = None,
     timeout: float | None = None,
     trigger: _TriggerArgument | None = None,
@@ -309,11 +312,56 @@ class Workflow:
     def task_ids(self) -> list[str]: ...
     def __len__(self) -> int: ...
 
+def _adopt_rust_tasks(module: types.ModuleType, capsule: object) -> None:
+    """Adds a `RustTask` per task of an extension module's task table to the module; called by
+    the module itself while Python imports it. Raises ImportError for a table of another ABI
+    version."""
+
 def _shutdown_at_exit() -> None:
     """Stops running executors and waits briefly for task calls in flight (run at exit)."""
 
-def workflow(*, name: str, tasks: Iterable[Task], description: str | None = None) -> Workflow:
+@final
+class RustTask:
+    """A task written in Rust, exported by an extension module built with
+    `cloacina::python_tasks!` (see the README's "Rust and Python together").
+
+    Made by that module when Python imports it (`from my_rust_tasks import resize_images`),
+    never by hand; list it in `workflow(tasks=[...])` next to Python tasks. It runs on the
+    engine's threads without holding the GIL, with the retries, timeout and trigger rule its
+    `#[task]` attribute declared. Its errors and panics fail its attempt like any task's.
+    """
+
+    @property
+    def id(self) -> str:
+        """The task's id."""
+    @property
+    def dependencies(self) -> list[str]:
+        """The ids of the tasks it depends on."""
+    @property
+    def module(self) -> str:
+        """The name of the module that exports it."""
+    def with_id(self, id: str, *, dependencies: Iterable[str | Task | RustTask] | None = None) -> RustTask:
+        """The same Rust function as a task of another id (and dependencies).
+
+        One exported task can so take several places of a workflow, or go into workflows whose
+        ids differ.
+
+        Args:
+            id: The new task's id.
+            dependencies: Ids (or tasks) it depends on; by default this task's dependencies.
+
+        Returns:
+            A new `RustTask`; this one is unchanged.
+
+        Raises:
+            WorkflowValidationError: The id is empty, too long or holds a control character.
+        """
+
+def workflow(*, name: str, tasks: Iterable[Task | RustTask], description: str | None = None) -> Workflow:
     """Validates tasks into a workflow and registers it under `name` (replacing any before).
+
+    `tasks` are Python tasks made with `@task` and Rust tasks (`RustTask`) exported by an
+    extension module, in any order.
 
     New executions get this definition; executions already running finish with the one they
     were created with, or one of the same task ids and dependencies, and otherwise fail with an
