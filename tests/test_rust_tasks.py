@@ -163,3 +163,20 @@ def test_one_rust_task_takes_several_places_of_a_workflow(executor, unique_name)
     assert [task.attempts for task in result.task_results] == [3, 3, 1]
     with pytest.raises(cloacina.WorkflowValidationError):
         rust_tasks.flaky.with_id("")
+
+
+def test_a_running_rust_task_does_not_hold_the_gil(executor, unique_name, tmp_path):
+    cloacina.workflow(name=unique_name, tasks=[rust_tasks.sleeps])
+    handle = executor.start(unique_name, {"sleep_ms": 2_000, "marker": str(tmp_path / "unused")})
+    deadline = time.monotonic() + 10
+    while handle.status != "Running" and time.monotonic() < deadline:
+        time.sleep(0.01)
+    # For a second of the Rust task's two, this thread keeps running Python: a task holding the
+    # GIL would stop it for as long as it sleeps.
+    longest, started = 0.0, time.monotonic()
+    previous = started
+    while previous - started < 1.0:
+        now = time.monotonic()
+        longest, previous = max(longest, now - previous), now
+    assert handle.wait(timeout=30).status == "Completed"
+    assert longest < 0.2, f"Python stopped for {longest:.3f} s while the Rust task ran"

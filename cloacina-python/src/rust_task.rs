@@ -1,17 +1,18 @@
 //! Rust tasks exported by another extension module (the host side of `cloacina::abi`):
 //! `cloacina.RustTask`, and the engine task that runs one through the module's task table.
 //!
-//! The exporting module calls `_adopt_rust_tasks` ([`adopt_rust_tasks`]) while Python imports it; that checks the
-//! table's ABI version and adds a `RustTask` per task to the module. An attempt runs on a
-//! blocking thread of the runtime, without the GIL: the input context goes over as JSON, the
+//! The exporting module calls `_adopt_rust_tasks` ([`adopt_rust_tasks`]) while Python imports
+//! it; that checks the table's ABI version and adds a `RustTask` per task to the module. An
+//! attempt runs without the GIL, in place on the runtime worker that claimed it (or on a
+//! blocking thread when every core already runs one): the input context goes over as JSON, the
 //! task's delta and binary data come back, and the engine records them as for any task.
 
 // Calling into another module through its C ABI means following its raw pointers.
 #![allow(unsafe_code)]
 
 use std::ffi::c_void;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -19,11 +20,12 @@ use cloacina::abi::{
     self, Borrowed, Call, Outcome, TASK_ABI_VERSION, TASK_TABLE_CAPSULE, TaskEntry, TaskMetadata, TaskTable,
 };
 use cloacina::blobs::Blobs;
-use cloacina::{Context, ContextDelta, RetryPolicy, Task, TaskError, TriggerRule};
+use cloacina::{Context, ContextDelta, RetryPolicy, StopSignal, Task, TaskError, TriggerRule};
 use pyo3::exceptions::PyImportError;
 use pyo3::prelude::*;
 use pyo3::types::{PyCapsule, PyCapsuleMethods, PyList, PyString};
 use serde::Serialize;
+use tokio::time::Instant;
 
 use crate::task::dependency_ids;
 use crate::values::name_from_python;
@@ -172,36 +174,38 @@ impl Task for ExportedTask {
     async fn execute(&self, mut context: Context) -> Result<Context, TaskError> {
         let input = serde_json::to_vec(&Values(&context))
             .map_err(|error| TaskError::permanent(format!("the input context cannot be written as JSON: {error}")))?;
-        // Held by the call, not the attempt: a call that outlives its attempt (cancelled, it
-        // still has to notice) keeps its slot of the executor's capacity until it returns.
+        let stop = context.attempt().map(|attempt| attempt.stop.clone());
+        let host = Arc::new(Host {
+            blobs: context.blobs().clone(),
+            loaded: Mutex::new(Vec::new()),
+            dropped: AtomicBool::new(false),
+            stop: stop.clone(),
+        });
+        // The guest sees the attempt stopped when its future is dropped, as well as when the
+        // engine's stop signal turns on (which it watches even while it runs in place).
+        let guard = StopOnDrop(Arc::clone(&host));
+        // Held by the call, not the attempt: a call that outlives its attempt (stopped, it still
+        // has to notice) keeps its slot of the executor's capacity until it returns.
         let slot = context.take_slot();
-        let cancelled = Arc::new(AtomicBool::new(false));
-        let guard = CancelOnDrop(Arc::clone(&cancelled));
-        let host = HostBlobs { blobs: context.blobs().clone(), loaded: Mutex::new(Vec::new()) };
         let (entry, table) = (EntryPointer(self.entry), TablePointer(self.table));
-        let returned = tokio::task::spawn_blocking(move || {
-            let (entry, table) = (entry.get(), table.get());
-            let call = Call {
-                context: Borrowed::of(&input),
-                cancelled: Arc::as_ptr(&cancelled),
-                host: std::ptr::from_ref(&host).cast(),
-                load_blob,
-            };
-            let mut outcome = Outcome::PENDING;
-            // SAFETY: the entry's `execute` with its own task pointer, and a call whose parts all
-            // live until it returns.
-            unsafe { (entry.execute)(entry.task, &call, &mut outcome) };
-            let returned = returned(&outcome);
-            // SAFETY: the outcome `execute` filled in, released once.
-            unsafe { (table.release)(&mut outcome) };
+        let run = move || {
+            let returned = call(entry.get(), table.get(), &input, &host);
             drop(slot);
             returned
-        })
-        .await;
+        };
+        let returned = match InPlace::try_take() {
+            // On this worker: no hand-off to a blocking thread and back (two thread wake-ups).
+            Some(_in_place) => tokio::task::block_in_place(run),
+            None => tokio::task::spawn_blocking(run)
+                .await
+                .unwrap_or_else(|failed| Err(TaskError::Panicked(failed.to_string()))),
+        };
         drop(guard);
         let Returned { delta, blobs } = match returned {
-            Ok(returned) => returned?,
-            Err(error) => return Err(TaskError::Panicked(error.to_string())),
+            Err(_) if stop.as_ref().is_some_and(|stop| stop.deadline().is_some_and(|end| Instant::now() >= end)) => {
+                return Err(TaskError::Timeout(self.metadata.timeout().unwrap_or_default()));
+            }
+            other => other?,
         };
         for key in &delta.removed {
             context.remove(key);
@@ -213,6 +217,54 @@ impl Task for ExportedTask {
             context.set(key, value);
         }
         Ok(context)
+    }
+}
+
+/// Runs one attempt through the guest's table: what it returned, copied.
+fn call(
+    entry: &'static TaskEntry,
+    table: &'static TaskTable,
+    input: &[u8],
+    host: &Arc<Host>,
+) -> Result<Returned, TaskError> {
+    let call = Call { context: Borrowed::of(input), host: Arc::as_ptr(host).cast(), is_cancelled, load_blob };
+    let mut outcome = Outcome::PENDING;
+    // SAFETY: the entry's `execute` with its own task pointer, and a call whose parts all live
+    // until it returns.
+    unsafe { (entry.execute)(entry.task, &call, &mut outcome) };
+    let returned = returned(&outcome);
+    // SAFETY: the outcome `execute` filled in, released once.
+    unsafe { (table.release)(&mut outcome) };
+    returned
+}
+
+/// Calls running in place on the runtime's workers, at most one per core: each moves its
+/// worker's other tasks to a new thread (`block_in_place`), which many at once (a fan-out)
+/// would multiply; past that they run on blocking threads.
+static IN_PLACE: AtomicUsize = AtomicUsize::new(0);
+
+/// A call's place on a worker, given back when dropped.
+struct InPlace;
+
+impl InPlace {
+    /// A place, on a worker of a multi-threaded runtime with a place free.
+    fn try_take() -> Option<Self> {
+        let multi_threaded = tokio::runtime::Handle::try_current()
+            .is_ok_and(|handle| handle.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread);
+        // Read once: finding the number of cores reads the cgroup's files, tens of microseconds.
+        static LIMIT: OnceLock<usize> = OnceLock::new();
+        let limit = *LIMIT.get_or_init(|| std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get));
+        let taken = multi_threaded
+            && IN_PLACE
+                .fetch_update(Ordering::AcqRel, Ordering::Acquire, |count| (count < limit).then_some(count + 1))
+                .is_ok();
+        taken.then_some(Self)
+    }
+}
+
+impl Drop for InPlace {
+    fn drop(&mut self) {
+        IN_PLACE.fetch_sub(1, Ordering::AcqRel);
     }
 }
 
@@ -250,26 +302,37 @@ impl TablePointer {
     }
 }
 
-/// Sets the flag the guest watches when the attempt's future is dropped.
-struct CancelOnDrop(Arc<AtomicBool>);
+/// Marks the attempt stopped when its future is dropped.
+struct StopOnDrop(Arc<Host>);
 
-impl Drop for CancelOnDrop {
+impl Drop for StopOnDrop {
     fn drop(&mut self) {
-        self.0.store(true, Ordering::Release);
+        self.0.dropped.store(true, Ordering::Release);
     }
 }
 
-/// What the guest may load during a call: the input context's binary data, kept alive until
-/// the call returns.
-struct HostBlobs {
+/// The host's side of a call: whether the attempt was stopped, and the input context's binary
+/// data, kept alive (once loaded) until the call returns.
+struct Host {
     blobs: Blobs,
     loaded: Mutex<Vec<Arc<[u8]>>>,
+    /// The attempt's future was dropped (its timeout passed, or its execution was cancelled).
+    dropped: AtomicBool,
+    /// The engine's signal to stop the attempt.
+    stop: Option<StopSignal>,
+}
+
+/// [`Call::is_cancelled`].
+unsafe extern "C" fn is_cancelled(host: *const c_void) -> bool {
+    // SAFETY: `host` is the call's `Host`, alive until the call returns.
+    let host = unsafe { &*host.cast::<Host>() };
+    host.dropped.load(Ordering::Acquire) || host.stop.as_ref().is_some_and(StopSignal::is_stopped)
 }
 
 /// [`Call::load_blob`].
 unsafe extern "C" fn load_blob(host: *const c_void, digest: Borrowed, found: *mut Borrowed) -> bool {
-    // SAFETY: `host` is the call's `HostBlobs` and the digest is lent for this call.
-    let (host, digest) = unsafe { (&*host.cast::<HostBlobs>(), digest.as_slice()) };
+    // SAFETY: `host` is the call's `Host` and the digest is lent for this call.
+    let (host, digest) = unsafe { (&*host.cast::<Host>(), digest.as_slice()) };
     let Ok(digest) = std::str::from_utf8(digest) else { return false };
     let Ok(data) = host.blobs.get(digest) else { return false };
     // SAFETY: the data stays in `loaded` until the call returns.

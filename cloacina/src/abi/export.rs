@@ -15,7 +15,6 @@ pub use pyo3_ffi as ffi;
 use std::ffi::{CStr, c_void};
 use std::future::Future;
 use std::panic::{AssertUnwindSafe, catch_unwind};
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
@@ -173,9 +172,7 @@ fn run(task: &dyn Task, call: &Call) -> Outcome {
     let mut blobs = Blobs::default();
     blobs.set_source(Arc::clone(&source) as Arc<dyn BlobSource>);
     let context = Context::from_parts(values, blobs);
-    // SAFETY: the host's flag outlives the call.
-    let cancelled = unsafe { &*call.cancelled };
-    let result = runtime().block_on(until_cancelled(task.execute(context), cancelled));
+    let result = runtime().block_on(until_cancelled(task.execute(context), call));
     *source.call.lock().unwrap_or_else(|poisoned| poisoned.into_inner()) = None;
     match result {
         None => message(status::CANCELLED, "the attempt was cancelled".to_owned()),
@@ -194,15 +191,19 @@ fn failure_message(error: &TaskError) -> String {
     }
 }
 
-/// The task's future, or `None` once the host has cancelled it (the future is dropped then, as
-/// the engine stops any Rust task).
-async fn until_cancelled<F: Future>(future: F, cancelled: &AtomicBool) -> Option<F::Output> {
+/// The task's future, or `None` once the host has stopped the attempt (the future is dropped
+/// then, as the engine stops any Rust task). The task is polled first, so that one that ends at
+/// once costs no timer.
+async fn until_cancelled<F: Future>(future: F, call: &Call) -> Option<F::Output> {
+    // SAFETY: the host lends `call`, and its state, until `execute` returns.
+    let is_cancelled = || unsafe { (call.is_cancelled)(call.host) };
     let watch = async {
-        while !cancelled.load(Ordering::Acquire) {
+        while !is_cancelled() {
             tokio::time::sleep(CANCEL_CHECK_INTERVAL).await;
         }
     };
     tokio::select! {
+        biased;
         output = future => Some(output),
         () = watch => None,
     }

@@ -19,7 +19,6 @@
 pub mod export;
 
 use std::ffi::{CStr, c_void};
-use std::sync::atomic::AtomicBool;
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
@@ -109,6 +108,9 @@ impl Outcome {
     };
 }
 
+/// Whether the attempt has been stopped: the host's `host` pointer.
+pub type IsCancelled = unsafe extern "C" fn(host: *const c_void) -> bool;
+
 /// Loads binary data the input context refers to: the host's `host` pointer, the digest, and
 /// where to put the data, which stays valid until the call returns. False when it cannot.
 pub type LoadBlob = unsafe extern "C" fn(host: *const c_void, digest: Borrowed, found: *mut Borrowed) -> bool;
@@ -119,11 +121,12 @@ pub type LoadBlob = unsafe extern "C" fn(host: *const c_void, digest: Borrowed, 
 pub struct Call {
     /// The input context: a JSON object of stored values.
     pub context: Borrowed,
-    /// Becomes true when the host cancels the attempt (its timeout passed, the execution was
-    /// cancelled, or the process is stopping): the guest stops the task as soon as it can.
-    pub cancelled: *const AtomicBool,
-    /// The host's state for `load_blob`.
+    /// The host's state for `is_cancelled` and `load_blob`.
     pub host: *const c_void,
+    /// True once the host has stopped the attempt (its timeout passed, its execution was
+    /// cancelled, or the process is stopping): the guest then stops the task as soon as it can.
+    /// Cheap; the guest asks every few milliseconds while the task runs.
+    pub is_cancelled: IsCancelled,
     /// Loads binary data by digest.
     pub load_blob: LoadBlob,
 }
