@@ -31,10 +31,10 @@ use cloacina::{
 use pyo3::prelude::*;
 use pyo3::types::PyList;
 
-use crate::python_task::{PythonTask, describe_exception};
-use crate::task::PyTask;
+use crate::api::task::PyTask;
+use crate::api::workflow::PyWorkflow;
+use crate::running::python_task::{PythonTask, describe_exception};
 use crate::values::type_name;
-use crate::workflow::PyWorkflow;
 
 /// Where this crate keeps the Python half of the `cloacina` package.
 const PACKAGE_SOURCE: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/python");
@@ -181,7 +181,7 @@ impl PythonTaskWrapper {
                     return Err(EmbedError::NotATask { name: name.to_owned(), found: type_name(&found) });
                 }
                 // A plain function: a task with the default settings, as `@task` would make it.
-                found = crate::task::task(py, Some(&found), None, None, None, None, None)
+                found = crate::api::task::task(py, Some(&found), None, None, None, None, None)
                     .map_err(|error| python_error(py, &error))?
                     .into_bound(py);
             }
@@ -237,7 +237,7 @@ pub fn load_workflows(module: &str) -> Result<Vec<Arc<Workflow>>, EmbedError> {
     start()?;
     Python::attach(|py| {
         let imported = py.import(module).map_err(|error| python_error(py, &error))?;
-        let mut workflows = crate::workflow::defined::by(module);
+        let mut workflows = crate::api::workflow::defined::by(module);
         for value in imported.dict().values() {
             if let Ok(workflow) = value.cast::<PyWorkflow>() {
                 let workflow = &workflow.get().inner;

@@ -2,37 +2,24 @@
 //!
 //! The engine stays a plain Rust library; this crate maps its types to Python classes, runs
 //! Python task functions as engine tasks, and turns engine errors into one Python exception
-//! hierarchy (see `exceptions.rs`).
+//! hierarchy (see `exceptions.rs`). By concept: `api/` the Python classes and functions,
+//! `running/` calling Python from the engine's threads (the GIL, the pool of Python calls, the
+//! runtime), `bridge/` the asyncio bridge (coroutines on event loops, awaitables), `values/`
+//! converting context values, `rust_task.rs` Rust tasks of other extension modules, and
+//! `embed.rs` Python tasks in a Rust program.
 //!
 //! With the `embed` feature it is also a Rust library that runs Python tasks in a Rust program:
 //! see [`embed`].
 
-mod awaitable;
-mod awaiting;
-mod calls;
-mod context;
-mod coroutine;
+mod api;
+mod bridge;
 #[cfg(feature = "embed")]
 pub mod embed;
-mod events;
 mod exceptions;
-mod executor;
-mod exit;
-mod handle;
-mod inbox;
 mod logging;
-mod loops;
-mod python_pool;
-mod python_task;
-mod python_threads;
-mod result;
-mod retry;
-mod runtime;
+mod running;
 mod rust_task;
-mod task;
-mod trigger;
 mod values;
-mod workflow;
 
 use pyo3::prelude::*;
 
@@ -42,25 +29,25 @@ mod _native {
     use pyo3::prelude::*;
 
     #[pymodule_export]
-    use crate::context::PyContext;
+    use crate::api::context::PyContext;
     #[pymodule_export]
-    use crate::events::{PyEvent, PyEventStream};
+    use crate::api::events::{PyEvent, PyEventStream};
     #[pymodule_export]
-    use crate::executor::{PyUnifiedExecutor, shutdown_at_exit};
+    use crate::api::executor::{PyUnifiedExecutor, shutdown_at_exit};
     #[pymodule_export]
-    use crate::handle::PyExecutionHandle;
+    use crate::api::handle::PyExecutionHandle;
     #[pymodule_export]
-    use crate::result::{PyExecutionResult, PyExecutionSummary, PyTaskResult};
+    use crate::api::result::{PyExecutionResult, PyExecutionSummary, PyTaskResult};
     #[pymodule_export]
-    use crate::retry::PyRetryPolicy;
+    use crate::api::retry::PyRetryPolicy;
+    #[pymodule_export]
+    use crate::api::task::{PyTask, PyTaskDecorator, task};
+    #[pymodule_export]
+    use crate::api::trigger::PyTriggerRule;
+    #[pymodule_export]
+    use crate::api::workflow::{PyWorkflow, workflow};
     #[pymodule_export]
     use crate::rust_task::{PyRustTask, adopt_rust_tasks};
-    #[pymodule_export]
-    use crate::task::{PyTask, PyTaskDecorator, task};
-    #[pymodule_export]
-    use crate::trigger::PyTriggerRule;
-    #[pymodule_export]
-    use crate::workflow::{PyWorkflow, workflow};
 
     #[pymodule_init]
     fn init(module: &Bound<'_, PyModule>) -> PyResult<()> {

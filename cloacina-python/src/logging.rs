@@ -19,8 +19,8 @@ use tracing::{Event, Level, Metadata, Subscriber};
 use tracing_subscriber::Layer;
 use tracing_subscriber::layer::{Context as LayerContext, SubscriberExt};
 
-use crate::calls;
-use crate::python_threads;
+use crate::running::calls;
+use crate::running::python_threads;
 
 /// The logger the engine's records go to.
 pub const LOGGER: &str = "cloacina";

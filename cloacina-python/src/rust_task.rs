@@ -27,7 +27,7 @@ use pyo3::types::{PyCapsule, PyCapsuleMethods, PyList, PyString};
 use serde::Serialize;
 use tokio::time::Instant;
 
-use crate::task::dependency_ids;
+use crate::api::task::dependency_ids;
 use crate::values::name_from_python;
 use serde::ser::Serializer;
 

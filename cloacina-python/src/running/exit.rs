@@ -20,10 +20,10 @@ use cloacina::UnifiedExecutor;
 use pyo3::prelude::*;
 use uuid::Uuid;
 
-use crate::calls::{self, CallOf};
-use crate::loops;
-use crate::python_threads;
-use crate::runtime::{block_on, block_on_interruptibly};
+use crate::bridge::loops;
+use crate::running::calls::{self, CallOf};
+use crate::running::python_threads;
+use crate::running::runtime::{block_on, block_on_interruptibly};
 
 /// Writes a line to stderr; a closed stderr is no reason to fail (least of all at exit).
 macro_rules! say {

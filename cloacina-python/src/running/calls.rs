@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 use pyo3::prelude::*;
 use uuid::Uuid;
 
-use crate::runtime::SIGNAL_CHECK_INTERVAL;
+use crate::running::runtime::SIGNAL_CHECK_INTERVAL;
 
 /// A call: the flag that asks it to stop, and the task attempt it runs, if it runs one.
 #[derive(Clone, Default)]

@@ -17,7 +17,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use pyo3::ffi;
 use pyo3::prelude::*;
 
-use crate::calls::{self, CallOf};
+use crate::running::calls::{self, CallOf};
 
 /// Set when the interpreter starts exiting: a thread ending after that leaves its state to
 /// the interpreter's own clean-up rather than taking the GIL from a finalizing interpreter.

@@ -13,7 +13,7 @@ use pyo3::sync::PyOnceLock;
 use pyo3_async_runtimes::TaskLocals;
 use uuid::Uuid;
 
-use crate::inbox::{self, Inbox};
+use crate::bridge::inbox::{self, Inbox};
 
 /// An execution's loop and context variables, and the inbox the loop watches if it can.
 struct Binding {

@@ -21,15 +21,15 @@ use pyo3::types::{PyDict, PyTuple};
 use tokio::sync::oneshot;
 use uuid::Uuid;
 
-use crate::calls::CallOf;
-use crate::context::PyContext;
-use crate::coroutine;
+use crate::api::context::PyContext;
+use crate::api::task::TaskSpec;
+use crate::bridge::coroutine;
+use crate::bridge::inbox::{Job, Place};
+use crate::bridge::loops;
 use crate::exceptions::is_serialization_error;
-use crate::inbox::{Job, Place};
-use crate::loops;
-use crate::python_pool;
-use crate::python_threads;
-use crate::task::TaskSpec;
+use crate::running::calls::CallOf;
+use crate::running::python_pool;
+use crate::running::python_threads;
 use crate::values::{from_python_into, qualified_name, type_name};
 
 /// The separator between an error's first line and its traceback.

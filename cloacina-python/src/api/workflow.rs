@@ -6,10 +6,10 @@ use cloacina::{Task, Workflow, WorkflowRegistry};
 use pyo3::prelude::*;
 use pyo3::types::{PyList, PyString};
 
+use crate::api::task::PyTask;
 use crate::exceptions::{BindingResult, ErrorKind, error};
-use crate::python_task::PythonTask;
+use crate::running::python_task::PythonTask;
 use crate::rust_task::PyRustTask;
-use crate::task::PyTask;
 use crate::values::{name_from_python, type_name};
 
 /// A validated, registered workflow: a DAG of tasks with a name.

@@ -24,8 +24,8 @@ use std::time::Duration;
 use pyo3::prelude::*;
 use tokio::sync::oneshot;
 
-use crate::calls::{self, CallOf};
-use crate::python_threads;
+use crate::running::calls::{self, CallOf};
+use crate::running::python_threads;
 
 /// At most this many threads; calls beyond them wait for one to come free.
 const MAX_THREADS: usize = 512;

@@ -10,8 +10,8 @@ use pyo3::prelude::*;
 use tokio::sync::oneshot;
 use uuid::Uuid;
 
-use crate::inbox::Place;
-use crate::loops;
+use crate::bridge::inbox::Place;
+use crate::bridge::loops;
 
 /// What a coroutine ended with: its return value or its exception.
 pub type CoroutineOutcome = PyResult<Py<PyAny>>;

@@ -9,9 +9,9 @@ use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
 use tokio::sync::Mutex;
 
-use crate::awaitable::awaitable;
+use crate::bridge::awaitable::awaitable;
 use crate::exceptions::BindingError;
-use crate::runtime::block_on_interruptibly;
+use crate::running::runtime::block_on_interruptibly;
 use crate::values::quoted;
 
 /// `cloacina.EventKind(value)`: the Python `str` enum.

@@ -6,12 +6,12 @@ use cloacina::UnifiedExecutor;
 use pyo3::prelude::*;
 use uuid::Uuid;
 
-use crate::awaitable::awaitable;
-use crate::events::PyEventStream;
+use crate::api::events::PyEventStream;
+use crate::api::result::{PyExecutionResult, execution_status};
+use crate::api::retry::seconds;
+use crate::bridge::awaitable::awaitable;
 use crate::exceptions::{BindingError, BindingResult};
-use crate::result::{PyExecutionResult, execution_status};
-use crate::retry::seconds;
-use crate::runtime::{block_on, block_on_interruptibly};
+use crate::running::runtime::{block_on, block_on_interruptibly};
 use crate::values::Reading;
 
 /// A started execution: wait for it, look at it, or cancel it.

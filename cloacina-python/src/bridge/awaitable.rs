@@ -13,9 +13,9 @@ use pyo3::IntoPyObjectExt;
 use pyo3::prelude::*;
 use tokio::sync::oneshot;
 
-use crate::inbox::{self, Job, Place};
-use crate::python_pool;
-use crate::runtime::runtime;
+use crate::bridge::inbox::{self, Job, Place};
+use crate::running::python_pool;
+use crate::running::runtime::runtime;
 
 /// Returns a future of the running loop that completes with `future`'s output.
 ///

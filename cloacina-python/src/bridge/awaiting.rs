@@ -9,13 +9,13 @@ use cloacina::{Context, EventStream, ExecutionResult, UnifiedExecutor, WorkflowR
 use pyo3::prelude::*;
 use uuid::Uuid;
 
-use crate::coroutine;
-use crate::events::PyEvent;
+use crate::api::events::PyEvent;
+use crate::bridge::coroutine;
+use crate::bridge::loops;
 use crate::exceptions::{BindingError, BindingResult, ErrorKind};
-use crate::loops;
-use crate::python_pool;
-use crate::python_task::is_coroutine;
-use crate::runtime::runtime;
+use crate::running::python_pool;
+use crate::running::python_task::is_coroutine;
+use crate::running::runtime::runtime;
 
 /// An execution to run: what, with what, for how long, and who hears its events.
 pub struct Request {

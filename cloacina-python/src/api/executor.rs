@@ -13,19 +13,19 @@ use pyo3::prelude::*;
 use pyo3::types::PyDict;
 use uuid::Uuid;
 
-use crate::awaitable::awaitable;
-use crate::awaiting;
-use crate::calls;
-use crate::context::PyContext;
+use crate::api::context::PyContext;
+use crate::api::handle::PyExecutionHandle;
+use crate::api::result::{PyExecutionResult, PyExecutionSummary};
+use crate::api::retry::seconds;
+use crate::api::workflow::PyWorkflow;
+use crate::bridge::awaitable::awaitable;
+use crate::bridge::awaiting;
+use crate::bridge::loops;
 use crate::exceptions::{BindingError, BindingResult, ErrorKind, error};
-use crate::exit;
-use crate::handle::PyExecutionHandle;
-use crate::loops;
-use crate::result::{PyExecutionResult, PyExecutionSummary};
-use crate::retry::seconds;
-use crate::runtime::{block_on, block_on_interruptibly, runtime};
+use crate::running::calls;
+use crate::running::exit;
+use crate::running::runtime::{block_on, block_on_interruptibly, runtime};
 use crate::values::{Reading, quoted, type_name};
-use crate::workflow::PyWorkflow;
 
 /// The configuration keywords, as the engine names its fields.
 const OPTIONS: [&str; 12] = [
@@ -410,7 +410,7 @@ impl PyUnifiedExecutor {
         let execution_id = parse_execution_id(execution_id)?;
         let executor = self.inner.clone();
         let status = block_on(py, async move { executor.cancel(execution_id).await })?;
-        Ok(crate::result::execution_status(py, status)?)
+        Ok(crate::api::result::execution_status(py, status)?)
     }
 
     /// Runs tasks of the registered workflows, for executions started anywhere, until the

@@ -8,10 +8,10 @@ use pyo3::exceptions::PyTypeError;
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyList, PyString, PyTuple};
 
+use crate::api::retry::{PyRetryPolicy, seconds};
+use crate::api::trigger::PyTriggerRule;
 use crate::exceptions::{ErrorKind, error};
-use crate::retry::{PyRetryPolicy, seconds};
 use crate::rust_task::PyRustTask;
-use crate::trigger::PyTriggerRule;
 use crate::values::{name_from_python, type_name};
 
 /// Everything about a task, shared by its Python object and the engine's view of it.

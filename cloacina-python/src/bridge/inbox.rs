@@ -18,8 +18,8 @@ use std::sync::{Arc, Mutex, MutexGuard};
 
 use pyo3::prelude::*;
 
-use crate::loops;
-use crate::python_threads;
+use crate::bridge::loops;
+use crate::running::python_threads;
 
 /// Where a job runs: on the loop whose inbox it was queued in, or (that loop having closed) on
 /// whatever loop the execution's coroutines would be handed to from any thread.

@@ -5,9 +5,9 @@ use cloacina::{ExecutionResult, ExecutionStatus, ExecutionSummary, TaskResult, T
 use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
 
-use crate::context::PyContext;
+use crate::api::context::PyContext;
 use crate::exceptions::{ErrorKind, class};
-use crate::python_task::TRACEBACK_SEPARATOR;
+use crate::running::python_task::TRACEBACK_SEPARATOR;
 use crate::values::{Reading, quoted};
 
 /// `cloacina.ExecutionStatus(value)`: the Python `str` enum.

@@ -1,0 +1,11 @@
+//! The Python API: the classes and functions of `cloacina._native`.
+
+pub mod context;
+pub mod events;
+pub mod executor;
+pub mod handle;
+pub mod result;
+pub mod retry;
+pub mod task;
+pub mod trigger;
+pub mod workflow;
