@@ -23,7 +23,8 @@ import asyncio
 import sys
 import time
 from collections.abc import Awaitable, Callable
-from typing import Any
+from pathlib import Path
+from typing import Any, cast
 
 from common import (
     STAMPS,
@@ -89,6 +90,16 @@ async def measure(run_shape: Callable[[], Awaitable[None]], shape: Shape, runs: 
     return walls, hops
 
 
+def dbos_config(name: str, directory: Path) -> dict[str, Any]:
+    """DBOS's configuration here: a SQLite system database in DIRECTORY, quiet, OTLP export off."""
+    return {
+        "name": name,
+        "system_database_url": f"sqlite:///{directory / 'dbos.sqlite'}",
+        "log_level": "WARNING",
+        "enable_otlp": False,
+    }
+
+
 def main(arguments: list[str]) -> None:
     shape, directory, runs = parse_arguments("dbos_measure.py", arguments)
     guard = StdoutGuard()
@@ -98,12 +109,7 @@ def main(arguments: list[str]) -> None:
         missing_tool("dbos", error)
     from importlib.metadata import version
 
-    config: DBOSConfig = {
-        "name": "cloacina_bench_peers",
-        "system_database_url": f"sqlite:///{directory / 'dbos.sqlite'}",
-        "log_level": "WARNING",
-        "enable_otlp": False,
-    }
+    config = cast("DBOSConfig", dbos_config("cloacina_bench_peers", directory))
     print(f"dbos {version('dbos')}, system database {config['system_database_url']}", file=sys.stderr)
     DBOS(config=config)
     run_shape = build(DBOS, shape)

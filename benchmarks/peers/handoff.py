@@ -28,7 +28,7 @@ import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from common import StdoutGuard, missing_tool
 
@@ -85,13 +85,9 @@ def dbos_handoff(directory: Path) -> Callable[[str], bool]:
         from dbos import DBOS, DBOSConfig
     except ImportError as error:
         missing_tool("dbos", error)
-    config: DBOSConfig = {
-        "name": "cloacina_bench_handoff",
-        "system_database_url": f"sqlite:///{directory / 'dbos.sqlite'}",
-        "log_level": "WARNING",
-        "enable_otlp": False,
-    }
-    DBOS(config=config)
+    from dbos_measure import dbos_config
+
+    DBOS(config=cast("DBOSConfig", dbos_config("cloacina_bench_handoff", directory)))
     produce = DBOS.step(name="produce")(produce_body)
     consume = DBOS.step(name="consume")(consume_body)
 

@@ -16,6 +16,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+from collections.abc import Callable
 from importlib import metadata
 from pathlib import Path
 from typing import Any
@@ -55,20 +56,31 @@ def measure(command: list[str], cwd: Path) -> dict[str, Any]:
     return measure_lines(command, cwd, 1)[0]
 
 
-def measure_peer(peer: str, script: str, shape: str, scratch: Path, runs: str) -> dict[str, Any]:
-    """One peer's measurement of a shape, tried twice (each time on a fresh directory): a tool
-    failing on this machine (Prefect's server answering 503 after its client's own retries, say)
-    leaves a row saying so instead of ending the whole run."""
+def measure_peer_lines(
+    make_command: Callable[[Path], list[str]], name: str, scratch: Path, expected: int
+) -> list[dict[str, Any]] | str:
+    """One peer's measuring process, tried twice (each time on a fresh directory named after
+    `name`): its EXPECTED lines, or the last line of its second failure. A tool failing on this
+    machine (Prefect's server answering 503 after its client's own retries, say) so leaves a row
+    saying so instead of ending the whole run."""
     failures = []
     for attempt in (1, 2):
-        directory = scratch / f"{shape}-{peer}-{attempt}"
+        directory = scratch / f"{name}-{attempt}"
         directory.mkdir()
         try:
-            return measure([sys.executable, script, shape, str(directory), runs], HERE)
+            return measure_lines(make_command(directory), HERE, expected)
         except MeasurementError as failure:
             print(f"    attempt {attempt} failed:\n{failure}", file=sys.stderr, flush=True)
             failures.append(str(failure).strip().splitlines()[-1])
-    return {"failed": failures[-1]}
+    return failures[-1]
+
+
+def measure_peer(peer: str, script: str, shape: str, scratch: Path, runs: str) -> dict[str, Any]:
+    """One peer's measurement of a shape (see `measure_peer_lines`)."""
+    found = measure_peer_lines(
+        lambda directory: [sys.executable, script, shape, str(directory), runs], f"{shape}-{peer}", scratch, 1
+    )
+    return {"failed": found} if isinstance(found, str) else found[0]
 
 
 def duration(seconds: float) -> str:
@@ -111,21 +123,17 @@ def measure_handoff(scratch: Path, runs: int) -> dict[tuple[str, str], dict[str,
         sys.exit(str(failure))
     for peer in PEERS:
         print(f"  hand-off      {peer}", file=sys.stderr, flush=True)
-        failures = []
-        for attempt in (1, 2):
-            directory = scratch / f"handoff-{peer}-{attempt}"
-            directory.mkdir()
-            command = [sys.executable, "handoff.py", peer, str(directory), str(runs)]
-            try:
-                for line in measure_lines(command, HERE, len(HANDOFF_KINDS)):
-                    rows[(line["kind"], peer)] = line
-                break
-            except MeasurementError as failure:
-                print(f"    attempt {attempt} failed:\n{failure}", file=sys.stderr, flush=True)
-                failures.append(str(failure).strip().splitlines()[-1])
-        else:
-            for kind in HANDOFF_KINDS:
-                rows[(kind, peer)] = {"failed": failures[-1]}
+        found = measure_peer_lines(
+            lambda directory, peer=peer: [sys.executable, "handoff.py", peer, str(directory), str(runs)],
+            f"handoff-{peer}",
+            scratch,
+            len(HANDOFF_KINDS),
+        )
+        for kind in HANDOFF_KINDS:
+            if isinstance(found, str):
+                rows[(kind, peer)] = {"failed": found}
+        for line in [] if isinstance(found, str) else found:
+            rows[(line["kind"], peer)] = line
     return rows
 
 

@@ -250,22 +250,18 @@ fn build(header: &Header, gathered: &[Gathered]) -> syn::Result<TokenStream> {
         let type_path = with_last_segment(&task.listed, task.type_name.clone());
         quote!(.task(#type_path::new()))
     });
+    // Python tasks load when this runs (`?` on each), so the workflow is checked whole only then.
+    let python = header.python.iter().map(|python| {
+        quote!(.shared_task(::std::sync::Arc::new(::cloacina_python::embed::PythonTaskWrapper::load(#python)?)))
+    });
+    let builder = quote!(::cloacina::Workflow::builder(#name) #description #(#tasks)* #(#python)*);
     let workflow = format_ident!("workflow", span = Span::mixed_site());
+    let register = quote!(::cloacina::WorkflowRegistry::global().register(::std::sync::Arc::clone(&#workflow)));
     if !header.python.is_empty() {
-        // Python tasks load when this runs, so the workflow is checked whole only then.
-        let python = &header.python;
         return Ok(quote! {
             (|| -> ::std::result::Result<::std::sync::Arc<::cloacina::Workflow>, ::cloacina_python::embed::EmbedError> {
-                let #workflow = ::std::sync::Arc::new(
-                    ::cloacina::Workflow::builder(#name)
-                        #description
-                        #(#tasks)*
-                        #(.shared_task(::std::sync::Arc::new(
-                            ::cloacina_python::embed::PythonTaskWrapper::load(#python)?,
-                        )))*
-                        .build()?,
-                );
-                ::cloacina::WorkflowRegistry::global().register(::std::sync::Arc::clone(&#workflow));
+                let #workflow = ::std::sync::Arc::new(#builder.build()?);
+                #register;
                 ::std::result::Result::Ok(#workflow)
             })()
         });
@@ -273,14 +269,8 @@ fn build(header: &Header, gathered: &[Gathered]) -> syn::Result<TokenStream> {
     let message = format!("workflow! checked workflow `{}` at compile time", header.name.value());
     Ok(quote! {
         {
-            let #workflow = ::std::sync::Arc::new(
-                ::cloacina::Workflow::builder(#name)
-                    #description
-                    #(#tasks)*
-                    .build()
-                    .expect(#message),
-            );
-            ::cloacina::WorkflowRegistry::global().register(::std::sync::Arc::clone(&#workflow));
+            let #workflow = ::std::sync::Arc::new(#builder.build().expect(#message));
+            #register;
             #workflow
         }
     })

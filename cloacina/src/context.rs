@@ -215,12 +215,8 @@ impl Context {
     /// [`MAX_BINARY_BYTES`](crate::limits::MAX_BINARY_BYTES)); nothing is written then.
     pub fn insert_as<T: ContextValue>(&mut self, key: impl Into<String>, value: &T) -> Result<(), ContextError> {
         let key = key.into();
-        if self.values.contains_key(&key) {
-            return Err(ContextError::KeyExists { key });
-        }
         let stored = self.stored_form(&key, value)?;
-        self.write(key, stored);
-        Ok(())
+        self.insert(key, stored)
     }
 
     /// Sets a key to a value in its shared stored form (see [`ContextValue`]), returning the

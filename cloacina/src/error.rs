@@ -30,11 +30,12 @@ pub enum ContextError {
         found: String,
     },
     /// `insert_as` or `set_as` was given a value that cannot be stored.
-    #[error("context key `{key}`: the value cannot be stored: {reason}")]
+    #[error("context key `{key}`: the value {reason}")]
     Unstorable {
         /// The key.
         key: String,
-        /// Why, and what to do instead.
+        /// Why, and what to do instead, as the predicate of a sentence about the value
+        /// (`"is 600000000 bytes long; ..."`).
         reason: String,
     },
     /// `get_as` found a value of the type asked for that cannot be read (its binary data

@@ -1,5 +1,6 @@
 //! A unit of work: the [`Task`] trait and [`FunctionTask`], a task made from an async closure.
 
+use std::any::Any;
 use std::fmt;
 use std::future::Future;
 use std::sync::Arc;
@@ -193,6 +194,15 @@ impl Task for FunctionTask {
     async fn execute(&self, context: Context) -> Result<Context, TaskError> {
         (self.function)(context).await
     }
+}
+
+/// The message of a panic's payload (a `&str` or a `String`), for the attempt's error.
+pub(crate) fn panic_message(payload: &(dyn Any + Send)) -> String {
+    payload
+        .downcast_ref::<&str>()
+        .map(|message| (*message).to_owned())
+        .or_else(|| payload.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "a panic without a message".to_owned())
 }
 
 #[cfg(test)]

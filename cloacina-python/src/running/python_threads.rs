@@ -18,6 +18,7 @@ use pyo3::ffi;
 use pyo3::prelude::*;
 
 use crate::running::calls::{self, CallOf};
+use crate::running::runtime::on_multi_threaded_runtime;
 
 /// Set when the interpreter starts exiting: a thread ending after that leaves its state to
 /// the interpreter's own clean-up rather than taking the GIL from a finalizing interpreter.
@@ -91,9 +92,7 @@ pub fn try_call_in_place<T, F>(call: CallOf, body: F) -> Result<T, F>
 where
     F: FnOnce(Python<'_>) -> T,
 {
-    let multi_threaded = tokio::runtime::Handle::try_current()
-        .is_ok_and(|handle| handle.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread);
-    if !multi_threaded || IN_PLACE.swap(true, Ordering::Acquire) {
+    if !on_multi_threaded_runtime() || IN_PLACE.swap(true, Ordering::Acquire) {
         return Err(body);
     }
     let _in_place = InPlace;

@@ -14,6 +14,13 @@ pub fn runtime() -> &'static Runtime {
     pyo3_async_runtimes::tokio::get_runtime()
 }
 
+/// Whether this thread is a worker of a multi-threaded runtime, where `block_in_place` can move
+/// the worker's other tasks elsewhere while a call blocks it.
+pub fn on_multi_threaded_runtime() -> bool {
+    tokio::runtime::Handle::try_current()
+        .is_ok_and(|handle| handle.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread)
+}
+
 /// Runs `future` to completion without holding the GIL.
 ///
 /// Inside the runtime (a task that calls the executor), the future is driven on the current

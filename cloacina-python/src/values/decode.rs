@@ -5,10 +5,8 @@
 //! and payload already read. A value that cannot be read (a class this process cannot find, a
 //! pickle this executor does not read) raises `SerializationError` naming the context key.
 
-use base64::Engine as _;
-use base64::engine::general_purpose::STANDARD as BASE64;
-use cloacina::blobs::{Blobs, referenced};
-use cloacina::values::MARKER;
+use cloacina::blobs::Blobs;
+use cloacina::values::{MARKER, binary_data};
 use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
 use pyo3::types::{PyBool, PyByteArray, PyBytes, PyDict, PyFrozenSet, PyList, PySet, PyString, PyTuple};
@@ -158,13 +156,11 @@ impl Reader<'_> {
                 _ => Err(malformed()),
             },
             "bytes" | "bytearray" => {
-                let bytes = match referenced(map) {
-                    // Kept beside the JSON: loaded (without the GIL) when not in memory.
-                    Some(digest) => py
-                        .detach(|| self.blobs.get(digest))
-                        .map_err(|failure| self.refuse(format!("could not be read: {failure}")))?,
-                    None => payload.as_str().and_then(|text| BASE64.decode(text).ok()).ok_or_else(malformed)?.into(),
-                };
+                // Kept beside the JSON, it is loaded (without the GIL) when not in memory.
+                let bytes = py
+                    .detach(|| binary_data(map, self.blobs))
+                    .map_err(|failure| self.refuse(format!("could not be read: {failure}")))?
+                    .ok_or_else(malformed)?;
                 Ok(if tag == "bytes" {
                     PyBytes::new(py, &bytes).into_any()
                 } else {

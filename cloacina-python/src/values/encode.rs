@@ -10,12 +10,10 @@
 
 use std::borrow::Cow;
 
-use base64::Engine as _;
-use base64::engine::general_purpose::STANDARD as BASE64;
 use cloacina::Context;
-use cloacina::blobs::{Blobs, INLINE_BINARY_BYTES, reference as blob_reference};
-use cloacina::limits::{MAX_BINARY_BYTES, MAX_NESTING_DEPTH};
-use cloacina::values::{MARKER, tagged};
+use cloacina::blobs::Blobs;
+use cloacina::limits::MAX_NESTING_DEPTH;
+use cloacina::values::{MARKER, binary_to_stored, tagged};
 use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
 use pyo3::types::{
@@ -33,7 +31,7 @@ pub fn from_python(key: &str, value: &Bound<'_, PyAny>) -> PyResult<Value> {
 }
 
 /// The stored form of the Python value of context key `key`; binary payloads larger than
-/// [`INLINE_BINARY_BYTES`] go to `blobs`, the context's, and the JSON refers to them.
+/// [`cloacina::blobs::INLINE_BINARY_BYTES`] go to `blobs`, the context's, and the JSON refers to them.
 pub fn from_python_into(key: &str, value: &Bound<'_, PyAny>, blobs: &mut Blobs) -> PyResult<Value> {
     convert(value, &mut Path::new(key, Some(blobs)))
 }
@@ -166,24 +164,11 @@ fn convert(value: &Bound<'_, PyAny>, path: &mut Path<'_>) -> PyResult<Value> {
     base_type(value, path)
 }
 
-/// Bytes: in the JSON as base64 up to [`INLINE_BINARY_BYTES`], beside it past that (when the
-/// value is stored), refused past [`MAX_BINARY_BYTES`].
+/// Bytes, in the engine's stored form (see [`binary_to_stored`]): beside the JSON when large
+/// and the value is stored, refused past the limit.
 fn binary(tag: &str, bytes: Cow<'_, [u8]>, path: &mut Path<'_>) -> PyResult<Value> {
-    if bytes.len() > MAX_BINARY_BYTES {
-        return Err(path.refuse(format!(
-            "is {} bytes long; the most one value may hold is {MAX_BINARY_BYTES} bytes (512 MiB): split it into \
-             several values, or keep it in a file and store the file's path",
-            bytes.len()
-        )));
-    }
-    match path.blobs.as_deref_mut() {
-        Some(blobs) if bytes.len() > INLINE_BINARY_BYTES => {
-            let size = bytes.len();
-            let digest = blobs.add(bytes.into_owned());
-            Ok(blob_reference(tag, &digest, size))
-        }
-        _ => Ok(tagged(tag, Value::String(BASE64.encode(&bytes)))),
-    }
+    let stored = binary_to_stored(tag, bytes, path.blobs.as_deref_mut());
+    stored.map_err(|problem| path.refuse(problem))
 }
 
 /// An int: a JSON number within 64 bits, its digits past that.

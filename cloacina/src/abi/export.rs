@@ -26,7 +26,7 @@ use super::{
 use crate::blobs::{BlobSource, Blobs};
 use crate::context::Context;
 use crate::error::{StoreError, TaskError};
-use crate::task::Task;
+use crate::task::{Task, panic_message};
 
 /// How often a running task checks whether the host cancelled it.
 const CANCEL_CHECK_INTERVAL: Duration = Duration::from_millis(5);
@@ -147,14 +147,7 @@ unsafe extern "C" fn execute(task: *const c_void, call: *const Call, outcome: *m
         let (exported, call) = unsafe { (&*task.cast::<Exported>(), &*call) };
         run(exported.task.as_ref(), call)
     }));
-    let result = result.unwrap_or_else(|panic| {
-        let text = panic
-            .downcast_ref::<&str>()
-            .map(|text| (*text).to_owned())
-            .or_else(|| panic.downcast_ref::<String>().cloned())
-            .unwrap_or_else(|| "a panic without a message".to_owned());
-        message(status::PANICKED, text)
-    });
+    let result = result.unwrap_or_else(|panic| message(status::PANICKED, panic_message(&*panic)));
     // SAFETY: the host passes a writable outcome.
     unsafe { outcome.write(result) };
 }

@@ -7,7 +7,6 @@
 //!
 //! Finished attempts are recorded in batches (see `recording.rs`).
 
-use std::any::Any;
 use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
 use std::time::Duration;
@@ -29,6 +28,7 @@ use crate::limits;
 use crate::result::ExecutionStatus;
 use crate::stop::StopSignal;
 use crate::store::{self, ClaimedTask, now_micros};
+use crate::task::panic_message;
 use crate::workflow::TaskNode;
 
 /// Claims ready work whenever woken, and at least every poll interval.
@@ -301,17 +301,7 @@ async fn execute(node: &TaskNode, input: Context, timeout: Option<Duration>) -> 
         }
         None => running.await,
     };
-    finished.unwrap_or_else(|panic| Err(TaskError::Panicked(panic_message(panic))))
-}
-
-fn panic_message(payload: Box<dyn Any + Send>) -> String {
-    match payload.downcast::<String>() {
-        Ok(message) => *message,
-        Err(payload) => match payload.downcast::<&'static str>() {
-            Ok(message) => (*message).to_owned(),
-            Err(_) => "a panic without a message".to_owned(),
-        },
-    }
+    finished.unwrap_or_else(|panic| Err(TaskError::Panicked(panic_message(&*panic))))
 }
 
 /// Turns an attempt's result into what is recorded: a completion, a retry, or a failure.

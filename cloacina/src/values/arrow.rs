@@ -2,6 +2,7 @@
 //! the tag `pyarrow.Table`, which a Python task reads as a `pyarrow.Table`. A Python task's
 //! `pyarrow.Table` or polars `DataFrame` reads back as one record batch.
 
+use std::borrow::Cow;
 use std::io::Cursor;
 
 use arrow_array::RecordBatch;
@@ -25,14 +26,14 @@ impl ContextValue for RecordBatch {
 
     fn to_stored(&self, blobs: &mut Blobs) -> Result<Value, String> {
         let mut stream = Vec::with_capacity(self.get_array_memory_size() + 1024);
-        let mut writer = StreamWriter::try_new(&mut stream, &self.schema())
-            .map_err(|error| format!("the Arrow IPC stream cannot be written: {error}"))?;
-        writer.write(self).map_err(|error| format!("the Arrow IPC stream cannot be written: {error}"))?;
-        writer.finish().map_err(|error| format!("the Arrow IPC stream cannot be written: {error}"))?;
+        let unwritable = |error| format!("cannot be written as an Arrow IPC stream: {error}");
+        let mut writer = StreamWriter::try_new(&mut stream, &self.schema()).map_err(unwritable)?;
+        writer.write(self).map_err(unwritable)?;
+        writer.finish().map_err(unwritable)?;
         drop(writer);
         let mut table = Map::with_capacity(2);
         table.insert(MARKER.to_owned(), Value::String(TABLE.to_owned()));
-        table.insert("value".to_owned(), binary_to_stored("bytes", stream, blobs)?);
+        table.insert("value".to_owned(), binary_to_stored("bytes", Cow::Owned(stream), Some(blobs))?);
         Ok(Value::Object(table))
     }
 

@@ -14,6 +14,7 @@
 #[cfg(feature = "arrow")]
 mod arrow;
 
+use std::borrow::Cow;
 use std::str::FromStr;
 use std::sync::Arc;
 
@@ -49,37 +50,47 @@ fn payload<'a>(value: &'a Value, tags: &[&str]) -> Option<&'a Value> {
 }
 
 /// The stored form of binary data under `tag` (`"bytes"`): base64 in the JSON up to
-/// [`INLINE_BINARY_BYTES`], kept in `blobs` beside the JSON past that (see [`crate::blobs`]).
+/// [`INLINE_BINARY_BYTES`], kept in `blobs` beside the JSON past that (see [`crate::blobs`]);
+/// always in the JSON when there are no `blobs` to keep it in.
 ///
-/// Fails, saying why, when the data is longer than [`MAX_BINARY_BYTES`].
-pub fn binary_to_stored(tag: &str, data: Vec<u8>, blobs: &mut Blobs) -> Result<Value, String> {
+/// Fails, saying why and what to do, when the data is longer than [`MAX_BINARY_BYTES`]: the
+/// message is the predicate of a sentence about the value (`"is 600000000 bytes long; ..."`).
+pub fn binary_to_stored(tag: &str, data: Cow<'_, [u8]>, blobs: Option<&mut Blobs>) -> Result<Value, String> {
     let size = data.len();
     if size > MAX_BINARY_BYTES {
         return Err(format!(
-            "it is {size} bytes long; the most one value may hold is {MAX_BINARY_BYTES} bytes (512 MiB): split it \
-             into several values, or keep it in a file and store the file's path"
+            "is {size} bytes long; the most one value may hold is {MAX_BINARY_BYTES} bytes (512 MiB): split it into \
+             several values, or keep it in a file and store the file's path"
         ));
     }
-    if size > INLINE_BINARY_BYTES {
-        let digest = blobs.add(data);
-        return Ok(blobs::reference(tag, &digest, size));
+    match blobs {
+        Some(blobs) if size > INLINE_BINARY_BYTES => {
+            let digest = blobs.add(data.into_owned());
+            Ok(blobs::reference(tag, &digest, size))
+        }
+        _ => Ok(tagged(tag, Value::String(BASE64.encode(&data)))),
     }
-    Ok(tagged(tag, Value::String(BASE64.encode(data))))
 }
 
-/// The data of a binary value tagged with one of `tags`, whether in the JSON (base64) or kept
-/// beside it (loaded through `blobs`); `Ok(None)` when the value is not one of them.
+/// The data of the binary value whose tagged object is `map`, whether in the JSON (base64) or
+/// kept beside it (loaded through `blobs`); `Ok(None)` when its payload is not base64 text.
 ///
 /// Fails, saying why, when kept data cannot be loaded.
-pub fn binary_from_stored(stored: &Value, tags: &[&str], blobs: &Blobs) -> Result<Option<Arc<[u8]>>, String> {
-    let Some(map) = stored.as_object() else { return Ok(None) };
-    if !tag_of(stored).is_some_and(|tag| tags.contains(&tag)) {
-        return Ok(None);
-    }
+pub fn binary_data(map: &Map<String, Value>, blobs: &Blobs) -> Result<Option<Arc<[u8]>>, String> {
     if let Some(digest) = blobs::referenced(map) {
         return blobs.get(digest).map(Some).map_err(|error| error.to_string());
     }
-    Ok(text(stored, tags).and_then(|text| BASE64.decode(text).ok()).map(Arc::from))
+    let text = map.get("value").and_then(Value::as_str);
+    Ok(text.and_then(|text| BASE64.decode(text).ok()).map(Arc::from))
+}
+
+/// The data of a binary value tagged with one of `tags` (see [`binary_data`]); `Ok(None)` when
+/// the value is not one of them.
+pub fn binary_from_stored(stored: &Value, tags: &[&str], blobs: &Blobs) -> Result<Option<Arc<[u8]>>, String> {
+    match stored.as_object() {
+        Some(map) if tag_of(stored).is_some_and(|tag| tags.contains(&tag)) => binary_data(map, blobs),
+        _ => Ok(None),
+    }
 }
 
 /// A Rust type with a stored form that Python reads back as the matching Python type.
@@ -88,8 +99,8 @@ pub trait ContextValue: Sized {
     const EXPECTED: &'static str;
 
     /// The stored form. Binary data goes through [`binary_to_stored`], which keeps large data
-    /// in `blobs` (stored with the task's output). Fails, saying why, when the value cannot be
-    /// stored.
+    /// in `blobs` (stored with the task's output). Fails when the value cannot be stored, saying
+    /// why as the predicate of a sentence about the value (`"is ... bytes long; ..."`).
     fn to_stored(&self, blobs: &mut Blobs) -> Result<Value, String>;
 
     /// The value of a stored form, or `Ok(None)` when it is not one of this type. Binary data
@@ -265,7 +276,7 @@ impl ContextValue for Vec<u8> {
     const EXPECTED: &'static str = "bytes (tag `bytes` or `bytearray`)";
 
     fn to_stored(&self, blobs: &mut Blobs) -> Result<Value, String> {
-        binary_to_stored("bytes", self.clone(), blobs)
+        binary_to_stored("bytes", Cow::Borrowed(self), Some(blobs))
     }
 
     fn from_stored(stored: &Value, blobs: &Blobs) -> Result<Option<Self>, String> {
