@@ -9,6 +9,8 @@ from typing import Any, Literal, TypeAlias, final, overload
 from cloacina._enums import EventKind, ExecutionStatus, TaskStatus
 
 __version__: str
+"""The version of the installed package, e.g. `"0.1.0"`."""
+
 __all__ = [
     "CloacinaError",
     "Context",
@@ -64,11 +66,17 @@ class WorkflowValidationError(ValidationError):
     """A workflow cannot run: no tasks, a duplicate task id, a missing dependency, or a cycle."""
 
 class SerializationError(CloacinaError, TypeError):
-    """A value cannot be stored: context values must be JSON types, valid Unicode, nested at most
-    100 levels deep, and must not contain themselves."""
+    """A context value cannot be stored, or cannot be read back here.
+
+    Stored: a type no codec takes (see `Context` for the types), a `str` that is not valid
+    Unicode, nesting deeper than 100 levels, a value that contains itself, a binary value past
+    512 MiB. Read back: a class this process cannot find (`cloacina.register_type`), a codec
+    tag it has not registered, or a `cloacina.Pickled` value the executor does not read. The
+    message names the context key and the place inside the value.
+    """
 
 class ContextKeyError(CloacinaError, KeyError, ValueError):
-    """A context key is missing (update, [], del) or already taken (insert)."""
+    """A context key is missing (update, raw, [], del) or already taken (insert)."""
 
 class DatabaseError(CloacinaError):
     """The database failed or cannot be reached."""
@@ -80,20 +88,26 @@ class ExecutionNotFoundError(CloacinaError, LookupError):
     """No execution has that id."""
 
 class ExecutionFailedError(CloacinaError):
-    """An execution ended Failed (raised by ExecutionResult.raise_for_status)."""
+    """An execution ended Failed (raised by `ExecutionResult.raise_for_status`)."""
 
     result: ExecutionResult
+    """The `ExecutionResult` of the failed execution."""
 
 class ExecutionCancelledError(CloacinaError):
-    """An execution ended Cancelled (raised by ExecutionResult.raise_for_status)."""
+    """An execution ended Cancelled (raised by `ExecutionResult.raise_for_status`)."""
 
     result: ExecutionResult
+    """The `ExecutionResult` of the cancelled execution."""
 
 class ExecutionTimeoutError(CloacinaError, TimeoutError):
-    """An execution did not finish within the time allowed."""
+    """An execution did not finish within the time allowed.
+
+    Raised by `UnifiedExecutor.execute` and `execute_async` (which cancel the execution first)
+    and by the `wait` methods (after which the execution goes on).
+    """
 
 class ExecutorShutdownError(CloacinaError, RuntimeError):
-    """The executor has been shut down."""
+    """The executor has been shut down; starting an execution needs a new one."""
 
 @final
 class Context:
@@ -124,37 +138,151 @@ class Context:
     (another type, a `str` with a lone surrogate, deeper nesting, a value that contains itself)
     raises `SerializationError` naming the key, the place inside the value, the type and what to
     do. Plain JSON values are stored as themselves; the stored form of the others is documented
-    in `docs/values.md`.
+    in `docs/content/reference/value-format.md`.
+
+    Reading a value that cannot be read back here (a class this process cannot find, a pickle
+    the executor does not read) raises `SerializationError`; `raw` shows its stored form.
+
+    Args:
+        data: The initial keys and values: a `dict` with `str` keys, another `Context` (copied),
+            or `None` for an empty context.
+
+    Raises:
+        SerializationError: `data` is of another type, has a key that is not a `str`, or holds a
+            value that cannot be stored.
+
+    Examples:
+        >>> import datetime
+        >>> from cloacina import Context
+        >>> context = Context({"count": 1})
+        >>> context.insert("day", datetime.date(2026, 12, 3))
+        >>> context["count"] += 1
+        >>> context.to_dict()
+        {'count': 2, 'day': datetime.date(2026, 12, 3)}
+        >>> context.get("missing", "a default")
+        'a default'
     """
 
     def __new__(cls, data: _ContextArgument = None) -> Context: ...
     @property
     def cancelled(self) -> bool:
-        """True once the task's attempt has been cancelled; a long `def` task should return."""
+        """True once the task's attempt has been stopped: a long-running `def` task should return.
+
+        The attempt stops when its execution is cancelled, its timeout passes, or its executor
+        shuts down. A plain function cannot be interrupted from outside, so it has to look.
+        Always `False` for a context made outside a task.
+        """
     def insert(self, key: str, value: _Value) -> None:
-        """Adds a new key; raises ContextKeyError if it exists."""
+        """Adds a new key.
+
+        Args:
+            key: The key.
+            value: Its value (see the class for the types a context holds).
+
+        Raises:
+            ContextKeyError: The key already exists (`set` or `update` changes it).
+            SerializationError: The value, or the key, cannot be stored.
+            TypeError: The key is not a `str`.
+        """
     def set(self, key: str, value: _Value) -> None:
-        """Sets a key, whether or not it exists."""
+        """Sets a key, whether or not it exists; the same as `context[key] = value`.
+
+        Args:
+            key: The key.
+            value: Its value (see the class for the types a context holds).
+
+        Raises:
+            SerializationError: The value, or the key, cannot be stored.
+            TypeError: The key is not a `str`.
+        """
     def update(self, key: str, value: _Value) -> None:
-        """Changes an existing key; raises ContextKeyError if it does not exist."""
+        """Changes the value of an existing key.
+
+        Args:
+            key: The key.
+            value: Its new value (see the class for the types a context holds).
+
+        Raises:
+            ContextKeyError: The key does not exist (`insert` or `set` adds it).
+            SerializationError: The value, or the key, cannot be stored.
+            TypeError: The key is not a `str`.
+        """
     def get(self, key: str, default: Any = None) -> Any:
-        """The value of a key, or `default` when it is absent."""
+        """Reads a key's value, or gives `default` when the key is absent.
+
+        Args:
+            key: The key.
+            default: What to return when the key is absent.
+
+        Returns:
+            A new object equal to the value stored, or `default`.
+
+        Raises:
+            SerializationError: The value cannot be read back here.
+            TypeError: The key is not a `str`.
+        """
     def remove(self, key: str) -> Any:
-        """Removes a key and returns its value, or `None` when it was absent."""
+        """Removes a key and returns its value.
+
+        Args:
+            key: The key.
+
+        Returns:
+            The value it had, or `None` when it was absent.
+
+        Raises:
+            SerializationError: The value cannot be read back here (the key is removed all the
+                same).
+            TypeError: The key is not a `str`.
+        """
     def keys(self) -> list[str]:
-        """The keys, in insertion order."""
+        """Lists the keys, in insertion order.
+
+        Returns:
+            The keys, in a new `list`.
+        """
     def values(self) -> list[Any]:
-        """The values, in key order."""
+        """Lists the values, in key order.
+
+        Returns:
+            The values, in a new `list`.
+
+        Raises:
+            SerializationError: A value cannot be read back here.
+        """
     def items(self) -> list[tuple[str, Any]]:
-        """`(key, value)` pairs, in key order."""
+        """Lists the keys with their values, in key order.
+
+        Returns:
+            `(key, value)` pairs, in a new `list`.
+
+        Raises:
+            SerializationError: A value cannot be read back here.
+        """
     def to_dict(self) -> dict[str, Any]:
-        """A `dict` copy of every key and value."""
+        """Copies every key and value into a `dict`.
+
+        Returns:
+            A new `dict`, in key order.
+
+        Raises:
+            SerializationError: A value cannot be read back here.
+        """
     def raw(self, key: str) -> Any:
-        """The stored JSON of a key's value, tags and all, as plain Python values: for looking at
-        a value that cannot be read back here (see `docs/values.md` for the format).
+        """Shows the stored JSON of a key's value, tags and all, as plain Python values.
+
+        For looking at a value that cannot be read back here; the format is described in
+        `docs/content/reference/value-format.md`.
+
+        Args:
+            key: The key.
+
+        Returns:
+            The stored JSON as `dict`, `list`, `str`, `int`, `float`, `bool` and `None`.
 
         Raises:
             ContextKeyError: The key does not exist.
+            TypeError: The key is not a `str`.
         """
     def __getitem__(self, key: str, /) -> Any: ...
     def __setitem__(self, key: str, value: _Value, /) -> None: ...
@@ -167,7 +295,33 @@ class Context:
 
 @final
 class RetryPolicy:
-    """How often, and after how long, a failing task is attempted again."""
+    """How often, and after how long, a failing task is attempted again.
+
+    Give it to a task as `@task(retry=RetryPolicy(...))`; `retry=3` is `RetryPolicy(3)`. A task
+    without one is attempted once. A `SerializationError` (a value that cannot be stored) is
+    never retried.
+
+    Args:
+        max_attempts: Attempts in all, the first included (at least 1).
+        backoff: How the delay grows from one retry to the next: `"fixed"` (always
+            `initial_delay`), `"linear"` (`initial_delay` times the number of failed attempts) or
+            `"exponential"` (`initial_delay` times `multiplier` to the power of failed attempts
+            less one).
+        initial_delay: Seconds before the first retry (0 to 31,536,000).
+        max_delay: The longest delay, in seconds (0 to 31,536,000); longer ones are cut to it.
+        jitter: Whether each delay is drawn at random between half of it and all of it.
+        retry_on: An exception class, or several: only those (and their subclasses) are worth a
+            retry, any other exception fails the task at once. `None` or empty: every
+            exception is retried.
+        multiplier: The growth factor of `"exponential"` backoff (at least 1; not used by the
+            others).
+
+    Raises:
+        ValidationError: `max_attempts` is 0, `backoff` is unknown, a delay is out of range,
+            `multiplier` is less than 1 for exponential backoff, or `retry_on` holds something
+            that is not an exception class.
+        TypeError: `retry_on` is neither a class nor an iterable.
+    """
 
     def __new__(
         cls,
@@ -180,50 +334,180 @@ class RetryPolicy:
         multiplier: float = 2.0,
     ) -> RetryPolicy: ...
     @property
-    def max_attempts(self) -> int: ...
+    def max_attempts(self) -> int:
+        """Attempts in all, the first included."""
     @property
-    def backoff(self) -> str: ...
+    def backoff(self) -> str:
+        """How delays grow: `"fixed"`, `"linear"` or `"exponential"`."""
     @property
-    def initial_delay(self) -> float: ...
+    def initial_delay(self) -> float:
+        """Seconds before the first retry."""
     @property
-    def max_delay(self) -> float: ...
+    def max_delay(self) -> float:
+        """The longest delay, in seconds."""
     @property
-    def jitter(self) -> bool: ...
+    def jitter(self) -> bool:
+        """Whether delays are drawn at random between half and all of their length."""
     @property
-    def retry_on(self) -> tuple[type[BaseException], ...]: ...
+    def retry_on(self) -> tuple[type[BaseException], ...]:
+        """The exception classes worth a retry; empty when every exception is."""
     def delay_after(self, attempt: int) -> float:
-        """The delay, in seconds, before the attempt that follows failed attempt `attempt`."""
+        """Computes the delay before the attempt that follows failed attempt `attempt`.
+
+        Args:
+            attempt: The number of the attempt that failed, from 1 (0 counts as 1).
+
+        Returns:
+            The delay in seconds, at most `max_delay`; with `jitter`, a random part of it.
+        """
 
 @final
 class TriggerRule:
-    """When a task runs once its dependencies have finished; otherwise it is skipped."""
+    """When a task runs once its dependencies have finished; otherwise it is skipped.
+
+    Build one with the static methods, combine rules with `&` (both hold), `|` (either holds)
+    and `~` (does not hold), or give a task one of the names `"all_succeeded"` (the default),
+    `"all_done"`, `"any_succeeded"`, `"any_failed"`, `"none_failed"` or `"always"`, which `&`
+    and `|` take too. A rule is evaluated once, when the task's last dependency has finished
+    (a task without dependencies: when its execution is created, where `all_succeeded` and
+    `none_failed` hold and `any_succeeded` and `any_failed` do not).
+
+    The `context_*` rules test the task's input context: the initial context with the writes of
+    the tasks it depends on, directly or not. They compare stored forms (JSON, see
+    `Context`), not Python values: an `int` never equals a `float`, nor does `True` equal `1`.
+    """
 
     @staticmethod
-    def all_succeeded() -> TriggerRule: ...
+    def all_succeeded() -> TriggerRule:
+        """Makes the rule that every dependency completed (the default).
+
+        Returns:
+            A new `TriggerRule`.
+        """
     @staticmethod
-    def all_done() -> TriggerRule: ...
+    def all_done() -> TriggerRule:
+        """Makes the rule that every dependency completed or failed; a skipped one skips the task.
+
+        Returns:
+            A new `TriggerRule`.
+        """
     @staticmethod
-    def any_succeeded() -> TriggerRule: ...
+    def any_succeeded() -> TriggerRule:
+        """Makes the rule that at least one dependency completed.
+
+        Returns:
+            A new `TriggerRule`.
+        """
     @staticmethod
-    def any_failed() -> TriggerRule: ...
+    def any_failed() -> TriggerRule:
+        """Makes the rule that at least one dependency failed: for cleanup and alerting tasks.
+
+        Returns:
+            A new `TriggerRule`.
+        """
     @staticmethod
-    def none_failed() -> TriggerRule: ...
+    def none_failed() -> TriggerRule:
+        """Makes the rule that no dependency failed (skipped ones are fine).
+
+        Returns:
+            A new `TriggerRule`.
+        """
     @staticmethod
-    def always() -> TriggerRule: ...
+    def always() -> TriggerRule:
+        """Makes the rule that runs the task whatever happened to its dependencies.
+
+        Returns:
+            A new `TriggerRule`.
+        """
     @staticmethod
-    def context_exists(key: str) -> TriggerRule: ...
+    def context_exists(key: str) -> TriggerRule:
+        """Makes the rule that the input context has `key`.
+
+        Args:
+            key: The context key.
+
+        Returns:
+            A new `TriggerRule`.
+        """
     @staticmethod
-    def context_missing(key: str) -> TriggerRule: ...
+    def context_missing(key: str) -> TriggerRule:
+        """Makes the rule that the input context lacks `key`.
+
+        Args:
+            key: The context key.
+
+        Returns:
+            A new `TriggerRule`.
+        """
     @staticmethod
-    def context_equals(key: str, value: _Value) -> TriggerRule: ...
+    def context_equals(key: str, value: _Value) -> TriggerRule:
+        """Makes the rule that `key` is present and its stored value equals `value`'s.
+
+        Args:
+            key: The context key.
+            value: The value to compare with, stored as a context value would be.
+
+        Returns:
+            A new `TriggerRule`.
+
+        Raises:
+            SerializationError: `value` cannot be stored.
+        """
     @staticmethod
-    def context_not_equals(key: str, value: _Value) -> TriggerRule: ...
+    def context_not_equals(key: str, value: _Value) -> TriggerRule:
+        """Makes the rule that `key` is absent or its stored value differs from `value`'s.
+
+        Args:
+            key: The context key.
+            value: The value to compare with, stored as a context value would be.
+
+        Returns:
+            A new `TriggerRule`.
+
+        Raises:
+            SerializationError: `value` cannot be stored.
+        """
     @staticmethod
-    def context_greater_than(key: str, bound: float) -> TriggerRule: ...
+    def context_greater_than(key: str, bound: float) -> TriggerRule:
+        """Makes the rule that `key` holds a number greater than `bound`.
+
+        A number is an `int` within 64 bits or a finite `float`; any other value, or no value,
+        makes the rule fail.
+
+        Args:
+            key: The context key.
+            bound: The bound, excluded.
+
+        Returns:
+            A new `TriggerRule`.
+        """
     @staticmethod
-    def context_less_than(key: str, bound: float) -> TriggerRule: ...
+    def context_less_than(key: str, bound: float) -> TriggerRule:
+        """Makes the rule that `key` holds a number less than `bound`.
+
+        A number is an `int` within 64 bits or a finite `float`; any other value, or no value,
+        makes the rule fail.
+
+        Args:
+            key: The context key.
+            bound: The bound, excluded.
+
+        Returns:
+            A new `TriggerRule`.
+        """
     @staticmethod
-    def context_truthy(key: str) -> TriggerRule: ...
+    def context_truthy(key: str) -> TriggerRule:
+        """Makes the rule that `key` is present and its stored value is true.
+
+        False are `None`, `False`, `0`, `0.0`, `""`, `[]` and `{}`. Every value stored as a
+        tagged object is true, even an empty `tuple`, `set` or `bytes`, or `Decimal(0)`.
+
+        Args:
+            key: The context key.
+
+        Returns:
+            A new `TriggerRule`.
+        """
     def __and__(self, other: _TriggerArgument, /) -> TriggerRule: ...
     def __rand__(self, other: _TriggerArgument, /) -> TriggerRule: ...
     def __or__(self, other: _TriggerArgument, /) -> TriggerRule: ...
@@ -236,10 +520,31 @@ class TriggerRule:
 class Task:
     """A task: a function of the context, with its id, dependencies and settings.
 
-    Made with `@task`, which checks that the function can take the context as its one required
-    argument (raising `TypeError` naming the function otherwise) and that the id is 1 to 255
-    printable characters (raising `WorkflowValidationError`). Durations (`timeout`, and the
-    delays of a `RetryPolicy`) are 0 to 31,536,000 seconds (365 days).
+    Usually made with `@task`; the constructor takes the same settings. The task can still be
+    called as its function, e.g. in a unit test: `extract(cloacina.Context())`.
+
+    Args:
+        id: The task's id, unique within a workflow: 1 to 255 printable characters.
+        dependencies: Ids, `Task`s or `RustTask`s of the tasks that must finish first (`None`:
+            none).
+        function: Called with the task's `Context` (a `def` or an `async def` function); it may
+            write to the context, and returns `None` or a `dict` of values to set. Another
+            return value fails the task at once.
+        retry: A number of attempts, or a `RetryPolicy`; `None` attempts once.
+        timeout: Seconds an attempt may take before it fails with a timeout (more than 0, at
+            most 31,536,000); `None` leaves it to the executor's `task_timeout`. A plain `def`
+            cannot be interrupted: it sees `Context.cancelled` turn true, its thread finishes
+            the call, and what it returns is discarded.
+        trigger: A `TriggerRule` or rule name: when the task runs once its dependencies have
+            finished (`None`: `"all_succeeded"`).
+
+    Raises:
+        TypeError: `id` is not a `str`, `dependencies` is not iterable, or `function` cannot
+            take the context as its one required argument (the message names the function).
+        WorkflowValidationError: `id`, or a dependency's id, is empty, longer than 255
+            characters or holds a control character.
+        ValidationError: `function` is not callable, `dependencies` is a single `str` or holds
+            something else than ids and tasks, or `retry`, `timeout` or `trigger` is invalid.
     """
 
     def __new__(
@@ -253,19 +558,26 @@ class Task:
         trigger: _TriggerArgument | None = None,
     ) -> Task: ...
     @property
-    def id(self) -> str: ...
+    def id(self) -> str:
+        """The task's id."""
     @property
-    def dependencies(self) -> list[str]: ...
+    def dependencies(self) -> list[str]:
+        """The ids of the tasks it depends on."""
     @property
-    def function(self) -> _TaskFunction: ...
+    def function(self) -> _TaskFunction:
+        """The function it runs."""
     @property
-    def retry(self) -> RetryPolicy | None: ...
+    def retry(self) -> RetryPolicy | None:
+        """Its `RetryPolicy`, or `None` when it is attempted once."""
     @property
-    def timeout(self) -> float | None: ...
+    def timeout(self) -> float | None:
+        """Its timeout in seconds, or `None` when the executor's `task_timeout` applies."""
     @property
-    def trigger(self) -> TriggerRule: ...
+    def trigger(self) -> TriggerRule:
+        """Its `TriggerRule`."""
     @property
-    def __wrapped__(self) -> _TaskFunction: ...
+    def __wrapped__(self) -> _TaskFunction:
+        """The decorated function, as `functools.wraps` would name it."""
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         """Calls the function directly, outside any workflow."""
 
@@ -273,7 +585,21 @@ class Task:
 class TaskDecorator:
     """The decorator `@task(...)` returns: applies the settings to a function."""
 
-    def __call__(self, function: _TaskFunction) -> Task: ...
+    def __call__(self, function: _TaskFunction) -> Task:
+        """Makes `function` a `Task` with the decorator's settings.
+
+        Args:
+            function: The task's function; its `__name__` is the task's id unless `id` was given.
+
+        Returns:
+            The `Task`.
+
+        Raises:
+            TypeError: `function` cannot take the context as its one required argument.
+            ValidationError: A setting is invalid, or `function` is not callable or (with no `id`)
+                has no `__name__`.
+            WorkflowValidationError: The task's id or a dependency's is not a valid id.
+        """
 
 @overload
 def task(
@@ -285,7 +611,51 @@ def task(
     retry: int | RetryPolicy | None = None,
     timeout: float | None = None,
     trigger: _TriggerArgument | None = None,
-) -> Task: ...
+) -> Task:
+    """Makes a function a task: `@task`, or `@task(id=..., dependencies=[...], ...)`.
+
+    The function takes the task's `Context` as its one required argument (a `def` or an
+    `async def` function); it may write to the context, and returns `None` or a `dict` of
+    values to set. The `Task` can still be called as the function, e.g. in a unit test.
+
+    Args:
+        function: The function, when used as `@task` without parentheses.
+        id: The task's id, unique within a workflow: 1 to 255 printable characters; by default
+            the function's `__name__`.
+        dependencies: Ids, `Task`s or `RustTask`s of the tasks that must finish first.
+        retry: A number of attempts, or a `RetryPolicy`; by default one attempt.
+        timeout: Seconds an attempt may take (more than 0, at most 31,536,000); by default the
+            executor's `task_timeout`.
+        trigger: A `TriggerRule` or rule name; by default `"all_succeeded"`.
+
+    Returns:
+        A `Task` when given a function; otherwise a `TaskDecorator` that makes one.
+
+    Raises:
+        TypeError: `id` is not a `str`, or the function cannot take the context as its one
+            required argument (the message names the function).
+        WorkflowValidationError: The id, or a dependency's id, is empty, longer than 255
+            characters or holds a control character.
+        ValidationError: Another argument is invalid (see `Task`).
+
+    Examples:
+        >>> from cloacina import Context, task
+        >>> @task(id="greet", retry=3, timeout=30)
+        ... def greet(context):
+        ...     context.set("greeting", f"Hello, {context['name']}!")
+        >>> greet.id, greet.dependencies, greet.retry.max_attempts, greet.timeout
+        ('greet', [], 3, 30.0)
+        >>> @task(dependencies=[greet])
+        ... def shout(context):
+        ...     return {"shout": context["greeting"].upper()}
+        >>> shout.id, shout.dependencies
+        ('shout', ['greet'])
+        >>> context = Context({"name": "Ada"})
+        >>> greet(context)
+        >>> context["greeting"]
+        'Hello, Ada!'
+    """
+
 @overload
 def task(
     function: None = None,
@@ -300,16 +670,28 @@ def task(
 
 @final
 class Workflow:
-    """A validated, registered workflow: a DAG of tasks with a name."""
+    """A validated, registered workflow: a DAG of tasks with a name.
+
+    Made by `cloacina.workflow(...)`; pass it, or its name, to `UnifiedExecutor.execute`.
+    `len(workflow)` is its number of tasks.
+    """
 
     @property
-    def name(self) -> str: ...
+    def name(self) -> str:
+        """The workflow's name."""
     @property
-    def description(self) -> str | None: ...
+    def description(self) -> str | None:
+        """What the workflow does, if it was given."""
     @property
-    def version(self) -> str: ...
+    def version(self) -> str:
+        """A SHA-256 of the workflow's structure, as lowercase hex: equal structures, equal versions.
+
+        The structure is the name and, per task, its id, dependencies, retry policy (without
+        `retry_on`), timeout and trigger rule; the functions' code is not part of it.
+        """
     @property
-    def task_ids(self) -> list[str]: ...
+    def task_ids(self) -> list[str]:
+        """The task ids in the order they run: dependencies first, ties by id."""
     def __len__(self) -> int: ...
 
 def _adopt_rust_tasks(module: types.ModuleType, capsule: object) -> None:
@@ -322,13 +704,14 @@ def _shutdown_at_exit() -> None:
 
 @final
 class RustTask:
-    """A task written in Rust, exported by an extension module built with
-    `cloacina::python_tasks!` (see the README's "Rust and Python together").
+    """A task written in Rust, exported by an extension module.
 
-    Made by that module when Python imports it (`from my_rust_tasks import resize_images`),
-    never by hand; list it in `workflow(tasks=[...])` next to Python tasks. It runs on the
-    engine's threads without holding the GIL, with the retries, timeout and trigger rule its
-    `#[task]` attribute declared. Its errors and panics fail its attempt like any task's.
+    The module is built with `cloacina::python_tasks!` (see the README's "Rust and Python
+    together") and adds a `RustTask` per task when Python imports it (`from my_rust_tasks
+    import resize_images`); they are never made by hand. List one in `workflow(tasks=[...])`
+    next to Python tasks. It runs on the engine's threads without holding the GIL, with the
+    retries, timeout and trigger rule its `#[task]` attribute declared. Its errors and panics
+    fail its attempt like any task's.
     """
 
     @property
@@ -341,7 +724,7 @@ class RustTask:
     def module(self) -> str:
         """The name of the module that exports it."""
     def with_id(self, id: str, *, dependencies: Iterable[str | Task | RustTask] | None = None) -> RustTask:
-        """The same Rust function as a task of another id (and dependencies).
+        """Makes the same Rust function a task of another id (and dependencies).
 
         One exported task can so take several places of a workflow, or go into workflows whose
         ids differ.
@@ -354,20 +737,48 @@ class RustTask:
             A new `RustTask`; this one is unchanged.
 
         Raises:
-            WorkflowValidationError: The id is empty, too long or holds a control character.
+            TypeError: `id` is not a `str`, or `dependencies` is not iterable.
+            WorkflowValidationError: The id, or a dependency's id, is empty, too long or holds a
+                control character.
+            ValidationError: `dependencies` is a single `str` or holds something else than ids
+                and tasks.
         """
 
 def workflow(*, name: str, tasks: Iterable[Task | RustTask], description: str | None = None) -> Workflow:
-    """Validates tasks into a workflow and registers it under `name` (replacing any before).
+    """Validates tasks into a workflow and registers it under `name`, replacing any before.
 
-    `tasks` are Python tasks made with `@task` and Rust tasks (`RustTask`) exported by an
-    extension module, in any order.
+    Registering again under a name (a notebook cell run again, a new deploy) gives new
+    executions the new definition. Executions already running finish with the one they were
+    created with, or one of the same task ids and dependencies, and otherwise fail with an
+    error naming both versions.
 
-    New executions get this definition; executions already running finish with the one they
-    were created with, or one of the same task ids and dependencies, and otherwise fail with an
-    error naming both versions. Workflow names and task ids are 1 to 255 printable characters
-    (no NUL, newline or other control character, valid Unicode); anything else raises
-    `WorkflowValidationError`.
+    Args:
+        name: The workflow's name, by which executors run it: 1 to 255 printable characters
+            (no NUL, newline or other control character, valid Unicode).
+        tasks: Python tasks made with `@task` and Rust tasks (`RustTask`) exported by an
+            extension module, in any order.
+        description: What the workflow does.
+
+    Returns:
+        The registered `Workflow`.
+
+    Raises:
+        WorkflowValidationError: The name is invalid, there are no tasks, an item is not a
+            task, two tasks share an id, a dependency is no task of the workflow (the message
+            names the closest id), or the dependencies form a cycle.
+        TypeError: `name` or `description` is not a `str`, or `tasks` is not iterable.
+
+    Examples:
+        >>> from cloacina import task, workflow
+        >>> @task
+        ... def fetch(context):
+        ...     context.insert("rows", [3, 1, 2])
+        >>> @task(dependencies=[fetch])
+        ... def order(context):
+        ...     context.update("rows", sorted(context["rows"]))
+        >>> sorting = workflow(name="sorting", tasks=[order, fetch], description="Sorts rows.")
+        >>> sorting.name, sorting.task_ids
+        ('sorting', ['fetch', 'order'])
     """
 
 @final
@@ -375,99 +786,163 @@ class TaskResult:
     """What happened to one task of an execution."""
 
     @property
-    def task_id(self) -> str: ...
+    def task_id(self) -> str:
+        """The task's id."""
     @property
-    def status(self) -> TaskStatus: ...
+    def status(self) -> TaskStatus:
+        """Its `TaskStatus`, a `str` enum: `"Completed"`, `"Failed"`, `"Skipped"`, ..."""
     @property
-    def attempts(self) -> int: ...
+    def attempts(self) -> int:
+        """Attempts so far, not counting starts abandoned by a worker that stopped."""
     @property
-    def recoveries(self) -> int: ...
+    def recoveries(self) -> int:
+        """Starts abandoned by a worker that stopped renewing its lease, and run again."""
     @property
-    def started_at(self) -> datetime.datetime | None: ...
+    def started_at(self) -> datetime.datetime | None:
+        """When its latest attempt started (UTC), or `None` if none has."""
     @property
-    def finished_at(self) -> datetime.datetime | None: ...
+    def finished_at(self) -> datetime.datetime | None:
+        """When it reached its final state (UTC), or `None` before."""
     @property
-    def duration(self) -> float | None: ...
+    def duration(self) -> float | None:
+        """Seconds from its latest attempt's start to its end, or `None` without both."""
     @property
-    def error(self) -> str | None: ...
+    def error(self) -> str | None:
+        """The error of its latest failed attempt: `"{type}: {message}"`, then the traceback."""
     @property
-    def error_type(self) -> str | None: ...
+    def error_type(self) -> str | None:
+        """The exception's class name, e.g. `"ValueError"`; `None` without an error."""
     @property
-    def error_message(self) -> str | None: ...
+    def error_message(self) -> str | None:
+        """The exception's message; `None` without an error."""
     @property
-    def traceback(self) -> str | None: ...
+    def traceback(self) -> str | None:
+        """The Python traceback of the failed attempt, or `None` if there is none."""
 
 @final
 class ExecutionResult:
-    """What an execution became (or is, for a snapshot of a running one)."""
+    """What an execution became (or is, for a snapshot of a running one).
+
+    A failed or cancelled execution is a result like a completed one: look at `status`, or
+    call `raise_for_status`.
+    """
 
     @property
-    def execution_id(self) -> str: ...
+    def execution_id(self) -> str:
+        """The execution's id (a UUID, as text)."""
     @property
-    def workflow_name(self) -> str: ...
+    def workflow_name(self) -> str:
+        """The name of the workflow it ran."""
     @property
-    def workflow_version(self) -> str: ...
+    def workflow_version(self) -> str:
+        """The `Workflow.version` of the workflow when the execution was created."""
     @property
-    def status(self) -> ExecutionStatus: ...
+    def status(self) -> ExecutionStatus:
+        """Its `ExecutionStatus`: `"Completed"`, `"Failed"` or `"Cancelled"` once finished.
+
+        A snapshot of an execution that has not finished says `"Pending"` or `"Running"`.
+        """
     @property
-    def context(self) -> Context: ...
+    def context(self) -> Context:
+        """The final `Context`: the initial one with the writes of every completed task."""
     @property
-    def task_results(self) -> list[TaskResult]: ...
+    def task_results(self) -> list[TaskResult]:
+        """One `TaskResult` per task, in the order the tasks run."""
     @property
-    def error(self) -> str | None: ...
+    def error(self) -> str | None:
+        """The first error that failed the execution, or why it was cancelled."""
     @property
-    def duration(self) -> float | None: ...
+    def duration(self) -> float | None:
+        """Seconds from its creation to its end, or `None` until it has finished."""
     @property
-    def created_at(self) -> datetime.datetime: ...
+    def created_at(self) -> datetime.datetime:
+        """When it was created (UTC)."""
     @property
-    def started_at(self) -> datetime.datetime | None: ...
+    def started_at(self) -> datetime.datetime | None:
+        """When its first task started (UTC), or `None` if none has."""
     @property
-    def finished_at(self) -> datetime.datetime | None: ...
+    def finished_at(self) -> datetime.datetime | None:
+        """When it finished (UTC), or `None` until it has."""
     def task(self, task_id: str) -> TaskResult | None:
-        """The result of one task, or `None` if the workflow has no such task."""
+        """Finds the result of one task.
+
+        Args:
+            task_id: The task's id.
+
+        Returns:
+            Its `TaskResult`, or `None` if the workflow has no such task.
+        """
     def raise_for_status(self) -> ExecutionResult:
-        """Returns the result if it completed; raises ExecutionFailedError or ExecutionCancelledError."""
+        """Raises if the execution failed or was cancelled.
+
+        Returns:
+            This result, when the execution did neither (it completed, or is still running).
+
+        Raises:
+            ExecutionFailedError: It failed; the exception's `result` is this result.
+            ExecutionCancelledError: It was cancelled; the exception's `result` is this result.
+        """
 
 @final
 class ExecutionSummary:
-    """One execution in a listing."""
+    """One execution in a listing (`UnifiedExecutor.list_executions`)."""
 
     @property
-    def execution_id(self) -> str: ...
+    def execution_id(self) -> str:
+        """The execution's id (a UUID, as text)."""
     @property
-    def workflow_name(self) -> str: ...
+    def workflow_name(self) -> str:
+        """The name of the workflow it runs."""
     @property
-    def status(self) -> ExecutionStatus: ...
+    def status(self) -> ExecutionStatus:
+        """Its `ExecutionStatus`."""
     @property
-    def error(self) -> str | None: ...
+    def error(self) -> str | None:
+        """Its first error if it failed, or why it was cancelled."""
     @property
-    def created_at(self) -> datetime.datetime: ...
+    def created_at(self) -> datetime.datetime:
+        """When it was created (UTC)."""
     @property
-    def finished_at(self) -> datetime.datetime | None: ...
+    def finished_at(self) -> datetime.datetime | None:
+        """When it finished (UTC), or `None` until it has."""
 
 @final
 class Event:
     """One state change of an execution or of one of its tasks."""
 
     @property
-    def execution_id(self) -> str: ...
+    def execution_id(self) -> str:
+        """The execution's id (a UUID, as text)."""
     @property
-    def task_id(self) -> str | None: ...
+    def task_id(self) -> str | None:
+        """The task's id, for a task's event; `None` for the execution's."""
     @property
-    def kind(self) -> EventKind: ...
+    def kind(self) -> EventKind:
+        """What changed: an `EventKind` (`"TaskStarted"`, `"ExecutionCompleted"`, ...)."""
     @property
-    def attempt(self) -> int | None: ...
+    def attempt(self) -> int | None:
+        """The attempt's number, for an attempt that started, completed, failed or is retried."""
     @property
-    def message(self) -> str | None: ...
+    def message(self) -> str | None:
+        """An error or a reason, where there is one."""
     @property
-    def at(self) -> datetime.datetime: ...
+    def at(self) -> datetime.datetime:
+        """When it happened (UTC)."""
     @property
     def sequence(self) -> int | None:
-        """Its place in the execution's log: 1, 2, 3, ... in commit order, without gaps."""
+        """Its place in the execution's log: 1, 2, 3, ... in commit order, without gaps.
+
+        `None` for an event not read from the database.
+        """
 
 @final
 class EventStream:
-    """The events of one execution, in order, ending after the event that ends it."""
+    """The events of one execution, in order, ending after the event that ends it.
+
+    Iterate with `async for event in stream` in asyncio code, or `for event in stream`
+    elsewhere (which blocks between events; Ctrl-C stops it). Events committed by other
+    processes arrive too. Iterating raises `DatabaseError` if the database fails.
+    """
 
     def __aiter__(self) -> EventStream: ...
     def __anext__(self) -> Awaitable[Event]: ...
@@ -483,34 +958,114 @@ class _ExecutionResultOrAwaitable(ExecutionResult):  # type: ignore[misc]
 
 @final
 class ExecutionHandle:
-    """A started execution: wait for it, look at it, stream its events, or cancel it."""
+    """A started execution: wait for it, look at it, stream its events, or cancel it.
+
+    Returned by `UnifiedExecutor.start`. In asyncio code, `await handle` waits for the result
+    like `await handle.wait_async()`.
+    """
 
     @property
-    def execution_id(self) -> str: ...
+    def execution_id(self) -> str:
+        """The execution's id (a UUID, as text)."""
     @property
-    def status(self) -> ExecutionStatus: ...
+    def status(self) -> ExecutionStatus:
+        """The execution's current `ExecutionStatus`, read from the database at each access."""
     def wait(self, timeout: float | None = None) -> ExecutionResult:
-        """Waits for the execution to finish and returns its result."""
+        """Waits for the execution to finish; Ctrl-C stops waiting (the execution goes on).
+
+        Args:
+            timeout: Seconds to wait at most (0 to 31,536,000); `None` waits as long as it
+                takes.
+
+        Returns:
+            The `ExecutionResult`, whatever its status.
+
+        Raises:
+            ExecutionTimeoutError: It did not finish in time (it goes on).
+            ValidationError: `timeout` is out of range.
+            DatabaseError: The database failed.
+        """
     def wait_async(self, timeout: float | None = None) -> Awaitable[ExecutionResult]:
-        """Waits for the execution to finish; awaitable."""
+        """Waits for the execution to finish, in asyncio code.
+
+        Cancelling the awaiting asyncio task stops waiting; the execution goes on.
+
+        Args:
+            timeout: Seconds to wait at most (0 to 31,536,000); `None` waits as long as it
+                takes.
+
+        Returns:
+            An awaitable of the `ExecutionResult`; awaiting it raises as `wait` does.
+
+        Raises:
+            RuntimeError: No asyncio event loop runs in this thread.
+            ValidationError: `timeout` is out of range.
+        """
     def __await__(self) -> Generator[Any, None, ExecutionResult]: ...
     def events(self) -> EventStream:
-        """The execution's events, past and to come, in order."""
+        """Streams the execution's events, past and to come.
+
+        Returns:
+            An `EventStream` of every event, in order, ending after the event that ends the
+            execution: `async for` in asyncio code, `for` elsewhere.
+        """
     def cancel(self) -> ExecutionStatus:
-        """Cancels the execution; returns its final status."""
+        """Cancels the execution.
+
+        Tasks not started are cancelled; running ones are stopped (an `async def` task gets
+        `CancelledError`, a plain function sees `Context.cancelled` turn true).
+
+        Returns:
+            Its final `ExecutionStatus`: `"Cancelled"`, or the status it had already reached.
+
+        Raises:
+            DatabaseError: The database failed.
+        """
 
 @final
 class UnifiedExecutor:
     """Runs workflows and keeps every execution in a database.
 
-    Options out of range raise `ValidationError` naming the option: durations are seconds up to
-    31,536,000 (365 days; `sqlite_busy_timeout` up to 86,400), `max_concurrent_tasks` is 1 to
-    100,000 and `pool_size` 1 to 1,000. The same bound applies to every `timeout` argument.
+    Each option out of range raises `ValidationError` naming it. Durations are in seconds; the
+    same bounds (0 to 31,536,000, 365 days) apply to every `timeout` argument of its methods.
+    Use it as a context manager (`with`, or `async with`) to shut it down at the end.
 
-    `allow_pickle=True` lets the executor (its tasks and the results it returns) read values
-    stored with `cloacina.Pickled`; by default reading one raises `SerializationError`, because
-    unpickling runs code the stored bytes name. Allow it only when everyone who can write the
-    database is trusted.
+    Args:
+        url: The database: `"sqlite:///:memory:"`, `"sqlite:///relative/path.db"`,
+            `"sqlite:////absolute/path.db"` or `"postgresql://user:password@host:port/database"`
+            (or `postgres://`; `?schema=name` keeps the tables in a schema of their own).
+        max_concurrent_tasks: Tasks this executor runs at once: 1 to 100,000 (default 64).
+        run_tasks: `False` for a submit-only executor that starts, waits for and inspects
+            executions and leaves every task to workers (`python -m cloacina worker`) sharing
+            its database (default `True`).
+        task_timeout: Seconds an attempt may take when its task sets no timeout: more than 0,
+            at most 31,536,000 (default `None`, no limit).
+        poll_interval: Seconds between looks for work when nothing wakes the executor, a
+            fallback: 0.01 to 31,536,000 (default 1).
+        lease_duration: Seconds a claimed task stays owned without renewal: 1 to 31,536,000
+            (default 30). Leases are renewed every third of it; a task whose lease expires runs
+            again elsewhere.
+        max_recoveries: Times a task may be taken back from a worker that stopped, before it
+            fails as abandoned (default 3).
+        pool_size: Database connections: 1 to 1,000 (default 8).
+        sqlite_synchronous: `"normal"` (a commit survives a crash of the process; the default)
+            or `"full"` (it survives a power loss too).
+        sqlite_busy_timeout: Seconds SQLite waits for another process's lock: 0.001 to 86,400
+            (default 5).
+        shutdown_timeout: Seconds `shutdown` lets running tasks finish: 0 to 31,536,000
+            (default 30).
+        schema: PostgreSQL only: the schema for the tables, created if needed (like `?schema=`
+            in the URL). Executors on different schemas never see each other's work.
+        allow_pickle: Whether the executor (its tasks and the results it returns) reads values
+            stored with `cloacina.Pickled` (default `False`: reading one raises
+            `SerializationError`). Unpickling runs code the stored bytes name: allow it only
+            when everyone who can write the database is trusted.
+
+    Raises:
+        ValidationError: A malformed URL, an option out of range, or `schema` with SQLite or
+            different from the URL's.
+        TypeError: An unknown option, or an option of the wrong type.
+        DatabaseError: The database cannot be reached or opened.
     """
 
     def __new__(
@@ -538,12 +1093,50 @@ class UnifiedExecutor:
         timeout: float | None = None,
         on_event: _EventCallback | None = None,
     ) -> _ExecutionResultOrAwaitable:
-        """Runs a workflow to its end: blocks and returns the result, or, where an asyncio loop
-        runs in the calling thread, returns an awaitable of it.
+        """Runs a workflow to its end and returns the result.
 
-        Ctrl-C cancels the execution, waits (saying so on stderr) up to `shutdown_timeout` for
-        its plain task functions to return, and raises `KeyboardInterrupt`; a second Ctrl-C stops
-        the wait.
+        Where an asyncio event loop runs in the calling thread, this returns an awaitable
+        (`result = await executor.execute(...)`) and the workflow's `async def` tasks run on that
+        loop; elsewhere it blocks until the end. `execute_async` is always awaitable.
+
+        A failed or cancelled execution is not an exception here: look at the result's `status`,
+        or call `ExecutionResult.raise_for_status`. Interrupting the wait (Ctrl-C, or cancelling
+        the awaiting asyncio task) cancels the execution. After Ctrl-C, its plain task functions
+        get up to `shutdown_timeout` to return (stderr says which it waits for; a second Ctrl-C
+        stops the wait) before `KeyboardInterrupt` goes on.
+
+        Args:
+            workflow: A workflow's name, or a `Workflow`.
+            context: The initial context: a `dict`, a `Context` or `None` (empty).
+            timeout: Seconds the whole execution may take; past that it is cancelled and
+                `ExecutionTimeoutError` raised. `None`: no limit.
+            on_event: Called with each `Event` of the execution, in order, before the result is
+                returned (a coroutine function is awaited on the execution's loop).
+
+        Returns:
+            The `ExecutionResult`, whatever its status (or an awaitable of it).
+
+        Raises:
+            WorkflowNotFoundError: No workflow is registered under that name.
+            SerializationError: The context is not a `dict` or `Context`, or holds a value that
+                cannot be stored.
+            ValidationError: `workflow` is neither a name nor a `Workflow`, `timeout` is out of
+                range, or `on_event` is not callable.
+            ExecutionTimeoutError: The timeout passed; the execution was cancelled.
+            ExecutorShutdownError: The executor has been shut down.
+            DatabaseError: The database failed.
+            KeyboardInterrupt: Ctrl-C; the execution was cancelled.
+
+        Examples:
+            >>> from cloacina import UnifiedExecutor, task, workflow
+            >>> @task
+            ... def double(context):
+            ...     return {"doubled": [number * 2 for number in context["numbers"]]}
+            >>> _ = workflow(name="doubling", tasks=[double])
+            >>> with UnifiedExecutor("sqlite:///:memory:") as executor:
+            ...     result = executor.execute("doubling", {"numbers": [1, 2, 3]})
+            >>> result.status == "Completed", result.context["doubled"]
+            (True, [2, 4, 6])
         """
     def execute_async(
         self,
@@ -553,7 +1146,30 @@ class UnifiedExecutor:
         timeout: float | None = None,
         on_event: _EventCallback | None = None,
     ) -> Awaitable[ExecutionResult]:
-        """Runs a workflow to its end; always awaitable."""
+        """Runs a workflow to its end, in asyncio code.
+
+        The workflow's `async def` tasks run on the calling event loop. Cancelling the awaiting
+        asyncio task cancels the execution.
+
+        Args:
+            workflow: A workflow's name, or a `Workflow`.
+            context: The initial context: a `dict`, a `Context` or `None` (empty).
+            timeout: Seconds the whole execution may take; past that it is cancelled and
+                `ExecutionTimeoutError` raised. `None`: no limit.
+            on_event: Called with each `Event` of the execution, in order, before the result is
+                returned (a coroutine function is awaited on the loop).
+
+        Returns:
+            An awaitable of the `ExecutionResult`; awaiting it raises what `execute` raises
+            (the workflow not found, a timeout, a database error, a shut-down executor).
+
+        Raises:
+            RuntimeError: No asyncio event loop runs in this thread.
+            SerializationError: The context is not a `dict` or `Context`, or holds a value that
+                cannot be stored.
+            ValidationError: `workflow` is neither a name nor a `Workflow`, `timeout` is out of
+                range, or `on_event` is not callable.
+        """
     def start(
         self,
         workflow: str | Workflow,
@@ -561,30 +1177,146 @@ class UnifiedExecutor:
         *,
         on_event: _EventCallback | None = None,
     ) -> ExecutionHandle:
-        """Starts a workflow and returns at once."""
+        """Starts a workflow and returns at once.
+
+        Started while an asyncio event loop runs in this thread, the workflow's `async def`
+        tasks run on that loop.
+
+        Args:
+            workflow: A workflow's name, or a `Workflow`.
+            context: The initial context: a `dict`, a `Context` or `None` (empty).
+            on_event: Called with each `Event` of the execution, in order, in the background.
+
+        Returns:
+            An `ExecutionHandle` to wait for, look at, stream the events of, or cancel.
+
+        Raises:
+            WorkflowNotFoundError: No workflow is registered under that name.
+            SerializationError: The context is not a `dict` or `Context`, or holds a value that
+                cannot be stored.
+            ValidationError: `workflow` is neither a name nor a `Workflow`, or `on_event` is not
+                callable.
+            ExecutorShutdownError: The executor has been shut down.
+            DatabaseError: The database failed.
+        """
     def wait(self, execution_id: _ExecutionId, timeout: float | None = None) -> ExecutionResult:
-        """Waits for an execution to finish and returns its result."""
+        """Waits for an execution to finish, wherever it was started.
+
+        The execution may have been started here, by another process, or before a restart.
+        Ctrl-C stops waiting; the execution goes on.
+
+        Args:
+            execution_id: The execution's id (a `str` or `uuid.UUID`).
+            timeout: Seconds to wait at most; `None` waits as long as it takes.
+
+        Returns:
+            The `ExecutionResult`, whatever its status.
+
+        Raises:
+            ExecutionNotFoundError: No execution has that id.
+            ExecutionTimeoutError: It did not finish in time (it goes on).
+            ValidationError: `execution_id` is not a UUID, or `timeout` is out of range.
+            DatabaseError: The database failed.
+        """
     def wait_async(self, execution_id: _ExecutionId, timeout: float | None = None) -> Awaitable[ExecutionResult]:
-        """Waits for an execution to finish; awaitable."""
+        """Waits for an execution to finish, in asyncio code.
+
+        Cancelling the awaiting asyncio task stops waiting; the execution goes on.
+
+        Args:
+            execution_id: The execution's id (a `str` or `uuid.UUID`).
+            timeout: Seconds to wait at most; `None` waits as long as it takes.
+
+        Returns:
+            An awaitable of the `ExecutionResult`; awaiting it raises what `wait` raises.
+
+        Raises:
+            RuntimeError: No asyncio event loop runs in this thread.
+            ValidationError: `execution_id` is not a UUID, or `timeout` is out of range.
+        """
     def get_execution(self, execution_id: _ExecutionId) -> ExecutionResult:
-        """The execution as stored now."""
+        """Reads an execution as stored now, finished or not.
+
+        Args:
+            execution_id: The execution's id (a `str` or `uuid.UUID`).
+
+        Returns:
+            The `ExecutionResult`: final once the execution has finished, a snapshot before.
+
+        Raises:
+            ExecutionNotFoundError: No execution has that id.
+            ValidationError: `execution_id` is not a UUID.
+            DatabaseError: The database failed.
+        """
     def list_executions(
         self,
         workflow: str | Workflow | None = None,
         status: ExecutionStatus | str | None = None,
         limit: int = 100,
     ) -> list[ExecutionSummary]:
-        """Executions, newest first."""
+        """Lists executions in the database, newest first.
+
+        Args:
+            workflow: Only executions of this workflow (a name or a `Workflow`).
+            status: Only executions in this status (an `ExecutionStatus` or its value, such as
+                `"Failed"`).
+            limit: At most this many.
+
+        Returns:
+            An `ExecutionSummary` per execution.
+
+        Raises:
+            ValidationError: `workflow` is neither a name nor a `Workflow`, or `status` is no
+                status.
+            DatabaseError: The database failed.
+        """
     def cancel(self, execution_id: _ExecutionId) -> ExecutionStatus:
-        """Cancels an execution; returns its final status."""
+        """Cancels an execution.
+
+        Tasks not started are cancelled; running ones are stopped (an `async def` task gets
+        `CancelledError`, a plain function sees `Context.cancelled` turn true).
+
+        Args:
+            execution_id: The execution's id (a `str` or `uuid.UUID`).
+
+        Returns:
+            Its final `ExecutionStatus`: `"Cancelled"`, or the status it had already reached.
+
+        Raises:
+            ExecutionNotFoundError: No execution has that id.
+            ValidationError: `execution_id` is not a UUID.
+            DatabaseError: The database failed.
+        """
     def serve(self) -> None:
-        """Runs tasks for executions started anywhere until shut down (the worker-only mode)."""
+        """Runs tasks for executions started anywhere, until the executor is shut down.
+
+        This is the worker-only mode (`python -m cloacina worker` runs it): it returns once
+        `shutdown` is called from another thread or a signal handler. Ctrl-C shuts the
+        executor down gracefully and raises `KeyboardInterrupt`.
+
+        Raises:
+            KeyboardInterrupt: Ctrl-C, after the shutdown.
+        """
     def shutdown(self) -> None:
-        """Stops the executor, letting running tasks finish (up to `shutdown_timeout`) and
-        handing the rest back to other workers; Ctrl-C stops the wait and raises
-        `KeyboardInterrupt`."""
+        """Stops the executor, letting running tasks finish for up to `shutdown_timeout`.
+
+        No new task starts; what running tasks did is recorded, and tasks still running after
+        `shutdown_timeout` are handed back to other workers. Calling it again does nothing.
+        Ctrl-C stops the wait: running tasks are handed back at once, and `KeyboardInterrupt`
+        raised.
+
+        Raises:
+            KeyboardInterrupt: Ctrl-C during the wait.
+        """
     def shutdown_async(self) -> Awaitable[None]:
-        """Stops the executor like `shutdown`; awaitable."""
+        """Stops the executor like `shutdown`, in asyncio code.
+
+        Returns:
+            An awaitable that completes once the executor has stopped.
+
+        Raises:
+            RuntimeError: No asyncio event loop runs in this thread.
+        """
     def __aenter__(self) -> Awaitable[UnifiedExecutor]: ...
     def __aexit__(
         self, _exception_type: object = None, _exception: object = None, _traceback: object = None

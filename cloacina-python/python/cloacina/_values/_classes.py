@@ -29,10 +29,22 @@ _registered: dict[str, type] = {}
 def register_type(cls: type, *, name: str | None = None) -> type:
     """Lets stored values of `cls` be read back, whether or not its module is imported.
 
-    `name` stores the class under a name of its own (default: `module:qualname`), for a class
-    defined in `__main__` or inside a function, or one that moved; every process that reads
-    such values registers the class under the same name. Returns the class, so it can be used as
-    a decorator.
+    Reading never imports a module: without this, an Enum member, dataclass or Pydantic model
+    is read back only where its module is already imported. Usable as a decorator.
+
+    Args:
+        cls: An `enum.Enum`, a dataclass or a Pydantic model class.
+        name: A name of its own to store the class under (by default its `module:qualname`),
+            for a class defined in `__main__` or inside a function, or one that moved. Every
+            process that reads such values registers the class under the same name.
+
+    Returns:
+        `cls` itself.
+
+    Raises:
+        TypeError: `cls` is not an Enum, dataclass or Pydantic model class, or `name` is not a
+            non-empty `str`.
+        ValueError: `name` (or `module:qualname`) is registered for another class.
     """
     if not isinstance(cls, type):
         raise TypeError(f"register_type takes a class, not `{type(cls).__qualname__}`")

@@ -45,13 +45,27 @@ def register_codec(
     decode: Callable[[Any, int], Any],
     version: int = 1,
 ) -> None:
-    """Stores values of `cls` (and of its subclasses) as `encode(value)`, read back as
-    `decode(stored, version)`.
+    """Stores values of a class of your own through two conversions of yours.
 
-    `encode` returns any value a context can hold (it is converted in turn); `decode` gets that
-    value back and the `version` it was stored with, so a codec can read what an older version
-    of it wrote. `tag` names the format in the stored JSON; every process that reads such values
-    registers a codec with the same tag.
+    A value of `cls` (or of a subclass) is stored as `encode(value)`, tagged with `tag` and
+    `version`, and read back as `decode(stored, version)`. Every process that reads such values
+    registers a codec with the same tag first; reading one whose tag is not registered raises
+    `SerializationError`. Registering `cls` again replaces its codec.
+
+    Args:
+        cls: The class; its subclasses use the codec too, unless they have one of their own.
+        tag: The name of the format in the stored JSON: a non-empty `str`, one class's only.
+        encode: Takes a value of `cls` and returns any value a context can hold (converted in
+            turn, so it may hold datetimes or other classes with a codec).
+        decode: Takes what `encode` returned (read back) and the `version` it was stored with,
+            and returns the value, so a codec can read what an older version of it wrote.
+        version: The version of the format `encode` writes: an `int` of at least 1.
+
+    Raises:
+        TypeError: `cls` is not a class, `tag` is not a non-empty `str`, or `encode` or
+            `decode` is not callable.
+        ValueError: `version` is not an `int` of at least 1, or `tag` is registered for
+            another class.
     """
     if not isinstance(cls, type):
         raise TypeError(f"register_codec takes a class, not `{type(cls).__qualname__}`")
@@ -102,13 +116,18 @@ class Pickled(Generic[T]):
     Reading a pickle runs code named by the stored bytes, so anyone who can write the database
     could run code in the reader: an executor reads one only when created with
     `allow_pickle=True`, and raises `SerializationError` otherwise. Reading returns the value
-    itself, not a `Pickled`.
+    itself, not a `Pickled`. Writing one to a context raises `SerializationError` if `pickle`
+    cannot store the value.
+
+    Args:
+        value: The value to store, with `pickle` (protocol 5).
     """
 
     __slots__ = ("value",)
 
     def __init__(self, value: T) -> None:
         self.value = value
+        """The value to store."""
 
     def __repr__(self) -> str:
         return f"Pickled({self.value!r})"
