@@ -162,6 +162,9 @@ def test_a_returned_dict_is_merged_and_anything_else_fails(executor, unique_name
     result = executor.execute(unique_name)
     assert result.status == "Failed"
     assert "task `bad` returned `int`; return a dict of context values to set, or None" in result.error
+    # Not an exception the task raised: no class, the whole error is the message.
+    assert result.task("bad").error_type is None
+    assert result.task("bad").error_message.startswith("task `bad` returned `int`; return a dict")
 
 
 def test_a_slow_task_times_out(executor, unique_name):
@@ -173,6 +176,7 @@ def test_a_slow_task_times_out(executor, unique_name):
     result = executor.execute(workflow(name=unique_name, tasks=[slow]))
     assert result.status == "Failed"
     assert result.task("slow").error == "task timed out after 200ms"
+    assert (result.task("slow").error_type, result.task("slow").error_message) == (None, "task timed out after 200ms")
     assert time.monotonic() - started < 0.9
 
 

@@ -78,6 +78,15 @@ def test_trigger_rules_combine():
     assert TriggerRule.context_equals("mode", "full") == TriggerRule.context_equals("mode", "full")
 
 
+def test_a_rule_name_combines_on_either_side():
+    truthy = TriggerRule.context_truthy("ready")
+    assert ("all_done" | truthy) == (TriggerRule.all_done() | truthy)
+    assert ("none_failed" & truthy) == (TriggerRule.none_failed() & truthy)
+    assert (truthy | "always") == (truthy | TriggerRule.always())
+    with pytest.raises(ValidationError):
+        "no_such_rule" | truthy
+
+
 @pytest.mark.parametrize(
     ("arguments", "message"),
     [

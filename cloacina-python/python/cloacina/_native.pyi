@@ -811,10 +811,18 @@ class TaskResult:
         """The error of its latest failed attempt: `"{type}: {message}"`, then the traceback."""
     @property
     def error_type(self) -> str | None:
-        """The exception's class name, e.g. `"ValueError"`; `None` without an error."""
+        """The exception's class name, e.g. `"ValueError"`.
+
+        `None` without an error, and when the failure was not an exception the task raised: a
+        timeout (`task timed out after 2s`) or a return value that is not a `dict`;
+        `error_message` then holds the whole error.
+        """
     @property
     def error_message(self) -> str | None:
-        """The exception's message; `None` without an error."""
+        """The exception's message, or the whole error of a failure that was not an exception.
+
+        `None` without an error.
+        """
     @property
     def traceback(self) -> str | None:
         """The Python traceback of the failed attempt, or `None` if there is none."""

@@ -159,6 +159,27 @@ impl PyTaskResult {
         let error = self.inner.error.as_deref()?;
         Some(error.split(TRACEBACK_SEPARATOR).next().unwrap_or(error))
     }
+
+    /// The headline split into the exception's class and its message. A failure that was not an
+    /// exception (a timeout, a bad return value: `task timed out after 2s`) has no class, and
+    /// the whole headline is its message.
+    fn headline_parts(&self) -> Option<(Option<&str>, &str)> {
+        let headline = self.headline()?;
+        Some(match headline.split_once(": ") {
+            Some((class, message)) if is_class_name(class) => (Some(class), message),
+            _ if is_class_name(headline) => (Some(headline), ""),
+            _ => (None, headline),
+        })
+    }
+}
+
+/// Whether `text` reads as a (dotted) Python class name, as an exception's headline starts.
+fn is_class_name(text: &str) -> bool {
+    !text.is_empty()
+        && text.split('.').all(|part| {
+            part.chars().next().is_some_and(|first| first.is_alphabetic() || first == '_')
+                && part.chars().all(|character| character.is_alphanumeric() || character == '_')
+        })
 }
 
 #[pymethods]
@@ -211,18 +232,18 @@ impl PyTaskResult {
         self.inner.error.as_deref()
     }
 
-    /// The exception's class name, e.g. `"ValueError"` (`None` without an error).
+    /// The exception's class name, e.g. `"ValueError"`; `None` without an error, or when the
+    /// failure was not an exception (a timeout, a bad return value).
     #[getter]
     fn error_type(&self) -> Option<&str> {
-        let headline = self.headline()?;
-        Some(headline.split_once(": ").map_or(headline, |(class, _)| class))
+        self.headline_parts()?.0
     }
 
-    /// The exception's message (`None` without an error).
+    /// The exception's message, or the whole error of a failure that was not an exception
+    /// (`None` without an error).
     #[getter]
     fn error_message(&self) -> Option<&str> {
-        let headline = self.headline()?;
-        Some(headline.split_once(": ").map_or("", |(_, message)| message))
+        Some(self.headline_parts()?.1)
     }
 
     /// The Python traceback of the failed attempt, if it raised.

@@ -122,6 +122,16 @@ impl PyTriggerRule {
         Ok(wrap(TriggerRule::Any(vec![self.rule.clone(), Self::from_argument(other)?])))
     }
 
+    /// `"all_done" & rule`: the name on the left.
+    fn __rand__(&self, other: &Bound<'_, PyAny>) -> PyResult<Self> {
+        Ok(wrap(TriggerRule::All(vec![Self::from_argument(other)?, self.rule.clone()])))
+    }
+
+    /// `"all_done" | rule`: the name on the left.
+    fn __ror__(&self, other: &Bound<'_, PyAny>) -> PyResult<Self> {
+        Ok(wrap(TriggerRule::Any(vec![Self::from_argument(other)?, self.rule.clone()])))
+    }
+
     fn __invert__(&self) -> Self {
         wrap(TriggerRule::Not(Box::new(self.rule.clone())))
     }
