@@ -108,6 +108,22 @@ def test_retries_follow_the_policy(executor, unique_name):
     assert all(later - earlier >= 0.05 for earlier, later in zip(calls, calls[1:]))
 
 
+@pytest.mark.parametrize("delay", [0.0, 0.001, 0.003])
+def test_a_retry_due_within_moments_does_not_wait_for_the_poll(executor, unique_name, delay):
+    # A delay shorter than the way from scheduling the retry to the next claim once left the
+    # retry to the poll (5 s in these tests).
+    @task(retry=RetryPolicy(max_attempts=3, backoff="fixed", initial_delay=delay, jitter=False))
+    def flaky(context):
+        if flaky_calls.append(1) or len(flaky_calls) < 3:
+            raise ConnectionError("the service is busy")
+
+    flaky_calls: list[int] = []
+    started = time.monotonic()
+    result = executor.execute(workflow(name=unique_name, tasks=[flaky]))
+    assert (result.status, result.task("flaky").attempts) == ("Completed", 3)
+    assert time.monotonic() - started < 2.5  # half the poll interval of the tests
+
+
 def test_retry_on_limits_which_exceptions_are_retried(executor, unique_name):
     calls = []
 

@@ -296,6 +296,9 @@ pub(crate) fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 pub(crate) struct NextRetry {
     pub at: Option<i64>,
     pub scheduled: u64,
+    /// The due time of ready work the dispatcher looked for once more at once, because it came
+    /// due after a claim had looked (see `worker::next_deadline`).
+    pub rechecked: Option<i64>,
 }
 
 impl NextRetry {

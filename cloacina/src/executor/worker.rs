@@ -84,17 +84,23 @@ async fn next_deadline(engine: &Engine, failures: u32) -> Instant {
     let known = *lock(&engine.next_retry);
     let mut next_retry = known.at;
     if next_retry.is_some_and(|retry_at| retry_at <= now) {
-        // The retry we slept for is due and was just claimed: look up the next one.
+        // The retry we slept for is due, and most likely was just claimed: look up the next.
         let names = engine.registry.names();
-        next_retry = engine
-            .store
-            .read(move |connection| store::next_ready_at(connection, &names))
-            .await
-            .ok()
-            .flatten()
-            .filter(|&retry_at| retry_at > now);
+        next_retry = engine.store.read(move |connection| store::next_ready_at(connection, &names)).await.ok().flatten();
         let mut stored = lock(&engine.next_retry);
         if stored.scheduled == known.scheduled {
+            if let Some(due) = next_retry.filter(|&ready_at| ready_at <= now) {
+                // Ready work is due and unclaimed. A retry whose delay is shorter than the way
+                // from scheduling it to the claim came due after the claim had looked: look once
+                // more, at once. Found again, it waits for capacity (whose release wakes the
+                // dispatcher) or for the poll, rather than being looked for in a loop.
+                next_retry = if stored.rechecked == Some(due) {
+                    None
+                } else {
+                    stored.rechecked = Some(due);
+                    Some(now)
+                };
+            }
             stored.at = next_retry;
         } else {
             // A retry was scheduled while we read (perhaps after the read saw the database):
