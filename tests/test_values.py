@@ -557,3 +557,30 @@ def test_an_array_read_back_is_the_readers_to_change():
     array[0, 0] = 99
     assert array.flags.writeable and array.flags.owndata is False
     assert context["array"][0, 0] == 0
+
+
+@pytest.mark.parametrize(
+    ("cells", "arrow_type"),
+    [
+        ([{"a": 1}, {"b": 2}], "struct<a: int64, b: int64>"),
+        ([[1, 2], [3]], "list<item: int64>"),
+        ([(1, 2), (3, 4)], "list<item: int64>"),
+    ],
+)
+def test_a_frame_column_arrow_would_change_is_refused_and_nothing_is_stored(cells, arrow_type):
+    context = Context({"kept": 1})
+    with pytest.raises(SerializationError) as raised:
+        context["frame"] = pandas.DataFrame({"tags": cells, "n": range(len(cells))})
+    assert str(raised.value) == (
+        f"context key `frame`: the value is a pandas DataFrame whose column 'tags' holds Python objects that Arrow "
+        f"stores as `{arrow_type}`, which would read back changed (lists and tuples as NumPy arrays, dicts with "
+        "every key of the column); store them as typed columns, as JSON text (`frame['tags'].map(json.dumps)`), "
+        "or wrap the frame in cloacina.Pickled"
+    )
+    with pytest.raises(SerializationError, match="a pandas Series whose values are Python objects"):
+        context["series"] = pandas.Series(cells)
+    assert list(context) == ["kept"]
+    # Columns of objects Arrow stores flat read back as they were.
+    flat = pandas.DataFrame({"labels": ["a", None], "amounts": [decimal.Decimal("1.5"), None]})
+    context["flat"] = flat
+    assert context["flat"].equals(flat)

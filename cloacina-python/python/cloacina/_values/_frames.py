@@ -71,7 +71,34 @@ def _encode_pandas_frame(frame: Any, tag: str, header: _Header) -> tuple[_Header
     renamed = frame.copy(deep=False)
     renamed.columns = [str(position) for position in range(len(frame.columns))]
     renamed.index = renamed.index.set_names([None] * frame.index.nlevels)
-    return header, _arrow_stream(pyarrow.Table.from_pandas(renamed))
+    table = pyarrow.Table.from_pandas(renamed)
+    _refuse_nested_objects(frame, table, tag)
+    return header, _arrow_stream(table)
+
+
+def _refuse_nested_objects(frame: Any, table: Any, tag: str) -> None:
+    """Refuses a column of Python lists, tuples or dicts: Arrow stores it as a nested column,
+    which reads back changed (lists and tuples as NumPy arrays, dicts with every key any row of
+    the column has, integers among missing values as floats)."""
+    pyarrow = sys.modules["pyarrow"]
+    for position, (label, dtype) in enumerate(zip(frame.columns, frame.dtypes)):
+        if dtype.kind != "O":
+            continue
+        stored = table.schema.field(str(position)).type
+        if pyarrow.types.is_nested(stored):
+            if tag == "pandas.Series":
+                where, column, whole = "a pandas Series whose values are", "series", "the series"
+            else:
+                where, column, whole = (
+                    f"a pandas DataFrame whose column {label!r} holds",
+                    f"frame[{label!r}]",
+                    "the frame",
+                )
+            raise SerializationError(
+                f"is {where} Python objects that Arrow stores as `{stored}`, which would read back changed "
+                "(lists and tuples as NumPy arrays, dicts with every key of the column); store them as typed "
+                f"columns, as JSON text (`{column}.map(json.dumps)`), or wrap {whole} in cloacina.Pickled"
+            )
 
 
 def _decode_pandas_frame(header: _Header, payload: Any) -> Any:
