@@ -110,6 +110,8 @@ def test_bad_retry_policies_are_refused():
         RetryPolicy(retry_on=(3,))
     with pytest.raises(ValidationError, match="initial_delay is -1"):
         RetryPolicy(initial_delay=-1)
+    with pytest.raises(ValidationError, match=r"initial_delay is 120 s, longer than max_delay \(60 s\)"):
+        RetryPolicy(backoff="fixed", initial_delay=120)
 
 
 def test_task_needs_a_callable_and_an_id():

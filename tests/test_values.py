@@ -320,6 +320,13 @@ def unpickle_it(context):
 workflow(name="pickles", tasks=[pickle_it, unpickle_it])
 
 
+def test_a_value_that_cannot_be_read_here_is_not_removed():
+    context = Context({"opaque": Pickled(Opaque("kept"))})
+    with pytest.raises(SerializationError, match="allow_pickle"):
+        context.remove("opaque")
+    assert "opaque" in context
+
+
 def test_pickles_are_read_only_by_an_executor_that_allows_them(database_url):
     with UnifiedExecutor(database_url) as executor:
         refused = executor.execute("pickles")

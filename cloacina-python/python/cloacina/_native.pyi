@@ -231,8 +231,7 @@ class Context:
             The value it had, or `None` when it was absent.
 
         Raises:
-            SerializationError: The value cannot be read back here (the key is removed all the
-                same).
+            SerializationError: The value cannot be read back here; the key is kept.
             TypeError: The key is not a `str`.
         """
     def keys(self) -> list[str]:
@@ -318,8 +317,8 @@ class RetryPolicy:
 
     Raises:
         ValidationError: `max_attempts` is 0, `backoff` is unknown, a delay is out of range,
-            `multiplier` is less than 1 for exponential backoff, or `retry_on` holds something
-            that is not an exception class.
+            `initial_delay` is longer than `max_delay`, `multiplier` is less than 1 for
+            exponential backoff, or `retry_on` holds something that is not an exception class.
         TypeError: `retry_on` is neither a class nor an iterable.
     """
 

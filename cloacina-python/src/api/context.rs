@@ -158,11 +158,12 @@ impl PyContext {
     #[pyo3(signature = (key))]
     fn remove<'py>(&mut self, py: Python<'py>, key: &Bound<'py, PyString>) -> PyResult<Bound<'py, PyAny>> {
         // A key that is not valid Unicode cannot be present.
-        let removed = key.to_cow().ok().and_then(|key| self.inner.remove(&key));
-        match removed {
-            Some(value) => self.read(py, key, &value),
-            None => Ok(py.None().into_bound(py)),
-        }
+        let Ok(name) = key.to_cow() else { return Ok(py.None().into_bound(py)) };
+        let Some(value) = self.inner.get(&name) else { return Ok(py.None().into_bound(py)) };
+        // Read before removing: a value that cannot be read here stays, and the error says why.
+        let read = self.read(py, key, value)?;
+        self.inner.remove(&name);
+        Ok(read)
     }
 
     /// The keys, in insertion order.

@@ -60,10 +60,20 @@ impl PyRetryPolicy {
                 ));
             }
         };
+        let (initial, longest) = (seconds("initial_delay", initial_delay)?, seconds("max_delay", max_delay)?);
+        if initial > longest {
+            return Err(error(
+                ErrorKind::Validation,
+                format!(
+                    "initial_delay is {initial_delay} s, longer than max_delay ({max_delay} s), which caps every \
+                     delay; raise max_delay as well"
+                ),
+            ));
+        }
         let policy = RetryPolicy::attempts(max_attempts)
             .with_backoff(backoff)
-            .with_initial_delay(seconds("initial_delay", initial_delay)?)
-            .with_max_delay(seconds("max_delay", max_delay)?)
+            .with_initial_delay(initial)
+            .with_max_delay(longest)
             .with_jitter(jitter);
         Ok(Self { policy, retry_on: retry_on.map(exception_classes).transpose()? })
     }
