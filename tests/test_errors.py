@@ -48,6 +48,17 @@ def test_an_unreachable_database_names_host_and_port():
     assert "secret" not in str(raised.value)
 
 
+def test_a_sqlite_file_in_a_missing_folder_names_the_folder(tmp_path):
+    missing = tmp_path / "no" / "such"
+    with pytest.raises(cloacina.DatabaseError) as raised:
+        UnifiedExecutor(f"sqlite:///{missing / 'runs.db'}")
+    assert str(raised.value) == (
+        f"cannot connect to the SQLite file `{missing / 'runs.db'}`: Unable to open the database file: the folder "
+        f"`{missing}` does not exist; create it first (SQLite creates the database file, not its folder)"
+    )
+    assert not missing.exists()
+
+
 @pytest.mark.parametrize(
     "url",
     [

@@ -106,6 +106,20 @@ impl ConnectionTarget {
         self.kind == TargetKind::SqliteMemory
     }
 
+    /// The SQLite driver's message, with the likely cause when the file's folder is missing
+    /// (SQLite creates the file, never its folder).
+    fn sqlite_explanation(&self, message: String) -> String {
+        let folder = std::path::Path::new(&self.connect_to).parent().filter(|folder| !folder.as_os_str().is_empty());
+        match folder {
+            Some(folder) if self.kind == TargetKind::SqliteFile && !folder.exists() => format!(
+                "{message}: the folder `{}` does not exist; create it first (SQLite creates the database file, \
+                 not its folder)",
+                folder.display()
+            ),
+            _ => message,
+        }
+    }
+
     /// Opens a connection and applies the per-connection settings.
     pub fn establish(&self) -> Result<AnyConnection, StoreError> {
         // The driver's messages may quote what it was given: passwords are hidden from them.
@@ -126,8 +140,8 @@ impl ConnectionTarget {
                 Ok(AnyConnection::Postgres(connection))
             }
             TargetKind::SqliteMemory | TargetKind::SqliteFile => {
-                let mut connection =
-                    SqliteConnection::establish(&self.connect_to).map_err(|error| connect_error(error.to_string()))?;
+                let mut connection = SqliteConnection::establish(&self.connect_to)
+                    .map_err(|error| connect_error(self.sqlite_explanation(error.to_string())))?;
                 let busy = self.settings.sqlite_busy_timeout.as_millis();
                 // The workflows this process may claim, kept per connection (see `claims.rs`).
                 let mut pragmas = format!(
