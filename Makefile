@@ -3,7 +3,7 @@ SHELL := /bin/bash
 CARGO ?= cargo
 VENV ?= .venv
 PYTHON := $(VENV)/bin/python
-PYTHON_SOURCES := cloacina-python/python tests examples benchmarks
+PYTHON_SOURCES := cloacina-python/python tests examples benchmarks docs/scripts
 RUST_EXAMPLES := $(notdir $(basename $(wildcard cloacina/examples/*.rs)))
 
 # A PostgreSQL server for the tests (see scripts/postgres-url); empty means the PostgreSQL
@@ -14,7 +14,7 @@ export CLOACINA_TEST_POSTGRES_URL
 CLOACINA_REQUIRE_POSTGRES ?= $(if $(CLOACINA_TEST_POSTGRES_URL),1,)
 export CLOACINA_REQUIRE_POSTGRES
 
-.PHONY: build demo test test-rust test-python test-install release-wheel lint fmt bench bench-check bench-peers python-develop python-extensions check-postgres
+.PHONY: build demo test test-rust test-python test-install release-wheel lint fmt bench bench-check bench-peers python-develop python-extensions check-postgres docs docs-serve docs-check
 
 build: python-develop
 	$(CARGO) build --workspace
@@ -135,3 +135,31 @@ bench-check: release-wheel
 	test -x $(BENCH_CHECK_VENV)/bin/python || python3 -m venv $(BENCH_CHECK_VENV)
 	$(BENCH_CHECK_VENV)/bin/python -m pip install --quiet --force-reinstall --no-deps $(WHEEL_DIR)/cloacina-*.whl
 	$(BENCH_CHECK_VENV)/bin/python benchmarks/check.py --engine-bench target/release/engine-bench $(BENCH_CHECK_ARGS)
+
+# The documentation site (docs/README.md), built into target/docs: the Python API reference and
+# the examples' pages generated, Hugo (a warning fails the build), the Rust reference from
+# `cargo doc`, the Pagefind search index, and every link and anchor checked. Hugo, Pagefind and
+# griffe come pinned from PyPI (docs/requirements.txt) into an environment of their own.
+DOCS_VENV := target/docs-venv
+DOCS_OUT := target/docs
+VERSION := $(shell sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -n 1)
+RUST_DOC_CRATES := -p cloacina -p cloacina-macros -p cloacina-python
+docs: $(DOCS_VENV)/.requirements
+	VIRTUAL_ENV=$(abspath $(VENV)) RUSTDOCFLAGS="-D warnings" $(CARGO) doc --quiet --no-deps $(RUST_DOC_CRATES) $(RUST_FEATURES)
+	$(DOCS_VENV)/bin/python docs/scripts/build_site.py --output $(DOCS_OUT) --version $(VERSION) --rust-docs target/doc
+
+# The built site served at http://127.0.0.1:1313 (search included); run `make docs` again after
+# changing a page.
+docs-serve: docs
+	$(DOCS_VENV)/bin/python -m http.server --bind 127.0.0.1 --directory $(DOCS_OUT) 1313
+
+# The built site in headless Chromium (Debian's package) at desktop and phone widths; screenshots
+# in target/docs-screenshots.
+docs-check: docs
+	$(DOCS_VENV)/bin/python docs/scripts/check_site_in_browser.py $(DOCS_OUT) --screenshots target/docs-screenshots
+
+$(DOCS_VENV)/.requirements: docs/requirements.txt
+	test -x $(DOCS_VENV)/bin/python || python3 -m venv $(DOCS_VENV)
+	$(DOCS_VENV)/bin/python -m pip install --quiet --upgrade pip
+	$(DOCS_VENV)/bin/python -m pip install --quiet -r docs/requirements.txt
+	touch $@

@@ -149,6 +149,9 @@ class Symbols:
         qualified = dotted.startswith("cloacina.")
         head, _, member = dotted.removeprefix("cloacina.").partition(".")
         member = member.partition(".")[0]
+        if not qualified and not head[:1].isupper():
+            # `workflow.name` in prose is most likely a variable holding a Workflow, not the function.
+            return
         if head in self.members:
             if member and member not in self.members[head]:
                 self.problems.append(f"{where}: `{name}`: {head} has no member {member}")
@@ -563,6 +566,20 @@ class WarningCollector(logging.Handler):
         self.messages.append(record.getMessage())
 
 
+FENCED_BLOCK = re.compile(r"^([ \t]*)(```+|~~~+).*?^\1\2[ \t]*$", re.MULTILINE | re.DOTALL)
+
+
+def stale_names(package: griffe.Module, pages: list[pathlib.Path]) -> list[str]:
+    """Backticked API names in written pages (`UnifiedExecutor.execute`, `cloacina.task`) that
+    the package no longer has, as `page: problem` lines. Code blocks are not read: they run."""
+    symbols = Writer(package).symbols
+    for page in pages:
+        text = FENCED_BLOCK.sub("", page.read_text())
+        for match in CODE_SPAN.finditer(text):
+            symbols.check(match[1], str(page))
+    return symbols.problems
+
+
 def quote(text: str) -> str:
     """A YAML double-quoted string."""
     return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
@@ -572,13 +589,32 @@ def main(arguments: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--output", type=pathlib.Path, default=OUTPUT, help="where the pages go (emptied first)")
     parser.add_argument("--source", type=pathlib.Path, default=PACKAGE_SOURCE, help="the folder holding cloacina/")
+    parser.add_argument(
+        "--check-pages",
+        type=pathlib.Path,
+        nargs="*",
+        default=[],
+        help="written pages, or folders of them, whose backticked API names must exist",
+    )
     options = parser.parse_args(arguments)
+    package = load_package(options.source)
     try:
-        written = Writer(load_package(options.source)).write(options.output)
+        written = Writer(package).write(options.output)
     except MissingSymbolError as error:
         print(f"docstring_extractor: the docstrings have problems:\n{error}", file=sys.stderr)
         return 1
     print(f"docstring_extractor: wrote {len(written)} pages to {options.output}")
+    pages = [
+        page for path in options.check_pages for page in ([path] if path.is_file() else sorted(path.rglob("*.md")))
+    ]
+    problems = stale_names(package, pages)
+    for problem in problems:
+        print(f"docstring_extractor: {problem}", file=sys.stderr)
+    if problems:
+        print(f"docstring_extractor: the pages name {len(problems)} symbols that do not exist", file=sys.stderr)
+        return 1
+    if pages:
+        print(f"docstring_extractor: every API name in {len(pages)} written pages exists")
     return 0
 
 

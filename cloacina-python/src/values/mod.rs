@@ -1,5 +1,5 @@
 //! Context values between Python and their stored form (the format is described in
-//! `docs/values.md`): plain JSON stays JSON, every other value is a tagged JSON object.
+//! `docs/content/reference/value-format.md`): plain JSON stays JSON, every other value is a tagged JSON object.
 
 mod decode;
 mod encode;

@@ -3,11 +3,11 @@
 //! A Python extension module of the user's own (built with maturin, possibly by another
 //! compiler version and against another copy of this crate) exports Rust tasks to the `cloacina`
 //! Python package: the two share no Rust type, only the `#[repr(C)]` structures here, versioned
-//! by [`TASK_ABI_VERSION`]. The exporting side (the *guest*, [`export`] with the `python-export`
+//! by [`TASK_ABI_VERSION`]. The exporting side (the *guest*, `abi::export` with the `python-export`
 //! feature) puts a [`TaskTable`] in a Python capsule named [`TASK_TABLE_CAPSULE`]; the running
 //! side (the *host*, the `cloacina` package) checks the version, reads each task's
 //! [`TaskMetadata`], and runs a task by calling its entry's `execute` with the input context in
-//! the stored value format (JSON, see `docs/values.md`), getting back the task's delta or error.
+//! the stored value format (JSON, see `docs/content/reference/value-format.md`), getting back the task's delta or error.
 //!
 //! The first field of [`TaskTable`], `abi_version`, stays first in every version, so a host can
 //! always read it and refuse a table it does not know.

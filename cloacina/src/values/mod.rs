@@ -3,7 +3,7 @@
 //! Plain JSON values are stored as themselves. Every other value (a datetime, a UUID, a
 //! decimal, bytes, a tuple, a dataclass, a table, ...) is a JSON object whose [`MARKER`] key
 //! holds a tag naming the kind of value and whose `"value"` key holds its payload; the whole
-//! format is described in `docs/values.md`. [`ContextValue`] reads and writes the tags a Rust
+//! format is described in `docs/content/reference/value-format.md`. [`ContextValue`] reads and writes the tags a Rust
 //! task is likely to exchange with a Python one, through [`Context::get_as`] and
 //! [`Context::insert_as`]; with the `arrow` feature that includes Arrow record batches, which
 //! Python reads as `pyarrow.Table`s.

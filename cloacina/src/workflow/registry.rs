@@ -11,7 +11,7 @@ use super::Workflow;
 pub const KEPT_VERSIONS: usize = 16;
 
 /// Workflows by name. Registering a name again replaces the workflow new executions get; the
-/// versions it replaced are kept (the last [`KEPT_VERSIONS`]) so that executions created with
+/// versions it replaced are kept (the last 16, `KEPT_VERSIONS`) so that executions created with
 /// them finish with the definition they were created with.
 ///
 /// Executors share the process-wide [`WorkflowRegistry::global`] registry unless they are given

@@ -3,7 +3,7 @@
 The engine converts plain JSON values (and tuples, sets, bytes, big ints, non-finite floats and
 dicts with other keys than str) itself; for any other value it calls `encode`, and for a tagged
 object whose tag it does not know it calls `decode`. The format is described in
-`docs/values.md`.
+`docs/content/reference/value-format.md`.
 
 `encode(value)` returns `(header, payload)`: the header holds the tag under the marker key and
 any other fields, and the payload is a value the engine converts in turn (so a dataclass field
