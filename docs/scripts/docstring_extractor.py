@@ -264,6 +264,9 @@ class Writer:
 
         def replace(match: re.Match[str]) -> str:
             name = match[1]
+            if page := re.fullmatch(r"docs/content(/[\w./-]+\.md)", name):
+                # A page of this site named by its source path: a link to it (checked by Hugo).
+                return f"[{match[0]}]({page[1]})"
             self.symbols.check(name, where)
             target = self.symbols.link(name.split("(")[0]) if re.fullmatch(r"[\w.]+(\(\))?", name) else None
             if target is not None and not target.endswith("#"):
