@@ -35,7 +35,11 @@ def end_process() -> NoReturn:
         except Exception:  # A closed or broken stream has nothing left to flush.
             pass
     last = getattr(sys, "last_exc", None) or getattr(sys, "last_value", None)
-    if isinstance(last, KeyboardInterrupt) and hasattr(signal, "SIGINT"):
-        signal.signal(signal.SIGINT, signal.SIG_DFL)
-        os.kill(os.getpid(), signal.SIGINT)
+    if isinstance(last, KeyboardInterrupt):
+        if os.name == "posix":
+            # Killed by SIGINT, as Python itself ends after an uncaught Ctrl-C.
+            signal.signal(signal.SIGINT, signal.SIG_DFL)
+            os.kill(os.getpid(), signal.SIGINT)
+        # Windows: STATUS_CONTROL_C_EXIT, the status Python ends with there after Ctrl-C.
+        os._exit(0xC000013A)
     os._exit(_status())

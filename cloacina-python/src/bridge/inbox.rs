@@ -8,12 +8,12 @@
 //! the GIL between that thread and the loop's, and one wake-up of the loop for every batch of
 //! attempts that became ready together.
 //!
-//! A loop that cannot watch a socket (asyncio's proactor loop) gets no inbox, and the work takes
-//! the pool thread's way. Work still queued when the loop closes takes it too.
+//! The socket is a Unix socket pair where there are Unix sockets, else a pair of connected TCP
+//! sockets on the loopback interface (as Python's `socket.socketpair` makes on Windows). A loop
+//! that cannot watch a socket (asyncio's proactor loop, Windows' default) gets no inbox, and the
+//! work takes the pool thread's way. Work still queued when the loop closes takes it too.
 
 use std::io::{ErrorKind, Read, Write};
-use std::os::fd::AsRawFd;
-use std::os::unix::net::UnixStream;
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use pyo3::prelude::*;
@@ -37,9 +37,9 @@ pub type Job = Box<dyn for<'a, 'py> FnOnce(Python<'py>, Place<'a, 'py>) + Send>;
 pub struct Inbox {
     state: Mutex<State>,
     /// The end the loop watches and drains.
-    receiving: UnixStream,
+    receiving: socket::Stream,
     /// The end a byte is written to when the first job is queued.
-    waking: UnixStream,
+    waking: socket::Stream,
 }
 
 struct State {
@@ -49,7 +49,7 @@ struct State {
 
 impl Inbox {
     fn new() -> std::io::Result<Self> {
-        let (receiving, waking) = UnixStream::pair()?;
+        let (receiving, waking) = socket::pair()?;
         receiving.set_nonblocking(true)?;
         waking.set_nonblocking(true)?;
         Ok(Self { state: Mutex::new(State { jobs: Vec::new(), closed: false }), receiving, waking })
@@ -127,9 +127,9 @@ impl InboxReader {
         Ok(())
     }
 
-    /// The file descriptor the loop watches.
-    fn fileno(&self) -> i32 {
-        self.inbox.receiving.as_raw_fd()
+    /// The file descriptor (on Windows, the socket handle) the loop watches.
+    fn fileno(&self) -> u64 {
+        socket::number(&self.inbox.receiving)
     }
 }
 
@@ -165,4 +165,54 @@ pub fn watched_by(py: Python<'_>, event_loop: &Bound<'_, PyAny>, from_loop_threa
         tracing::debug!(%error, "an event loop cannot watch an inbox; coroutines are handed to it from other threads");
         None
     })
+}
+
+/// The pair of connected sockets an inbox wakes its loop through.
+#[cfg(unix)]
+mod socket {
+    use std::os::fd::AsRawFd;
+    use std::os::unix::net::UnixStream;
+
+    /// One end of the pair.
+    pub type Stream = UnixStream;
+
+    /// A new pair of connected sockets.
+    pub fn pair() -> std::io::Result<(Stream, Stream)> {
+        UnixStream::pair()
+    }
+
+    /// The number a selector watches for `stream`: its file descriptor.
+    pub fn number(stream: &Stream) -> u64 {
+        u64::try_from(stream.as_raw_fd()).unwrap_or_default()
+    }
+}
+
+/// The pair of connected sockets an inbox wakes its loop through.
+#[cfg(windows)]
+mod socket {
+    use std::net::{Ipv4Addr, TcpListener, TcpStream};
+
+    /// One end of the pair.
+    pub type Stream = TcpStream;
+
+    /// A new pair of connected sockets: a listener on a free loopback port accepts the one
+    /// connection made to it, and closes. A connection from anyone else is refused by checking
+    /// that the accepted peer is the connecting end.
+    pub fn pair() -> std::io::Result<(Stream, Stream)> {
+        let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, 0))?;
+        let connecting = TcpStream::connect(listener.local_addr()?)?;
+        loop {
+            let (accepted, peer) = listener.accept()?;
+            if peer == connecting.local_addr()? {
+                connecting.set_nodelay(true)?;
+                return Ok((accepted, connecting));
+            }
+        }
+    }
+
+    /// The number a selector watches for `stream`: its socket handle.
+    pub fn number(stream: &Stream) -> u64 {
+        use std::os::windows::io::AsRawSocket;
+        stream.as_raw_socket()
+    }
 }
