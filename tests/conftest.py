@@ -8,7 +8,9 @@ says so; with ``CLOACINA_REQUIRE_POSTGRES=1`` they fail instead.
 
 from __future__ import annotations
 
+import asyncio
 import os
+import sys
 import uuid
 from collections.abc import Iterator
 from urllib.parse import urlsplit, urlunsplit
@@ -96,3 +98,18 @@ def executor(database_url: str) -> Iterator[cloacina.UnifiedExecutor]:
 def unique_name(request: pytest.FixtureRequest) -> str:
     """A workflow name no other test uses (the registry is shared by the whole process)."""
     return f"{request.node.name}_{uuid.uuid4().hex[:8]}".replace("[", "_").replace("]", "").replace("-", "_")
+
+
+if sys.version_info < (3, 10):
+
+    @pytest.fixture(scope="session", autouse=True)
+    def _main_thread_event_loop() -> Iterator[None]:
+        """Python 3.9's `asyncio.get_event_loop()` makes a loop when the main thread has none, and
+        pytest-asyncio (1.2, the last for 3.9) calls it around each async test and never closes
+        what it made: a `ResourceWarning` when it is collected, in whichever test that happens. A
+        loop set here, and closed at the end, is the one it finds instead."""
+        loop = asyncio.new_event_loop()
+        asyncio.set_event_loop(loop)
+        yield
+        asyncio.set_event_loop(None)
+        loop.close()

@@ -503,9 +503,11 @@ def stored_blob_sizes(url: str, execution_id: str) -> list[int]:
     """The sizes of the binary data stored for an execution, read with the database's own client."""
     query = "SELECT length(data) FROM execution_blobs WHERE execution_id = ? ORDER BY 1"
     if url.startswith("sqlite"):
+        import contextlib
         import sqlite3
 
-        with sqlite3.connect(url.removeprefix("sqlite:///")) as connection:
+        # A sqlite3 connection's own `with` ends a transaction but leaves it open.
+        with contextlib.closing(sqlite3.connect(url.removeprefix("sqlite:///"))) as connection:
             return [size for (size,) in connection.execute(query, (execution_id,))]
     import psycopg
 
