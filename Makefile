@@ -3,7 +3,7 @@ SHELL := /bin/bash
 CARGO ?= cargo
 VENV ?= .venv
 PYTHON := $(VENV)/bin/python
-PYTHON_SOURCES := cloacina-python/python tests examples benchmarks docs/scripts
+PYTHON_SOURCES := cloacina-python/python tests examples benchmarks docs/scripts scripts fuzz/python
 RUST_EXAMPLES := $(notdir $(basename $(wildcard cloacina/examples/*.rs)))
 
 # A PostgreSQL server for the tests (see scripts/postgres-url); empty means the PostgreSQL
@@ -14,7 +14,9 @@ export CLOACINA_TEST_POSTGRES_URL
 CLOACINA_REQUIRE_POSTGRES ?= $(if $(CLOACINA_TEST_POSTGRES_URL),1,)
 export CLOACINA_REQUIRE_POSTGRES
 
-.PHONY: build demo test test-rust test-python test-install release-wheel lint fmt bench bench-check bench-peers python-develop python-extensions check-postgres docs docs-serve docs-check
+.PHONY: build demo test test-rust test-python test-install release-wheel lint fmt bench bench-check bench-peers \
+  python-develop python-extensions module-wheels check-postgres docs docs-serve docs-check wheel test-wheels \
+  release-check coverage leak-check fuzz audit
 
 build: python-develop
 	$(CARGO) build --workspace
@@ -23,16 +25,22 @@ build: python-develop
 python-develop: $(VENV)/.requirements
 	VIRTUAL_ENV=$(abspath $(VENV)) $(VENV)/bin/maturin develop --quiet
 
-# Extension modules of Rust tasks exported to Python (`cloacina::python_tasks!`), built into
-# .venv: the hybrid example's and the tests'; and the example's Rust program, which runs Python
-# tasks.
+# Extension modules of Rust tasks exported to Python (`cloacina::python_tasks!`): the hybrid
+# example's and the tests'. Debug builds, as abi3 wheels in target/module-wheels, which every
+# Python from 3.9 can install: into .venv here, into each version's environment by test-wheels.
 RUST_TASK_MODULES := examples/hybrid/rust_tasks tests/rust_tasks
-python-extensions: python-develop
+MODULE_WHEEL_DIR := target/module-wheels
+module-wheels: $(VENV)/.requirements
+	rm -rf $(MODULE_WHEEL_DIR)
 	for module in $(RUST_TASK_MODULES); do \
-	  VIRTUAL_ENV=$(abspath $(VENV)) $(VENV)/bin/maturin develop --quiet -m $$module/Cargo.toml || exit 1; done
+	  $(VENV)/bin/maturin build --quiet -m $$module/Cargo.toml --out $(MODULE_WHEEL_DIR) || exit 1; done
+
+# Those modules installed into .venv, and the example's Rust program, which runs Python tasks.
+python-extensions: python-develop module-wheels
+	$(PYTHON) -m pip install --quiet --force-reinstall --no-deps $(MODULE_WHEEL_DIR)/*.whl
 	$(CARGO) build --quiet -p hybrid-host
 
-$(VENV)/.requirements: requirements-dev.txt
+$(VENV)/.requirements: requirements-dev.txt requirements-test.txt
 	test -x $(PYTHON) || python3 -m venv $(VENV)
 	$(PYTHON) -m pip install --quiet --upgrade pip
 	$(PYTHON) -m pip install --quiet -r requirements-dev.txt
@@ -63,14 +71,26 @@ test-python: check-postgres python-extensions
 	$(PYTHON) -m mypy.stubtest cloacina cloacina_python --allowlist cloacina-python/stubtest-allowlist.txt
 	$(PYTHON) -m mypy cloacina-python/python examples
 
-# The package's release wheel for this machine, built in the shared target directory: what
-# test-install installs and what bench and bench-check measure, so one release build serves all
-# three. Like `pip install .`, it links the machine's libpq (a portable wheel that bundles what it
-# needs is another build).
+# The package's release wheel: one cp39-abi3 wheel for every CPython from 3.9, manylinux2014
+# (glibc 2.17 and later), built with zig (from PyPI) as C compiler and linker against that old
+# glibc, with SQLite, libpq and OpenSSL built in. It is what test-install, test-wheels, bench and
+# bench-check use, so one release build serves them all.
 WHEEL_DIR := target/wheels
 release-wheel: $(VENV)/.requirements
 	rm -f $(WHEEL_DIR)/cloacina-*.whl
-	$(VENV)/bin/maturin build --release --quiet --compatibility linux --auditwheel skip --out $(WHEEL_DIR)
+	PATH=$(abspath $(VENV))/bin:$$PATH $(VENV)/bin/maturin build --release --strip --quiet --zig --compatibility manylinux2014 --out $(WHEEL_DIR)
+
+# That wheel, checked: its tags, `auditwheel show` (no library outside the manylinux policy),
+# `abi3audit` (only the stable ABI), `twine check`, and its size (scripts/check_wheel.py).
+wheel: release-wheel
+	$(PYTHON) scripts/check_wheel.py $(WHEEL_DIR)/cloacina-*.whl
+
+# The wheel on every CPython from 3.9 to 3.13 the machine has (pyenv's): the whole test suite on
+# the oldest and newest, the plan's snippets and a smoke run (SQLite and PostgreSQL, the system's
+# libpq hidden) on each (scripts/test_wheels.py).
+test-wheels: wheel python-extensions
+	VIRTUAL_ENV=$(abspath $(VENV)) $(PYTHON) scripts/test_wheels.py --wheel $(wildcard $(WHEEL_DIR)/cloacina-*.whl) \
+	  $(addprefix --module-wheel ,$(wildcard $(MODULE_WHEEL_DIR)/*.whl)) --postgres "$(CLOACINA_TEST_POSTGRES_URL)"
 
 # The release wheel installed into a fresh virtual environment, as a user would, and imported
 # from outside the source tree.
@@ -86,6 +106,7 @@ lint: $(VENV)/.requirements
 	$(CARGO) clippy --workspace --all-targets $(RUST_FEATURES) -- -D warnings
 	$(VENV)/bin/ruff check $(PYTHON_SOURCES)
 	$(VENV)/bin/ruff format --check $(PYTHON_SOURCES)
+	$(VENV)/bin/actionlint
 
 fmt: $(VENV)/.requirements
 	$(CARGO) fmt --all
@@ -163,3 +184,50 @@ $(DOCS_VENV)/.requirements: docs/requirements.txt
 	$(DOCS_VENV)/bin/python -m pip install --quiet --upgrade pip
 	$(DOCS_VENV)/bin/python -m pip install --quiet -r docs/requirements.txt
 	touch $@
+
+# A release's consistency: one version in every crate, the wheel, `cloacina.__version__` and the
+# site; its CHANGELOG.md entry; twine check and abi3audit (scripts/release_check.py).
+release-check: wheel test-install docs
+	$(PYTHON) scripts/release_check.py --wheel $(wildcard $(WHEEL_DIR)/cloacina-*.whl) \
+	  --installed target/install-check/bin/python --site $(DOCS_OUT)
+
+# Leaks: 10,000 executions in one process per backend (SQLite in memory, PostgreSQL) with the
+# release wheel, resident memory and live Python objects by type compared before and after
+# (scripts/leak_check.py); then the engine's Rust tests under valgrind memcheck, which must find
+# no definite leak (scripts/memcheck.py).
+LEAK_VENV := target/leak-check-venv
+leak-check: release-wheel
+	test -x $(LEAK_VENV)/bin/python || python3 -m venv $(LEAK_VENV)
+	$(LEAK_VENV)/bin/python -m pip install --quiet "psycopg[binary]>=3.1"
+	$(LEAK_VENV)/bin/python -m pip install --quiet --force-reinstall --no-deps $(WHEEL_DIR)/cloacina-*.whl
+	$(LEAK_VENV)/bin/python scripts/leak_check.py --postgres "$(CLOACINA_TEST_POSTGRES_URL)"
+	$(PYTHON) scripts/memcheck.py
+
+# Line coverage of the whole test suite: the Rust tests and the Python suite, with the engine
+# and the extension built instrumented (cargo-llvm-cov, with Debian's LLVM of the compiler's
+# major version), and the Python package measured by coverage.py; both summaries printed
+# (scripts/coverage.sh).
+coverage: $(VENV)/.requirements
+	scripts/coverage.sh
+
+# Fuzzing, FUZZ_SECONDS per target: the database URL parser and the stored-value decoder with
+# cargo fuzz (libFuzzer, on the nightly toolchain), the Python value conversion with atheris.
+# Findings go to fuzz/artifacts/.
+FUZZ_SECONDS ?= 60
+FUZZ_TARGETS := database_url stored_values
+FUZZ_VENV := target/fuzz-venv
+fuzz: release-wheel
+	command -v cargo-fuzz >/dev/null || $(CARGO) install --quiet --locked cargo-fuzz
+	for target in $(FUZZ_TARGETS); do \
+	  (cd fuzz && $(CARGO) +nightly fuzz run $$target -- -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1) || exit 1; done
+	test -x $(FUZZ_VENV)/bin/python || python3 -m venv $(FUZZ_VENV)
+	$(FUZZ_VENV)/bin/python -m pip install --quiet "atheris>=2.3"
+	$(FUZZ_VENV)/bin/python -m pip install --quiet --force-reinstall --no-deps $(WHEEL_DIR)/cloacina-*.whl
+	$(FUZZ_VENV)/bin/python fuzz/python/values.py -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1
+
+# The dependencies' checks that run here: cargo deny (licenses, banned and duplicate crates; see
+# deny.toml) and pip-audit (known vulnerabilities of the Python packages the project installs).
+audit: $(VENV)/.requirements
+	command -v cargo-deny >/dev/null || $(CARGO) install --quiet --locked cargo-deny
+	$(CARGO) deny check licenses bans
+	$(VENV)/bin/pip-audit --requirement requirements-dev.txt --requirement docs/requirements.txt

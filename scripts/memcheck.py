@@ -1,0 +1,112 @@
+"""The engine's Rust tests under valgrind memcheck (`make leak-check`).
+
+    python scripts/memcheck.py [--test NAME FILTER] ...
+
+Builds the `cloacina` crate's unit tests and the integration tests named by `--test` (a test
+target and a name filter), runs each binary under `valgrind --leak-check=full`, and prints what
+valgrind found: bytes definitely, indirectly and possibly lost, and memory errors. Fails on any
+definite leak or memory error.
+
+By default the integration tests are the in-memory SQLite variants of `it` but for two modules
+whose tests measure wall time (`capacity`: nothing waits for the poll; `failures`: timeouts and
+retry delays), which valgrind's slowdown of 20 to 50 times makes fail or take many minutes.
+
+Memory still reachable at exit (statics: the runtime's thread pool, OpenSSL's and SQLite's
+global state) is not a leak and is not counted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+LOGS = ROOT / "target" / "memcheck"
+LOST = re.compile(r"(definitely|indirectly|possibly) lost: ([\d,]+) bytes in ([\d,]+) blocks")
+ERRORS = re.compile(r"ERROR SUMMARY: ([\d,]+) errors")
+
+
+def test_binaries(targets: list[str]) -> dict[str, Path]:
+    """Builds the unit tests and `targets`; their executables by target name."""
+    command = ["cargo", "test", "-p", "cloacina", "--lib", "--no-run", "--message-format=json"]
+    for target in targets:
+        command += ["--test", target]
+    built = subprocess.run(command, cwd=ROOT, capture_output=True, text=True)
+    if built.returncode != 0:
+        sys.exit(f"memcheck: building the tests failed:\n{built.stderr}")
+    found = {}
+    for line in built.stdout.splitlines():
+        message = json.loads(line)
+        if message.get("reason") == "compiler-artifact" and message.get("executable") and message["profile"]["test"]:
+            kind = message["target"]["kind"][0]
+            found["lib" if kind == "lib" else message["target"]["name"]] = Path(message["executable"])
+    return found
+
+
+def memcheck(name: str, executable: Path, test_filter: list[str]) -> tuple[dict[str, int], int, float]:
+    """Runs one test binary under memcheck: bytes lost by kind, memory errors, seconds taken."""
+    LOGS.mkdir(parents=True, exist_ok=True)
+    log = LOGS / f"{name}.log"
+    command = [
+        "valgrind",
+        "--tool=memcheck",
+        "--leak-check=full",
+        "--show-leak-kinds=definite,indirect,possible",
+        "--errors-for-leak-kinds=definite",
+        "--num-callers=30",
+        f"--log-file={log}",
+        str(executable),
+        "--test-threads=2",
+        *test_filter,
+    ]
+    print("+", " ".join(command), flush=True)
+    started = time.monotonic()
+    finished = subprocess.run(command, cwd=ROOT / "cloacina", capture_output=True, text=True)
+    seconds = time.monotonic() - started
+    if finished.returncode != 0:
+        print(finished.stdout[-4000:], finished.stderr[-4000:], sep="\n")
+        sys.exit(f"memcheck: the tests of {name} failed under valgrind (exit status {finished.returncode}); see {log}")
+    report = log.read_text()
+    lost = {kind: 0 for kind in ("definitely", "indirectly", "possibly")}
+    for kind, size, _ in LOST.findall(report):
+        lost[kind] += int(size.replace(",", ""))
+    errors = sum(int(count.replace(",", "")) for count in ERRORS.findall(report))
+    passed = re.search(r"test result: ok\. (\d+) passed", finished.stdout)
+    print(
+        f"memcheck: {name}: {passed.group(1) if passed else '?'} tests in {seconds:.0f} s; "
+        f"definitely lost {lost['definitely']} bytes, indirectly {lost['indirectly']}, possibly {lost['possibly']}; "
+        f"{errors} errors (log: {log.relative_to(ROOT)})",
+        flush=True,
+    )
+    return lost, errors, seconds
+
+
+def main(arguments: list[str]) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument(
+        "--test",
+        nargs=2,
+        action="append",
+        metavar=("NAME", "FILTER"),
+        help="an integration test target and a filter of its test names (default: it, as described above)",
+    )
+    options = parser.parse_args(arguments)
+    targets = [(name, [test_filter]) for name, test_filter in options.test or []] or [
+        ("it", ["sqlite_memory", "--skip", "capacity::", "--skip", "failures::"])
+    ]
+    binaries = test_binaries([name for name, _ in targets])
+    failed = False
+    for name, test_filter in [("lib", []), *targets]:
+        lost, errors, _ = memcheck(name, binaries[name], test_filter)
+        failed |= lost["definitely"] > 0 or errors > 0
+    print(f"memcheck: {'FAILED: definite leaks or memory errors' if failed else 'no definite leaks, no memory errors'}")
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

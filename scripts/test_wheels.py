@@ -1,0 +1,205 @@
+"""The package's wheel on every CPython from 3.9 to 3.13 this machine has (`make test-wheels`).
+
+    python scripts/test_wheels.py --wheel WHEEL [--module-wheel WHEEL ...] [--postgres URL]
+
+For each Python found (pyenv's versions, else `python3.X` on the PATH), a fresh virtual
+environment in `target/wheel-tests/` gets the one wheel, and then:
+
+- on the oldest and the newest Python: the whole test suite (`requirements-test.txt` and the
+  extension modules of Rust tasks the tests import, `--module-wheel`, installed beside it);
+- on every Python: the plan's validation snippets (`tests/test_plan_snippets.py`), and
+  `scripts/wheel_smoke.py` against a SQLite file and, with `--postgres`, a fresh PostgreSQL
+  database; as root on Linux with `unshare`, with the system's `libpq` and OpenSSL hidden
+  (an empty file mounted over each) and `LD_LIBRARY_PATH` cleared, so a wheel that still needed
+  them fails.
+
+Prints a line per step and a table at the end; exits 1 if anything failed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import glob
+import os
+import shutil
+import subprocess
+import sys
+import time
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
+
+ROOT = Path(__file__).resolve().parent.parent
+MINORS = range(9, 14)
+ENVIRONMENTS = ROOT / "target" / "wheel-tests"
+# What the snippets need: pytest and its plugins the configuration names, and psycopg for the
+# PostgreSQL fixture of the Phase-3 snippet.
+SNIPPET_REQUIREMENTS = ["pytest>=8", "pytest-asyncio>=0.23", "pytest-timeout>=2.3", "psycopg[binary]>=3.1"]
+# The libraries the wheel must not need from the system (the PostgreSQL client and OpenSSL),
+# where Debian-like and other Linux systems keep them.
+HIDDEN_LIBRARIES = [
+    f"{folder}/{library}.so*"
+    for folder in ("/usr/lib/*", "/usr/lib", "/usr/lib64", "/usr/local/lib")
+    for library in ("libpq", "libssl", "libcrypto")
+]
+
+
+@dataclass
+class Outcome:
+    """What happened on one Python."""
+
+    version: str
+    steps: list[tuple[str, bool, float]] = field(default_factory=list)
+
+    @property
+    def passed(self) -> bool:
+        return all(ok for _, ok, _ in self.steps)
+
+
+def interpreters() -> list[tuple[str, Path]]:
+    """(version, executable) of each CPython 3.9-3.13 found, oldest first."""
+    found = []
+    pyenv_root = os.environ.get("PYENV_ROOT", str(Path.home() / ".pyenv"))
+    for minor in MINORS:
+        candidates = sorted(glob.glob(f"{pyenv_root}/versions/3.{minor}.*/bin/python3.{minor}"))
+        executable = candidates[-1] if candidates else shutil.which(f"python3.{minor}")
+        if executable:
+            version = subprocess.run(
+                [executable, "-c", "import platform; print(platform.python_version())"],
+                capture_output=True,
+                text=True,
+                check=True,
+            ).stdout.strip()
+            found.append((version, Path(executable)))
+    return found
+
+
+def run(command: list[str], *, cwd: Path = ROOT, env: dict[str, str] | None = None) -> bool:
+    print("+", " ".join(str(part) for part in command), flush=True)
+    return subprocess.run(command, cwd=cwd, env=env).returncode == 0
+
+
+def hiding_prefix() -> tuple[list[str], list[str]]:
+    """A command prefix that runs its command with the system's libpq and OpenSSL hidden (an
+    empty file mounted over each, in a mount namespace of its own), and the files it hides; no
+    prefix where that cannot be done (not root, or no `unshare`)."""
+    files = sorted({path for pattern in HIDDEN_LIBRARIES for path in glob.glob(pattern) if not os.path.islink(path)})
+    if not files or os.name != "posix" or os.geteuid() != 0 or not shutil.which("unshare"):
+        return [], []
+    mounts = " && ".join(f"mount --bind /dev/null {path}" for path in files)
+    return ["unshare", "--mount", "--", "sh", "-c", f'{mounts} && exec "$@"', "hide-libraries"], files
+
+
+class PostgresDatabase:
+    """A fresh database on the server at `server`, dropped on exit (psycopg from this process's
+    environment makes it)."""
+
+    def __init__(self, server: str) -> None:
+        self.server = server
+        self.name = f"cloacina_wheel_{uuid.uuid4().hex[:12]}"
+
+    def __enter__(self) -> str:
+        import psycopg
+
+        with psycopg.connect(self.server, autocommit=True) as admin:
+            admin.execute(f"CREATE DATABASE {self.name}")
+        parts = urlsplit(self.server)
+        return urlunsplit((parts.scheme, parts.netloc, "/" + self.name, parts.query, parts.fragment))
+
+    def __exit__(self, *_: object) -> None:
+        import psycopg
+
+        with psycopg.connect(self.server, autocommit=True) as admin:
+            admin.execute(f"DROP DATABASE IF EXISTS {self.name} WITH (FORCE)")
+
+
+def test_one(
+    version: str, executable: Path, wheel: Path, module_wheels: list[Path], postgres: str, full: bool
+) -> Outcome:
+    outcome = Outcome(version)
+    environment_dir = ENVIRONMENTS / f"py{version}"
+    python = environment_dir / "bin" / "python"
+
+    def step(name: str, action) -> bool:
+        started = time.monotonic()
+        ok = bool(action())
+        outcome.steps.append((name, ok, time.monotonic() - started))
+        print(f"test_wheels: Python {version}: {name}: {'passed' if ok else 'FAILED'}", flush=True)
+        return ok
+
+    shutil.rmtree(environment_dir, ignore_errors=True)
+    requirements = ["-r", str(ROOT / "requirements-test.txt")] if full else SNIPPET_REQUIREMENTS
+    installed = step(
+        "install",
+        lambda: (
+            run([str(executable), "-m", "venv", str(environment_dir)])
+            and run([str(python), "-m", "pip", "install", "--quiet", "--upgrade", "pip"])
+            and run(
+                [str(python), "-m", "pip", "install", "--quiet", str(wheel), *map(str, module_wheels), *requirements]
+            )
+        ),
+    )
+    if not installed:
+        return outcome
+
+    # The tests' environment: this Python's packages. VIRTUAL_ENV keeps naming the development
+    # environment, for the one test that runs the Rust program embedding Python (built against
+    # that environment's interpreter by `make python-extensions`).
+    test_env = dict(os.environ, PYTHONDONTWRITEBYTECODE="1")
+    pytest = [str(python), "-m", "pytest", "-p", "no:cacheprovider", "-q", "-ra"]
+    if full:
+        step("test suite", lambda: run([*pytest, "tests"], env=test_env))
+    else:
+        step("plan snippets", lambda: run([*pytest, "tests/test_plan_snippets.py"], env=test_env))
+
+    prefix, hidden = hiding_prefix()
+    smoke_env = {key: value for key, value in os.environ.items() if key not in ("LD_LIBRARY_PATH", "VIRTUAL_ENV")}
+    smoke = [*prefix, str(python), str(ROOT / "scripts" / "wheel_smoke.py")]
+    note = f" ({len(hidden)} system libpq and OpenSSL files hidden)" if hidden else " (system libraries not hidden)"
+    work = Path("/tmp") if os.name == "posix" else Path.home()
+    step(f"smoke, SQLite{note}", lambda: run(smoke, cwd=work, env=smoke_env))
+    if postgres:
+
+        def postgres_smoke() -> bool:
+            with PostgresDatabase(postgres) as url:
+                return run([*smoke, url], cwd=work, env=smoke_env)
+
+        step(f"smoke, PostgreSQL{note}", postgres_smoke)
+    return outcome
+
+
+def main(arguments: list[str]) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--wheel", type=Path, required=True, help="the cloacina wheel")
+    parser.add_argument(
+        "--module-wheel", type=Path, action="append", default=[], help="a wheel of Rust tasks the tests import"
+    )
+    parser.add_argument("--postgres", default="", help="a PostgreSQL server URL for the smoke test")
+    options = parser.parse_args(arguments)
+    if os.environ.get("CLOACINA_REQUIRE_POSTGRES") == "1" and not options.postgres:
+        print("test_wheels: CLOACINA_REQUIRE_POSTGRES=1 but no --postgres server given", file=sys.stderr)
+        return 1
+
+    found = interpreters()
+    print("test_wheels: found " + ", ".join(f"Python {version} ({path})" for version, path in found), flush=True)
+    if not found:
+        print("test_wheels: no CPython 3.9-3.13 found (install them with pyenv)", file=sys.stderr)
+        return 1
+    full = {found[0][0], found[-1][0]}
+    outcomes = [
+        test_one(version, path, options.wheel, options.module_wheel, options.postgres, version in full)
+        for version, path in found
+    ]
+
+    print(f"\ntest_wheels: {options.wheel.name}")
+    for outcome in outcomes:
+        steps = "; ".join(
+            f"{name} {'passed' if ok else 'FAILED'} ({seconds:.0f} s)" for name, ok, seconds in outcome.steps
+        )
+        print(f"  Python {outcome.version:<8} {'ok' if outcome.passed else 'FAILED':<7} {steps}")
+    return 0 if all(outcome.passed for outcome in outcomes) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
