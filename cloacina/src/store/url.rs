@@ -153,6 +153,17 @@ fn parse_postgres(scheme: &str, text: &str) -> Result<DatabaseUrl, String> {
     if !text[scheme.len() + 1..].starts_with("//") {
         return Err(format!("a PostgreSQL URL starts with `{scheme}://`"));
     }
+    // An `@` after the first `?` or `#` of a URL whose authority has none: a user name or
+    // password with an unencoded `?` or `#`, which would put the password in the query.
+    let after_slashes = &text[scheme.len() + 3..];
+    let authority_end = after_slashes.find(['/', '?', '#']).unwrap_or(after_slashes.len());
+    let (authority, remainder) = after_slashes.split_at(authority_end);
+    if !authority.contains('@') && remainder.find(['?', '#']).is_some_and(|start| remainder[start..].contains('@')) {
+        return Err(format!(
+            "an `@` follows the query or fragment, as when the user name or password holds an unencoded `?` or \
+             `#`; {ENCODE_SPECIAL_CHARACTERS}"
+        ));
+    }
     let mut parsed = url::Url::parse(text)
         .map_err(|error| format!("it is not a valid URL ({error}); {ENCODE_SPECIAL_CHARACTERS}"))?;
     if parsed.cannot_be_a_base() || parsed.fragment().is_some() {
@@ -182,6 +193,14 @@ fn parse_postgres(scheme: &str, text: &str) -> Result<DatabaseUrl, String> {
     for (key, value) in parsed.query_pairs() {
         if value.contains('\0') || key.contains('\0') {
             return Err("a query parameter contains a NUL byte (`%00`), which PostgreSQL cannot take".to_owned());
+        }
+        if key.is_empty() || !key.chars().all(|c| c.is_ascii_lowercase() || c == '_') {
+            // libpq's parameter names are lowercase words joined by `_`. Anything else is most
+            // likely the rest of a user name or password after an unencoded `?`: not shown.
+            return Err(format!(
+                "a query parameter's name is not a connection parameter (those are lowercase words joined \
+                 by `_`, like `sslmode`); {ENCODE_SPECIAL_CHARACTERS}"
+            ));
         }
         if key == "schema" {
             schema = Some(value.into_owned());
@@ -326,6 +345,24 @@ mod tests {
             let message = DatabaseUrl::parse(&format!("postgresql://u@h/app?schema={bad}")).unwrap_err().to_string();
             assert!(message.contains("is not a valid schema name"), "{message}");
         }
+    }
+
+    #[test]
+    fn an_unencoded_question_mark_before_the_password_does_not_show_it() {
+        // The `?` in the user name starts the query: `p:secret@db/x` would be a parameter name,
+        // which libpq's own error would repeat.
+        for text in [
+            "postgresql://ap?p:secret@db/x",
+            "postgresql://a?c=x:secret@db/x",
+            "postgresql://a#b:secret@db/x",
+            "postgresql://app@db/x?Secret=1",
+            "postgresql://app@db/x?=1",
+        ] {
+            let message = DatabaseUrl::parse(text).unwrap_err().to_string();
+            assert!(message.contains("percent-encode special characters"), "{message}");
+            assert!(!message.to_lowercase().contains("secret"), "{message}");
+        }
+        assert!(DatabaseUrl::parse("postgresql://app@db/x?target_session_attrs=any&sslmode=require").is_ok());
     }
 
     #[test]
