@@ -86,8 +86,13 @@ def test_sigint_during_execute_cancels_the_execution(url):
 
 STUBBORN = PREAMBLE + textwrap.dedent(
     """
+    import threading
+
+    started = threading.Event()
+
     @task
     def stubborn(context):
+        started.set()
         print("task started", flush=True)
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:  # never looks at context.cancelled
@@ -101,8 +106,9 @@ ENDS_WHILE_RUNNING = STUBBORN + textwrap.dedent(
     """
     executor = UnifiedExecutor(sys.argv[1], shutdown_timeout=0.5)
     handle = executor.start("stubborn")
-    while executor.get_execution(handle.execution_id).task("stubborn").status != "Running":
-        time.sleep(0.01)
+    # The function itself has started (its stored status turns Running when it is claimed, a
+    # moment before it is called).
+    started.wait(30)
     print("leaving", flush=True)
     """
 )

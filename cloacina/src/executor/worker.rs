@@ -251,8 +251,6 @@ async fn resolve(engine: &Arc<Engine>, execution_id: Uuid, claimed: &ClaimedTask
         .await
 }
 
-/// The task's input; waits out a database that is briefly out of reach (such a failure is not
-/// the task's).
 /// Makes `input` the input of attempt `number` of `node`: registers the attempt as running
 /// (returning the token that cancels it), and gives the context its attempt, with its stop
 /// signal and task slot, and a way to load the execution's binary data.
@@ -273,6 +271,8 @@ pub(super) fn begin_attempt(
     cancelled
 }
 
+/// The task's input; waits out a database that is briefly out of reach (such a failure is not
+/// the task's).
 async fn load_input(
     engine: &Engine,
     execution_id: Uuid,
