@@ -33,26 +33,10 @@ from urllib.parse import urlsplit, urlunsplit
 # install, not the wheel (environments made under target/ are outside it).
 SOURCE_TREE = Path(__file__).resolve().parent.parent / "cloacina-python"
 
-# The plan's Phase-5 validation program, verbatim (the plan runs it with `python -c`; the test
-# suite keeps the same text in tests/test_plan_snippets.py).
-PHASE_5_PROGRAM = """
-from cloacina import task, workflow, UnifiedExecutor
-import asyncio
+# The plan's Phase-5 validation program, verbatim, as the test suite keeps it.
+sys.path.insert(0, str(SOURCE_TREE.parent / "tests"))
+from test_plan_snippets import PHASE_5_PROGRAM  # noqa: E402 (the tests folder is not a package)
 
-@task(id='test', dependencies=[])
-async def test_task(context):
-    context.insert('success', True)
-
-pipeline = workflow(name='validation', tasks=[test_task])
-
-async def main():
-    executor = UnifiedExecutor('sqlite:///:memory:')
-    result = await executor.execute('validation', {})
-    assert result.status == 'Completed'
-    print('✅ Cloacina Python bindings working!')
-
-asyncio.run(main())
-"""
 PHASE_5_OUTPUT = "✅ Cloacina Python bindings working!\n"
 
 
