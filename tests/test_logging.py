@@ -48,6 +48,14 @@ def test_engine_warnings_reach_the_cloacina_logger(tmp_path, caplog):
     assert record.getMessage().startswith("unfinished executions of a workflow this executor has not registered")
     assert "count=1" in record.getMessage()
     assert record.engine_target.startswith("cloacina")
+    # Every engine record names the execution, workflow, task and attempt it is about: here a
+    # workflow only.
+    assert (record.execution_id, record.workflow, record.task_id, record.attempt) == (
+        None,
+        "registered_elsewhere",
+        None,
+        None,
+    )
 
 
 def test_an_unknown_workflow_logs_nothing(caplog):

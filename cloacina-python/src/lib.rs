@@ -37,6 +37,8 @@ mod _native {
     #[pymodule_export]
     use crate::api::handle::PyExecutionHandle;
     #[pymodule_export]
+    use crate::api::logs::PyLogEntry;
+    #[pymodule_export]
     use crate::api::result::{PyExecutionResult, PyExecutionSummary, PyTaskResult};
     #[pymodule_export]
     use crate::api::retry::PyRetryPolicy;
@@ -46,6 +48,8 @@ mod _native {
     use crate::api::trigger::PyTriggerRule;
     #[pymodule_export]
     use crate::api::workflow::{PyWorkflow, workflow};
+    #[pymodule_export]
+    use crate::running::task_logs::TaskLogCapture;
     #[pymodule_export]
     use crate::rust_task::{PyRustTask, adopt_rust_tasks};
 

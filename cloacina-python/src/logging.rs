@@ -12,12 +12,14 @@ use std::sync::OnceLock;
 use std::sync::atomic::{AtomicU8, AtomicU64, Ordering};
 use std::sync::mpsc::{self, Receiver, SyncSender, TrySendError};
 
+use cloacina::TaskLogLayer;
 use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
 use tracing::field::{Field, Visit};
+use tracing::subscriber::Interest;
 use tracing::{Event, Level, Metadata, Subscriber};
 use tracing_subscriber::Layer;
-use tracing_subscriber::layer::{Context as LayerContext, SubscriberExt};
+use tracing_subscriber::layer::{Context as LayerContext, Filter, SubscriberExt};
 
 use crate::running::calls;
 use crate::running::python_threads;
@@ -60,7 +62,13 @@ struct Record {
     level: Level,
     target: String,
     message: String,
+    /// The fields that name what the record is about (see [`ATTRIBUTES`]), as record attributes.
+    attributes: Vec<(&'static str, String)>,
 }
+
+/// Event fields that become attributes of the `logging` record too, so that a formatter or a
+/// log shipper gets them as fields: what execution, workflow, task and attempt it is about.
+const ATTRIBUTES: [&str; 4] = ["execution_id", "workflow", "task_id", "attempt"];
 
 /// `tracing`'s levels as numbers, most severe first.
 fn rank(level: &Level) -> u8 {
@@ -96,9 +104,12 @@ fn rank_for_python_level(level: i64) -> u8 {
     }
 }
 
-/// Installs the subscriber (unless the process already has one).
+/// Installs the subscriber (unless the process already has one): the engine's records to
+/// `logging`, at the `cloacina` logger's level, and the events of Rust tasks run in this
+/// process to their attempts' logs (`cloacina::TaskLogLayer`), each layer with its own filter.
 pub fn install() {
-    let subscriber = tracing_subscriber::registry().with(ToPython);
+    let subscriber =
+        tracing_subscriber::registry().with(ToPython.with_filter(AtLoggerLevel)).with(TaskLogLayer::filtered());
     // Another global subscriber (an embedding Rust program's) keeps its place.
     let _ = tracing::subscriber::set_global_default(subscriber);
 }
@@ -118,19 +129,41 @@ pub fn follow_logger_level(py: Python<'_>) {
     }
 }
 
+/// The filter of [`ToPython`]: events at the `cloacina` logger's level.
+struct AtLoggerLevel;
+
+impl AtLoggerLevel {
+    fn passes(metadata: &Metadata<'_>) -> bool {
+        rank(metadata.level()) <= LEVEL.load(Ordering::Relaxed)
+    }
+}
+
+impl<S> Filter<S> for AtLoggerLevel {
+    fn enabled(&self, metadata: &Metadata<'_>, _context: &LayerContext<'_, S>) -> bool {
+        Self::passes(metadata)
+    }
+
+    fn callsite_enabled(&self, metadata: &'static Metadata<'static>) -> Interest {
+        // Worked out again when the level changes (`rebuild_interest_cache`).
+        if Self::passes(metadata) { Interest::always() } else { Interest::never() }
+    }
+}
+
 /// The layer that sends events to the delivery thread.
 struct ToPython;
 
 impl<S: Subscriber> Layer<S> for ToPython {
-    fn enabled(&self, metadata: &Metadata<'_>, _context: LayerContext<'_, S>) -> bool {
-        rank(metadata.level()) <= LEVEL.load(Ordering::Relaxed)
-    }
-
     fn on_event(&self, event: &Event<'_>, _context: LayerContext<'_, S>) {
         let mut text = Text::default();
         event.record(&mut text);
         let metadata = event.metadata();
-        let record = Record { level: *metadata.level(), target: metadata.target().to_owned(), message: text.finish() };
+        let attributes = std::mem::take(&mut text.attributes);
+        let record = Record {
+            level: *metadata.level(),
+            target: metadata.target().to_owned(),
+            message: text.finish(),
+            attributes,
+        };
         records().offer(record);
     }
 }
@@ -178,10 +211,12 @@ fn left_out(count: u64) -> Record {
             "{count} engine log records were left out: they came faster than Python's logging handled them \
              (at most {WAITING_RECORDS} wait)"
         ),
+        attributes: Vec::new(),
     }
 }
 
-/// `logging.getLogger("cloacina").log(level, "%s", message, extra={"engine_target": target})`.
+/// `logging.getLogger("cloacina").log(level, "%s", message, extra={"engine_target": target, ...})`,
+/// with the record's attributes in `extra` too.
 fn log(py: Python<'_>, record: &Record) -> PyResult<()> {
     static LOGGER_OBJECT: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
     let logger = LOGGER_OBJECT
@@ -189,17 +224,33 @@ fn log(py: Python<'_>, record: &Record) -> PyResult<()> {
         .bind(py);
     let extra = pyo3::types::PyDict::new(py);
     extra.set_item("engine_target", &record.target)?;
+    // Each attribute on every record (`None` where the event is about no such thing), so that
+    // a formatter may name them all.
+    for name in ATTRIBUTES {
+        let value = record.attributes.iter().find(|(attribute, _)| *attribute == name).map(|(_, value)| value);
+        extra.set_item(name, value)?;
+    }
     let keywords = pyo3::types::PyDict::new(py);
     keywords.set_item("extra", extra)?;
     logger.call_method("log", (python_level(&record.level), "%s", &record.message), Some(&keywords))?;
     Ok(())
 }
 
-/// An event's message followed by its other fields, `key=value` each.
+/// An event's message followed by its other fields, `key=value` each; the fields named in
+/// [`ATTRIBUTES`] are also kept apart.
 #[derive(Default)]
 struct Text {
     message: String,
     fields: String,
+    attributes: Vec<(&'static str, String)>,
+}
+
+impl Text {
+    fn keep_attribute(&mut self, field: &Field, value: impl FnOnce() -> String) {
+        if let Some(name) = ATTRIBUTES.iter().find(|name| **name == field.name()) {
+            self.attributes.push((name, value()));
+        }
+    }
 }
 
 impl Text {
@@ -213,6 +264,7 @@ impl Visit for Text {
         if field.name() == "message" {
             self.message.push_str(value);
         } else {
+            self.keep_attribute(field, || value.to_owned());
             let _ = write!(self.fields, " {}={value}", field.name());
         }
     }
@@ -221,6 +273,7 @@ impl Visit for Text {
         if field.name() == "message" {
             let _ = write!(self.message, "{value:?}");
         } else {
+            self.keep_attribute(field, || format!("{value:?}"));
             let _ = write!(self.fields, " {}={value:?}", field.name());
         }
     }
@@ -234,7 +287,12 @@ mod tests {
     fn records_past_the_limit_are_counted_not_kept() {
         let (sender, receiver) = mpsc::sync_channel(2);
         let outbox = Outbox { sender, dropped: AtomicU64::new(0) };
-        let record = || Record { level: Level::INFO, target: "test".to_owned(), message: "hello".to_owned() };
+        let record = || Record {
+            level: Level::INFO,
+            target: "test".to_owned(),
+            message: "hello".to_owned(),
+            attributes: Vec::new(),
+        };
         for _ in 0..5 {
             outbox.offer(record());
         }
@@ -242,6 +300,39 @@ mod tests {
         assert_eq!(outbox.take_dropped(), 3);
         assert_eq!(outbox.take_dropped(), 0);
         assert!(left_out(3).message.starts_with("3 engine log records were left out"));
+    }
+
+    #[test]
+    fn fields_naming_an_execution_task_or_attempt_become_attributes() {
+        struct Collect(std::sync::Mutex<Vec<Text>>);
+        impl<S: Subscriber> Layer<S> for &'static Collect {
+            fn on_event(&self, event: &Event<'_>, _context: LayerContext<'_, S>) {
+                let mut text = Text::default();
+                event.record(&mut text);
+                self.0.lock().unwrap().push(text);
+            }
+        }
+        let collect: &'static Collect = Box::leak(Box::new(Collect(std::sync::Mutex::default())));
+        let subscriber = tracing_subscriber::registry().with(collect);
+        tracing::subscriber::with_default(subscriber, || {
+            let execution_id = uuid::Uuid::nil();
+            tracing::warn!(%execution_id, task_id = "load", attempt = 2, rows = 7, "retrying");
+        });
+        let mut texts = collect.0.lock().unwrap();
+        let mut text = texts.pop().unwrap();
+        let attributes = std::mem::take(&mut text.attributes);
+        assert_eq!(
+            attributes,
+            [
+                ("execution_id", "00000000-0000-0000-0000-000000000000".to_owned()),
+                ("task_id", "load".to_owned()),
+                ("attempt", "2".to_owned()),
+            ]
+        );
+        assert_eq!(
+            text.finish(),
+            "retrying (execution_id=00000000-0000-0000-0000-000000000000 task_id=load attempt=2 rows=7)"
+        );
     }
 
     #[test]

@@ -20,7 +20,9 @@ use cloacina::abi::{
     self, Borrowed, Call, Outcome, TASK_ABI_VERSION, TASK_TABLE_CAPSULE, TaskEntry, TaskMetadata, TaskTable,
 };
 use cloacina::blobs::Blobs;
-use cloacina::{Context, ContextDelta, RetryPolicy, StopSignal, Task, TaskError, TriggerRule};
+use cloacina::{
+    AttemptLog, Context, ContextDelta, LogLevel, LogRecord, RetryPolicy, StopSignal, Task, TaskError, TriggerRule,
+};
 use pyo3::exceptions::PyImportError;
 use pyo3::prelude::*;
 use pyo3::types::{PyCapsule, PyCapsuleMethods, PyList, PyString};
@@ -185,8 +187,9 @@ impl Task for ExportedTask {
         // has to notice) keeps its slot of the executor's capacity until it returns.
         let slot = context.take_slot();
         let (entry, table) = (EntryPointer(self.entry), TablePointer(self.table));
+        let log = context.attempt().map(|attempt| attempt.log.clone()).unwrap_or_default();
         let run = move || {
-            let returned = call(entry.get(), table.get(), &input, &host);
+            let returned = call(entry.get(), table.get(), &input, &host, &log);
             drop(slot);
             returned
         };
@@ -220,12 +223,20 @@ fn call(
     table: &'static TaskTable,
     input: &[u8],
     host: &Arc<Host>,
+    log: &AttemptLog,
 ) -> Result<Returned, TaskError> {
-    let call = Call { context: Borrowed::of(input), host: Arc::as_ptr(host).cast(), is_cancelled, load_blob };
+    let call = Call {
+        context: Borrowed::of(input),
+        host: Arc::as_ptr(host).cast(),
+        is_cancelled,
+        load_blob,
+        log_level: log.level().0,
+    };
     let mut outcome = Outcome::PENDING;
     // SAFETY: the entry's `execute` with its own task pointer, and a call whose parts all live
     // until it returns.
     unsafe { (entry.execute)(entry.task, &call, &mut outcome) };
+    keep_logs(&outcome, log);
     let returned = returned(&outcome);
     // SAFETY: the outcome `execute` filled in, released once.
     unsafe { (table.release)(&mut outcome) };
@@ -328,6 +339,21 @@ unsafe extern "C" fn load_blob(host: *const c_void, digest: Borrowed, found: *mu
 struct Returned {
     delta: ContextDelta,
     blobs: Vec<(String, Arc<[u8]>)>,
+}
+
+/// Keeps what the task logged in the attempt's log.
+fn keep_logs(outcome: &Outcome, log: &AttemptLog) {
+    // SAFETY: an outcome `execute` filled in and not yet released.
+    let logs = unsafe { outcome.logs.as_slice() };
+    if logs.is_empty() {
+        return;
+    }
+    match serde_json::from_slice::<Vec<LogRecord>>(logs) {
+        Ok(records) => records.into_iter().for_each(|record| log.push(record)),
+        Err(error) => {
+            log.log(LogLevel::WARNING, "cloacina", format!("the Rust task's log records are unreadable: {error}"))
+        }
+    }
 }
 
 /// Reads the outcome, copying what is kept (the guest frees its bytes afterwards).

@@ -12,6 +12,7 @@ use serde_json::{Map, Value};
 use crate::error::ContextError;
 use crate::executor::TaskSlot;
 use crate::limits::{self, MAX_NESTING_DEPTH};
+use crate::logs::AttemptLog;
 use std::sync::Arc;
 
 use crate::blobs::{BlobSource, Blobs};
@@ -38,6 +39,8 @@ pub struct Context {
 pub struct Attempt {
     /// The execution.
     pub execution_id: uuid::Uuid,
+    /// The name of the workflow it runs.
+    pub workflow: String,
     /// The task.
     pub task_id: String,
     /// The id of the executor running the attempt (see `UnifiedExecutor::owner_id`).
@@ -49,6 +52,8 @@ pub struct Attempt {
     /// The executor's task slot the attempt takes; code that starts a call the engine cannot
     /// stop keeps a clone until the call returns (see [`TaskSlot`]).
     pub slot: TaskSlot,
+    /// Where the attempt's log records go (see [`crate::logs`]).
+    pub log: AttemptLog,
 }
 
 impl PartialEq for Context {

@@ -29,6 +29,7 @@ pub mod context;
 pub mod error;
 pub mod executor;
 pub mod limits;
+pub mod logs;
 pub mod result;
 pub mod retry;
 pub mod stop;
@@ -49,6 +50,7 @@ pub use executor::{
     Event, EventKind, EventStream, ExecutionHandle, ExecutorConfig, TaskSlot, UnifiedExecutor, WeakExecutor,
     WorkflowRef,
 };
+pub use logs::{AttemptLog, LogEntry, LogLevel, LogRecord, TaskEvents, TaskLogLayer};
 pub use result::{ExecutionResult, ExecutionStatus, ExecutionSummary, TaskResult, TaskStatus};
 pub use retry::{Backoff, RetryPolicy};
 pub use stop::StopSignal;

@@ -9,6 +9,7 @@ use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use crate::context::Context;
+use crate::logs::LogEntry;
 
 /// The state of an execution.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -110,6 +111,8 @@ pub struct TaskResult {
     pub finished_at: Option<DateTime<Utc>>,
     /// The error of its latest failed attempt.
     pub error: Option<String>,
+    /// What its attempts logged, attempt by attempt (see [`crate::logs`]).
+    pub logs: Vec<LogEntry>,
 }
 
 impl TaskResult {

@@ -11,6 +11,7 @@ use futures::future::BoxFuture;
 
 use crate::context::Context;
 use crate::error::TaskError;
+use crate::logs::LogLevel;
 use crate::retry::RetryPolicy;
 use crate::trigger::TriggerRule;
 
@@ -33,6 +34,12 @@ pub trait Task: Send + Sync + 'static {
 
     /// The longest an attempt may run; the executor's default when `None`.
     fn timeout(&self) -> Option<Duration> {
+        None
+    }
+
+    /// The least severe log records kept for the task's attempts (see [`crate::logs`]); the
+    /// executor's `task_log_level` when `None`.
+    fn log_level(&self) -> Option<LogLevel> {
         None
     }
 
@@ -102,6 +109,7 @@ pub struct FunctionTask {
     retry_policy: RetryPolicy,
     timeout: Option<Duration>,
     trigger_rule: TriggerRule,
+    log_level: Option<LogLevel>,
     function: Arc<TaskFunction>,
 }
 
@@ -118,6 +126,7 @@ impl FunctionTask {
             retry_policy: RetryPolicy::none(),
             timeout: None,
             trigger_rule: TriggerRule::AllSucceeded,
+            log_level: None,
             function: Arc::new(move |context| Box::pin(function(context))),
         }
     }
@@ -150,6 +159,12 @@ impl FunctionTask {
         self
     }
 
+    /// Sets the least severe log records kept for its attempts (see [`crate::logs`]).
+    pub fn log_level(mut self, level: LogLevel) -> Self {
+        self.log_level = Some(level);
+        self
+    }
+
     /// The dependencies declared so far.
     pub fn dependencies_list(&self) -> &[String] {
         &self.dependencies
@@ -165,6 +180,7 @@ impl fmt::Debug for FunctionTask {
             .field("retry_policy", &self.retry_policy)
             .field("timeout", &self.timeout)
             .field("trigger_rule", &self.trigger_rule)
+            .field("log_level", &self.log_level)
             .finish_non_exhaustive()
     }
 }
@@ -189,6 +205,10 @@ impl Task for FunctionTask {
 
     fn trigger_rule(&self) -> TriggerRule {
         self.trigger_rule.clone()
+    }
+
+    fn log_level(&self) -> Option<LogLevel> {
+        self.log_level
     }
 
     async fn execute(&self, context: Context) -> Result<Context, TaskError> {

@@ -26,6 +26,7 @@ __all__ = [
     "ExecutionSummary",
     "ExecutionTimeoutError",
     "ExecutorShutdownError",
+    "LogEntry",
     "RetryPolicy",
     "RustTask",
     "SerializationError",
@@ -38,6 +39,7 @@ __all__ = [
     "Workflow",
     "WorkflowNotFoundError",
     "WorkflowValidationError",
+    "_TaskLogCapture",
     "__version__",
     "_adopt_rust_tasks",
     "_shutdown_at_exit",
@@ -536,6 +538,12 @@ class Task:
             the call, and what it returns is discarded.
         trigger: A `TriggerRule` or rule name: when the task runs once its dependencies have
             finished (`None`: `"all_succeeded"`).
+        log_level: The least severe `logging` records kept with each attempt: a level name
+            (`"DEBUG"`, `"INFO"`, ..., `"OFF"` to keep none) or a number such as
+            `logging.DEBUG`; `None` leaves it to the executor's `task_log_level`.
+        log_prints: Keep what the function `print`s to standard output with its logs too (as
+            `INFO` records of the logger `"print"`; still printed); `None` leaves it to the
+            executor's `log_prints`.
 
     Raises:
         TypeError: `id` is not a `str`, `dependencies` is not iterable, or `function` cannot
@@ -543,7 +551,8 @@ class Task:
         WorkflowValidationError: `id`, or a dependency's id, is empty, longer than 255
             characters or holds a control character.
         ValidationError: `function` is not callable, `dependencies` is a single `str` or holds
-            something else than ids and tasks, or `retry`, `timeout` or `trigger` is invalid.
+            something else than ids and tasks, or `retry`, `timeout`, `trigger` or `log_level`
+            is invalid.
     """
 
     def __new__(
@@ -555,6 +564,8 @@ class Task:
         retry: int | RetryPolicy | None = None,
         timeout: float | None = None,
         trigger: _TriggerArgument | None = None,
+        log_level: str | int | None = None,
+        log_prints: bool | None = None,
     ) -> Task: ...
     @property
     def id(self) -> str:
@@ -574,6 +585,15 @@ class Task:
     @property
     def trigger(self) -> TriggerRule:
         """Its `TriggerRule`."""
+    @property
+    def log_level(self) -> int | None:
+        """The least severe log level its attempts keep, as a number.
+
+        `logging.INFO` is 20; `None` when the executor's `task_log_level` applies.
+        """
+    @property
+    def log_prints(self) -> bool | None:
+        """Whether its `print`s are kept with its logs, or `None` when the executor decides."""
     @property
     def __wrapped__(self) -> _TaskFunction:
         """The decorated function, as `functools.wraps` would name it."""
@@ -610,6 +630,8 @@ def task(
     retry: int | RetryPolicy | None = None,
     timeout: float | None = None,
     trigger: _TriggerArgument | None = None,
+    log_level: str | int | None = None,
+    log_prints: bool | None = None,
 ) -> Task:
     """Makes a function a task: `@task`, or `@task(id=..., dependencies=[...], ...)`.
 
@@ -626,6 +648,10 @@ def task(
         timeout: Seconds an attempt may take (more than 0, at most 31,536,000); by default the
             executor's `task_timeout`.
         trigger: A `TriggerRule` or rule name; by default `"all_succeeded"`.
+        log_level: The least severe `logging` records kept with each attempt (`"DEBUG"`, a
+            number, `"OFF"`); by default the executor's `task_log_level`.
+        log_prints: Keep what the function `print`s with its logs; by default the executor's
+            `log_prints`.
 
     Returns:
         A `Task` when given a function; otherwise a `TaskDecorator` that makes one.
@@ -665,6 +691,8 @@ def task(
     retry: int | RetryPolicy | None = None,
     timeout: float | None = None,
     trigger: _TriggerArgument | None = None,
+    log_level: str | int | None = None,
+    log_prints: bool | None = None,
 ) -> TaskDecorator: ...
 
 @final
@@ -697,6 +725,31 @@ def _adopt_rust_tasks(module: types.ModuleType, capsule: object) -> None:
     """Adds a `RustTask` per task of an extension module's task table to the module; called by
     the module itself while Python imports it. Raises ImportError for a table of another ABI
     version."""
+
+@final
+class _TaskLogCapture:
+    """Where the records a task attempt logs go (internal: see `cloacina._logs`)."""
+
+    @property
+    def level(self) -> int:
+        """The least severe level kept."""
+    @property
+    def log_prints(self) -> bool:
+        """Whether `print`s are kept."""
+    @property
+    def execution_id(self) -> str:
+        """The execution's id."""
+    @property
+    def workflow(self) -> str:
+        """The workflow's name."""
+    @property
+    def task_id(self) -> str:
+        """The task's id."""
+    @property
+    def attempt(self) -> int:
+        """The attempt, counting from 1."""
+    def keep(self, time: float, level: int, level_name: str, logger: str, message: str) -> None:
+        """Keeps a record (`time` in seconds since the epoch)."""
 
 def _shutdown_at_exit() -> None:
     """Stops running executors and waits briefly for task calls in flight (run at exit)."""
@@ -825,6 +878,42 @@ class TaskResult:
     @property
     def traceback(self) -> str | None:
         """The Python traceback of the failed attempt, or `None` if there is none."""
+    @property
+    def logs(self) -> list[LogEntry]:
+        """What its attempts logged while they ran, attempt by attempt, oldest first.
+
+        Records of Python's `logging` made while the task's function ran (any logger, on its
+        thread or in its coroutine) at or above the task's `log_level` (the executor's
+        `task_log_level`, `"INFO"` by default), its `print`s with `log_prints`, and a Rust
+        task's `tracing` events. An attempt keeps at most 1,000 records and 1 MiB; a last
+        `WARNING` record says how many more were left out.
+        """
+
+@final
+class LogEntry:
+    """One record a task logged while an attempt ran."""
+
+    @property
+    def task_id(self) -> str:
+        """The task that logged it."""
+    @property
+    def attempt(self) -> int:
+        """The attempt it was logged in, counting from 1."""
+    @property
+    def time(self) -> datetime.datetime:
+        """When it was logged (UTC)."""
+    @property
+    def level(self) -> str:
+        """The level's name as `logging` names it: `"INFO"`, `"WARNING"`, ..."""
+    @property
+    def levelno(self) -> int:
+        """The level as a number (`logging.INFO` is 20)."""
+    @property
+    def logger(self) -> str:
+        """The logger it went to: `"print"` for a kept `print`, the target of a Rust task's event."""
+    @property
+    def message(self) -> str:
+        """The message, formatted, followed by the traceback of an exception logged with it."""
 
 @final
 class ExecutionResult:
@@ -1063,10 +1152,15 @@ class UnifiedExecutor:
             (default 30).
         schema: PostgreSQL only: the schema for the tables, created if needed (like `?schema=`
             in the URL). Executors on different schemas never see each other's work.
+        task_log_level: The least severe `logging` records each task attempt keeps, unless the
+            task sets its own `log_level`: a level name (`"DEBUG"`, `"INFO"`, ..., `"OFF"` to
+            keep none) or a number (default `"INFO"`). See `TaskResult.logs`.
         allow_pickle: Whether the executor (its tasks and the results it returns) reads values
             stored with `cloacina.Pickled` (default `False`: reading one raises
             `SerializationError`). Unpickling runs code the stored bytes name: allow it only
             when everyone who can write the database is trusted.
+        log_prints: Keep what task functions `print` with their logs, unless a task sets its
+            own `log_prints` (default `False`).
 
     Raises:
         ValidationError: A malformed URL, an option out of range, or `schema` with SQLite or
@@ -1090,7 +1184,9 @@ class UnifiedExecutor:
         sqlite_busy_timeout: float = ...,
         shutdown_timeout: float = ...,
         schema: str | None = ...,
+        task_log_level: str | int = ...,
         allow_pickle: bool = ...,
+        log_prints: bool = ...,
     ) -> UnifiedExecutor: ...
     def execute(
         self,
@@ -1240,6 +1336,23 @@ class UnifiedExecutor:
         Raises:
             RuntimeError: No asyncio event loop runs in this thread.
             ValidationError: `execution_id` is not a UUID, or `timeout` is out of range.
+        """
+    def logs(self, execution_id: _ExecutionId, task_id: str | None = None) -> list[LogEntry]:
+        """What an execution's tasks logged while they ran (see `TaskResult.logs`).
+
+        An attempt's records are stored when the attempt ends, by whichever process ran it.
+
+        Args:
+            execution_id: The execution's id (a `str` or `uuid.UUID`).
+            task_id: Only this task's records.
+
+        Returns:
+            `LogEntry` objects by task, attempt and time.
+
+        Raises:
+            ExecutionNotFoundError: No execution has that id.
+            ValidationError: `execution_id` is not a UUID.
+            DatabaseError: The database failed.
         """
     def get_execution(self, execution_id: _ExecutionId) -> ExecutionResult:
         """Reads an execution as stored now, finished or not.

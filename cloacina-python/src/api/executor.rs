@@ -15,6 +15,7 @@ use uuid::Uuid;
 
 use crate::api::context::PyContext;
 use crate::api::handle::PyExecutionHandle;
+use crate::api::logs::{self, PyLogEntry, log_level_from_python};
 use crate::api::result::{PyExecutionResult, PyExecutionSummary};
 use crate::api::retry::seconds;
 use crate::api::workflow::PyWorkflow;
@@ -25,10 +26,11 @@ use crate::exceptions::{BindingError, BindingResult, ErrorKind, error};
 use crate::running::calls;
 use crate::running::exit;
 use crate::running::runtime::{block_on, block_on_interruptibly, runtime};
+use crate::running::task_logs;
 use crate::values::{Reading, quoted, type_name};
 
 /// The configuration keywords, as the engine names its fields.
-const OPTIONS: [&str; 12] = [
+const OPTIONS: [&str; 14] = [
     "max_concurrent_tasks",
     "run_tasks",
     "task_timeout",
@@ -40,7 +42,9 @@ const OPTIONS: [&str; 12] = [
     "sqlite_busy_timeout",
     "shutdown_timeout",
     "schema",
+    "task_log_level",
     "allow_pickle",
+    "log_prints",
 ];
 
 /// Runs workflows and keeps every execution in a database.
@@ -64,9 +68,13 @@ const OPTIONS: [&str; 12] = [
 ///     sqlite_busy_timeout: Seconds SQLite waits for another process's lock (default 5).
 ///     shutdown_timeout: Seconds `shutdown` lets running tasks finish (default 30).
 ///     schema: PostgreSQL only: the schema for the tables (like `?schema=` in the URL).
+///     task_log_level: The least severe `logging` records a task attempt keeps (a level name,
+///         `"OFF"`, or a number; default `"INFO"`), unless the task sets its own `log_level`.
 ///     allow_pickle: Read values stored with `cloacina.Pickled` (default `False`: reading one
 ///         raises `SerializationError`). Unpickling runs code the stored bytes name: allow it
 ///         only when everyone who can write the database is trusted.
+///     log_prints: Keep what task functions `print` with their logs (default `False`), unless
+///         a task sets its own `log_prints`.
 ///
 /// Raises:
 ///     TypeError: An unknown keyword.
@@ -140,6 +148,7 @@ fn config_from_keywords(options: Option<&Bound<'_, PyDict>>) -> PyResult<Executo
             "pool_size" => config.pool_size = option(&key, &value)?,
             "max_recoveries" => config.max_recoveries = option(&key, &value)?,
             "schema" => config.schema = option(&key, &value)?,
+            "task_log_level" => config.task_log_level = log_level_from_python("task_log_level", &value)?,
             "sqlite_busy_timeout" => config.sqlite_busy_timeout = required_seconds(&value)?,
             "shutdown_timeout" => config.shutdown_timeout = required_seconds(&value)?,
             "sqlite_synchronous" => {
@@ -181,14 +190,23 @@ fn option<'py, T: FromPyObjectOwned<'py>>(name: &str, value: &Bound<'py, PyAny>)
 #[pymethods]
 impl PyUnifiedExecutor {
     #[new]
-    #[pyo3(signature = (url, *, allow_pickle = false, **options))]
-    fn new(py: Python<'_>, url: &str, allow_pickle: bool, options: Option<&Bound<'_, PyDict>>) -> BindingResult<Self> {
+    #[pyo3(signature = (url, *, allow_pickle = false, log_prints = false, **options))]
+    fn new(
+        py: Python<'_>,
+        url: &str,
+        allow_pickle: bool,
+        log_prints: bool,
+        options: Option<&Bound<'_, PyDict>>,
+    ) -> BindingResult<Self> {
         let config = config_from_keywords(options)?;
         crate::logging::follow_logger_level(py);
         let url = url.to_owned();
         let inner = block_on(py, async move { UnifiedExecutor::with_config(&url, config).await })?;
         if allow_pickle {
             Reading::allow_pickle_for(inner.owner_id());
+        }
+        if log_prints {
+            task_logs::keep_prints_for(inner.owner_id());
         }
         let mut live = live();
         live.retain(|weak| weak.upgrade().is_some());
@@ -366,6 +384,28 @@ impl PyUnifiedExecutor {
         let executor = self.inner.clone();
         let result = block_on(py, async move { executor.get_execution(execution_id).await })?;
         Ok(PyExecutionResult::new(result, self.reading()))
+    }
+
+    /// What an execution's tasks logged while they ran (one task's, when named): `LogEntry`
+    /// objects by task, attempt and time. An attempt's records are stored when it ends.
+    ///
+    /// Args:
+    ///     execution_id: The execution's id (`str` or `uuid.UUID`).
+    ///     task_id: Only this task's records.
+    ///
+    /// Raises:
+    ///     ExecutionNotFoundError: No execution has that id.
+    #[pyo3(signature = (execution_id, task_id = None))]
+    fn logs(
+        &self,
+        py: Python<'_>,
+        execution_id: &Bound<'_, PyAny>,
+        task_id: Option<String>,
+    ) -> BindingResult<Vec<PyLogEntry>> {
+        let execution_id = parse_execution_id(execution_id)?;
+        let executor = self.inner.clone();
+        let logs = block_on(py, async move { executor.logs(execution_id, task_id.as_deref()).await })?;
+        Ok(logs::entries(&logs))
     }
 
     /// Executions, newest first.

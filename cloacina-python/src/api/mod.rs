@@ -4,6 +4,7 @@ pub mod context;
 pub mod events;
 pub mod executor;
 pub mod handle;
+pub mod logs;
 pub mod result;
 pub mod retry;
 pub mod task;

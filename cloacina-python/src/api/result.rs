@@ -6,6 +6,7 @@ use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
 
 use crate::api::context::PyContext;
+use crate::api::logs::{self, PyLogEntry};
 use crate::exceptions::{ErrorKind, class};
 use crate::running::python_task::TRACEBACK_SEPARATOR;
 use crate::values::{Reading, quoted};
@@ -244,6 +245,13 @@ impl PyTaskResult {
     #[getter]
     fn error_message(&self) -> Option<&str> {
         Some(self.headline_parts()?.1)
+    }
+
+    /// What its attempts logged while they ran: `LogEntry` objects, attempt by attempt (see
+    /// the executor's `task_log_level` and the task's `log_level` and `log_prints`).
+    #[getter]
+    fn logs(&self) -> Vec<PyLogEntry> {
+        logs::entries(&self.inner.logs)
     }
 
     /// The Python traceback of the failed attempt, if it raised.

@@ -3,11 +3,12 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use cloacina::{RetryPolicy, TriggerRule};
+use cloacina::{LogLevel, RetryPolicy, TriggerRule};
 use pyo3::exceptions::PyTypeError;
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyList, PyString, PyTuple};
 
+use crate::api::logs::log_level_from_python;
 use crate::api::retry::{PyRetryPolicy, seconds};
 use crate::api::trigger::PyTriggerRule;
 use crate::exceptions::{ErrorKind, error};
@@ -24,6 +25,10 @@ pub struct TaskSpec {
     pub retry: Option<Py<PyRetryPolicy>>,
     pub timeout: Option<Duration>,
     pub trigger: TriggerRule,
+    /// The least severe log records kept for its attempts; the executor's when `None`.
+    pub log_level: Option<LogLevel>,
+    /// Whether its `print`s are kept with its logs; the executor's setting when `None`.
+    pub log_prints: Option<bool>,
 }
 
 impl TaskSpec {
@@ -47,6 +52,10 @@ impl TaskSpec {
 ///     timeout: Seconds an attempt may take before it fails with a timeout. A plain `def`
 ///         cannot be interrupted: its thread finishes the call, and the result is discarded.
 ///     trigger: A `TriggerRule` or rule name: when the task runs after its dependencies end.
+///     log_level: The least severe `logging` records kept with each attempt (a level name
+///         such as `"DEBUG"`, or a number); the executor's `task_log_level` by default.
+///     log_prints: Keep what the function `print`s too (as `INFO` records of the logger
+///         `"print"`); the executor's `log_prints` by default.
 ///
 /// Raises:
 ///     ValidationError: An argument is invalid.
@@ -62,9 +71,7 @@ impl PyTask {
         id: String,
         dependencies: Option<&Bound<'_, PyAny>>,
         function: &Bound<'_, PyAny>,
-        retry: Option<&Bound<'_, PyAny>>,
-        timeout: Option<f64>,
-        trigger: Option<&Bound<'_, PyAny>>,
+        options: &TaskOptions<'_>,
     ) -> PyResult<Self> {
         if !function.is_callable() {
             return Err(error(
@@ -73,7 +80,7 @@ impl PyTask {
             ));
         }
         check_takes_context(py, &id, function)?;
-        let timeout = match timeout {
+        let timeout = match options.timeout {
             Some(value) if value <= 0.0 => {
                 return Err(error(
                     ErrorKind::Validation,
@@ -83,9 +90,13 @@ impl PyTask {
             Some(value) => Some(seconds("timeout", value)?),
             None => None,
         };
-        let trigger = match trigger.filter(|value| !value.is_none()) {
+        let trigger = match options.trigger.map(|value| value.bind(py)).filter(|value| !value.is_none()) {
             Some(value) => PyTriggerRule::from_argument(value)?,
             None => TriggerRule::AllSucceeded,
+        };
+        let log_level = match options.log_level.map(|value| value.bind(py)).filter(|value| !value.is_none()) {
+            Some(value) => Some(log_level_from_python(&format!("task `{id}`: log_level"), value)?),
+            None => None,
         };
         let is_async = py.import("inspect")?.call_method1("iscoroutinefunction", (function,))?.is_truthy()?;
         Ok(Self {
@@ -94,12 +105,24 @@ impl PyTask {
                 dependencies: dependency_ids(&id, dependencies)?,
                 id,
                 function: function.clone().unbind(),
-                retry: PyRetryPolicy::from_argument(py, retry)?,
+                retry: PyRetryPolicy::from_argument(py, options.retry.map(|retry| retry.bind(py)))?,
                 timeout,
                 trigger,
+                log_level,
+                log_prints: options.log_prints,
             }),
         })
     }
+}
+
+/// A task's settings besides its id, dependencies and function, as given.
+#[derive(Default)]
+pub struct TaskOptions<'a> {
+    pub retry: Option<&'a Py<PyAny>>,
+    pub timeout: Option<f64>,
+    pub trigger: Option<&'a Py<PyAny>>,
+    pub log_level: Option<&'a Py<PyAny>>,
+    pub log_prints: Option<bool>,
 }
 
 /// Fails with a `TypeError` naming the function if it cannot be called with one argument (the
@@ -156,17 +179,29 @@ pub(crate) fn dependency_ids(task: &str, dependencies: Option<&Bound<'_, PyAny>>
 #[pymethods]
 impl PyTask {
     #[new]
-    #[pyo3(signature = (id, dependencies, function, *, retry = None, timeout = None, trigger = None))]
+    #[pyo3(signature = (
+        id, dependencies, function, *, retry = None, timeout = None, trigger = None, log_level = None, log_prints = None
+    ))]
+    #[allow(clippy::too_many_arguments)] // Python's keyword arguments
     fn new(
         py: Python<'_>,
         id: &Bound<'_, PyAny>,
         dependencies: Option<&Bound<'_, PyAny>>,
         function: &Bound<'_, PyAny>,
-        retry: Option<&Bound<'_, PyAny>>,
+        retry: Option<Py<PyAny>>,
         timeout: Option<f64>,
-        trigger: Option<&Bound<'_, PyAny>>,
+        trigger: Option<Py<PyAny>>,
+        log_level: Option<Py<PyAny>>,
+        log_prints: Option<bool>,
     ) -> PyResult<Self> {
-        Self::build(py, name_from_python("task id", id)?, dependencies, function, retry, timeout, trigger)
+        let options = TaskOptions {
+            retry: retry.as_ref(),
+            timeout,
+            trigger: trigger.as_ref(),
+            log_level: log_level.as_ref(),
+            log_prints,
+        };
+        Self::build(py, name_from_python("task id", id)?, dependencies, function, &options)
     }
 
     /// The task's id.
@@ -205,6 +240,19 @@ impl PyTask {
         PyTriggerRule { rule: self.spec.trigger.clone() }
     }
 
+    /// The least severe log level kept with its attempts (a number, as `logging` has them), if
+    /// it sets one.
+    #[getter]
+    fn log_level(&self) -> Option<u32> {
+        self.spec.log_level.map(|level| level.0)
+    }
+
+    /// Whether its `print`s are kept with its logs, if it says.
+    #[getter]
+    fn log_prints(&self) -> Option<bool> {
+        self.spec.log_prints
+    }
+
     /// The decorated function, as `functools.wraps` would name it.
     #[getter]
     fn __wrapped__<'py>(&self, py: Python<'py>) -> Bound<'py, PyAny> {
@@ -237,6 +285,8 @@ pub struct PyTaskDecorator {
     retry: Option<Py<PyAny>>,
     timeout: Option<f64>,
     trigger: Option<Py<PyAny>>,
+    log_level: Option<Py<PyAny>>,
+    log_prints: Option<bool>,
 }
 
 #[pymethods]
@@ -247,15 +297,14 @@ impl PyTaskDecorator {
             Some(id) => id.clone(),
             None => name_from_python("task id", &PyString::new(py, &function_name(function)?))?,
         };
-        PyTask::build(
-            py,
-            id,
-            Some(self.dependencies.bind(py)),
-            function,
-            self.retry.as_ref().map(|retry| retry.bind(py)),
-            self.timeout,
-            self.trigger.as_ref().map(|trigger| trigger.bind(py)),
-        )
+        let options = TaskOptions {
+            retry: self.retry.as_ref(),
+            timeout: self.timeout,
+            trigger: self.trigger.as_ref(),
+            log_level: self.log_level.as_ref(),
+            log_prints: self.log_prints,
+        };
+        PyTask::build(py, id, Some(self.dependencies.bind(py)), function, &options)
     }
 }
 
@@ -274,6 +323,10 @@ fn function_name(function: &Bound<'_, PyAny>) -> PyResult<String> {
 ///     retry: A number of attempts, or a `RetryPolicy`.
 ///     timeout: Seconds an attempt may take.
 ///     trigger: A `TriggerRule` or rule name.
+///     log_level: The least severe `logging` records kept with each attempt (`"DEBUG"`, a
+///         number...); the executor's `task_log_level` by default.
+///     log_prints: Keep what the function `print`s with its logs; the executor's `log_prints`
+///         by default.
 ///
 /// Returns:
 ///     A `Task` when given a function, else a decorator that makes one.
@@ -281,7 +334,11 @@ fn function_name(function: &Bound<'_, PyAny>) -> PyResult<String> {
 /// Raises:
 ///     ValidationError: An argument is invalid.
 #[pyfunction]
-#[pyo3(signature = (function = None, /, *, id = None, dependencies = None, retry = None, timeout = None, trigger = None))]
+#[pyo3(signature = (
+    function = None, /, *, id = None, dependencies = None, retry = None, timeout = None, trigger = None,
+    log_level = None, log_prints = None
+))]
+#[allow(clippy::too_many_arguments)] // Python's keyword arguments
 pub fn task(
     py: Python<'_>,
     function: Option<&Bound<'_, PyAny>>,
@@ -290,6 +347,8 @@ pub fn task(
     retry: Option<Bound<'_, PyAny>>,
     timeout: Option<f64>,
     trigger: Option<Bound<'_, PyAny>>,
+    log_level: Option<Bound<'_, PyAny>>,
+    log_prints: Option<bool>,
 ) -> PyResult<Py<PyAny>> {
     let decorator = PyTaskDecorator {
         id: id.map(|id| name_from_python("task id", &id)).transpose()?,
@@ -297,6 +356,8 @@ pub fn task(
         retry: retry.map(Bound::unbind),
         timeout,
         trigger: trigger.map(Bound::unbind),
+        log_level: log_level.map(Bound::unbind),
+        log_prints,
     };
     match function {
         Some(function) => Ok(Py::new(py, decorator.__call__(py, function)?)?.into_any()),

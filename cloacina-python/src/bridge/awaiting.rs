@@ -95,7 +95,7 @@ async fn deliver(mut stream: EventStream, callback: Arc<Py<PyAny>>) {
             let called = callback.call1(py, (PyEvent::wrap(event),)).and_then(|returned| {
                 let returned = returned.into_bound(py);
                 if is_coroutine(py, &returned)? {
-                    coroutine::start(py, Some(execution_id), &returned).map(Some)
+                    coroutine::start(py, Some(execution_id), &returned, None).map(Some)
                 } else {
                     Ok(None)
                 }

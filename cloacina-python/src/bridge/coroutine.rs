@@ -12,6 +12,7 @@ use uuid::Uuid;
 
 use crate::bridge::inbox::Place;
 use crate::bridge::loops;
+use crate::running::task_logs;
 
 /// What a coroutine ended with: its return value or its exception.
 pub type CoroutineOutcome = PyResult<Py<PyAny>>;
@@ -62,38 +63,50 @@ pub type Started = oneshot::Receiver<CoroutineOutcome>;
 
 /// Schedules `coroutine` on the loop of `execution_id` (or the executors' own loop), from any
 /// thread.
-pub fn start(py: Python<'_>, execution_id: Option<Uuid>, coroutine: &Bound<'_, PyAny>) -> PyResult<Started> {
+pub fn start<'py>(
+    py: Python<'py>,
+    execution_id: Option<Uuid>,
+    coroutine: &Bound<'py, PyAny>,
+    capture: Option<&Bound<'py, PyAny>>,
+) -> PyResult<Started> {
     let (sender, outcome) = oneshot::channel();
     let finish: Finish = Box::new(move |_, outcome| {
         // The attempt may have stopped waiting (cancelled): nothing to tell then.
         let _ = sender.send(outcome);
     });
-    submit(py, execution_id, coroutine, Place::Anywhere, finish)?;
+    submit(py, execution_id, coroutine, Place::Anywhere, capture, finish)?;
     Ok(outcome)
 }
 
 /// Schedules `coroutine` for the execution at `place`; `finish` gets its outcome, on the loop's
-/// thread as it ends. Returns the `Submission` that cancels it.
+/// thread as it ends. With a `capture`, the coroutine runs in a copy of the loop's context
+/// where that attempt's log capture is current (see `task_logs.rs`). Returns the `Submission`
+/// that cancels it.
 pub fn submit<'py>(
     py: Python<'py>,
     execution_id: Option<Uuid>,
     coroutine: &Bound<'py, PyAny>,
     place: Place<'_, 'py>,
+    capture: Option<&Bound<'py, PyAny>>,
     finish: Finish,
 ) -> PyResult<Bound<'py, PyAny>> {
     let done = Py::new(py, CoroutineDone { finish: Mutex::new(Some(finish)) })?;
+    let logging = |context: Bound<'py, PyAny>| match capture {
+        Some(capture) => task_logs::context_with(py, &context, capture),
+        None => Ok(context),
+    };
     if let Place::Loop(event_loop) = place {
-        let context = loops::context(py, execution_id)?;
+        let context = logging(loops::context(py, execution_id)?)?;
         return loops::bridge(py, "start_here")?.call1((event_loop, context, coroutine, done));
     }
     let submit = loops::bridge(py, "submit")?;
     let (event_loop, context) = loops::for_execution(py, execution_id)?;
-    match submit.call1((event_loop, context, coroutine, done.clone_ref(py))) {
+    match submit.call1((event_loop, logging(context)?, coroutine, done.clone_ref(py))) {
         Ok(submission) => Ok(submission),
         // The bound loop closed meanwhile: run on the executors' own loop instead.
         Err(error) if error.is_instance_of::<pyo3::exceptions::PyRuntimeError>(py) => {
             let (event_loop, context) = loops::owned(py)?;
-            submit.call1((event_loop, context, coroutine, done))
+            submit.call1((event_loop, logging(context)?, coroutine, done))
         }
         Err(error) => Err(error),
     }

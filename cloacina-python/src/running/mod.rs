@@ -7,3 +7,4 @@ pub mod python_pool;
 pub mod python_task;
 pub mod python_threads;
 pub mod runtime;
+pub mod task_logs;

@@ -14,7 +14,9 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use async_trait::async_trait;
-use cloacina::{Canceller, Completion, Context, Declined, RetryPolicy, Task, TaskError, TaskSlot, TriggerRule};
+use cloacina::{
+    Canceller, Completion, Context, Declined, LogLevel, RetryPolicy, Task, TaskError, TaskSlot, TriggerRule,
+};
 use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
 use pyo3::types::{PyDict, PyTuple};
@@ -30,6 +32,7 @@ use crate::exceptions::is_serialization_error;
 use crate::running::calls::CallOf;
 use crate::running::python_pool;
 use crate::running::python_threads;
+use crate::running::task_logs;
 use crate::values::{from_python_into, qualified_name, type_name};
 
 /// The separator between an error's first line and its traceback.
@@ -69,6 +72,10 @@ impl Task for PythonTask {
 
     fn trigger_rule(&self) -> TriggerRule {
         self.spec.trigger.clone()
+    }
+
+    fn log_level(&self) -> Option<LogLevel> {
+        self.spec.log_level
     }
 
     fn starts_elsewhere(&self) -> bool {
@@ -229,6 +236,7 @@ fn start_coroutine(spec: Arc<TaskSpec>, started: Started) -> Job {
     Box::new(move |py, place| {
         let Started { execution_id, context, cancelled, reply, submission: slot, slot: capacity } = started;
         let flag = Arc::clone(&cancelled);
+        let capture = log_capture(py, &spec, &context);
         let py_context = match Py::new(py, PyContext::for_attempt(context, cancelled)) {
             Ok(py_context) => py_context,
             Err(error) => return send(&reply, Err(failure(py, &spec, &error))),
@@ -247,7 +255,7 @@ fn start_coroutine(spec: Arc<TaskSpec>, started: Started) -> Job {
             drop(capacity);
             send(&finishing_reply, result);
         });
-        let submission = match coroutine::submit(py, execution_id, &coroutine, place, finish) {
+        let submission = match coroutine::submit(py, execution_id, &coroutine, place, capture.as_ref(), finish) {
             Ok(submission) => submission,
             Err(error) => {
                 // Never scheduled: closed, so that it is not reported as never awaited.
@@ -327,22 +335,34 @@ fn cancel(flag: &AtomicBool, submission: &Submission) {
 /// coroutine it returns is run on the execution's loop while this thread waits.
 fn call(py: Python<'_>, spec: &TaskSpec, context: Context, cancelled: Arc<AtomicBool>) -> Result<Context, TaskError> {
     let execution_id = context.attempt().map(|attempt| attempt.execution_id);
+    let capture = log_capture(py, spec, &context);
     let py_context =
         Bound::new(py, PyContext::for_attempt(context, cancelled)).map_err(|error| failure(py, spec, &error))?;
-    let returned = spec
-        .function
-        .bind(py)
-        .call1((&py_context,))
-        .and_then(|returned| {
-            if is_coroutine(py, &returned)? {
-                let started = coroutine::start(py, execution_id, &returned)?;
-                coroutine::wait_blocking(py, started).map(|value| value.into_bound(py))
-            } else {
-                Ok(returned)
-            }
-        })
-        .map_err(|error| failure(py, spec, &error))?;
+    let entered = capture.as_ref().and_then(|capture| ignore_failure(py, task_logs::enter(py, capture)));
+    let returned = spec.function.bind(py).call1((&py_context,)).and_then(|returned| {
+        if is_coroutine(py, &returned)? {
+            let started = coroutine::start(py, execution_id, &returned, capture.as_ref())?;
+            coroutine::wait_blocking(py, started).map(|value| value.into_bound(py))
+        } else {
+            Ok(returned)
+        }
+    });
+    if let Some(token) = entered {
+        ignore_failure(py, task_logs::leave(py, &token));
+    }
+    let returned = returned.map_err(|error| failure(py, spec, &error))?;
     complete(py, spec, &py_context, returned)
+}
+
+/// The capture of the attempt's log records, if its log keeps any (see `task_logs.rs`).
+fn log_capture<'py>(py: Python<'py>, spec: &TaskSpec, context: &Context) -> Option<Bound<'py, PyAny>> {
+    let attempt = context.attempt()?;
+    ignore_failure(py, task_logs::capture(py, spec, attempt)).flatten()
+}
+
+/// The value, or `None` with the error reported as unraisable: keeping logs never fails a task.
+fn ignore_failure<T>(py: Python<'_>, result: PyResult<T>) -> Option<T> {
+    result.map_err(|error| error.write_unraisable(py, None)).ok()
 }
 
 /// The context after the function returned `returned`: `None`, or a `dict` of values to set.

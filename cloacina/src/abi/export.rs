@@ -26,6 +26,7 @@ use super::{
 use crate::blobs::{BlobSource, Blobs};
 use crate::context::Context;
 use crate::error::{StoreError, TaskError};
+use crate::logs::{AttemptLog, LogLevel, Logging, TaskLogLayer};
 use crate::task::{Task, panic_message};
 
 /// How often a running task checks whether the host cancelled it.
@@ -119,6 +120,7 @@ struct Lent {
     digests: Vec<String>,
     data: Vec<Arc<[u8]>>,
     entries: Vec<Borrowed>,
+    logs: Vec<u8>,
 }
 
 impl Lent {
@@ -131,12 +133,18 @@ impl Lent {
             .flat_map(|(digest, data)| [Borrowed::of(digest.as_bytes()), Borrowed::of(data)])
             .collect();
         let (payload, blobs, blob_entries) = (Borrowed::of(&lent.payload), lent.entries.as_ptr(), lent.entries.len());
-        Outcome { status, payload, blobs, blob_entries, guest: Box::into_raw(lent).cast() }
+        let logs = Borrowed::of(&lent.logs);
+        Outcome { status, payload, blobs, blob_entries, guest: Box::into_raw(lent).cast(), logs }
+    }
+
+    /// A message as the payload.
+    fn message(text: String) -> Box<Lent> {
+        Box::new(Lent { payload: text.into_bytes(), ..Lent::default() })
     }
 }
 
 fn message(status: u32, text: String) -> Outcome {
-    Lent::outcome(status, Box::new(Lent { payload: text.into_bytes(), ..Lent::default() }))
+    Lent::outcome(status, Lent::message(text))
 }
 
 /// [`TaskEntry::execute`]: runs an attempt, never unwinding into the host.
@@ -165,16 +173,35 @@ fn run(task: &dyn Task, call: &Call) -> Outcome {
     let mut blobs = Blobs::default();
     blobs.set_source(Arc::clone(&source) as Arc<dyn BlobSource>);
     let context = Context::from_parts(values, blobs);
-    let result = runtime().block_on(until_cancelled(task.execute(context), call));
+    let log = AttemptLog::new(LogLevel(call.log_level));
+    let running = Logging::new(log.clone(), until_cancelled(task.execute(context), call));
+    keep_task_logs();
+    let result = runtime().block_on(running);
     *source.call.lock().unwrap_or_else(|poisoned| poisoned.into_inner()) = None;
-    match result {
-        None => message(status::CANCELLED, "the attempt was cancelled".to_owned()),
+    let (status, mut lent) = match result {
+        None => (status::CANCELLED, Lent::message("the attempt was cancelled".to_owned())),
         Some(Ok(context)) => completed(&context),
         Some(Err(error)) => {
             let status = if error.is_retryable() { status::FAILED_RETRYABLE } else { status::FAILED_PERMANENT };
-            message(status, failure_message(&error))
+            (status, Lent::message(failure_message(&error)))
         }
+    };
+    let records = log.take();
+    if !records.is_empty() {
+        lent.logs = serde_json::to_vec(&records).unwrap_or_default();
     }
+    Lent::outcome(status, lent)
+}
+
+/// Makes sure the tasks' `tracing` events are kept in their attempts' logs: this module's copy
+/// of `tracing` gets a subscriber of [`TaskLogLayer`] as its global default, unless the module
+/// set one of its own before its first task ran (which should then include the layer).
+fn keep_task_logs() {
+    static KEEPING: OnceLock<()> = OnceLock::new();
+    KEEPING.get_or_init(|| {
+        use tracing_subscriber::layer::SubscriberExt;
+        let _ = tracing::subscriber::set_global_default(tracing_subscriber::registry().with(TaskLogLayer::filtered()));
+    });
 }
 
 fn failure_message(error: &TaskError) -> String {
@@ -202,14 +229,16 @@ async fn until_cancelled<F: Future>(future: F, call: &Call) -> Option<F::Output>
     }
 }
 
-fn completed(context: &Context) -> Outcome {
+fn completed(context: &Context) -> (u32, Box<Lent>) {
     let delta = context.delta();
     let payload = match serde_json::to_vec(&delta) {
         Ok(payload) => payload,
-        Err(error) => return message(status::FAILED_PERMANENT, format!("the task's output cannot be stored: {error}")),
+        Err(error) => {
+            return (status::FAILED_PERMANENT, Lent::message(format!("the task's output cannot be stored: {error}")));
+        }
     };
     let (digests, data) = delta.blobs.into_iter().unzip();
-    Lent::outcome(status::COMPLETED, Box::new(Lent { payload, digests, data, entries: Vec::new() }))
+    (status::COMPLETED, Box::new(Lent { payload, digests, data, ..Lent::default() }))
 }
 
 /// [`TaskTable::release`]: ends the loan of what [`execute`] lent.

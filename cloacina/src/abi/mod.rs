@@ -28,7 +28,7 @@ use crate::task::Task;
 use crate::trigger::TriggerRule;
 
 /// The version of the structures here; a host refuses a table of another version.
-pub const TASK_ABI_VERSION: u32 = 1;
+pub const TASK_ABI_VERSION: u32 = 2;
 
 /// The name of the Python capsule holding a module's [`TaskTable`].
 pub const TASK_TABLE_CAPSULE: &CStr = c"cloacina.task_table";
@@ -95,6 +95,9 @@ pub struct Outcome {
     pub blob_entries: usize,
     /// The guest's own record of what it lent, for `release`.
     pub guest: *mut c_void,
+    /// What the task logged during the attempt (its `tracing` events), as a JSON array of
+    /// [`LogRecord`](crate::logs::LogRecord)s; empty when it logged nothing.
+    pub logs: Borrowed,
 }
 
 impl Outcome {
@@ -105,6 +108,7 @@ impl Outcome {
         blobs: std::ptr::null(),
         blob_entries: 0,
         guest: std::ptr::null_mut(),
+        logs: Borrowed::EMPTY,
     };
 }
 
@@ -129,6 +133,9 @@ pub struct Call {
     pub is_cancelled: IsCancelled,
     /// Loads binary data by digest.
     pub load_blob: LoadBlob,
+    /// The least severe level of the records the attempt keeps (a
+    /// [`LogLevel`](crate::logs::LogLevel)'s number; `u32::MAX` keeps none).
+    pub log_level: u32,
 }
 
 /// Runs one attempt of the entry's task: `task` is the entry's own pointer.

@@ -4,6 +4,7 @@ use std::time::Duration;
 
 use crate::error::{ConfigError, format_duration};
 use crate::limits::{MAX_CONCURRENT_TASKS, MAX_DURATION, MAX_POOL_SIZE, MAX_SQLITE_BUSY_TIMEOUT};
+use crate::logs::LogLevel;
 use crate::store::{DatabaseUrl, SqliteSynchronous, StoreOptions};
 
 /// How an executor runs.
@@ -36,6 +37,9 @@ pub struct ExecutorConfig {
     /// PostgreSQL only: the schema to keep the tables in, created if needed (the same as
     /// `?schema=` in the URL). Executors on different schemas never see each other's work.
     pub schema: Option<String>,
+    /// The least severe log records kept for each task attempt, when the task sets none (see
+    /// [`crate::logs`]); `LogLevel::OFF` keeps none.
+    pub task_log_level: LogLevel,
 }
 
 impl Default for ExecutorConfig {
@@ -52,6 +56,7 @@ impl Default for ExecutorConfig {
             sqlite_busy_timeout: Duration::from_secs(5),
             shutdown_timeout: Duration::from_secs(30),
             schema: None,
+            task_log_level: LogLevel::INFO,
         }
     }
 }

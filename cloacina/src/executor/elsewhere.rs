@@ -17,6 +17,7 @@ use super::scheduler::AttemptOutcome;
 use super::{recording, worker};
 use crate::context::Context;
 use crate::error::TaskError;
+use crate::logs::AttemptLog;
 use crate::store::ClaimedTask;
 use crate::workflow::Workflow;
 
@@ -43,13 +44,15 @@ pub(crate) fn try_start(
         return Err((claimed, slot));
     };
     let attempt = claimed.counted_attempt();
-    let cancelled = super::worker::begin_attempt(engine, &mut input, execution_id, node, attempt, None, slot.clone());
+    let beginning = worker::Beginning { execution_id, workflow: workflow.name(), node, number: attempt, timeout: None };
+    let (cancelled, log) = worker::begin_attempt(engine, &mut input, beginning, slot.clone());
     let pending = Arc::new(Mutex::new(Some(Pending {
         workflow: Arc::clone(&workflow),
         execution_id,
         position,
         lease_attempt: claimed.attempt,
         attempt,
+        log,
         slot,
         _tracked: engine.attempts.token(),
     })));
@@ -80,6 +83,8 @@ struct Pending {
     position: usize,
     lease_attempt: i32,
     attempt: u32,
+    /// The attempt's log records.
+    log: AttemptLog,
     /// The attempt's task slot, held until its outcome is recorded.
     slot: TaskSlot,
     /// Keeps shutdown waiting for the attempt.
@@ -109,6 +114,7 @@ impl Finisher {
         let outcome = AttemptOutcome {
             execution_id: pending.execution_id,
             result: worker::attempt_result(node, pending.attempt, result),
+            logs: pending.log.take(),
             position: pending.position,
             lease_attempt: pending.lease_attempt,
             attempt: pending.attempt,

@@ -39,6 +39,7 @@ pub use stream::EventStream;
 
 use crate::context::Context;
 use crate::error::ExecutorError;
+use crate::logs::LogEntry;
 use crate::result::{ExecutionResult, ExecutionStatus, ExecutionSummary};
 use crate::store::{self, DatabaseUrl, ExecutionFilter, Store};
 use crate::workflow::{Workflow, WorkflowRegistry};
@@ -385,6 +386,21 @@ impl UnifiedExecutor {
         let key = execution_id.to_string();
         let rows = self.engine.store.read(move |connection| store::load_events(connection, &key, after, limit)).await?;
         Ok(rows.into_iter().map(Event::from_row).collect::<Result<_, _>>()?)
+    }
+
+    /// What an execution's tasks logged (one task's, when named), by task, attempt and time (see
+    /// [`crate::logs`]). Records are stored when their attempt ends.
+    pub async fn logs(&self, execution_id: Uuid, task_id: Option<&str>) -> Result<Vec<LogEntry>, ExecutorError> {
+        let (key, task_id) = (execution_id.to_string(), task_id.map(str::to_owned));
+        let logs = self
+            .engine
+            .store
+            .read(move |connection| match store::execution_status(connection, &key)? {
+                Some(_) => store::load_logs(connection, &key, task_id.as_deref()).map(Some),
+                None => Ok(None),
+            })
+            .await?;
+        logs.ok_or(ExecutorError::ExecutionNotFound(execution_id))
     }
 
     /// Every event of an execution, past and to come, in order; the stream ends after the

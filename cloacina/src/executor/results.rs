@@ -9,6 +9,7 @@ use super::inputs::{parse_context, parse_delta};
 use super::scheduler::parse_status;
 use crate::context::Context;
 use crate::error::StoreError;
+use crate::logs::LogEntry;
 use crate::result::{ExecutionResult, ExecutionSummary, TaskResult};
 use crate::store::{self, AnyConnection, ExecutionSummaryRow, to_datetime};
 
@@ -37,10 +38,15 @@ pub(crate) fn load_result(
     }
     context.take_delta();
 
+    let mut logs: HashMap<String, Vec<LogEntry>> = HashMap::new();
+    for entry in store::load_logs(connection, &key, None)? {
+        logs.entry(entry.task_id.clone()).or_default().push(entry);
+    }
     let task_results = tasks
         .into_iter()
         .map(|task| {
             Ok(TaskResult {
+                logs: logs.remove(&task.task_id).unwrap_or_default(),
                 status: parse_status(&task.status)?,
                 attempts: (task.attempt - task.recoveries).max(0) as u32,
                 recoveries: task.recoveries.max(0) as u32,

@@ -17,6 +17,7 @@ use super::events::{EventKind, EventLog};
 use super::inputs::load_input;
 use crate::context::ContextDelta;
 use crate::error::StoreError;
+use crate::logs::LogRecord;
 use crate::result::{ExecutionStatus, TaskStatus};
 use crate::store::{
     self, AnyConnection, AttemptEnd, ClaimedTask, EndedAttempt, FinishedDependencies, Lease, NewExecutionRow, NewTask,
@@ -82,6 +83,8 @@ pub(crate) struct AttemptOutcome {
     /// The attempt as retry policies count it.
     pub attempt: u32,
     pub result: AttemptResult,
+    /// What the attempt logged, stored with its end.
+    pub logs: Vec<LogRecord>,
 }
 
 /// Creates an execution and its task rows (`context_json` is the initial context as stored);
@@ -174,6 +177,9 @@ pub(crate) fn record_outcomes(
         }
         let task_id = outcome.workflow.node(outcome.position).id();
         let attempt = Some(outcome.attempt);
+        if !outcome.logs.is_empty() {
+            store::insert_logs(connection, key, task_id, outcome.attempt, &outcome.logs, micros)?;
+        }
         match &outcome.result {
             AttemptResult::Completed { .. } => {
                 transition.completed.push(index);

@@ -25,6 +25,7 @@ use super::{claiming, elsewhere, handover, recording};
 use crate::context::{Attempt, Context};
 use crate::error::{StoreError, TaskError};
 use crate::limits;
+use crate::logs::{AttemptLog, Logging};
 use crate::result::ExecutionStatus;
 use crate::stop::StopSignal;
 use crate::store::{self, ClaimedTask, now_micros};
@@ -214,22 +215,27 @@ async fn run_attempt(engine: &Arc<Engine>, claimed: ClaimedTask, slot: TaskSlot)
     let result = match load_input(engine, execution_id, &workflow, position).await {
         Ok(mut input) => {
             let timeout = node.timeout().or(engine.config.task_timeout);
-            let cancelled = begin_attempt(engine, &mut input, execution_id, node, attempt, timeout, slot);
+            let beginning = Beginning { execution_id, workflow: workflow.name(), node, number: attempt, timeout };
+            let (cancelled, log) = begin_attempt(engine, &mut input, beginning, slot);
             let result = tokio::select! {
                 biased;
                 _ = cancelled.cancelled() => None,
                 // A task that blocked its thread until after it was cancelled has nothing to
                 // record either.
-                result = execute(node, input, timeout) => (!cancelled.is_cancelled()).then_some(result),
+                result = Logging::new(log.clone(), execute(node, input, timeout)) => {
+                    (!cancelled.is_cancelled()).then_some(result)
+                }
             };
             engine.running.end(execution_id, node.id());
-            result?
+            (result?, log.take())
         }
-        Err(error) => Err(TaskError::new(format!("cannot load the task's input: {error}"))),
+        Err(error) => (Err(TaskError::new(format!("cannot load the task's input: {error}"))), Vec::new()),
     };
+    let (result, logs) = result;
     Some(AttemptOutcome {
         execution_id,
         result: attempt_result(node, attempt, result),
+        logs,
         workflow,
         position,
         lease_attempt,
@@ -252,23 +258,33 @@ async fn resolve(engine: &Arc<Engine>, execution_id: Uuid, claimed: &ClaimedTask
 }
 
 /// Makes `input` the input of attempt `number` of `node`: registers the attempt as running
-/// (returning the token that cancels it), and gives the context its attempt, with its stop
-/// signal and task slot, and a way to load the execution's binary data.
+/// (returning the token that cancels it, and the attempt's log), and gives the context its
+/// attempt, with its stop signal, task slot and log, and a way to load the execution's binary
+/// data.
 pub(super) fn begin_attempt(
     engine: &Arc<Engine>,
     input: &mut Context,
-    execution_id: Uuid,
-    node: &TaskNode,
-    number: u32,
-    timeout: Option<Duration>,
+    beginning: Beginning<'_>,
     slot: TaskSlot,
-) -> tokio_util::sync::CancellationToken {
+) -> (tokio_util::sync::CancellationToken, AttemptLog) {
+    let Beginning { execution_id, workflow, node, number, timeout } = beginning;
     super::stored_blobs::attach(engine, execution_id, input);
     let cancelled = engine.running.start(execution_id, node.id());
     let stop = StopSignal::new(cancelled.clone(), timeout);
     let owner_id = Arc::clone(&engine.owner);
-    input.set_attempt(Attempt { execution_id, task_id: node.id().to_owned(), owner_id, number, stop, slot });
-    cancelled
+    let log = AttemptLog::new(node.task().log_level().unwrap_or(engine.config.task_log_level));
+    let (workflow, task_id) = (workflow.to_owned(), node.id().to_owned());
+    input.set_attempt(Attempt { execution_id, workflow, task_id, owner_id, number, stop, slot, log: log.clone() });
+    (cancelled, log)
+}
+
+/// Which attempt begins: of which task, of which execution, with what timeout.
+pub(super) struct Beginning<'a> {
+    pub execution_id: Uuid,
+    pub workflow: &'a str,
+    pub node: &'a TaskNode,
+    pub number: u32,
+    pub timeout: Option<Duration>,
 }
 
 /// The task's input; waits out a database that is briefly out of reach (such a failure is not

@@ -13,6 +13,7 @@ mod connection;
 mod events;
 mod executions;
 mod leases;
+mod logs;
 mod migrations;
 mod notifications;
 mod outputs;
@@ -41,6 +42,7 @@ pub(crate) use events::{EventRow, NewEventRow, insert_numbered_events, load_even
 pub use executions::ExecutionFilter;
 pub(crate) use executions::*;
 pub(crate) use leases::{ExpiredLease, given_up_leases, renew_leases, requeue_expired};
+pub(crate) use logs::{insert_logs, load_logs};
 pub(crate) use notifications::notify;
 pub use notifications::{Listener, Notification};
 pub(crate) use outputs::load_outputs;

@@ -64,4 +64,14 @@ diesel::table! {
     }
 }
 
-diesel::allow_tables_to_appear_in_same_query!(executions, task_executions, task_outputs, execution_events);
+diesel::table! {
+    task_logs (execution_id, task_id, attempt, created_at) {
+        execution_id -> Text,
+        task_id -> Text,
+        attempt -> Integer,
+        records -> Text,
+        created_at -> BigInt,
+    }
+}
+
+diesel::allow_tables_to_appear_in_same_query!(executions, task_executions, task_outputs, execution_events, task_logs);

@@ -11,6 +11,7 @@ mod events;
 mod failures;
 mod leases;
 mod lifecycle;
+mod logs;
 mod macros;
 mod ordering;
 mod outage;

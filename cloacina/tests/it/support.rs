@@ -10,6 +10,7 @@ use std::time::Duration;
 use cloacina::{Context, ExecutorConfig, FunctionTask, TaskError, UnifiedExecutor, WorkflowRegistry};
 use diesel::{Connection, PgConnection, RunQueryDsl};
 use serde_json::Value;
+use tracing_subscriber::prelude::*;
 
 /// Runs an async test body once per backend, as three `#[tokio::test]`s in modules named after
 /// the backend.
@@ -96,10 +97,15 @@ impl TestDatabase {
     /// A fresh database, or `None` when PostgreSQL is not configured (and not required).
     pub async fn create(backend: Backend) -> Option<Self> {
         // `RUST_LOG=cloacina=debug` shows the engine's logs for a failing test.
-        let _ = tracing_subscriber::fmt()
-            .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
-            .with_test_writer()
-            .with_ansi(false)
+        // Rust tasks' events are kept as task logs (see logs.rs).
+        let _ = tracing_subscriber::registry()
+            .with(
+                tracing_subscriber::fmt::layer()
+                    .with_test_writer()
+                    .with_ansi(false)
+                    .with_filter(tracing_subscriber::EnvFilter::from_default_env()),
+            )
+            .with(cloacina::TaskLogLayer::filtered())
             .try_init();
         match backend {
             Backend::SqliteMemory => {

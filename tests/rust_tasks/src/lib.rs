@@ -83,7 +83,11 @@ async fn flaky(context: &mut Context) -> Result<(), TaskError> {
         *count += 1;
         *count - 1
     };
+    // Kept with the attempt (see `cloacina::logs`); DEBUG is below the default level.
+    tracing::info!(target: "rust_tasks::flaky", attempt = call % 3 + 1, "trying");
+    tracing::debug!(target: "rust_tasks::flaky", "not kept at INFO");
     if call % 3 != 2 {
+        tracing::warn!(target: "rust_tasks::flaky", "failing this time");
         return Err(TaskError::new(format!("flaky failure {}", call % 3 + 1)));
     }
     context.set("flaky_done", true);
