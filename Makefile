@@ -87,7 +87,7 @@ wheel: release-wheel
 
 # The wheel on every CPython from 3.9 to 3.13 the machine has (pyenv's): the whole test suite on
 # the oldest and newest, the plan's snippets and a smoke run (SQLite and PostgreSQL, the system's
-# libpq hidden) on each (scripts/test_wheels.py).
+# libpq hidden) on each, side by side, one per core (scripts/test_wheels.py).
 test-wheels: wheel python-extensions
 	VIRTUAL_ENV=$(abspath $(VENV)) $(PYTHON) scripts/test_wheels.py --wheel $(wildcard $(WHEEL_DIR)/cloacina-*.whl) \
 	  $(addprefix --module-wheel ,$(wildcard $(MODULE_WHEEL_DIR)/*.whl)) --postgres "$(CLOACINA_TEST_POSTGRES_URL)"

@@ -13,12 +13,15 @@ environment in `target/wheel-tests/` gets the one wheel, and then:
   (an empty file mounted over each) and `LD_LIBRARY_PATH` cleared, so a wheel that still needed
   them fails.
 
-Prints a line per step and a table at the end; exits 1 if anything failed.
+The Pythons are tested side by side, as many at once as the machine has cores (the two whole
+suites first); each one's output goes to `target/wheel-tests/py<version>.log` and is printed
+when it is done. Prints a line per step and a table at the end; exits 1 if anything failed.
 """
 
 from __future__ import annotations
 
 import argparse
+import concurrent.futures
 import glob
 import os
 import shutil
@@ -75,9 +78,12 @@ def interpreters() -> list[tuple[str, Path]]:
     return found
 
 
-def run(command: list[str], *, cwd: Path = ROOT, env: dict[str, str] | None = None) -> bool:
-    print("+", " ".join(str(part) for part in command), flush=True)
-    return subprocess.run(command, cwd=cwd, env=env).returncode == 0
+def run(command: list[str], log: Path, *, cwd: Path = ROOT, env: dict[str, str] | None = None) -> bool:
+    """Runs a command with its output appended to `log`."""
+    with log.open("a") as output:
+        output.write("+ " + " ".join(str(part) for part in command) + "\n")
+        output.flush()
+        return subprocess.run(command, cwd=cwd, env=env, stdout=output, stderr=subprocess.STDOUT).returncode == 0
 
 
 def hiding_prefix() -> tuple[list[str], list[str]]:
@@ -120,6 +126,8 @@ def test_one(
     outcome = Outcome(version)
     environment_dir = ENVIRONMENTS / f"py{version}"
     python = environment_dir / "bin" / "python"
+    log = ENVIRONMENTS / f"py{version}.log"
+    log.unlink(missing_ok=True)
 
     def step(name: str, action) -> bool:
         started = time.monotonic()
@@ -129,14 +137,16 @@ def test_one(
         return ok
 
     shutil.rmtree(environment_dir, ignore_errors=True)
+    ENVIRONMENTS.mkdir(parents=True, exist_ok=True)
     requirements = ["-r", str(ROOT / "requirements-test.txt")] if full else SNIPPET_REQUIREMENTS
     installed = step(
         "install",
         lambda: (
-            run([str(executable), "-m", "venv", str(environment_dir)])
-            and run([str(python), "-m", "pip", "install", "--quiet", "--upgrade", "pip"])
+            run([str(executable), "-m", "venv", str(environment_dir)], log)
+            and run([str(python), "-m", "pip", "install", "--quiet", "--upgrade", "pip"], log)
             and run(
-                [str(python), "-m", "pip", "install", "--quiet", str(wheel), *map(str, module_wheels), *requirements]
+                [str(python), "-m", "pip", "install", "--quiet", str(wheel), *map(str, module_wheels), *requirements],
+                log,
             )
         ),
     )
@@ -149,21 +159,21 @@ def test_one(
     test_env = dict(os.environ, PYTHONDONTWRITEBYTECODE="1")
     pytest = [str(python), "-m", "pytest", "-p", "no:cacheprovider", "-q", "-ra"]
     if full:
-        step("test suite", lambda: run([*pytest, "tests"], env=test_env))
+        step("test suite", lambda: run([*pytest, "tests"], log, env=test_env))
     else:
-        step("plan snippets", lambda: run([*pytest, "tests/test_plan_snippets.py"], env=test_env))
+        step("plan snippets", lambda: run([*pytest, "tests/test_plan_snippets.py"], log, env=test_env))
 
     prefix, hidden = hiding_prefix()
     smoke_env = {key: value for key, value in os.environ.items() if key not in ("LD_LIBRARY_PATH", "VIRTUAL_ENV")}
     smoke = [*prefix, str(python), str(ROOT / "scripts" / "wheel_smoke.py")]
     note = f" ({len(hidden)} system libpq and OpenSSL files hidden)" if hidden else " (system libraries not hidden)"
     work = Path("/tmp") if os.name == "posix" else Path.home()
-    step(f"smoke, SQLite{note}", lambda: run(smoke, cwd=work, env=smoke_env))
+    step(f"smoke, SQLite{note}", lambda: run(smoke, log, cwd=work, env=smoke_env))
     if postgres:
 
         def postgres_smoke() -> bool:
             with PostgresDatabase(postgres) as url:
-                return run([*smoke, url], cwd=work, env=smoke_env)
+                return run([*smoke, url], log, cwd=work, env=smoke_env)
 
         step(f"smoke, PostgreSQL{note}", postgres_smoke)
     return outcome
@@ -187,10 +197,21 @@ def main(arguments: list[str]) -> int:
         print("test_wheels: no CPython 3.9-3.13 found (install them with pyenv)", file=sys.stderr)
         return 1
     full = {found[0][0], found[-1][0]}
-    outcomes = [
-        test_one(version, path, options.wheel, options.module_wheel, options.postgres, version in full)
-        for version, path in found
-    ]
+    # The whole suites first: they take longest.
+    order = sorted(found, key=lambda item: item[0] not in full)
+    jobs = int(os.environ.get("CLOACINA_WHEEL_TEST_JOBS", os.cpu_count() or 1))
+    with concurrent.futures.ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
+        running = {
+            version: pool.submit(
+                test_one, version, path, options.wheel, options.module_wheel, options.postgres, version in full
+            )
+            for version, path in order
+        }
+        outcomes = [running[version].result() for version, _ in found]
+    for outcome in outcomes:
+        log = ENVIRONMENTS / f"py{outcome.version}.log"
+        print(f"\ntest_wheels: output on Python {outcome.version} ({log}):", flush=True)
+        print(log.read_text() if log.exists() else "(none)", flush=True)
 
     print(f"\ntest_wheels: {options.wheel.name}")
     for outcome in outcomes:

@@ -50,6 +50,10 @@ def postgres_url() -> Iterator[str]:
             admin.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
 
 
+SNIPPET_DATABASE_LOCK = 0x636C6F6163696E62
+"""The PostgreSQL advisory lock that keeps the plan's snippet database to one test at a time."""
+
+
 @pytest.fixture
 def snippet_postgres_url() -> Iterator[str]:
     """`postgresql://user:pass@localhost/db`, the URL the plan's Phase-3 snippet names, made real:
@@ -62,19 +66,23 @@ def snippet_postgres_url() -> Iterator[str]:
         pytest.skip("PostgreSQL not configured: set CLOACINA_TEST_POSTGRES_URL")
     import psycopg
 
-    with psycopg.connect(POSTGRES_SERVER, autocommit=True) as admin:
-        exists = admin.execute("SELECT 1 FROM pg_roles WHERE rolname = 'user'").fetchone()
-        admin.execute(
-            "ALTER ROLE \"user\" LOGIN PASSWORD 'pass'" if exists else "CREATE ROLE \"user\" LOGIN PASSWORD 'pass'"
-        )
-        admin.execute("DROP DATABASE IF EXISTS db WITH (FORCE)")
-        admin.execute('CREATE DATABASE db OWNER "user"')
-    parts = urlsplit(POSTGRES_SERVER)
-    address = f"{parts.hostname}:{parts.port or 5432}"
-    verbatim = "postgresql://user:pass@localhost/db"
-    yield verbatim if address in ("127.0.0.1:5432", "localhost:5432") else f"postgresql://user:pass@{address}/db"
-    with psycopg.connect(POSTGRES_SERVER, autocommit=True) as admin:
-        admin.execute("DROP DATABASE IF EXISTS db WITH (FORCE)")
+    # One test at a time, across processes (several Pythons' suites may run at once): the role
+    # and the database have fixed names. The lock is held by this connection until the end.
+    with psycopg.connect(POSTGRES_SERVER, autocommit=True) as holder:
+        holder.execute("SELECT pg_advisory_lock(%s)", (SNIPPET_DATABASE_LOCK,))
+        with psycopg.connect(POSTGRES_SERVER, autocommit=True) as admin:
+            exists = admin.execute("SELECT 1 FROM pg_roles WHERE rolname = 'user'").fetchone()
+            admin.execute(
+                "ALTER ROLE \"user\" LOGIN PASSWORD 'pass'" if exists else "CREATE ROLE \"user\" LOGIN PASSWORD 'pass'"
+            )
+            admin.execute("DROP DATABASE IF EXISTS db WITH (FORCE)")
+            admin.execute('CREATE DATABASE db OWNER "user"')
+        parts = urlsplit(POSTGRES_SERVER)
+        address = f"{parts.hostname}:{parts.port or 5432}"
+        verbatim = "postgresql://user:pass@localhost/db"
+        yield verbatim if address in ("127.0.0.1:5432", "localhost:5432") else f"postgresql://user:pass@{address}/db"
+        with psycopg.connect(POSTGRES_SERVER, autocommit=True) as admin:
+            admin.execute("DROP DATABASE IF EXISTS db WITH (FORCE)")
 
 
 @pytest.fixture(params=["sqlite_memory", "sqlite_file", "postgres"])
