@@ -16,6 +16,7 @@ mod bridge;
 #[cfg(feature = "embed")]
 pub mod embed;
 mod exceptions;
+mod executor_set;
 mod logging;
 mod running;
 mod rust_task;

@@ -5,25 +5,20 @@
 //! coroutine runs in a copy of its loop's context with the variable set, so what it logs is
 //! kept whichever loop runs it, and the caller's own context variables are left alone.
 
-use std::sync::{Mutex, MutexGuard, PoisonError};
-
 use chrono::{TimeZone, Utc};
 use cloacina::{Attempt, AttemptLog, LogLevel, LogRecord};
 use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
 
 use crate::api::task::TaskSpec;
+use crate::executor_set::ExecutorSet;
 
-/// The ids of this process's executors made with `log_prints=True`.
-static PRINT_KEEPERS: Mutex<Vec<String>> = Mutex::new(Vec::new());
-
-fn print_keepers() -> MutexGuard<'static, Vec<String>> {
-    PRINT_KEEPERS.lock().unwrap_or_else(PoisonError::into_inner)
-}
+/// This process's executors made with `log_prints=True`.
+static PRINT_KEEPERS: ExecutorSet = ExecutorSet::new();
 
 /// Makes the executor with id `owner_id` keep its tasks' `print`s (unless a task says not to).
 pub fn keep_prints_for(owner_id: &str) {
-    print_keepers().push(owner_id.to_owned());
+    PRINT_KEEPERS.insert(owner_id);
 }
 
 /// What the hooks of `cloacina._logs` get for an attempt: where its records go, and the
@@ -67,9 +62,8 @@ pub fn capture<'py>(py: Python<'py>, spec: &TaskSpec, attempt: &Attempt) -> PyRe
     if level == LogLevel::OFF {
         return Ok(None);
     }
-    install(py)?;
-    let log_prints =
-        spec.log_prints.unwrap_or_else(|| print_keepers().iter().any(|keeper| **keeper == *attempt.owner_id));
+    current(py)?; // Installs the hooks of `cloacina._logs` on first use.
+    let log_prints = spec.log_prints.unwrap_or_else(|| PRINT_KEEPERS.contains(&attempt.owner_id));
     let capture = TaskLogCapture {
         log: attempt.log.clone(),
         level: level.0,
@@ -82,25 +76,17 @@ pub fn capture<'py>(py: Python<'py>, spec: &TaskSpec, attempt: &Attempt) -> PyRe
     Ok(Some(Bound::new(py, capture)?.into_any()))
 }
 
-/// `cloacina._logs`, with its hooks installed.
-fn module(py: Python<'_>) -> PyResult<&Bound<'_, PyModule>> {
-    static MODULE: PyOnceLock<Py<PyModule>> = PyOnceLock::new();
-    MODULE
+/// The context variable `cloacina._logs.CURRENT`, which holds the running attempt's capture;
+/// the hooks are installed the first time it is asked for.
+fn current(py: Python<'_>) -> PyResult<&Bound<'_, PyAny>> {
+    static CURRENT: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
+    CURRENT
         .get_or_try_init(py, || {
             let module = py.import("cloacina._logs")?;
             module.call_method0("install")?;
-            Ok::<_, PyErr>(module.unbind())
+            Ok::<_, PyErr>(module.getattr("CURRENT")?.unbind())
         })
-        .map(|module| module.bind(py))
-}
-
-fn install(py: Python<'_>) -> PyResult<()> {
-    module(py).map(|_| ())
-}
-
-/// The context variable holding the running attempt's capture.
-fn current(py: Python<'_>) -> PyResult<Bound<'_, PyAny>> {
-    module(py)?.getattr("CURRENT")
+        .map(|current| current.bind(py))
 }
 
 /// Makes `capture` the current one on this thread until [`leave`] with the returned token.

@@ -10,11 +10,11 @@ use cloacina::values::{MARKER, binary_data};
 use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
 use pyo3::types::{PyBool, PyByteArray, PyBytes, PyDict, PyFrozenSet, PyList, PySet, PyString, PyTuple};
-use std::sync::Mutex;
 
 use serde_json::{Map, Value};
 
 use crate::exceptions::{ErrorKind, error};
+use crate::executor_set::ExecutorSet;
 
 /// How stored values are read back into Python.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -23,22 +23,18 @@ pub struct Reading {
     pub allow_pickle: bool,
 }
 
-/// The ids of this process's executors made with `allow_pickle=True`.
-static PICKLE_READERS: Mutex<Vec<String>> = Mutex::new(Vec::new());
-
-fn pickle_readers() -> std::sync::MutexGuard<'static, Vec<String>> {
-    PICKLE_READERS.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
-}
+/// This process's executors made with `allow_pickle=True`.
+static PICKLE_READERS: ExecutorSet = ExecutorSet::new();
 
 impl Reading {
     /// How the executor with id `owner_id` reads values (for its tasks and its results).
     pub fn of_executor(owner_id: &str) -> Self {
-        Self { allow_pickle: pickle_readers().iter().any(|reader| reader == owner_id) }
+        Self { allow_pickle: PICKLE_READERS.contains(owner_id) }
     }
 
     /// Makes the executor with id `owner_id` read pickles.
     pub fn allow_pickle_for(owner_id: &str) {
-        pickle_readers().push(owner_id.to_owned());
+        PICKLE_READERS.insert(owner_id);
     }
 
     /// The Python value of context key `key`, whose binary data kept beside the JSON is in (or
