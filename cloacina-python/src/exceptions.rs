@@ -227,6 +227,7 @@ impl From<BindingError> for PyErr {
                     ExecutorError::WorkflowNotFound { .. } => ErrorKind::WorkflowNotFound,
                     ExecutorError::ExecutionNotFound(_) => ErrorKind::ExecutionNotFound,
                     ExecutorError::ShutDown => ErrorKind::ExecutorShutdown,
+                    ExecutorError::CannotRerun { .. } => ErrorKind::Validation,
                     ExecutorError::WaitTimeout { .. } => ErrorKind::ExecutionTimeout,
                     ExecutorError::Config(_) => ErrorKind::Validation,
                     ExecutorError::Workflow(_) => ErrorKind::WorkflowValidation,

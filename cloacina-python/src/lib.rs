@@ -46,6 +46,8 @@ mod _native {
     #[pymodule_export]
     use crate::api::task::{PyTask, PyTaskDecorator, task};
     #[pymodule_export]
+    use crate::api::timeline::PyTaskAttempt;
+    #[pymodule_export]
     use crate::api::trigger::PyTriggerRule;
     #[pymodule_export]
     use crate::api::workflow::{PyWorkflow, workflow};

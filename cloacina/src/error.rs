@@ -250,6 +250,14 @@ pub enum ExecutorError {
     /// The executor has been shut down.
     #[error("the executor has been shut down; create a new one")]
     ShutDown,
+    /// An execution cannot be re-run (see [`UnifiedExecutor::rerun`](crate::UnifiedExecutor::rerun)).
+    #[error("execution `{execution_id}` cannot be re-run: {reason}")]
+    CannotRerun {
+        /// The execution asked to re-run.
+        execution_id: uuid::Uuid,
+        /// Why not, and what to do instead.
+        reason: String,
+    },
     /// Waiting for an execution took longer than allowed.
     #[error("execution `{execution_id}` did not finish within {}", format_duration(*timeout))]
     WaitTimeout {

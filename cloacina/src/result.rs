@@ -10,6 +10,7 @@ use uuid::Uuid;
 
 use crate::context::Context;
 use crate::logs::LogEntry;
+use crate::timeline::TaskAttempt;
 
 /// The state of an execution.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -105,12 +106,16 @@ pub struct TaskResult {
     pub attempts: u32,
     /// Starts abandoned by a worker that stopped renewing its lease (and run again).
     pub recoveries: u32,
+    /// When it first became ready to run (its dependencies finished and its trigger rule held).
+    pub ready_at: Option<DateTime<Utc>>,
     /// When its latest attempt started.
     pub started_at: Option<DateTime<Utc>>,
     /// When it reached its final state.
     pub finished_at: Option<DateTime<Utc>>,
     /// The error of its latest failed attempt.
     pub error: Option<String>,
+    /// Every start, in order: when, on which worker, how it ended (see [`crate::timeline`]).
+    pub attempt_history: Vec<TaskAttempt>,
     /// What its attempts logged, attempt by attempt (see [`crate::logs`]).
     pub logs: Vec<LogEntry>,
 }
@@ -119,6 +124,17 @@ impl TaskResult {
     /// Time from the start of the latest attempt to the end, once both are known.
     pub fn duration(&self) -> Option<Duration> {
         elapsed(self.started_at, self.finished_at)
+    }
+
+    /// Time from when it first became ready to when its first attempt started: how long it
+    /// waited for a worker.
+    pub fn wait(&self) -> Option<Duration> {
+        elapsed(self.ready_at, self.attempt_history.first().map(|attempt| attempt.started_at))
+    }
+
+    /// The worker that ran its latest attempt.
+    pub fn worker(&self) -> Option<&str> {
+        self.attempt_history.last().and_then(|attempt| attempt.worker.as_deref())
     }
 }
 
@@ -145,6 +161,10 @@ pub struct ExecutionResult {
     pub started_at: Option<DateTime<Utc>>,
     /// When it finished.
     pub finished_at: Option<DateTime<Utc>>,
+    /// The execution it re-runs, for a re-run (see [`UnifiedExecutor::rerun`]).
+    ///
+    /// [`UnifiedExecutor::rerun`]: crate::UnifiedExecutor::rerun
+    pub rerun_of: Option<Uuid>,
 }
 
 impl ExecutionResult {

@@ -1,6 +1,7 @@
 """Type stubs for the native part of the `cloacina` package (import from `cloacina`)."""
 
 import datetime
+import os
 import types
 import uuid
 from collections.abc import Awaitable, Callable, Generator, Iterable, Iterator
@@ -31,6 +32,7 @@ __all__ = [
     "RustTask",
     "SerializationError",
     "Task",
+    "TaskAttempt",
     "TaskDecorator",
     "TaskResult",
     "TriggerRule",
@@ -850,6 +852,13 @@ class TaskResult:
     def recoveries(self) -> int:
         """Starts abandoned by a worker that stopped renewing its lease, and run again."""
     @property
+    def ready_at(self) -> datetime.datetime | None:
+        """When it first became ready to run (UTC).
+
+        Its dependencies had finished and its trigger rule held then. `None` while it waits
+        for them, and for a task skipped.
+        """
+    @property
     def started_at(self) -> datetime.datetime | None:
         """When its latest attempt started (UTC), or `None` if none has."""
     @property
@@ -858,6 +867,22 @@ class TaskResult:
     @property
     def duration(self) -> float | None:
         """Seconds from its latest attempt's start to its end, or `None` without both."""
+    @property
+    def wait(self) -> float | None:
+        """Seconds from when it became ready to when its first attempt started.
+
+        How long it waited for a worker; `None` until it has started.
+        """
+    @property
+    def worker(self) -> str | None:
+        """The worker that ran its latest attempt (its executor's `owner_id`), or `None`."""
+    @property
+    def attempt_history(self) -> list[TaskAttempt]:
+        """Every start of the task, in order: when, on which worker, and how it ended.
+
+        A start abandoned by a worker that stopped (status `"Abandoned"`) is followed by
+        another under the same number.
+        """
     @property
     def error(self) -> str | None:
         """The error of its latest failed attempt: `"{type}: {message}"`, then the traceback."""
@@ -888,6 +913,49 @@ class TaskResult:
         task's `tracing` events. An attempt keeps at most 1,000 records and 1 MiB; a last
         `WARNING` record says how many more were left out.
         """
+
+@final
+class TaskAttempt:
+    """One start of a task: when, on which worker, and how it ended."""
+
+    @property
+    def number(self) -> int:
+        """The attempt's number, counting from 1 as retry policies do."""
+    @property
+    def ready_at(self) -> datetime.datetime | None:
+        """When the task became ready for this start (UTC).
+
+        `None` for a retry, whose due time is not recorded.
+        """
+    @property
+    def started_at(self) -> datetime.datetime:
+        """When a worker started it (UTC)."""
+    @property
+    def finished_at(self) -> datetime.datetime | None:
+        """When it ended (UTC), or `None` while it runs."""
+    @property
+    def duration(self) -> float | None:
+        """Seconds from its start to its end, or `None` while it runs."""
+    @property
+    def wait(self) -> float | None:
+        """Seconds from `ready_at` to its start, or `None` without `ready_at`."""
+    @property
+    def worker(self) -> str | None:
+        """The worker that ran it: its executor's `owner_id`.
+
+        The id names the host, the machine, the process id and start, and a random part.
+        """
+    @property
+    def status(self) -> Literal["Running", "Completed", "Failed", "Abandoned", "Cancelled"]:
+        """How it ended, or `"Running"` while it runs.
+
+        `"Completed"`; `"Failed"` (another attempt may follow, by the task's retry policy);
+        `"Abandoned"` (its worker stopped or lost its lease, and the task went back to the
+        queue); `"Cancelled"` (with its execution).
+        """
+    @property
+    def error(self) -> str | None:
+        """Its error, or why it was abandoned."""
 
 @final
 class LogEntry:
@@ -945,6 +1013,9 @@ class ExecutionResult:
     def task_results(self) -> list[TaskResult]:
         """One `TaskResult` per task, in the order the tasks run."""
     @property
+    def rerun_of(self) -> str | None:
+        """For a re-run (`UnifiedExecutor.rerun`), the id of the execution it came from."""
+    @property
     def error(self) -> str | None:
         """The first error that failed the execution, or why it was cancelled."""
     @property
@@ -959,6 +1030,20 @@ class ExecutionResult:
     @property
     def finished_at(self) -> datetime.datetime | None:
         """When it finished (UTC), or `None` until it has."""
+    def write_trace(self, path: str | os.PathLike[str]) -> None:
+        """Writes the execution's timeline to a file as a Chrome trace (JSON).
+
+        Open it in Perfetto (https://ui.perfetto.dev) or `chrome://tracing` for a timeline
+        view: one row per worker, one slice per attempt, named after its task, with the
+        attempt's number, status, wait (microseconds) and error as arguments. An attempt still
+        running is drawn up to now.
+
+        Args:
+            path: The file to write (replaced if it exists).
+
+        Raises:
+            OSError: The file cannot be written.
+        """
     def task(self, task_id: str) -> TaskResult | None:
         """Finds the result of one task.
 
@@ -1020,7 +1105,10 @@ class Event:
         """The attempt's number, for an attempt that started, completed, failed or is retried."""
     @property
     def message(self) -> str | None:
-        """An error or a reason, where there is one."""
+        """An error or a reason, where there is one.
+
+        For `TaskStarted`, the worker that runs the attempt (its executor's `owner_id`).
+        """
     @property
     def at(self) -> datetime.datetime:
         """When it happened (UTC)."""
@@ -1273,6 +1361,84 @@ class UnifiedExecutor:
             ValidationError: `workflow` is neither a name nor a `Workflow`, `timeout` is out of
                 range, or `on_event` is not callable.
         """
+    def rerun(
+        self,
+        execution_id: str | uuid.UUID,
+        *,
+        timeout: float | None = None,
+        on_event: _EventCallback | None = None,
+    ) -> _ExecutionResultOrAwaitable:
+        """Re-runs a finished execution from where it failed, and returns the new one's result.
+
+        The new execution runs the same workflow version with the same initial context. It
+        keeps the outputs of the tasks that completed (they are `Completed`, with no attempt)
+        and runs only the others (failed, skipped and cancelled) and every task downstream of
+        them; its `rerun_of` is `execution_id`. Blocking and awaiting follow `execute`: where
+        an asyncio event loop runs in the calling thread this returns an awaitable.
+
+        Args:
+            execution_id: The finished execution (`str` or `uuid.UUID`).
+            timeout: Seconds the new execution may take; past that it is cancelled and
+                `ExecutionTimeoutError` raised. `None`: no limit.
+            on_event: Called with each `Event` of the new execution, in order.
+
+        Returns:
+            The new execution's `ExecutionResult`, whatever its status (or an awaitable of it).
+
+        Raises:
+            ExecutionNotFoundError: No execution has that id.
+            ValidationError: It has not finished, every task of it completed (nothing to run
+                again; `execute` runs it all), or this process has neither the workflow version
+                it was made with nor one with the same tasks and dependencies;
+                `execution_id` is not a UUID; `timeout` is out of range.
+            WorkflowNotFoundError: Its workflow is not registered in this process.
+            ExecutionTimeoutError: The timeout passed; the new execution was cancelled.
+            DatabaseError: The database failed.
+
+        Examples:
+            >>> from cloacina import UnifiedExecutor, task, workflow
+            >>> attempts = []
+            >>> @task
+            ... def fetch(context):
+            ...     return {"rows": 3}
+            >>> @task(dependencies=[fetch])
+            ... def publish(context):
+            ...     attempts.append(1)
+            ...     if len(attempts) == 1:
+            ...         raise ConnectionError("the server is down")
+            ...     return {"published": context["rows"]}
+            >>> _ = workflow(name="publishing", tasks=[fetch, publish])
+            >>> with UnifiedExecutor("sqlite:///:memory:") as executor:
+            ...     failed = executor.execute("publishing")
+            ...     again = executor.rerun(failed.execution_id)
+            >>> failed.status == "Failed", again.status == "Completed", again.context["published"]
+            (True, True, 3)
+            >>> again.task("fetch").attempts, again.rerun_of == failed.execution_id
+            (0, True)
+        """
+    def rerun_async(
+        self,
+        execution_id: str | uuid.UUID,
+        *,
+        timeout: float | None = None,
+        on_event: _EventCallback | None = None,
+    ) -> Awaitable[ExecutionResult]:
+        """Re-runs a finished execution from where it failed, in asyncio code (see `rerun`).
+
+        Args:
+            execution_id: The finished execution (`str` or `uuid.UUID`).
+            timeout: Seconds the new execution may take; past that it is cancelled and
+                `ExecutionTimeoutError` raised. `None`: no limit.
+            on_event: Called with each `Event` of the new execution, in order.
+
+        Returns:
+            An awaitable of the new execution's `ExecutionResult`; awaiting it raises what
+            `rerun` raises.
+
+        Raises:
+            RuntimeError: No asyncio event loop runs in this thread.
+            ValidationError: `execution_id` is not a UUID, or `timeout` is out of range.
+        """
     def start(
         self,
         workflow: str | Workflow,
@@ -1406,6 +1572,13 @@ class UnifiedExecutor:
             ExecutionNotFoundError: No execution has that id.
             ValidationError: `execution_id` is not a UUID.
             DatabaseError: The database failed.
+        """
+    @property
+    def owner_id(self) -> str:
+        """The id this executor's attempts are recorded under as their worker.
+
+        It names the host, the machine, the process id and start, and a random part; see
+        `TaskAttempt.worker` and the `TaskStarted` event's `message`.
         """
     def serve(self) -> None:
         """Runs tasks for executions started anywhere, until the executor is shut down.

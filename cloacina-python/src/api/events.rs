@@ -59,7 +59,8 @@ impl PyEvent {
         self.inner.attempt
     }
 
-    /// An error or a reason, where there is one.
+    /// An error or a reason, where there is one; for `TaskStarted`, the worker that runs the
+    /// attempt (its executor's `owner_id`).
     #[getter]
     fn message(&self) -> Option<&str> {
         self.inner.message.as_deref()

@@ -119,6 +119,40 @@ impl PyUnifiedExecutor {
             format!("expected a workflow name or a cloacina.Workflow, not `{}`", type_name(workflow)),
         ))
     }
+
+    /// Runs an execution to its end on this thread, answering Ctrl-C.
+    fn run_blocking(&self, py: Python<'_>, request: awaiting::Request) -> BindingResult<Py<PyAny>> {
+        let (executor, execution_id) = (self.inner.clone(), UnifiedExecutor::new_execution_id());
+        match block_on_interruptibly(py, awaiting::run(executor, execution_id, request)) {
+            Ok(result) => Ok(Py::new(py, PyExecutionResult::new(result?, self.reading()))?.into_any()),
+            Err(interrupted) => {
+                // Ctrl-C: the caller gave up on this execution; it is cancelled before the
+                // interrupt goes on (the process may be about to exit), and its task functions
+                // get the shutdown timeout to return.
+                let executor = self.inner.clone();
+                let _ = block_on(py, async move { executor.cancel(execution_id).await });
+                exit::wait_for_cancelled(py, execution_id, self.inner.config().shutdown_timeout);
+                Err(interrupted.into())
+            }
+        }
+    }
+
+    /// Runs an execution to its end as an awaitable, its `async def` tasks on the loop of
+    /// `locals`.
+    fn run_awaitable<'py>(
+        &self,
+        py: Python<'py>,
+        locals: pyo3_async_runtimes::TaskLocals,
+        request: awaiting::Request,
+    ) -> BindingResult<Bound<'py, PyAny>> {
+        let (executor, execution_id) = (self.inner.clone(), UnifiedExecutor::new_execution_id());
+        loops::bind(py, execution_id, locals);
+        let reading = self.reading();
+        Ok(awaitable(py, async move {
+            let result = awaiting::run(executor, execution_id, request).await?;
+            Ok::<_, BindingError>(PyExecutionResult::new(result, reading))
+        })?)
+    }
 }
 
 /// Parses an execution id given as `str` or `uuid.UUID`.
@@ -255,20 +289,7 @@ impl PyUnifiedExecutor {
         if awaiting::running_loop(py).is_some() {
             return Ok(self.execute_async(py, workflow, context, timeout, on_event)?.unbind());
         }
-        let request = request(workflow, context, timeout, on_event)?;
-        let (executor, execution_id) = (self.inner.clone(), UnifiedExecutor::new_execution_id());
-        match block_on_interruptibly(py, awaiting::run(executor, execution_id, request)) {
-            Ok(result) => Ok(Py::new(py, PyExecutionResult::new(result?, self.reading()))?.into_any()),
-            Err(interrupted) => {
-                // Ctrl-C: the caller gave up on this execution; it is cancelled before the
-                // interrupt goes on (the process may be about to exit), and its task functions
-                // get the shutdown timeout to return.
-                let executor = self.inner.clone();
-                let _ = block_on(py, async move { executor.cancel(execution_id).await });
-                exit::wait_for_cancelled(py, execution_id, self.inner.config().shutdown_timeout);
-                Err(interrupted.into())
-            }
-        }
+        self.run_blocking(py, request(workflow, context, timeout, on_event)?)
     }
 
     /// Runs a workflow to its end; always returns an awaitable of the `ExecutionResult`.
@@ -285,14 +306,44 @@ impl PyUnifiedExecutor {
         on_event: Option<Py<PyAny>>,
     ) -> BindingResult<Bound<'py, PyAny>> {
         let locals = awaiting::running_loop(py).ok_or_else(|| awaiting::needs_loop("execute_async"))?;
-        let request = request(workflow, context, timeout, on_event)?;
-        let (executor, execution_id) = (self.inner.clone(), UnifiedExecutor::new_execution_id());
-        loops::bind(py, execution_id, locals.clone());
-        let reading = self.reading();
-        Ok(awaitable(py, async move {
-            let result = awaiting::run(executor, execution_id, request).await?;
-            Ok::<_, BindingError>(PyExecutionResult::new(result, reading))
-        })?)
+        self.run_awaitable(py, locals, request(workflow, context, timeout, on_event)?)
+    }
+
+    /// Re-runs a finished execution from where it failed, like `execute`: blocks and returns the
+    /// new execution's `ExecutionResult` where no asyncio event loop runs in this thread, and
+    /// returns an awaitable of it where one does.
+    ///
+    /// The new execution runs the same workflow version with the same initial context. It keeps
+    /// the outputs of the tasks that completed (they are `Completed` with no attempt) and runs
+    /// only the others (failed, skipped, cancelled) and the tasks downstream of them. Its
+    /// `rerun_of` names the execution it came from.
+    #[pyo3(signature = (execution_id, *, timeout = None, on_event = None))]
+    fn rerun(
+        &self,
+        py: Python<'_>,
+        execution_id: &Bound<'_, PyAny>,
+        timeout: Option<f64>,
+        on_event: Option<Py<PyAny>>,
+    ) -> BindingResult<Py<PyAny>> {
+        let request = rerun_request(execution_id, timeout, on_event)?;
+        match awaiting::running_loop(py) {
+            Some(locals) => Ok(self.run_awaitable(py, locals, request)?.unbind()),
+            None => self.run_blocking(py, request),
+        }
+    }
+
+    /// Re-runs a finished execution from where it failed, like `rerun`; always returns an
+    /// awaitable of the new execution's `ExecutionResult`.
+    #[pyo3(signature = (execution_id, *, timeout = None, on_event = None))]
+    fn rerun_async<'py>(
+        &self,
+        py: Python<'py>,
+        execution_id: &Bound<'py, PyAny>,
+        timeout: Option<f64>,
+        on_event: Option<Py<PyAny>>,
+    ) -> BindingResult<Bound<'py, PyAny>> {
+        let locals = awaiting::running_loop(py).ok_or_else(|| awaiting::needs_loop("rerun_async"))?;
+        self.run_awaitable(py, locals, rerun_request(execution_id, timeout, on_event)?)
     }
 
     /// Starts a workflow and returns at once with an `ExecutionHandle`.
@@ -320,8 +371,8 @@ impl PyUnifiedExecutor {
         if let Some(locals) = awaiting::running_loop(py) {
             loops::bind(py, execution_id, locals);
         }
-        let awaiting::Request { workflow, context, on_event, .. } = request;
-        let started = block_on(py, async move { executor.start_as(execution_id, workflow, context).await });
+        let awaiting::Request { origin, on_event, .. } = request;
+        let started = block_on(py, async move { origin.begin(&executor, execution_id).await });
         if let Err(error) = started {
             loops::unbind(execution_id);
             return Err(error.into());
@@ -453,6 +504,13 @@ impl PyUnifiedExecutor {
         Ok(crate::api::result::execution_status(py, status)?)
     }
 
+    /// The id this executor's attempts are recorded under as their worker (see
+    /// `TaskAttempt.worker`): host, machine, process id, process start and a random part.
+    #[getter]
+    fn owner_id(&self) -> &str {
+        self.inner.owner_id()
+    }
+
     /// Runs tasks of the registered workflows, for executions started anywhere, until the
     /// executor is shut down (from another thread, or a signal handler) or Ctrl-C, which
     /// shuts it down gracefully and re-raises `KeyboardInterrupt`.
@@ -564,14 +622,37 @@ fn request(
     timeout: Option<f64>,
     on_event: Option<Py<PyAny>>,
 ) -> BindingResult<awaiting::Request> {
+    let origin = awaiting::Origin::Start {
+        workflow: PyUnifiedExecutor::workflow_ref(workflow)?,
+        context: Box::new(PyContext::from_argument(context)?),
+    };
+    finish_request(workflow.py(), origin, timeout, on_event)
+}
+
+/// The parts of a re-run request, checked.
+fn rerun_request(
+    execution_id: &Bound<'_, PyAny>,
+    timeout: Option<f64>,
+    on_event: Option<Py<PyAny>>,
+) -> BindingResult<awaiting::Request> {
+    let origin = awaiting::Origin::Rerun { source: parse_execution_id(execution_id)? };
+    finish_request(execution_id.py(), origin, timeout, on_event)
+}
+
+/// A request from its origin, with its timeout and event callback checked.
+fn finish_request(
+    py: Python<'_>,
+    origin: awaiting::Origin,
+    timeout: Option<f64>,
+    on_event: Option<Py<PyAny>>,
+) -> BindingResult<awaiting::Request> {
     if let Some(callback) = &on_event
-        && !callback.bind(workflow.py()).is_callable()
+        && !callback.bind(py).is_callable()
     {
         return Err(error(ErrorKind::Validation, "on_event must be callable").into());
     }
     Ok(awaiting::Request {
-        workflow: PyUnifiedExecutor::workflow_ref(workflow)?,
-        context: PyContext::from_argument(context)?,
+        origin,
         timeout: timeout.map(|value| seconds("timeout", value)).transpose()?,
         on_event: on_event.map(Arc::new),
     })

@@ -8,5 +8,6 @@ pub mod logs;
 pub mod result;
 pub mod retry;
 pub mod task;
+pub mod timeline;
 pub mod trigger;
 pub mod workflow;

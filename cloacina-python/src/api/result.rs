@@ -7,6 +7,7 @@ use pyo3::sync::PyOnceLock;
 
 use crate::api::context::PyContext;
 use crate::api::logs::{self, PyLogEntry};
+use crate::api::timeline::{self, PyTaskAttempt};
 use crate::exceptions::{ErrorKind, class};
 use crate::running::python_task::TRACEBACK_SEPARATOR;
 use crate::values::{Reading, quoted};
@@ -89,6 +90,12 @@ impl PyExecutionResult {
         self.inner.error.as_deref()
     }
 
+    /// For a re-run (`UnifiedExecutor.rerun`), the id of the execution it came from.
+    #[getter]
+    fn rerun_of(&self) -> Option<String> {
+        self.inner.rerun_of.map(|id| id.to_string())
+    }
+
     /// Seconds from creation to the end, once finished.
     #[getter]
     fn duration(&self) -> Option<f64> {
@@ -111,6 +118,16 @@ impl PyExecutionResult {
     #[getter]
     fn finished_at(&self) -> Option<DateTime<Utc>> {
         self.inner.finished_at
+    }
+
+    /// Writes the execution's timeline to `path` as a Chrome trace (JSON), for the timeline view
+    /// of Perfetto (ui.perfetto.dev) or `chrome://tracing`: one row per worker, one slice per
+    /// attempt, named after its task, with its number, status, wait and error.
+    ///
+    /// Raises:
+    ///     OSError: The file cannot be written.
+    fn write_trace(&self, py: Python<'_>, path: std::path::PathBuf) -> PyResult<()> {
+        timeline::write_trace(py, &self.inner, path)
     }
 
     /// The result of one task, or `None` if the workflow has no such task.
@@ -209,6 +226,13 @@ impl PyTaskResult {
         self.inner.recoveries
     }
 
+    /// When it first became ready to run (UTC): its dependencies had finished and its trigger
+    /// rule held.
+    #[getter]
+    fn ready_at(&self) -> Option<DateTime<Utc>> {
+        self.inner.ready_at
+    }
+
     /// When its latest attempt started (UTC).
     #[getter]
     fn started_at(&self) -> Option<DateTime<Utc>> {
@@ -219,6 +243,25 @@ impl PyTaskResult {
     #[getter]
     fn finished_at(&self) -> Option<DateTime<Utc>> {
         self.inner.finished_at
+    }
+
+    /// Seconds from when it became ready to when its first attempt started: how long it waited
+    /// for a worker.
+    #[getter]
+    fn wait(&self) -> Option<f64> {
+        self.inner.wait().map(|wait| wait.as_secs_f64())
+    }
+
+    /// The worker that ran its latest attempt: its executor's `owner_id`.
+    #[getter]
+    fn worker(&self) -> Option<&str> {
+        self.inner.worker()
+    }
+
+    /// Every start, in order, as `TaskAttempt` objects: when, on which worker, how it ended.
+    #[getter]
+    fn attempt_history(&self) -> Vec<PyTaskAttempt> {
+        timeline::attempts(&self.inner.attempt_history)
     }
 
     /// Seconds its latest attempt took.

@@ -5,7 +5,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use cloacina::{Context, EventStream, ExecutionResult, UnifiedExecutor, WorkflowRef};
+use cloacina::{Context, EventStream, ExecutionHandle, ExecutionResult, ExecutorError, UnifiedExecutor, WorkflowRef};
 use pyo3::prelude::*;
 use uuid::Uuid;
 
@@ -19,10 +19,27 @@ use crate::running::runtime::runtime;
 
 /// An execution to run: what, with what, for how long, and who hears its events.
 pub struct Request {
-    pub workflow: WorkflowRef,
-    pub context: Context,
+    pub origin: Origin,
     pub timeout: Option<Duration>,
     pub on_event: Option<Arc<Py<PyAny>>>,
+}
+
+/// What an execution starts from.
+pub enum Origin {
+    /// A workflow and its initial context.
+    Start { workflow: WorkflowRef, context: Box<Context> },
+    /// A finished execution, re-run from where it failed.
+    Rerun { source: Uuid },
+}
+
+impl Origin {
+    /// Creates the execution, under `execution_id`.
+    pub async fn begin(self, executor: &UnifiedExecutor, execution_id: Uuid) -> Result<ExecutionHandle, ExecutorError> {
+        match self {
+            Self::Start { workflow, context } => executor.start_as(execution_id, workflow, *context).await,
+            Self::Rerun { source } => executor.rerun_as(execution_id, source).await,
+        }
+    }
 }
 
 /// Runs an execution to its end. If this future is dropped first (the caller was interrupted
@@ -31,8 +48,8 @@ pub struct Request {
 pub async fn run(executor: UnifiedExecutor, execution_id: Uuid, request: Request) -> BindingResult<ExecutionResult> {
     // Armed once the execution exists: one that never started has nothing to cancel.
     let mut abandon = CancelOnDrop { executor: executor.clone(), execution_id, armed: false };
-    let Request { workflow, context, timeout, on_event } = request;
-    let handle = executor.start_as(execution_id, workflow, context).await?;
+    let Request { origin, timeout, on_event } = request;
+    let handle = origin.begin(&executor, execution_id).await?;
     abandon.armed = true;
     let delivery = on_event.map(|callback| tokio::spawn(deliver(executor.event_stream(execution_id), callback)));
     let waited = match timeout {

@@ -66,7 +66,7 @@ pub(super) fn claim_into(
     if claimed.len() < request.limit {
         transition.backlog_drained = Some(request.backlog_seen);
     }
-    record_claims(connection, &claimed, micros, true, log, transition)?;
+    record_claims(connection, &claimed, &request.owner, micros, true, log, transition)?;
     Ok(claimed)
 }
 
@@ -113,7 +113,7 @@ pub(super) fn admit_ready(
         pending.iter().filter(|found| !taken.contains(&(found.execution_id, found.task_id.clone()))).cloned().collect();
     make_ready(connection, &unclaimed, micros)?;
     transition.ready.extend(pending.into_iter().map(|found| (found.execution_id, found.task_id)));
-    record_claims(connection, &claimed, micros, !running, log, transition)?;
+    record_claims(connection, &claimed, &request.owner, micros, !running, log, transition)?;
     let left = request.limit - claimed.len();
     if request.oldest_first && left > 0 {
         let oldest = ClaimRequest { limit: left, ..request.clone() };
@@ -135,10 +135,11 @@ pub(super) fn make_ready(connection: &mut AnyConnection, tasks: &[FoundReady], n
 }
 
 /// Starts the executions of claimed tasks (where `start_executions` says they may not have
-/// started) and records the claims as events.
+/// started) and records the claims as events, each naming the worker (`owner`) that runs it.
 fn record_claims(
     connection: &mut AnyConnection,
     claimed: &[ClaimedTask],
+    owner: &str,
     micros: i64,
     start_executions: bool,
     log: &mut EventLog,
@@ -155,7 +156,8 @@ fn record_claims(
     if !claimed.is_empty() {
         for task in claimed {
             let execution_id = super::events::parse_id(&task.execution_id)?;
-            log.task(execution_id, &task.task_id, EventKind::TaskStarted, Some(task.counted_attempt()), None);
+            let worker = Some(owner.to_owned());
+            log.task(execution_id, &task.task_id, EventKind::TaskStarted, Some(task.counted_attempt()), worker);
         }
     }
     transition.claimed += claimed.len();

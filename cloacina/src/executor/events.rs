@@ -105,7 +105,8 @@ pub struct Event {
     pub kind: EventKind,
     /// The attempt, for task events about an attempt.
     pub attempt: Option<u32>,
-    /// An error or a reason, where there is one.
+    /// An error or a reason, where there is one; for `TaskStarted`, the worker that runs the
+    /// attempt (its executor's [owner id](crate::UnifiedExecutor::owner_id)).
     pub message: Option<String>,
     /// When it happened.
     pub at: DateTime<Utc>,

@@ -14,6 +14,7 @@ mod listener;
 mod maintenance;
 mod owner;
 mod recording;
+mod rerun;
 mod results;
 mod running;
 mod scheduler;

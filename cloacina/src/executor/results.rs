@@ -4,6 +4,7 @@ use std::collections::HashMap;
 
 use uuid::Uuid;
 
+use super::Event;
 use super::events::parse_id;
 use super::inputs::{parse_context, parse_delta};
 use super::scheduler::parse_status;
@@ -12,6 +13,7 @@ use crate::error::StoreError;
 use crate::logs::LogEntry;
 use crate::result::{ExecutionResult, ExecutionSummary, TaskResult};
 use crate::store::{self, AnyConnection, ExecutionSummaryRow, to_datetime};
+use crate::timeline::task_timings;
 
 /// The execution as stored now: final once it has finished, a snapshot before.
 ///
@@ -38,6 +40,11 @@ pub(crate) fn load_result(
     }
     context.take_delta();
 
+    let events = store::load_events(connection, &key, 0, i64::MAX)?
+        .into_iter()
+        .map(Event::from_row)
+        .collect::<Result<Vec<_>, StoreError>>()?;
+    let mut timings = task_timings(&events);
     let mut logs: HashMap<String, Vec<LogEntry>> = HashMap::new();
     for entry in store::load_logs(connection, &key, None)? {
         logs.entry(entry.task_id.clone()).or_default().push(entry);
@@ -45,8 +52,11 @@ pub(crate) fn load_result(
     let task_results = tasks
         .into_iter()
         .map(|task| {
+            let timing = timings.remove(&task.task_id).unwrap_or_default();
             Ok(TaskResult {
                 logs: logs.remove(&task.task_id).unwrap_or_default(),
+                ready_at: timing.ready_at,
+                attempt_history: timing.attempts,
                 status: parse_status(&task.status)?,
                 attempts: (task.attempt - task.recoveries).max(0) as u32,
                 recoveries: task.recoveries.max(0) as u32,
@@ -69,6 +79,7 @@ pub(crate) fn load_result(
         created_at: to_datetime(row.created_at),
         started_at: row.started_at.map(to_datetime),
         finished_at: row.finished_at.map(to_datetime),
+        rerun_of: row.rerun_of.as_deref().map(parse_id).transpose()?,
     }))
 }
 

@@ -111,6 +111,7 @@ pub(crate) fn create_execution(
             remaining_tasks: workflow.len() as i32,
             created_at: micros,
             workflow_shape: workflow.shape().to_owned(),
+            rerun_of: None,
         },
     )?;
     let tasks: Vec<NewTask<'_>> = workflow
@@ -128,7 +129,10 @@ pub(crate) fn create_execution(
     let mut log = EventLog::at(now);
     log.execution(execution_id, EventKind::ExecutionCreated, None);
     let mut transition = Transition::default();
-    let roots: Vec<usize> = (0..workflow.len()).filter(|&p| workflow.node(p).dependencies().is_empty()).collect();
+    let roots: Vec<(usize, DependencyOutcomes)> = (0..workflow.len())
+        .filter(|&p| workflow.node(p).dependencies().is_empty())
+        .map(|p| (p, DependencyOutcomes::default()))
+        .collect();
     let execution = ExecutionRef { id: execution_id, key: &id, workflow };
     settle(connection, &execution, Vec::new(), roots, 0, &mut log, micros, &mut transition)?;
     let claimed = admit_ready(connection, request, now, false, &mut log, &mut transition)?;
@@ -263,22 +267,22 @@ fn finished_entry<'a>(
 /// finished tasks and ends the execution when none is left.
 ///
 /// `finished` are tasks that reached a final state in this transaction, with that state (their
-/// dependents wait on one dependency less); `roots` are tasks waiting on nothing from the start;
+/// dependents wait on one dependency less); `roots` are tasks waiting on nothing from the start,
+/// with how their dependencies ended (none, or all completed in a re-run);
 /// `finished_count` is how many tasks the caller finished.
 #[allow(clippy::too_many_arguments)]
 pub(super) fn settle(
     connection: &mut AnyConnection,
     execution: &ExecutionRef<'_>,
     mut finished: Vec<(usize, TaskStatus)>,
-    roots: Vec<usize>,
+    roots: Vec<(usize, DependencyOutcomes)>,
     mut finished_count: usize,
     log: &mut EventLog,
     now: i64,
     transition: &mut Transition,
 ) -> Result<(), StoreError> {
     let workflow = execution.workflow;
-    let mut released: Vec<(usize, DependencyOutcomes)> =
-        roots.into_iter().map(|position| (position, DependencyOutcomes::default())).collect();
+    let mut released = roots;
     loop {
         if !finished.is_empty() {
             released.extend(release_dependents(connection, execution, &finished)?);

@@ -22,6 +22,8 @@ pub(crate) struct NewExecutionRow {
     pub created_at: i64,
     /// The workflow's shape (see `Workflow::shape`).
     pub workflow_shape: String,
+    /// The execution a re-run came from.
+    pub rerun_of: Option<String>,
 }
 
 /// A stored execution.
@@ -36,6 +38,8 @@ pub(crate) struct ExecutionRow {
     pub created_at: i64,
     pub started_at: Option<i64>,
     pub finished_at: Option<i64>,
+    pub workflow_shape: String,
+    pub rerun_of: Option<String>,
 }
 
 /// An execution without its context, for listings.

@@ -17,6 +17,7 @@ mod logs;
 mod migrations;
 mod notifications;
 mod outputs;
+mod reruns;
 pub(crate) mod schema;
 mod statement;
 mod tasks;
@@ -46,6 +47,7 @@ pub(crate) use logs::{insert_logs, load_logs};
 pub(crate) use notifications::notify;
 pub use notifications::{Listener, Notification};
 pub(crate) use outputs::load_outputs;
+pub(crate) use reruns::keep_outputs;
 pub(crate) use tasks::*;
 
 use crate::error::StoreError;

@@ -16,6 +16,7 @@ diesel::table! {
         finished_at -> Nullable<BigInt>,
         workflow_shape -> Text,
         event_count -> BigInt,
+        rerun_of -> Nullable<Text>,
     }
 }
 

@@ -54,5 +54,6 @@ pub(crate) fn execution_row(id: &str, tasks: i32) -> NewExecutionRow {
         remaining_tasks: tasks,
         created_at: 1,
         workflow_shape: "s".into(),
+        rerun_of: None,
     }
 }

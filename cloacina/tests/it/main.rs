@@ -17,5 +17,7 @@ mod ordering;
 mod outage;
 mod queries;
 mod redefinition;
+mod reruns;
 mod tenants;
+mod timeline;
 mod values;
