@@ -288,7 +288,7 @@ def test_a_worker_takes_the_url_from_the_environment(shared_url):
         text=True,
     )
     assert without.returncode == 2
-    assert "no database: give its URL, or set CLOACINA_DATABASE_URL" in without.stderr
+    assert "no database: give --database-url URL, or set CLOACINA_DATABASE_URL" in without.stderr
 
 
 def test_a_worker_stopped_with_a_task_function_still_running_exits_cleanly(shared_url):

@@ -50,7 +50,7 @@ mod _native {
     #[pymodule_export]
     use crate::api::trigger::PyTriggerRule;
     #[pymodule_export]
-    use crate::api::workflow::{PyWorkflow, workflow};
+    use crate::api::workflow::{PyWorkflow, get_workflow, workflow};
     #[pymodule_export]
     use crate::running::task_logs::TaskLogCapture;
     #[pymodule_export]

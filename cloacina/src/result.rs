@@ -100,6 +100,9 @@ impl TaskStatus {
 pub struct TaskResult {
     /// The task's id.
     pub task_id: String,
+    /// The ids of the tasks it depends on, as its execution's workflow had them (empty for an
+    /// execution stored by a release that kept no graph).
+    pub dependencies: Vec<String>,
     /// Its state.
     pub status: TaskStatus,
     /// Attempts so far, not counting starts abandoned by a worker that stopped.

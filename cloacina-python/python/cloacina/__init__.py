@@ -53,6 +53,7 @@ from cloacina._native import (
     WorkflowNotFoundError,
     WorkflowValidationError,
     __version__,
+    get_workflow,
     task,
     workflow,
 )
@@ -93,6 +94,7 @@ __all__ = [
     "WorkflowNotFoundError",
     "WorkflowValidationError",
     "__version__",
+    "get_workflow",
     "register_codec",
     "register_type",
     "task",

@@ -45,6 +45,7 @@ __all__ = [
     "__version__",
     "_adopt_rust_tasks",
     "_shutdown_at_exit",
+    "get_workflow",
     "task",
     "workflow",
 ]
@@ -721,7 +722,27 @@ class Workflow:
     @property
     def task_ids(self) -> list[str]:
         """The task ids in the order they run: dependencies first, ties by id."""
+    @property
+    def dependencies(self) -> dict[str, list[str]]:
+        """Each task's dependencies.
+
+        A `dict` from every task id, in the order the tasks run, to the ids of the tasks it
+        depends on.
+        """
     def __len__(self) -> int: ...
+
+def get_workflow(name: str) -> Workflow:
+    """Finds the workflow registered under a name in this process.
+
+    Args:
+        name: The workflow's name, as given to `cloacina.workflow`.
+
+    Returns:
+        The registered `Workflow`.
+
+    Raises:
+        WorkflowNotFoundError: No workflow is registered under that name.
+    """
 
 def _adopt_rust_tasks(module: types.ModuleType, capsule: object) -> None:
     """Adds a `RustTask` per task of an extension module's task table to the module; called by
@@ -842,6 +863,9 @@ class TaskResult:
     @property
     def task_id(self) -> str:
         """The task's id."""
+    @property
+    def dependencies(self) -> list[str]:
+        """The ids of the tasks it depends on, as its execution's workflow had them."""
     @property
     def status(self) -> TaskStatus:
         """Its `TaskStatus`, a `str` enum: `"Completed"`, `"Failed"`, `"Skipped"`, ..."""
@@ -1363,7 +1387,7 @@ class UnifiedExecutor:
         """
     def rerun(
         self,
-        execution_id: str | uuid.UUID,
+        execution_id: _ExecutionId,
         *,
         timeout: float | None = None,
         on_event: _EventCallback | None = None,
@@ -1418,7 +1442,7 @@ class UnifiedExecutor:
         """
     def rerun_async(
         self,
-        execution_id: str | uuid.UUID,
+        execution_id: _ExecutionId,
         *,
         timeout: float | None = None,
         on_event: _EventCallback | None = None,
@@ -1502,6 +1526,37 @@ class UnifiedExecutor:
         Raises:
             RuntimeError: No asyncio event loop runs in this thread.
             ValidationError: `execution_id` is not a UUID, or `timeout` is out of range.
+        """
+    def handle(self, execution_id: _ExecutionId) -> ExecutionHandle:
+        """Returns a handle on an execution started anywhere.
+
+        The execution may have been started here, by another process, or before a restart;
+        the handle waits for it, follows its events as they come, or cancels it.
+
+        Args:
+            execution_id: The execution's id (`str` or `uuid.UUID`).
+
+        Returns:
+            An `ExecutionHandle` on it.
+
+        Raises:
+            ExecutionNotFoundError: No execution has that id.
+            ValidationError: `execution_id` is not a UUID.
+        """
+    def events(self, execution_id: _ExecutionId) -> list[Event]:
+        """Reads the events of an execution stored so far, in order.
+
+        `handle(execution_id).events()` follows them as they come instead.
+
+        Args:
+            execution_id: The execution's id (`str` or `uuid.UUID`).
+
+        Returns:
+            Its `Event` objects, numbered from 1 by `sequence`.
+
+        Raises:
+            ExecutionNotFoundError: No execution has that id.
+            ValidationError: `execution_id` is not a UUID.
         """
     def logs(self, execution_id: _ExecutionId, task_id: str | None = None) -> list[LogEntry]:
         """What an execution's tasks logged while they ran (see `TaskResult.logs`).

@@ -14,6 +14,7 @@ use pyo3::types::PyDict;
 use uuid::Uuid;
 
 use crate::api::context::PyContext;
+use crate::api::events::PyEvent;
 use crate::api::handle::PyExecutionHandle;
 use crate::api::logs::{self, PyLogEntry, log_level_from_python};
 use crate::api::result::{PyExecutionResult, PyExecutionSummary};
@@ -435,6 +436,35 @@ impl PyUnifiedExecutor {
         let executor = self.inner.clone();
         let result = block_on(py, async move { executor.get_execution(execution_id).await })?;
         Ok(PyExecutionResult::new(result, self.reading()))
+    }
+
+    /// A handle on an execution started anywhere (here, by another process, or before a
+    /// restart), to wait for, follow the events of, or cancel.
+    ///
+    /// Raises:
+    ///     ExecutionNotFoundError: No execution has that id.
+    #[pyo3(signature = (execution_id))]
+    fn handle(&self, py: Python<'_>, execution_id: &Bound<'_, PyAny>) -> BindingResult<PyExecutionHandle> {
+        let execution_id = parse_execution_id(execution_id)?;
+        let executor = self.inner.clone();
+        block_on(py, async move { executor.status(execution_id).await })?;
+        Ok(PyExecutionHandle::new(self.inner.clone(), execution_id))
+    }
+
+    /// The events of an execution stored so far, in order (`ExecutionHandle.events` follows
+    /// them as they come).
+    ///
+    /// Raises:
+    ///     ExecutionNotFoundError: No execution has that id.
+    #[pyo3(signature = (execution_id))]
+    fn events(&self, py: Python<'_>, execution_id: &Bound<'_, PyAny>) -> BindingResult<Vec<PyEvent>> {
+        let execution_id = parse_execution_id(execution_id)?;
+        let executor = self.inner.clone();
+        let events = block_on(py, async move {
+            executor.status(execution_id).await?;
+            executor.events(execution_id).await
+        })?;
+        Ok(events.into_iter().map(PyEvent::wrap).collect())
     }
 
     /// What an execution's tasks logged while they ran (one task's, when named): `LogEntry`

@@ -208,6 +208,12 @@ impl PyTaskResult {
         &self.inner.task_id
     }
 
+    /// The ids of the tasks it depends on.
+    #[getter]
+    fn dependencies(&self) -> Vec<String> {
+        self.inner.dependencies.clone()
+    }
+
     /// `TaskStatus`: a `str` enum (`"Completed"`, `"Failed"`, `"Skipped"`, `"Cancelled"`, ...).
     #[getter]
     fn status<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {

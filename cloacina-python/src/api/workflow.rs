@@ -4,7 +4,7 @@ use std::sync::Arc;
 
 use cloacina::{Task, Workflow, WorkflowRegistry};
 use pyo3::prelude::*;
-use pyo3::types::{PyList, PyString};
+use pyo3::types::{PyDict, PyList, PyString};
 
 use crate::api::task::PyTask;
 use crate::exceptions::{BindingResult, ErrorKind, error};
@@ -44,6 +44,18 @@ impl PyWorkflow {
     #[getter]
     fn task_ids(&self) -> Vec<String> {
         self.inner.task_ids().map(str::to_owned).collect()
+    }
+
+    /// Each task's dependencies: a `dict` from every task id, in the order the tasks run, to
+    /// the ids of the tasks it depends on.
+    #[getter]
+    fn dependencies<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
+        let listing = PyDict::new(py);
+        for node in self.inner.tasks() {
+            let dependencies: Vec<&str> = node.dependencies().iter().map(|&d| self.inner.node(d).id()).collect();
+            listing.set_item(node.id(), dependencies)?;
+        }
+        Ok(listing)
     }
 
     fn __len__(&self) -> usize {
@@ -106,6 +118,28 @@ pub fn workflow(
     #[cfg(feature = "embed")]
     defined::record(tasks.py(), &workflow);
     Ok(PyWorkflow { inner: workflow })
+}
+
+/// The workflow registered under `name` (by `cloacina.workflow`, in this process).
+///
+/// Args:
+///     name: The workflow's name.
+///
+/// Returns:
+///     The registered `Workflow`.
+///
+/// Raises:
+///     WorkflowNotFoundError: No workflow is registered under that name.
+#[pyfunction]
+pub fn get_workflow(name: &str) -> BindingResult<PyWorkflow> {
+    let registry = WorkflowRegistry::global();
+    match registry.get(name) {
+        Some(inner) => Ok(PyWorkflow { inner }),
+        None => {
+            Err(cloacina::ExecutorError::WorkflowNotFound { name: name.to_owned(), registered: registry.names() }
+                .into())
+        }
+    }
 }
 
 /// Which module defined each workflow, for a Rust program that loads a module's workflows

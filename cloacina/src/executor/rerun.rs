@@ -162,6 +162,7 @@ fn create_rerun(
             created_at: micros,
             workflow_shape: source.workflow_shape.clone(),
             rerun_of: Some(source_key.clone()),
+            workflow_graph: workflow.dependency_listing().to_owned(),
         },
     )?;
     let waiting_on = |position: usize| {

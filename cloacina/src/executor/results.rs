@@ -45,6 +45,7 @@ pub(crate) fn load_result(
         .map(Event::from_row)
         .collect::<Result<Vec<_>, StoreError>>()?;
     let mut timings = task_timings(&events);
+    let mut graph = parse_graph(&row.workflow_graph)?;
     let mut logs: HashMap<String, Vec<LogEntry>> = HashMap::new();
     for entry in store::load_logs(connection, &key, None)? {
         logs.entry(entry.task_id.clone()).or_default().push(entry);
@@ -54,6 +55,7 @@ pub(crate) fn load_result(
         .map(|task| {
             let timing = timings.remove(&task.task_id).unwrap_or_default();
             Ok(TaskResult {
+                dependencies: graph.remove(&task.task_id).unwrap_or_default(),
                 logs: logs.remove(&task.task_id).unwrap_or_default(),
                 ready_at: timing.ready_at,
                 attempt_history: timing.attempts,
@@ -81,6 +83,15 @@ pub(crate) fn load_result(
         finished_at: row.finished_at.map(to_datetime),
         rerun_of: row.rerun_of.as_deref().map(parse_id).transpose()?,
     }))
+}
+
+/// Each task's dependencies from a stored graph (see `Workflow::dependency_listing`); none from
+/// the empty graph of an execution stored before graphs were.
+fn parse_graph(text: &str) -> Result<HashMap<String, Vec<String>>, StoreError> {
+    if text.is_empty() {
+        return Ok(HashMap::new());
+    }
+    serde_json::from_str(text).map_err(|error| StoreError::Corrupt(format!("stored workflow graph: {error}")))
 }
 
 /// A listing row as a summary.

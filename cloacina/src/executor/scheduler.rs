@@ -112,6 +112,7 @@ pub(crate) fn create_execution(
             created_at: micros,
             workflow_shape: workflow.shape().to_owned(),
             rerun_of: None,
+            workflow_graph: workflow.dependency_listing().to_owned(),
         },
     )?;
     let tasks: Vec<NewTask<'_>> = workflow

@@ -24,6 +24,8 @@ pub(crate) struct NewExecutionRow {
     pub workflow_shape: String,
     /// The execution a re-run came from.
     pub rerun_of: Option<String>,
+    /// The workflow's graph (see `Workflow::dependency_listing`).
+    pub workflow_graph: String,
 }
 
 /// A stored execution.
@@ -40,6 +42,7 @@ pub(crate) struct ExecutionRow {
     pub finished_at: Option<i64>,
     pub workflow_shape: String,
     pub rerun_of: Option<String>,
+    pub workflow_graph: String,
 }
 
 /// An execution without its context, for listings.

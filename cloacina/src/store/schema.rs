@@ -17,6 +17,7 @@ diesel::table! {
         workflow_shape -> Text,
         event_count -> BigInt,
         rerun_of -> Nullable<Text>,
+        workflow_graph -> Text,
     }
 }
 

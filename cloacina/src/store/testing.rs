@@ -55,5 +55,6 @@ pub(crate) fn execution_row(id: &str, tasks: i32) -> NewExecutionRow {
         created_at: 1,
         workflow_shape: "s".into(),
         rerun_of: None,
+        workflow_graph: String::new(),
     }
 }

@@ -106,7 +106,23 @@ impl WorkflowBuilder {
 
         let version = version::content_version(&self.name, &nodes);
         let shape = version::content_shape(&nodes);
-        Ok(Workflow { name: self.name, description: self.description, version, shape, nodes, positions })
+        let listing: serde_json::Map<String, serde_json::Value> = nodes
+            .iter()
+            .map(|node| {
+                let dependencies = node.dependencies.iter().map(|&d| serde_json::Value::from(nodes[d].id.clone()));
+                (node.id.clone(), serde_json::Value::Array(dependencies.collect()))
+            })
+            .collect();
+        let dependency_listing = serde_json::Value::Object(listing).to_string();
+        Ok(Workflow {
+            name: self.name,
+            description: self.description,
+            version,
+            shape,
+            dependency_listing,
+            nodes,
+            positions,
+        })
     }
 }
 

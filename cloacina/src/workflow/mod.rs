@@ -27,6 +27,7 @@ pub struct Workflow {
     description: Option<String>,
     version: String,
     shape: String,
+    dependency_listing: String,
     nodes: Vec<TaskNode>,
     positions: HashMap<String, usize>,
 }
@@ -72,6 +73,13 @@ impl Workflow {
     /// execution created with one may run with the other.
     pub fn shape(&self) -> &str {
         &self.shape
+    }
+
+    /// The graph as JSON, stored with each execution so that readers can draw it without the
+    /// definition: an object from each task id, in topological order, to the ids of its
+    /// dependencies.
+    pub fn dependency_listing(&self) -> &str {
+        &self.dependency_listing
     }
 
     /// Number of tasks.

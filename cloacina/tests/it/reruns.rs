@@ -74,6 +74,7 @@ async fn a_rerun_runs_only_what_did_not_complete(database: TestDatabase) {
         assert_eq!((task.status, task.attempts), (TaskStatus::Completed, 0), "{kept}");
     }
     assert_eq!(rerun.task("transform").unwrap().attempts, 1);
+    assert_eq!(rerun.task("load").unwrap().dependencies, ["transform"]);
 
     // The same context as a fresh run that succeeds.
     calls.lock().unwrap().clear();

@@ -31,6 +31,8 @@ async fn each_attempt_is_timed_and_drawn_as_a_slice(database: TestDatabase) {
     let first = result.task("first").unwrap();
     let flaky = result.task("flaky").unwrap();
     assert_eq!(first.attempt_history.len(), 1);
+    assert!(first.dependencies.is_empty());
+    assert_eq!(flaky.dependencies, ["first"]);
     assert_eq!(flaky.worker(), Some(executor.owner_id()));
     let history: Vec<_> = flaky
         .attempt_history
