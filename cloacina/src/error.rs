@@ -151,6 +151,19 @@ pub enum WorkflowError {
         /// The repeated id.
         task: String,
     },
+    /// A task was asked for by an id that no task of the workflow has.
+    #[error(
+        "workflow `{workflow}` has no task `{task}`{}",
+        suggestion.as_ref().map(|s| format!("; did you mean `{s}`?")).unwrap_or_default()
+    )]
+    UnknownTask {
+        /// The workflow's name.
+        workflow: String,
+        /// The id asked for.
+        task: String,
+        /// The closest existing task id, if one is close enough to be a likely typo.
+        suggestion: Option<String>,
+    },
     /// A task depends on an id that no task of the workflow has.
     #[error(
         "task `{task}` depends on `{dependency}`, which is not a task of workflow `{workflow}`{}",

@@ -119,6 +119,9 @@ pub struct TaskResult {
     pub error: Option<String>,
     /// Every start, in order: when, on which worker, how it ended (see [`crate::timeline`]).
     pub attempt_history: Vec<TaskAttempt>,
+    /// The keys it wrote to the context, with their values, once it has completed (for a task
+    /// a re-run kept, what it wrote in the execution the re-run came from).
+    pub output: Option<Context>,
     /// What its attempts logged, attempt by attempt (see [`crate::logs`]).
     pub logs: Vec<LogEntry>,
 }

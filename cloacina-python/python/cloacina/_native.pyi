@@ -729,6 +729,23 @@ class Workflow:
         A `dict` from every task id, in the order the tasks run, to the ids of the tasks it
         depends on.
         """
+    def subset(self, task_ids: list[str]) -> Workflow:
+        """Makes a workflow of only some of this one's tasks, to run part of it (in a test, say).
+
+        Each task keeps those of its dependencies that are among `task_ids`; what the others
+        would have written must be in the initial context. The new workflow is named
+        `"{name} (subset: {ids})"`, so running it leaves this one registered.
+
+        Args:
+            task_ids: The ids of the tasks to keep.
+
+        Returns:
+            The new `Workflow` (not registered until it is executed).
+
+        Raises:
+            WorkflowValidationError: An id is not one of this workflow's tasks (the message
+                names the closest one).
+        """
     def __len__(self) -> int: ...
 
 def get_workflow(name: str) -> Workflow:
@@ -927,6 +944,13 @@ class TaskResult:
     @property
     def traceback(self) -> str | None:
         """The Python traceback of the failed attempt, or `None` if there is none."""
+    @property
+    def output(self) -> Context | None:
+        """What it wrote: a `Context` of the keys it wrote, with their values.
+
+        `None` until it has completed, and for a task that did not. For a task a re-run kept,
+        what it wrote in the execution the re-run came from.
+        """
     @property
     def logs(self) -> list[LogEntry]:
         """What its attempts logged while they ran, attempt by attempt, oldest first.
@@ -1384,6 +1408,18 @@ class UnifiedExecutor:
                 cannot be stored.
             ValidationError: `workflow` is neither a name nor a `Workflow`, `timeout` is out of
                 range, or `on_event` is not callable.
+        """
+    def _execute_here(
+        self,
+        workflow: str | Workflow,
+        context: _ContextArgument = None,
+        *,
+        timeout: float | None = None,
+    ) -> Awaitable[ExecutionResult]:
+        """Runs a workflow with every task function called on this thread's running loop.
+
+        What `cloacina.testing` runs; plain functions run on the loop's thread too, where the
+        loop can watch a socket.
         """
     def rerun(
         self,

@@ -139,15 +139,20 @@ impl PyUnifiedExecutor {
     }
 
     /// Runs an execution to its end as an awaitable, its `async def` tasks on the loop of
-    /// `locals`.
+    /// `locals` (and its plain functions too, `here`).
     fn run_awaitable<'py>(
         &self,
         py: Python<'py>,
         locals: pyo3_async_runtimes::TaskLocals,
         request: awaiting::Request,
+        here: bool,
     ) -> BindingResult<Bound<'py, PyAny>> {
         let (executor, execution_id) = (self.inner.clone(), UnifiedExecutor::new_execution_id());
-        loops::bind(py, execution_id, locals);
+        if here {
+            loops::bind_here(py, execution_id, locals);
+        } else {
+            loops::bind(py, execution_id, locals);
+        }
         let reading = self.reading();
         Ok(awaitable(py, async move {
             let result = awaiting::run(executor, execution_id, request).await?;
@@ -307,7 +312,22 @@ impl PyUnifiedExecutor {
         on_event: Option<Py<PyAny>>,
     ) -> BindingResult<Bound<'py, PyAny>> {
         let locals = awaiting::running_loop(py).ok_or_else(|| awaiting::needs_loop("execute_async"))?;
-        self.run_awaitable(py, locals, request(workflow, context, timeout, on_event)?)
+        self.run_awaitable(py, locals, request(workflow, context, timeout, on_event)?, false)
+    }
+
+    /// Runs a workflow to its end with all of it on the event loop running in this thread,
+    /// plain functions included (where the loop can watch a socket): what `cloacina.testing`
+    /// runs. Returns an awaitable of the `ExecutionResult`.
+    #[pyo3(signature = (workflow, context = None, *, timeout = None))]
+    fn _execute_here<'py>(
+        &self,
+        py: Python<'py>,
+        workflow: &Bound<'py, PyAny>,
+        context: Option<&Bound<'py, PyAny>>,
+        timeout: Option<f64>,
+    ) -> BindingResult<Bound<'py, PyAny>> {
+        let locals = awaiting::running_loop(py).ok_or_else(|| awaiting::needs_loop("_execute_here"))?;
+        self.run_awaitable(py, locals, request(workflow, context, timeout, None)?, true)
     }
 
     /// Re-runs a finished execution from where it failed, like `execute`: blocks and returns the
@@ -328,7 +348,7 @@ impl PyUnifiedExecutor {
     ) -> BindingResult<Py<PyAny>> {
         let request = rerun_request(execution_id, timeout, on_event)?;
         match awaiting::running_loop(py) {
-            Some(locals) => Ok(self.run_awaitable(py, locals, request)?.unbind()),
+            Some(locals) => Ok(self.run_awaitable(py, locals, request, false)?.unbind()),
             None => self.run_blocking(py, request),
         }
     }
@@ -344,7 +364,7 @@ impl PyUnifiedExecutor {
         on_event: Option<Py<PyAny>>,
     ) -> BindingResult<Bound<'py, PyAny>> {
         let locals = awaiting::running_loop(py).ok_or_else(|| awaiting::needs_loop("rerun_async"))?;
-        self.run_awaitable(py, locals, rerun_request(execution_id, timeout, on_event)?)
+        self.run_awaitable(py, locals, rerun_request(execution_id, timeout, on_event)?, false)
     }
 
     /// Starts a workflow and returns at once with an `ExecutionHandle`.

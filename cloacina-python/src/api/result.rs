@@ -81,7 +81,7 @@ impl PyExecutionResult {
     /// One `TaskResult` per task, in the order the tasks run.
     #[getter]
     fn task_results(&self) -> Vec<PyTaskResult> {
-        self.inner.task_results.iter().cloned().map(|inner| PyTaskResult { inner }).collect()
+        self.inner.task_results.iter().cloned().map(|inner| PyTaskResult { inner, reading: self.reading }).collect()
     }
 
     /// The first error that failed the execution, or why it was cancelled.
@@ -132,7 +132,7 @@ impl PyExecutionResult {
 
     /// The result of one task, or `None` if the workflow has no such task.
     fn task(&self, task_id: &str) -> Option<PyTaskResult> {
-        self.inner.task(task_id).cloned().map(|inner| PyTaskResult { inner })
+        self.inner.task(task_id).cloned().map(|inner| PyTaskResult { inner, reading: self.reading })
     }
 
     /// Returns the result if the execution completed.
@@ -170,6 +170,8 @@ impl PyExecutionResult {
 #[pyclass(module = "cloacina", name = "TaskResult", frozen)]
 pub struct PyTaskResult {
     inner: TaskResult,
+    /// How its output's values are read back (as its execution result's context is).
+    reading: Reading,
 }
 
 impl PyTaskResult {
@@ -294,6 +296,13 @@ impl PyTaskResult {
     #[getter]
     fn error_message(&self) -> Option<&str> {
         Some(self.headline_parts()?.1)
+    }
+
+    /// What it wrote, once it has completed: a `Context` of the keys it wrote, with their
+    /// values (`None` before, and for a task that did not complete).
+    #[getter]
+    fn output(&self) -> Option<PyContext> {
+        Some(PyContext::wrap(self.inner.output.clone()?, self.reading))
     }
 
     /// What its attempts logged while they ran: `LogEntry` objects, attempt by attempt (see

@@ -58,6 +58,17 @@ impl PyWorkflow {
         Ok(listing)
     }
 
+    /// A workflow of only the tasks named (for running part of this one, in a test say): each
+    /// keeps those of its dependencies that are among them, and reads what the others would
+    /// have written from the initial context. It is named `"{name} (subset: {ids})"`.
+    ///
+    /// Raises:
+    ///     WorkflowValidationError: A task id is not one of this workflow's.
+    fn subset(&self, task_ids: Vec<String>) -> BindingResult<PyWorkflow> {
+        let subset = self.inner.subset(task_ids.iter().map(String::as_str))?;
+        Ok(PyWorkflow { inner: Arc::new(subset) })
+    }
+
     fn __len__(&self) -> usize {
         self.inner.len()
     }

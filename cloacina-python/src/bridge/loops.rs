@@ -15,10 +15,12 @@ use uuid::Uuid;
 
 use crate::bridge::inbox::{self, Inbox};
 
-/// An execution's loop and context variables, and the inbox the loop watches if it can.
+/// An execution's loop and context variables, the inbox the loop watches if it can, and
+/// whether its plain functions run on the loop's thread too (see [`bind_here`]).
 struct Binding {
     locals: TaskLocals,
     inbox: Option<Arc<Inbox>>,
+    here: bool,
 }
 
 static BOUND: Mutex<Option<HashMap<Uuid, Binding>>> = Mutex::new(None);
@@ -38,7 +40,23 @@ fn owned_inbox() -> MutexGuard<'static, Option<Arc<Inbox>>> {
 /// running in this thread.
 pub fn bind(py: Python<'_>, execution_id: Uuid, locals: TaskLocals) {
     let inbox = inbox::watched_by(py, locals.event_loop(py).as_any(), true);
-    bound().get_or_insert_with(HashMap::new).insert(execution_id, Binding { locals, inbox });
+    bound().get_or_insert_with(HashMap::new).insert(execution_id, Binding { locals, inbox, here: false });
+}
+
+/// Binds the execution like [`bind`], and has its plain (`def`) functions called on the loop's
+/// thread as well, one at a time, where the loop watches an inbox: everything the execution
+/// runs then runs on the caller's thread (for tests and debugging: `breakpoint()` and
+/// tracebacks point into the task).
+pub fn bind_here(py: Python<'_>, execution_id: Uuid, locals: TaskLocals) {
+    let inbox = inbox::watched_by(py, locals.event_loop(py).as_any(), true);
+    bound().get_or_insert_with(HashMap::new).insert(execution_id, Binding { locals, inbox, here: true });
+}
+
+/// The inbox of the loop that calls the execution's plain functions, for an execution bound
+/// with [`bind_here`] to a loop that watches one.
+pub fn here(execution_id: Option<Uuid>) -> Option<Arc<Inbox>> {
+    let id = execution_id?;
+    bound().as_ref()?.get(&id).filter(|binding| binding.here)?.inbox.clone()
 }
 
 /// The inbox through which the execution's coroutines reach their loop, if that loop watches

@@ -26,10 +26,10 @@ use uuid::Uuid;
 use crate::api::context::PyContext;
 use crate::api::task::TaskSpec;
 use crate::bridge::coroutine;
-use crate::bridge::inbox::{Job, Place};
+use crate::bridge::inbox::{Inbox, Job, Place};
 use crate::bridge::loops;
 use crate::exceptions::is_serialization_error;
-use crate::running::calls::CallOf;
+use crate::running::calls::{self, CallOf};
 use crate::running::python_pool;
 use crate::running::python_threads;
 use crate::running::task_logs;
@@ -133,11 +133,19 @@ impl Task for PythonTask {
                 drop(slot);
                 result
             };
-            let in_place =
-                if may_run_in_place { python_threads::try_call_in_place(in_flight.clone(), body) } else { Err(body) };
-            match in_place {
-                Ok(result) => result,
-                Err(body) => run_blocking(in_flight, body).await,
+            let execution_id = context_execution(&in_flight);
+            if let Some(inbox) = loops::here(execution_id) {
+                run_here(&inbox, in_flight, body).await
+            } else {
+                let in_place = if may_run_in_place {
+                    python_threads::try_call_in_place(in_flight.clone(), body)
+                } else {
+                    Err(body)
+                };
+                match in_place {
+                    Ok(result) => result,
+                    Err(body) => run_blocking(in_flight, body).await,
+                }
             }
         };
         guard.armed = false;
@@ -295,6 +303,32 @@ where
     T: Send + 'static,
 {
     python_pool::spawn(call, body).await.unwrap_or_else(|failed| Err(TaskError::Panicked(failed.to_string())))
+}
+
+/// The execution of the attempt a call is made for.
+fn context_execution(call: &CallOf) -> Option<Uuid> {
+    call.task.as_ref().map(|(execution_id, _)| *execution_id)
+}
+
+/// Runs a plain function's call on the thread of the loop whose inbox is `inbox` (an execution
+/// bound with `loops::bind_here`), or, that loop having closed, on a pool thread.
+async fn run_here<T, F>(inbox: &Inbox, call: CallOf, body: F) -> Result<T, TaskError>
+where
+    F: FnOnce(Python<'_>) -> Result<T, TaskError> + Send + 'static,
+    T: Send + 'static,
+{
+    let (sender, receiver) = oneshot::channel();
+    let job: Job = Box::new(move |py, _place| {
+        let _in_flight = calls::begin(call);
+        let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| body(py)))
+            .unwrap_or_else(|_| Err(TaskError::Panicked("a Python call panicked".to_owned())));
+        // The attempt may have stopped waiting (cancelled): nothing to tell then.
+        let _ = sender.send(outcome);
+    });
+    if let Err(job) = inbox.push(job) {
+        python_pool::run_detached(move |py| job(py, Place::Anywhere));
+    }
+    receiver.await.unwrap_or_else(|_| Err(TaskError::Panicked("a Python call was dropped unrun".to_owned())))
 }
 
 /// Stops the attempt's Python side if dropped while armed (before the attempt returned).

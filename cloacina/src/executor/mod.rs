@@ -367,6 +367,9 @@ impl UnifiedExecutor {
             .await?
             .ok_or(ExecutorError::ExecutionNotFound(execution_id))?;
         stored_blobs::attach(&self.engine, execution_id, &mut result.context);
+        for output in result.task_results.iter_mut().filter_map(|task| task.output.as_mut()) {
+            stored_blobs::attach(&self.engine, execution_id, output);
+        }
         Ok(result)
     }
 

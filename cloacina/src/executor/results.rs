@@ -31,14 +31,19 @@ pub(crate) fn load_result(
     let positions: HashMap<&str, i32> = tasks.iter().map(|task| (task.task_id.as_str(), task.position)).collect();
     let mut outputs = store::load_outputs(connection, &key, None)?
         .into_iter()
-        .map(|(task_id, text)| Ok((positions.get(task_id.as_str()).copied().unwrap_or(i32::MAX), parse_delta(&text)?)))
+        .map(|(task_id, text)| {
+            let position = positions.get(task_id.as_str()).copied().unwrap_or(i32::MAX);
+            Ok((position, task_id, parse_delta(&text)?))
+        })
         .collect::<Result<Vec<_>, StoreError>>()?;
-    outputs.sort_by_key(|(position, _)| *position);
+    outputs.sort_by_key(|(position, _, _)| *position);
     let mut context = Context::from_map(parse_context(&row.context)?);
-    for (_, delta) in &outputs {
+    for (_, _, delta) in &outputs {
         context.apply(delta);
     }
     context.take_delta();
+    let mut outputs: HashMap<String, Context> =
+        outputs.into_iter().map(|(_, task_id, delta)| (task_id, Context::from_map(delta.written))).collect();
 
     let events = store::load_events(connection, &key, 0, i64::MAX)?
         .into_iter()
@@ -56,6 +61,7 @@ pub(crate) fn load_result(
             let timing = timings.remove(&task.task_id).unwrap_or_default();
             Ok(TaskResult {
                 dependencies: graph.remove(&task.task_id).unwrap_or_default(),
+                output: outputs.remove(&task.task_id),
                 logs: logs.remove(&task.task_id).unwrap_or_default(),
                 ready_at: timing.ready_at,
                 attempt_history: timing.attempts,

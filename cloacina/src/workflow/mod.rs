@@ -3,6 +3,7 @@
 mod builder;
 mod graph;
 mod registry;
+mod subset;
 mod version;
 
 use std::collections::HashMap;

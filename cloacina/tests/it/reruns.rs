@@ -75,6 +75,9 @@ async fn a_rerun_runs_only_what_did_not_complete(database: TestDatabase) {
     }
     assert_eq!(rerun.task("transform").unwrap().attempts, 1);
     assert_eq!(rerun.task("load").unwrap().dependencies, ["transform"]);
+    let kept = rerun.task("extract").unwrap().output.as_ref().unwrap();
+    assert_eq!(kept.as_map(), serde_json::json!({"extract": 1}).as_object().unwrap());
+    assert_eq!(failed.task("load").unwrap().output, None);
 
     // The same context as a fresh run that succeeds.
     calls.lock().unwrap().clear();
