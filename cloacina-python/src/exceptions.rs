@@ -181,6 +181,16 @@ pub enum BindingError {
     Python(PyErr),
 }
 
+impl std::fmt::Display for BindingError {
+    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Engine(error) => write!(formatter, "{error}"),
+            Self::Raise(_, message) => formatter.write_str(message),
+            Self::Python(error) => write!(formatter, "{error}"),
+        }
+    }
+}
+
 impl From<ExecutorError> for BindingError {
     fn from(error: ExecutorError) -> Self {
         Self::Engine(error)

@@ -31,6 +31,8 @@ pub struct Context {
     attempt: Option<Attempt>,
     /// Binary data of values kept beside the JSON (see [`crate::blobs`]).
     blobs: Blobs,
+    /// The trace context of the execution this is a task's input of, for its attempt.
+    trace_context: Option<Arc<str>>,
 }
 
 /// Which attempt of which task a context is the input of (set by the executor; not data, so
@@ -47,6 +49,10 @@ pub struct Attempt {
     pub owner_id: std::sync::Arc<str>,
     /// The attempt, counting from 1 (starts abandoned by a stopped worker not counted).
     pub number: u32,
+    /// The trace context the execution was started in (W3C `traceparent` and `tracestate` as
+    /// a JSON object), for a tracer to make the attempt's span a child of the execution's;
+    /// `None` when the execution was started untraced.
+    pub trace_context: Option<Arc<str>>,
     /// Turns on when the attempt should stop (see [`StopSignal`]).
     pub stop: StopSignal,
     /// The executor's task slot the attempt takes; code that starts a call the engine cannot
@@ -115,7 +121,14 @@ impl Context {
 
     /// Builds a context from a JSON object map, without recording any write.
     pub fn from_map(values: Map<String, Value>) -> Self {
-        Self { values, written: IndexSet::new(), removed: IndexSet::new(), attempt: None, blobs: Blobs::default() }
+        Self {
+            values,
+            written: IndexSet::new(),
+            removed: IndexSet::new(),
+            attempt: None,
+            blobs: Blobs::default(),
+            trace_context: None,
+        }
     }
 
     /// Builds a context from a JSON object map whose values may refer to the binary data in
@@ -162,6 +175,16 @@ impl Context {
     /// Marks the context as the input of an attempt.
     pub(crate) fn set_attempt(&mut self, attempt: Attempt) {
         self.attempt = Some(attempt);
+    }
+
+    /// Notes the trace context of the execution this context is a task's input of.
+    pub(crate) fn set_trace_context(&mut self, trace_context: Option<Arc<str>>) {
+        self.trace_context = trace_context;
+    }
+
+    /// Takes the trace context noted with [`set_trace_context`](Self::set_trace_context).
+    pub(crate) fn take_trace_context(&mut self) -> Option<Arc<str>> {
+        self.trace_context.take()
     }
 
     /// Adds a new key; fails with [`ContextError::KeyExists`] if the key is already present.

@@ -48,8 +48,8 @@ pub use cloacina_macros::{task, workflow};
 pub use context::{Attempt, Context, ContextDelta};
 pub use error::{ConfigError, ContextError, ExecutorError, StoreError, TaskError, WorkflowError};
 pub use executor::{
-    Event, EventKind, EventStream, ExecutionHandle, ExecutorConfig, TaskSlot, UnifiedExecutor, WeakExecutor,
-    WorkflowRef,
+    Event, EventKind, EventStream, ExecutionHandle, ExecutorConfig, StartOptions, TaskSlot, UnifiedExecutor,
+    WeakExecutor, WorkflowRef,
 };
 pub use logs::{AttemptLog, LogEntry, LogLevel, LogRecord, TaskEvents, TaskLogLayer};
 pub use result::{ExecutionResult, ExecutionStatus, ExecutionSummary, TaskResult, TaskStatus};

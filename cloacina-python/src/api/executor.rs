@@ -27,6 +27,7 @@ use crate::exceptions::{BindingError, BindingResult, ErrorKind, error};
 use crate::running::calls;
 use crate::running::exit;
 use crate::running::runtime::{block_on, block_on_interruptibly, runtime};
+use crate::running::spans;
 use crate::running::task_logs;
 use crate::values::{Reading, quoted, type_name};
 
@@ -123,8 +124,8 @@ impl PyUnifiedExecutor {
 
     /// Runs an execution to its end on this thread, answering Ctrl-C.
     fn run_blocking(&self, py: Python<'_>, request: awaiting::Request) -> BindingResult<Py<PyAny>> {
-        let (executor, execution_id) = (self.inner.clone(), UnifiedExecutor::new_execution_id());
-        match block_on_interruptibly(py, awaiting::run(executor, execution_id, request)) {
+        let (executor, execution_id) = (self.inner.clone(), request.execution_id);
+        match block_on_interruptibly(py, awaiting::run(executor, request)) {
             Ok(result) => Ok(Py::new(py, PyExecutionResult::new(result?, self.reading()))?.into_any()),
             Err(interrupted) => {
                 // Ctrl-C: the caller gave up on this execution; it is cancelled before the
@@ -147,7 +148,7 @@ impl PyUnifiedExecutor {
         request: awaiting::Request,
         here: bool,
     ) -> BindingResult<Bound<'py, PyAny>> {
-        let (executor, execution_id) = (self.inner.clone(), UnifiedExecutor::new_execution_id());
+        let (executor, execution_id) = (self.inner.clone(), request.execution_id);
         if here {
             loops::bind_here(py, execution_id, locals);
         } else {
@@ -155,7 +156,7 @@ impl PyUnifiedExecutor {
         }
         let reading = self.reading();
         Ok(awaitable(py, async move {
-            let result = awaiting::run(executor, execution_id, request).await?;
+            let result = awaiting::run(executor, request).await?;
             Ok::<_, BindingError>(PyExecutionResult::new(result, reading))
         })?)
     }
@@ -388,15 +389,25 @@ impl PyUnifiedExecutor {
         on_event: Option<Py<PyAny>>,
     ) -> BindingResult<PyExecutionHandle> {
         let request = request(workflow, context, None, on_event)?;
-        let (executor, execution_id) = (self.inner.clone(), UnifiedExecutor::new_execution_id());
+        let (executor, execution_id) = (self.inner.clone(), request.execution_id);
         if let Some(locals) = awaiting::running_loop(py) {
             loops::bind(py, execution_id, locals);
         }
-        let awaiting::Request { origin, on_event, .. } = request;
-        let started = block_on(py, async move { origin.begin(&executor, execution_id).await });
+        let awaiting::Request { origin, on_event, span, .. } = request;
+        let trace_context = span.as_ref().map(|span| span.trace_context.clone());
+        let started = block_on(py, async move { origin.begin(&executor, execution_id, trace_context).await });
         if let Err(error) = started {
             loops::unbind(execution_id);
+            if let Some(span) = span {
+                let message = error.to_string();
+                block_on(py, span.end(Err(message)));
+            }
             return Err(error.into());
+        }
+        if let Some(span) = span {
+            // Its span ends when it does: seen by a wait for it, or else by this watch.
+            spans::hold(execution_id, span);
+            runtime().spawn(end_when_finished(self.inner.downgrade(), execution_id));
         }
         if loops::is_bound(execution_id) {
             // The caller's loop (and a copy of its context variables) is kept only while the
@@ -665,6 +676,28 @@ async fn unbind_when_finished(executor: WeakExecutor, execution_id: Uuid) {
     loops::unbind(execution_id);
 }
 
+/// Ends the span of a started execution once the execution has finished (or once its executor
+/// is gone, without its outcome).
+async fn end_when_finished(executor: WeakExecutor, execution_id: Uuid) {
+    while let Some(executor) = executor.upgrade() {
+        tokio::select! {
+            finished = executor.finished(execution_id, Some(UNBIND_CHECK)) => {
+                if matches!(finished, Err(cloacina::ExecutorError::WaitTimeout { .. })) {
+                    continue;
+                }
+                match executor.get_execution(execution_id).await {
+                    Ok(result) => spans::finish(execution_id, Ok(&result)).await,
+                    Err(error) => spans::finish(execution_id, Err(error.to_string())).await,
+                }
+                return;
+            }
+            _ = executor.closed() => break,
+        }
+    }
+    let stopped = "the executor stopped before the execution finished".to_owned();
+    spans::finish(execution_id, Err(stopped)).await;
+}
+
 /// The parts of an execution request, checked.
 fn request(
     workflow: &Bound<'_, PyAny>,
@@ -701,9 +734,6 @@ fn finish_request(
     {
         return Err(error(ErrorKind::Validation, "on_event must be callable").into());
     }
-    Ok(awaiting::Request {
-        origin,
-        timeout: timeout.map(|value| seconds("timeout", value)).transpose()?,
-        on_event: on_event.map(Arc::new),
-    })
+    let timeout = timeout.map(|value| seconds("timeout", value)).transpose()?;
+    Ok(awaiting::Request::new(py, origin, timeout, on_event.map(Arc::new)))
 }

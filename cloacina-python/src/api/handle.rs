@@ -12,6 +12,7 @@ use crate::api::retry::seconds;
 use crate::bridge::awaitable::awaitable;
 use crate::exceptions::{BindingError, BindingResult};
 use crate::running::runtime::{block_on, block_on_interruptibly};
+use crate::running::spans;
 use crate::values::Reading;
 
 /// A started execution: wait for it, look at it, or cancel it.
@@ -34,6 +35,7 @@ impl PyExecutionHandle {
         let reading = Reading::of_executor(executor.owner_id());
         Ok(awaitable(py, async move {
             let result = executor.wait(execution_id, timeout).await.map_err(BindingError::from)?;
+            spans::finish(execution_id, Ok(&result)).await;
             Ok::<_, BindingError>(PyExecutionResult::new(result, reading))
         })?)
     }
@@ -42,7 +44,11 @@ impl PyExecutionHandle {
     pub fn wait_for_result(&self, py: Python<'_>, timeout: Option<f64>) -> BindingResult<PyExecutionResult> {
         let timeout: Option<Duration> = timeout.map(|value| seconds("timeout", value)).transpose()?;
         let (executor, execution_id) = (self.executor.clone(), self.execution_id);
-        let result = block_on_interruptibly(py, async move { executor.wait(execution_id, timeout).await })??;
+        let result = block_on_interruptibly(py, async move {
+            let result = executor.wait(execution_id, timeout).await?;
+            spans::finish(execution_id, Ok(&result)).await;
+            Ok::<_, cloacina::ExecutorError>(result)
+        })??;
         Ok(PyExecutionResult::new(result, Reading::of_executor(self.executor.owner_id())))
     }
 }

@@ -5,7 +5,9 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use cloacina::{Context, EventStream, ExecutionHandle, ExecutionResult, ExecutorError, UnifiedExecutor, WorkflowRef};
+use cloacina::{
+    Context, EventStream, ExecutionHandle, ExecutionResult, ExecutorError, StartOptions, UnifiedExecutor, WorkflowRef,
+};
 use pyo3::prelude::*;
 use uuid::Uuid;
 
@@ -16,12 +18,32 @@ use crate::exceptions::{BindingError, BindingResult, ErrorKind};
 use crate::running::python_pool;
 use crate::running::python_task::is_coroutine;
 use crate::running::runtime::runtime;
+use crate::running::spans::{self, ExecutionSpan};
 
 /// An execution to run: what, with what, for how long, and who hears its events.
 pub struct Request {
     pub origin: Origin,
     pub timeout: Option<Duration>,
     pub on_event: Option<Arc<Py<PyAny>>>,
+    /// The id the execution is created under.
+    pub execution_id: Uuid,
+    /// Its span, when tracing is configured (see `running/spans.rs`).
+    pub span: Option<ExecutionSpan>,
+}
+
+impl Request {
+    /// A request for an execution from `origin`, under a new id, with its span begun when
+    /// tracing is configured.
+    pub fn new(py: Python<'_>, origin: Origin, timeout: Option<Duration>, on_event: Option<Arc<Py<PyAny>>>) -> Self {
+        let execution_id = UnifiedExecutor::new_execution_id();
+        let name = match &origin {
+            Origin::Start { workflow: WorkflowRef::Name(name), .. } => name.clone(),
+            Origin::Start { workflow: WorkflowRef::Workflow(workflow), .. } => workflow.name().to_owned(),
+            Origin::Rerun { source } => format!("re-run of {source}"),
+        };
+        let span = spans::begin_execution(py, &name, execution_id);
+        Self { origin, timeout, on_event, execution_id, span }
+    }
 }
 
 /// What an execution starts from.
@@ -33,11 +55,17 @@ pub enum Origin {
 }
 
 impl Origin {
-    /// Creates the execution, under `execution_id`.
-    pub async fn begin(self, executor: &UnifiedExecutor, execution_id: Uuid) -> Result<ExecutionHandle, ExecutorError> {
+    /// Creates the execution, under `execution_id`, storing `trace_context` with it.
+    pub async fn begin(
+        self,
+        executor: &UnifiedExecutor,
+        execution_id: Uuid,
+        trace_context: Option<String>,
+    ) -> Result<ExecutionHandle, ExecutorError> {
+        let options = StartOptions { trace_context };
         match self {
-            Self::Start { workflow, context } => executor.start_as(execution_id, workflow, *context).await,
-            Self::Rerun { source } => executor.rerun_as(execution_id, source).await,
+            Self::Start { workflow, context } => executor.start_with(execution_id, workflow, *context, options).await,
+            Self::Rerun { source } => executor.rerun_with(execution_id, source, options).await,
         }
     }
 }
@@ -45,11 +73,28 @@ impl Origin {
 /// Runs an execution to its end. If this future is dropped first (the caller was interrupted
 /// or its asyncio task cancelled), the execution is cancelled; if the timeout passes, it is
 /// cancelled and `ExecutionTimeoutError` raised.
-pub async fn run(executor: UnifiedExecutor, execution_id: Uuid, request: Request) -> BindingResult<ExecutionResult> {
+pub async fn run(executor: UnifiedExecutor, request: Request) -> BindingResult<ExecutionResult> {
+    let Request { origin, timeout, on_event, execution_id, span } = request;
+    let trace_context = span.as_ref().map(|span| span.trace_context.clone());
+    let outcome = run_to_end(executor, execution_id, origin, trace_context, timeout, on_event).await;
+    if let Some(span) = span {
+        span.end(outcome.as_ref().map_err(|error| error.to_string())).await;
+    }
+    outcome
+}
+
+/// The body of [`run`], which traces it.
+async fn run_to_end(
+    executor: UnifiedExecutor,
+    execution_id: Uuid,
+    origin: Origin,
+    trace_context: Option<String>,
+    timeout: Option<Duration>,
+    on_event: Option<Arc<Py<PyAny>>>,
+) -> BindingResult<ExecutionResult> {
     // Armed once the execution exists: one that never started has nothing to cancel.
     let mut abandon = CancelOnDrop { executor: executor.clone(), execution_id, armed: false };
-    let Request { origin, timeout, on_event } = request;
-    let handle = origin.begin(&executor, execution_id).await?;
+    let handle = origin.begin(&executor, execution_id, trace_context).await?;
     abandon.armed = true;
     let delivery = on_event.map(|callback| tokio::spawn(deliver(executor.event_stream(execution_id), callback)));
     let waited = match timeout {

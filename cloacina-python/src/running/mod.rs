@@ -7,4 +7,5 @@ pub mod python_pool;
 pub mod python_task;
 pub mod python_threads;
 pub mod runtime;
+pub mod spans;
 pub mod task_logs;

@@ -32,6 +32,7 @@ use crate::exceptions::is_serialization_error;
 use crate::running::calls::{self, CallOf};
 use crate::running::python_pool;
 use crate::running::python_threads;
+use crate::running::spans;
 use crate::running::task_logs;
 use crate::values::{from_python_into, qualified_name, type_name};
 
@@ -245,13 +246,23 @@ fn start_coroutine(spec: Arc<TaskSpec>, started: Started) -> Job {
         let Started { execution_id, context, cancelled, reply, submission: slot, slot: capacity } = started;
         let flag = Arc::clone(&cancelled);
         let capture = log_capture(py, &spec, &context);
+        let span = context.attempt().and_then(|attempt| spans::begin_attempt(py, attempt));
         let py_context = match Py::new(py, PyContext::for_attempt(context, cancelled)) {
             Ok(py_context) => py_context,
             Err(error) => return send(&reply, Err(failure(py, &spec, &error))),
         };
         let coroutine = match spec.function.bind(py).call1((py_context.bind(py),)) {
-            Ok(coroutine) => coroutine,
-            Err(error) => return send(&reply, Err(failure(py, &spec, &error))),
+            Ok(coroutine) => match &span {
+                Some(span) => spans::traced(py, coroutine, span),
+                None => coroutine,
+            },
+            Err(error) => {
+                let failed = failure(py, &spec, &error);
+                if let Some(span) = &span {
+                    spans::end_attempt(py, span, Some(failed.to_string()));
+                }
+                return send(&reply, Err(failed));
+            }
         };
         let (finishing, finishing_reply) = (Arc::clone(&spec), Arc::clone(&reply));
         let finish: coroutine::Finish = Box::new(move |py, outcome| {
@@ -370,9 +381,11 @@ fn cancel(flag: &AtomicBool, submission: &Submission) {
 fn call(py: Python<'_>, spec: &TaskSpec, context: Context, cancelled: Arc<AtomicBool>) -> Result<Context, TaskError> {
     let execution_id = context.attempt().map(|attempt| attempt.execution_id);
     let capture = log_capture(py, spec, &context);
+    let span = context.attempt().and_then(|attempt| spans::begin_attempt(py, attempt));
     let py_context =
         Bound::new(py, PyContext::for_attempt(context, cancelled)).map_err(|error| failure(py, spec, &error))?;
     let entered = capture.as_ref().and_then(|capture| ignore_failure(py, task_logs::enter(py, capture)));
+    let span_entered = span.as_ref().and_then(|span| spans::enter(py, span));
     let returned = spec.function.bind(py).call1((&py_context,)).and_then(|returned| {
         if is_coroutine(py, &returned)? {
             let started = coroutine::start(py, execution_id, &returned, capture.as_ref())?;
@@ -381,11 +394,18 @@ fn call(py: Python<'_>, spec: &TaskSpec, context: Context, cancelled: Arc<Atomic
             Ok(returned)
         }
     });
+    if let Some(token) = span_entered {
+        spans::leave(py, &token);
+    }
     if let Some(token) = entered {
         ignore_failure(py, task_logs::leave(py, &token));
     }
-    let returned = returned.map_err(|error| failure(py, spec, &error))?;
-    complete(py, spec, &py_context, returned)
+    let returned = returned.map_err(|error| failure(py, spec, &error));
+    let result = returned.and_then(|returned| complete(py, spec, &py_context, returned));
+    if let Some(span) = span {
+        spans::end_attempt(py, &span, result.as_ref().err().map(ToString::to_string));
+    }
+    result
 }
 
 /// The capture of the attempt's log records, if its log keeps any (see `task_logs.rs`).

@@ -65,6 +65,8 @@ struct CachedExecution {
     /// The size of the initial context and the deltas, as stored JSON and binary data (changed
     /// only with the cache's lock held).
     bytes: AtomicUsize,
+    /// The trace context the execution was started in.
+    trace_context: Option<Arc<str>>,
 }
 
 /// Deltas by task position: `None` where not known here, `Some(None)` for a task that finished
@@ -103,9 +105,10 @@ impl InputCache {
         context: &Context,
         blobs: Vec<(String, Arc<[u8]>)>,
         bytes: usize,
+        trace_context: Option<Arc<str>>,
     ) {
         let initial = ContextDelta { written: context.as_map().clone(), removed: Vec::new(), blobs };
-        self.insert(execution_id, initial, bytes);
+        self.insert(execution_id, initial, bytes, trace_context);
     }
 
     /// Keeps the delta of a task this process completed (`bytes` long as stored).
@@ -204,7 +207,7 @@ impl InputCache {
             let need_initial = cached.is_none();
             let (initial, outputs) = store
                 .read(move |connection| {
-                    let initial = if need_initial { Some(load_initial_text(connection, &key)?) } else { None };
+                    let initial = if need_initial { Some(load_initial_row(connection, &key)?) } else { None };
                     let outputs = store::load_outputs(connection, &key, Some(&task_ids))?;
                     Ok((initial, outputs))
                 })
@@ -212,9 +215,9 @@ impl InputCache {
             let entry = match (cached, initial) {
                 (Some(entry), _) => entry,
                 (None, initial) => {
-                    let text = initial.unwrap_or_else(|| "{}".to_owned());
+                    let (text, trace_context) = initial.unwrap_or_else(|| ("{}".to_owned(), None));
                     let initial = ContextDelta { written: parse_context(&text)?, ..ContextDelta::default() };
-                    self.insert(execution_id, initial, text.len())
+                    self.insert(execution_id, initial, text.len(), trace_context.map(Arc::from))
                 }
             };
             let mut found: HashMap<usize, Option<Arc<ContextDelta>>> = missing.iter().map(|&p| (p, None)).collect();
@@ -236,7 +239,13 @@ impl InputCache {
 
     /// Keeps an execution's initial context (unless it is kept already) and returns its entry,
     /// which the caller may use even if the bounds forget it at once.
-    fn insert(&self, execution_id: Uuid, initial: ContextDelta, bytes: usize) -> Arc<CachedExecution> {
+    fn insert(
+        &self,
+        execution_id: Uuid,
+        initial: ContextDelta,
+        bytes: usize,
+        trace_context: Option<Arc<str>>,
+    ) -> Arc<CachedExecution> {
         let mut cached = lock(&self.cached);
         if let Some(existing) = cached.executions.get(&execution_id) {
             return Arc::clone(existing);
@@ -245,6 +254,7 @@ impl InputCache {
             initial,
             deltas: Mutex::new(Deltas::default()),
             bytes: AtomicUsize::new(bytes),
+            trace_context,
         });
         cached.executions.insert(execution_id, Arc::clone(&entry));
         cached.bytes += bytes;
@@ -257,6 +267,7 @@ impl InputCache {
 fn build(entry: &CachedExecution, ancestors: &[usize]) -> Context {
     let mut context = Context::from_map(entry.initial.written.clone());
     context.keep_blobs(&entry.initial.blobs);
+    context.set_trace_context(entry.trace_context.clone());
     let deltas = lock(&entry.deltas);
     for &position in ancestors {
         if let Some(Some(delta)) = deltas.get(position) {
@@ -291,14 +302,14 @@ pub(crate) fn load_input(
 
 /// The initial context of an execution.
 pub(crate) fn load_initial(connection: &mut AnyConnection, key: &str) -> Result<Map<String, Value>, StoreError> {
-    parse_context(&load_initial_text(connection, key)?)
+    parse_context(&load_initial_row(connection, key)?.0)
 }
 
-/// The initial context of an execution, as stored.
-fn load_initial_text(connection: &mut AnyConnection, key: &str) -> Result<String, StoreError> {
+/// The initial context of an execution as stored, and the trace context it was started in.
+fn load_initial_row(connection: &mut AnyConnection, key: &str) -> Result<(String, Option<String>), StoreError> {
     let row = store::find_execution(connection, key)?
         .ok_or_else(|| StoreError::Corrupt(format!("execution `{key}` has tasks but no execution row")))?;
-    Ok(row.context)
+    Ok((row.context, row.trace_context))
 }
 
 /// Parses a stored context.
@@ -327,12 +338,12 @@ mod tests {
         let cache = InputCache::with_budget(1_000);
         let context = Context::from_value(json!({"a": 1})).unwrap();
         let (first, second, third) = (Uuid::new_v4(), Uuid::new_v4(), Uuid::new_v4());
-        cache.remember_initial(first, &context, Vec::new(), 400);
-        cache.remember_initial(second, &context, Vec::new(), 400);
+        cache.remember_initial(first, &context, Vec::new(), 400, None);
+        cache.remember_initial(second, &context, Vec::new(), 400, None);
         cache.remember_delta(first, 0, Arc::new(ContextDelta::default()), 100);
         assert_eq!(cache.bytes(), 900);
         // Past the budget: the oldest execution goes, with its deltas.
-        cache.remember_initial(third, &context, Vec::new(), 300);
+        cache.remember_initial(third, &context, Vec::new(), 300, None);
         assert!(cache.entry(first).is_none());
         assert!(cache.entry(second).is_some() && cache.entry(third).is_some());
         assert_eq!(cache.bytes(), 700);
@@ -342,7 +353,7 @@ mod tests {
         cache.forget(second);
         assert_eq!(cache.bytes(), 300);
         // One execution larger than the budget is not kept at all.
-        cache.remember_initial(first, &context, Vec::new(), 5_000);
+        cache.remember_initial(first, &context, Vec::new(), 5_000, None);
         assert!(cache.entry(first).is_none());
         assert_eq!(cache.bytes(), 0);
     }

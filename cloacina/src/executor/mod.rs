@@ -89,6 +89,15 @@ impl From<&Arc<Workflow>> for WorkflowRef {
     }
 }
 
+/// How to start an execution, besides its workflow and context.
+#[derive(Debug, Clone, Default)]
+pub struct StartOptions {
+    /// The trace context of the span the execution is started in (W3C `traceparent` and
+    /// `tracestate` as a JSON object), stored with it so that its attempts, whichever process
+    /// runs them, can join that trace (see [`Attempt::trace_context`](crate::Attempt)).
+    pub trace_context: Option<String>,
+}
+
 /// Runs workflows on SQLite or PostgreSQL.
 ///
 /// Creating an executor opens the database (creating its tables if needed) and starts its
@@ -247,6 +256,18 @@ impl UnifiedExecutor {
         workflow: impl Into<WorkflowRef>,
         context: Context,
     ) -> Result<ExecutionHandle, ExecutorError> {
+        self.start_with(execution_id, workflow, context, StartOptions::default()).await
+    }
+
+    /// [`start_as`](Self::start_as), with options (a trace context to store with the
+    /// execution).
+    pub async fn start_with(
+        &self,
+        execution_id: Uuid,
+        workflow: impl Into<WorkflowRef>,
+        context: Context,
+        options: StartOptions,
+    ) -> Result<ExecutionHandle, ExecutorError> {
         self.ensure_running()?;
         let workflow = self.resolve(workflow.into())?;
         context.check_storable()?;
@@ -254,7 +275,15 @@ impl UnifiedExecutor {
             .map_err(|error| ExecutorError::Store(crate::StoreError::Corrupt(error.to_string())))?;
         let blobs = context.written_blobs();
         let blob_bytes: usize = blobs.iter().map(|(_, data)| data.len()).sum();
-        self.engine.inputs.remember_initial(execution_id, &context, blobs.clone(), context_json.len() + blob_bytes);
+        let trace_context = options.trace_context;
+        let kept_trace = trace_context.as_deref().map(Arc::from);
+        self.engine.inputs.remember_initial(
+            execution_id,
+            &context,
+            blobs.clone(),
+            context_json.len() + blob_bytes,
+            kept_trace,
+        );
         let blobs = Arc::new(blobs);
         let context_json = Arc::new(context_json);
         let permits = self.engine.take_permits(self.engine.config.max_concurrent_tasks);
@@ -264,7 +293,17 @@ impl UnifiedExecutor {
             self.engine
                 .commit(move |connection| {
                     let json = context_json.as_str();
-                    scheduler::create_execution(connection, execution_id, &workflow, json, &blobs, Utc::now(), &request)
+                    let trace = trace_context.as_deref();
+                    scheduler::create_execution(
+                        connection,
+                        execution_id,
+                        &workflow,
+                        json,
+                        &blobs,
+                        trace,
+                        Utc::now(),
+                        &request,
+                    )
                 })
                 .await
         };

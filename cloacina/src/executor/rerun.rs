@@ -11,7 +11,7 @@ use super::claiming::{ClaimRequest, admit_ready};
 use super::definitions::{self, Definition};
 use super::events::{EventKind, EventLog};
 use super::scheduler::{ExecutionRef, Transition, finish_transaction, parse_status, settle};
-use super::{ExecutionHandle, UnifiedExecutor, worker};
+use super::{ExecutionHandle, StartOptions, UnifiedExecutor, worker};
 use crate::error::{ExecutorError, StoreError};
 use crate::result::{ExecutionStatus, TaskStatus};
 use crate::store::{self, AnyConnection, ClaimedTask, NewExecutionRow, NewTask};
@@ -50,6 +50,16 @@ impl UnifiedExecutor {
     /// (nothing to run again), or was made by a version of its workflow whose tasks or
     /// dependencies this process no longer has.
     pub async fn rerun_as(&self, rerun_id: Uuid, execution_id: Uuid) -> Result<ExecutionHandle, ExecutorError> {
+        self.rerun_with(rerun_id, execution_id, StartOptions::default()).await
+    }
+
+    /// [`rerun_as`](Self::rerun_as), with options (a trace context to store with the re-run).
+    pub async fn rerun_with(
+        &self,
+        rerun_id: Uuid,
+        execution_id: Uuid,
+        options: StartOptions,
+    ) -> Result<ExecutionHandle, ExecutorError> {
         self.ensure_running()?;
         let key = execution_id.to_string();
         let source = self
@@ -61,12 +71,13 @@ impl UnifiedExecutor {
         let workflow = self.rerun_definition(&source).await?;
         let rerun = plan(&workflow, &source.statuses);
         let source = Arc::new(source);
+        let options = Arc::new(options);
         let permits = self.engine.take_permits(self.engine.config.max_concurrent_tasks);
         let request = self.engine.claim_request(permits.len());
         let claimed = self
             .engine
             .commit(move |connection| {
-                create_rerun(connection, rerun_id, &source, &workflow, &rerun, Utc::now(), &request)
+                create_rerun(connection, rerun_id, &source, &workflow, &rerun, &options, Utc::now(), &request)
             })
             .await?;
         worker::start_claimed(&self.engine, claimed, permits);
@@ -139,12 +150,14 @@ fn plan(workflow: &Workflow, statuses: &[TaskStatus]) -> Vec<bool> {
 
 /// Creates the re-run's execution and task rows, keeps the outputs of the tasks that do not run
 /// again, and makes ready the tasks that run again and wait on none of them.
+#[allow(clippy::too_many_arguments)]
 fn create_rerun(
     connection: &mut AnyConnection,
     rerun_id: Uuid,
     source: &Source,
     workflow: &Workflow,
     rerun: &[bool],
+    options: &StartOptions,
     now: DateTime<Utc>,
     request: &ClaimRequest,
 ) -> Result<(Vec<ClaimedTask>, Transition), StoreError> {
@@ -163,6 +176,7 @@ fn create_rerun(
             workflow_shape: source.workflow_shape.clone(),
             rerun_of: Some(source_key.clone()),
             workflow_graph: workflow.dependency_listing().to_owned(),
+            trace_context: options.trace_context.clone(),
         },
     )?;
     let waiting_on = |position: usize| {

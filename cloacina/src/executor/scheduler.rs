@@ -87,14 +87,17 @@ pub(crate) struct AttemptOutcome {
     pub logs: Vec<LogRecord>,
 }
 
-/// Creates an execution and its task rows (`context_json` is the initial context as stored);
-/// root tasks whose trigger rule holds become `Ready`.
+/// Creates an execution and its task rows (`context_json` is the initial context as stored,
+/// `trace_context` the trace it was started in); root tasks whose trigger rule holds become
+/// `Ready`.
+#[allow(clippy::too_many_arguments)]
 pub(crate) fn create_execution(
     connection: &mut AnyConnection,
     execution_id: Uuid,
     workflow: &Workflow,
     context_json: &str,
     blobs: &[(String, Arc<[u8]>)],
+    trace_context: Option<&str>,
     now: DateTime<Utc>,
     request: &ClaimRequest,
 ) -> Result<(Vec<ClaimedTask>, Transition), StoreError> {
@@ -113,6 +116,7 @@ pub(crate) fn create_execution(
             workflow_shape: workflow.shape().to_owned(),
             rerun_of: None,
             workflow_graph: workflow.dependency_listing().to_owned(),
+            trace_context: trace_context.map(str::to_owned),
         },
     )?;
     let tasks: Vec<NewTask<'_>> = workflow

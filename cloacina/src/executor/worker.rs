@@ -274,7 +274,19 @@ pub(super) fn begin_attempt(
     let owner_id = Arc::clone(&engine.owner);
     let log = AttemptLog::new(node.task().log_level().unwrap_or(engine.config.task_log_level));
     let (workflow, task_id) = (workflow.to_owned(), node.id().to_owned());
-    input.set_attempt(Attempt { execution_id, workflow, task_id, owner_id, number, stop, slot, log: log.clone() });
+    let trace_context = input.take_trace_context();
+    let log_kept = log.clone();
+    input.set_attempt(Attempt {
+        execution_id,
+        workflow,
+        task_id,
+        owner_id,
+        number,
+        trace_context,
+        stop,
+        slot,
+        log: log_kept,
+    });
     (cancelled, log)
 }
 

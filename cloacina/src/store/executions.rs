@@ -26,6 +26,8 @@ pub(crate) struct NewExecutionRow {
     pub rerun_of: Option<String>,
     /// The workflow's graph (see `Workflow::dependency_listing`).
     pub workflow_graph: String,
+    /// The trace context the execution was started in (see `StartOptions::trace_context`).
+    pub trace_context: Option<String>,
 }
 
 /// A stored execution.
@@ -43,6 +45,7 @@ pub(crate) struct ExecutionRow {
     pub workflow_shape: String,
     pub rerun_of: Option<String>,
     pub workflow_graph: String,
+    pub trace_context: Option<String>,
 }
 
 /// An execution without its context, for listings.

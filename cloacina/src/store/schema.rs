@@ -18,6 +18,7 @@ diesel::table! {
         event_count -> BigInt,
         rerun_of -> Nullable<Text>,
         workflow_graph -> Text,
+        trace_context -> Nullable<Text>,
     }
 }
 

@@ -56,5 +56,6 @@ pub(crate) fn execution_row(id: &str, tasks: i32) -> NewExecutionRow {
         workflow_shape: "s".into(),
         rerun_of: None,
         workflow_graph: String::new(),
+        trace_context: None,
     }
 }

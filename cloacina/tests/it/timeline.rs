@@ -8,9 +8,14 @@ use std::time::Duration;
 use chrono::Utc;
 use cloacina::{AttemptStatus, Backoff, Context, FunctionTask, RetryPolicy, TaskError, Workflow};
 
-use crate::support::{TestDatabase, noop};
+use cloacina::ExecutorConfig;
 
-crate::backend_tests!(each_attempt_is_timed_and_drawn_as_a_slice);
+use crate::support::{TestDatabase, noop, test_config};
+
+crate::backend_tests!(
+    each_attempt_is_timed_and_drawn_as_a_slice,
+    the_trace_context_reaches_every_attempt_in_any_executor
+);
 
 async fn each_attempt_is_timed_and_drawn_as_a_slice(database: TestDatabase) {
     let executor = database.executor().await;
@@ -62,4 +67,61 @@ async fn each_attempt_is_timed_and_drawn_as_a_slice(database: TestDatabase) {
     assert_eq!(rows[0]["args"]["name"], executor.owner_id());
     assert!(slices.iter().all(|slice| slice["tid"] == rows[0]["tid"] && slice["dur"].as_i64().unwrap() >= 0));
     executor.shutdown().await;
+}
+
+/// The trace context seen by each attempt of `traced`, by task id.
+type Seen = Arc<std::sync::Mutex<Vec<(String, Option<String>)>>>;
+
+fn traced(seen: &Seen) -> Workflow {
+    let record = |id: &'static str, seen: &Seen| {
+        let seen = Arc::clone(seen);
+        FunctionTask::new(id, move |context: Context| {
+            let trace = context.attempt().and_then(|attempt| attempt.trace_context.as_deref().map(str::to_owned));
+            seen.lock().unwrap().push((id.to_owned(), trace));
+            async move { Ok(context) }
+        })
+    };
+    Workflow::builder("traced")
+        .task(record("first", seen))
+        .task(record("second", seen).depends_on(["first"]))
+        .build()
+        .unwrap()
+}
+
+async fn the_trace_context_reaches_every_attempt_in_any_executor(database: TestDatabase) {
+    let trace = r#"{"traceparent":"00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"}"#;
+    let seen: Seen = Arc::default();
+    let executor = database.executor().await;
+    let workflow = executor.register(traced(&seen));
+    let options = cloacina::StartOptions { trace_context: Some(trace.to_owned()) };
+    let id = cloacina::UnifiedExecutor::new_execution_id();
+    let handle = executor.start_with(id, &workflow, Context::new(), options).await.unwrap();
+    assert_eq!(handle.wait().await.unwrap().status, cloacina::ExecutionStatus::Completed);
+    let untraced = executor.execute(&workflow, Context::new()).await.unwrap();
+    assert_eq!(untraced.status, cloacina::ExecutionStatus::Completed);
+    executor.shutdown().await;
+    let expected =
+        |trace: Option<&str>| ["first", "second"].map(|id| (id.to_owned(), trace.map(str::to_owned))).to_vec();
+    let runs: Vec<_> = seen.lock().unwrap().drain(..).collect();
+    assert_eq!(runs[..2], expected(Some(trace))[..]);
+    assert_eq!(runs[2..], expected(None)[..]);
+
+    // Another executor on the database reads it from the execution's row.
+    if database.url.contains(":memory:") {
+        return;
+    }
+    let submitter = database.executor_with(ExecutorConfig { run_tasks: false, ..test_config() }).await;
+    submitter.register(traced(&seen));
+    let options = cloacina::StartOptions { trace_context: Some(trace.to_owned()) };
+    let id = cloacina::UnifiedExecutor::new_execution_id();
+    submitter.start_with(id, "traced", Context::new(), options).await.unwrap();
+    let worker = database.executor().await;
+    worker.register(traced(&seen));
+    assert_eq!(
+        worker.wait(id, Some(Duration::from_secs(30))).await.unwrap().status,
+        cloacina::ExecutionStatus::Completed
+    );
+    assert_eq!(seen.lock().unwrap()[..], expected(Some(trace))[..]);
+    submitter.shutdown().await;
+    worker.shutdown().await;
 }
