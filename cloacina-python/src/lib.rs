@@ -52,7 +52,7 @@ mod _native {
     #[pymodule_export]
     use crate::api::workflow::{PyWorkflow, get_workflow, workflow};
     #[pymodule_export]
-    use crate::running::task_logs::TaskLogCapture;
+    use crate::running::task_logs::{TaskLogCapture, task_log_capture};
     #[pymodule_export]
     use crate::rust_task::{PyRustTask, adopt_rust_tasks};
 

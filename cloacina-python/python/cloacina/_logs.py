@@ -1,7 +1,9 @@
 """Task logs: the records Python's ``logging`` makes while a task runs, kept with its attempt.
 
-While a task function runs (on its thread, or as its coroutine), ``CURRENT`` holds the capture
-of its attempt. Hooks installed once, when the first attempt runs, look at it:
+While a task function runs, ``_native._task_log_capture()`` returns the capture of its attempt:
+for a plain function, noted on its thread for the length of the call and made when first asked
+for (so a task that logs nothing costs no capture); for a coroutine, held by ``CURRENT`` in the
+context it runs in. Hooks installed once, when the first attempt runs, ask for it:
 
 - ``Logger.isEnabledFor`` also says yes to a level the capture keeps, so that ``log.info(...)``
   in a task makes a record even where the logging configuration would not (the default root
@@ -13,7 +15,7 @@ of its attempt. Hooks installed once, when the first attempt runs, look at it:
   own logging prints does not change;
 - with ``log_prints``, ``print`` to standard output is also kept (and still printed).
 
-Outside a task, each hook costs one context variable lookup.
+Outside a task, each hook costs one call that finds nothing.
 """
 
 from __future__ import annotations
@@ -27,6 +29,8 @@ import time
 import traceback
 from contextvars import ContextVar
 from typing import Any, Protocol
+
+from cloacina._native import _task_log_capture
 
 
 class Capture(Protocol):
@@ -43,7 +47,12 @@ class Capture(Protocol):
 
 
 CURRENT: ContextVar[Capture | None] = ContextVar("cloacina_task_log", default=None)
-"""The capture of the attempt whose code runs in this context, if any."""
+"""The capture of the attempt whose coroutine runs in this context, if any."""
+
+
+def _current() -> Capture | None:
+    """The capture of the attempt whose code runs here, if any."""
+    return _task_log_capture()  # type: ignore[return-value]
 
 PRINT_LOGGER = "print"
 """The logger name of a kept ``print``."""
@@ -70,7 +79,7 @@ def _install_level_check() -> None:
     def isEnabledFor(self: logging.Logger, level: int) -> bool:  # noqa: N802 (logging's name)
         if configured(self, level):
             return True
-        capture = CURRENT.get()
+        capture = _current()
         return capture is not None and level >= capture.level and not self.disabled and self.manager.disable < level
 
     isEnabledFor.__doc__ = configured.__doc__
@@ -83,7 +92,7 @@ def _install_handler_call() -> None:
     configured = logging.Logger._cloacina_configured_is_enabled_for  # type: ignore[attr-defined]
 
     def callHandlers(self: logging.Logger, record: logging.LogRecord) -> None:  # noqa: N802
-        capture = CURRENT.get()
+        capture = _current()
         if capture is not None:
             attributes = record.__dict__
             attributes.setdefault("execution_id", capture.execution_id)
@@ -106,7 +115,7 @@ def _install_print() -> None:
     def print(
         *values: object, sep: str | None = " ", end: str | None = "\n", file: Any = None, flush: bool = False
     ) -> None:
-        capture = CURRENT.get()
+        capture = _current()
         if capture is not None and capture.log_prints and (file is None or file is sys.stdout):
             if capture.level <= logging.INFO:
                 text = io.StringIO()

@@ -45,6 +45,7 @@ __all__ = [
     "__version__",
     "_adopt_rust_tasks",
     "_shutdown_at_exit",
+    "_task_log_capture",
     "get_workflow",
     "task",
     "workflow",
@@ -765,6 +766,10 @@ def _adopt_rust_tasks(module: types.ModuleType, capsule: object) -> None:
     """Adds a `RustTask` per task of an extension module's task table to the module; called by
     the module itself while Python imports it. Raises ImportError for a table of another ABI
     version."""
+
+def _task_log_capture() -> _TaskLogCapture | None:
+    """The log capture of the attempt whose code runs here, or `None` (internal: for the hooks
+    of `cloacina._logs`)."""
 
 @final
 class _TaskLogCapture:

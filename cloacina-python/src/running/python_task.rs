@@ -380,14 +380,15 @@ fn cancel(flag: &AtomicBool, submission: &Submission) {
 /// coroutine it returns is run on the execution's loop while this thread waits.
 fn call(py: Python<'_>, spec: &TaskSpec, context: Context, cancelled: Arc<AtomicBool>) -> Result<Context, TaskError> {
     let execution_id = context.attempt().map(|attempt| attempt.execution_id);
-    let capture = log_capture(py, spec, &context);
+    let noted =
+        context.attempt().and_then(|attempt| ignore_failure(py, task_logs::enter_call(py, spec, attempt)).flatten());
     let span = context.attempt().and_then(|attempt| spans::begin_attempt(py, attempt));
     let py_context =
         Bound::new(py, PyContext::for_attempt(context, cancelled)).map_err(|error| failure(py, spec, &error))?;
-    let entered = capture.as_ref().and_then(|capture| ignore_failure(py, task_logs::enter(py, capture)));
     let span_entered = span.as_ref().and_then(|span| spans::enter(py, span));
     let returned = spec.function.bind(py).call1((&py_context,)).and_then(|returned| {
         if is_coroutine(py, &returned)? {
+            let capture = noted.as_ref().and_then(|noted| ignore_failure(py, noted.capture(py)));
             let started = coroutine::start(py, execution_id, &returned, capture.as_ref())?;
             coroutine::wait_blocking(py, started).map(|value| value.into_bound(py))
         } else {
@@ -397,9 +398,7 @@ fn call(py: Python<'_>, spec: &TaskSpec, context: Context, cancelled: Arc<Atomic
     if let Some(token) = span_entered {
         spans::leave(py, &token);
     }
-    if let Some(token) = entered {
-        ignore_failure(py, task_logs::leave(py, &token));
-    }
+    drop(noted);
     let returned = returned.map_err(|error| failure(py, spec, &error));
     let result = returned.and_then(|returned| complete(py, spec, &py_context, returned));
     if let Some(span) = span {
