@@ -54,6 +54,7 @@ def _current() -> Capture | None:
     """The capture of the attempt whose code runs here, if any."""
     return _task_log_capture()  # type: ignore[return-value]
 
+
 PRINT_LOGGER = "print"
 """The logger name of a kept ``print``."""
 
