@@ -85,6 +85,38 @@ def test_an_execution_is_a_span_and_each_attempt_a_child(any_url):
     ]
 
 
+RUST_TASKS = textwrap.dedent(
+    """
+    import sys, tracing_workloads, cloacina_test_tasks
+    from cloacina import UnifiedExecutor, workflow
+
+    tracing_workloads.configure()
+    workflow(name="rusty", tasks=[cloacina_test_tasks.flaky])
+    with UnifiedExecutor(sys.argv[1]) as executor:
+        result = executor.execute("rusty", {"flaky_key": "traced"})
+    assert result.status == "Completed", result.error
+    tracing_workloads.dump()
+    """
+)
+
+
+def test_a_rust_task_s_attempts_are_spans_too(any_url):
+    pytest.importorskip("cloacina_test_tasks", reason="build it with `make python-extensions`")
+    child = subprocess.run(
+        [sys.executable, "-c", RUST_TASKS, any_url], env=ENVIRONMENT, capture_output=True, text=True, timeout=60
+    )
+    assert child.returncode == 0, child.stderr
+    finished = spans(child.stdout)
+    [execution] = [span for span in finished if span["name"] == "workflow rusty"]
+    attempts = [span for span in finished if span["parent_id"] == execution["span_id"]]
+    assert [(span["name"], span["attributes"]["cloacina.attempt"], span["status"]) for span in attempts] == [
+        ("task flaky", 1, "ERROR"),
+        ("task flaky", 2, "ERROR"),
+        ("task flaky", 3, "OK"),
+    ]
+    assert attempts[0]["description"] == "flaky failure 1"
+
+
 WORKER = textwrap.dedent(
     """
     import signal, sys, threading, tracing_workloads

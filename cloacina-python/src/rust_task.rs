@@ -29,6 +29,7 @@ use pyo3::types::{PyCapsule, PyCapsuleMethods, PyList, PyString};
 
 use crate::api::task::dependency_ids;
 use crate::running::runtime::on_multi_threaded_runtime;
+use crate::running::spans;
 use crate::values::name_from_python;
 
 /// A task written in Rust and exported by an extension module built with
@@ -188,6 +189,7 @@ impl Task for ExportedTask {
         let slot = context.take_slot();
         let (entry, table) = (EntryPointer(self.entry), TablePointer(self.table));
         let log = context.attempt().map(|attempt| attempt.log.clone()).unwrap_or_default();
+        let timed = context.attempt().and_then(spans::time_attempt);
         let run = move || {
             let returned = call(entry.get(), table.get(), &input, &host, &log);
             drop(slot);
@@ -201,6 +203,9 @@ impl Task for ExportedTask {
                 .unwrap_or_else(|failed| Err(TaskError::Panicked(failed.to_string()))),
         };
         drop(guard);
+        if let Some(timed) = timed {
+            timed.record(returned.as_ref().err().map(ToString::to_string)).await;
+        }
         // A call that ran past its timeout (in place, its future could not be dropped) ends as a
         // timeout whatever it returned: the engine sees the time it took.
         let Returned { delta, blobs } = returned?;

@@ -4,7 +4,8 @@ and a tracer provider is configured; nothing otherwise (the package does not dep
 An execution is a span, a child of the span current where it was started. Its trace context is
 stored with the execution, so that each attempt, run by any process, is a child span of it:
 the attempt's span is current while a plain function runs and in an `async def` task's
-coroutine, so spans the task makes nest under it.
+coroutine, so spans the task makes nest under it. A Rust task's attempt is recorded once it has
+ended, with its start and end times.
 """
 
 from __future__ import annotations
@@ -75,9 +76,17 @@ def end_execution(span: Any, workflow: str | None, status: str, error: str | Non
     span.end()
 
 
-def begin_attempt(trace_context: str, workflow: str, task_id: str, attempt: int, execution_id: str) -> Any:
-    """Starts an attempt's span, a child of its execution's (from the stored trace context);
-    returns it, or `None` when this process traces nothing."""
+def begin_attempt(
+    trace_context: str,
+    workflow: str,
+    task_id: str,
+    attempt: int,
+    execution_id: str,
+    start_time: int | None = None,
+) -> Any:
+    """Starts an attempt's span, a child of its execution's (from the stored trace context), at
+    `start_time` (nanoseconds since the epoch) or now; returns it, or `None` when this process
+    traces nothing."""
     tracer = _tracer()
     if tracer is None:
         return None
@@ -90,6 +99,7 @@ def begin_attempt(trace_context: str, workflow: str, task_id: str, attempt: int,
     return tracer.start_span(
         f"task {task_id}",
         context=parent,
+        start_time=start_time,
         kind=trace.SpanKind.INTERNAL,
         attributes={
             "cloacina.workflow": workflow,
@@ -111,15 +121,32 @@ def leave(token: Any) -> None:
     _modules()[1].detach(token)
 
 
-def end_attempt(span: Any, error: str | None) -> None:
-    """Ends an attempt's span: `Completed`, or `Failed` with its error."""
+def end_attempt(span: Any, error: str | None, end_time: int | None = None) -> None:
+    """Ends an attempt's span, at `end_time` (nanoseconds since the epoch) or now: `Completed`,
+    or `Failed` with its error."""
     trace = _modules()[0]
     span.set_attribute("cloacina.status", "Failed" if error else "Completed")
     if error:
         span.set_status(trace.Status(trace.StatusCode.ERROR, error.split("\n", 1)[0]))
     else:
         span.set_status(trace.Status(trace.StatusCode.OK))
-    span.end()
+    span.end(end_time=end_time)
+
+
+def record_attempt(
+    trace_context: str,
+    workflow: str,
+    task_id: str,
+    attempt: int,
+    execution_id: str,
+    start_time: int,
+    end_time: int,
+    error: str | None,
+) -> None:
+    """Records the span of an attempt that has ended (a Rust task's, which runs without Python)."""
+    span = begin_attempt(trace_context, workflow, task_id, attempt, execution_id, start_time)
+    if span is not None:
+        end_attempt(span, error, end_time)
 
 
 async def traced(coroutine: Any, span: Any) -> Any:

@@ -92,6 +92,56 @@ pub fn begin_attempt<'py>(py: Python<'py>, attempt: &Attempt) -> Option<Bound<'p
     (!span.is_none()).then_some(span)
 }
 
+/// An attempt of a task that runs without Python (a Rust task), timed to be recorded as a span
+/// once it has ended.
+pub struct TimedAttempt {
+    trace_context: std::sync::Arc<str>,
+    workflow: String,
+    task_id: String,
+    number: u32,
+    execution_id: Uuid,
+    started: u64,
+}
+
+/// Nanoseconds since the Unix epoch, as OpenTelemetry times spans.
+fn now_nanos() -> u64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |since| since.as_nanos() as u64)
+}
+
+/// Starts timing an attempt of an execution started traced (no Python involved).
+pub fn time_attempt(attempt: &Attempt) -> Option<TimedAttempt> {
+    Some(TimedAttempt {
+        trace_context: std::sync::Arc::clone(attempt.trace_context.as_ref()?),
+        workflow: attempt.workflow.clone(),
+        task_id: attempt.task_id.clone(),
+        number: attempt.number,
+        execution_id: attempt.execution_id,
+        started: now_nanos(),
+    })
+}
+
+impl TimedAttempt {
+    /// Records the attempt's span now that it has ended, with its error if it failed (taking the
+    /// GIL on a pool thread).
+    pub async fn record(self, error: Option<String>) {
+        let ended = now_nanos();
+        let _ = python_pool::spawn(CallOf::default(), move |py| {
+            let arguments = (
+                &*self.trace_context,
+                self.workflow,
+                self.task_id,
+                self.number,
+                self.execution_id.to_string(),
+                self.started,
+                ended,
+                error,
+            );
+            reported(py, module(py).and_then(|m| m.call_method1("record_attempt", arguments)));
+        })
+        .await;
+    }
+}
+
 /// Makes an attempt's span current on this thread until [`leave`].
 pub fn enter<'py>(py: Python<'py>, span: &Bound<'py, PyAny>) -> Option<Bound<'py, PyAny>> {
     reported(py, module(py).and_then(|m| m.call_method1("enter", (span,))))
