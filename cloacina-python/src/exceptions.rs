@@ -238,6 +238,7 @@ impl From<BindingError> for PyErr {
                     ExecutorError::ExecutionNotFound(_) => ErrorKind::ExecutionNotFound,
                     ExecutorError::ShutDown => ErrorKind::ExecutorShutdown,
                     ExecutorError::CannotRerun { .. } => ErrorKind::Validation,
+                    ExecutorError::InvalidKey { .. } | ExecutorError::KeyInUse { .. } => ErrorKind::Validation,
                     ExecutorError::WaitTimeout { .. } => ErrorKind::ExecutionTimeout,
                     ExecutorError::Config(_) => ErrorKind::Validation,
                     ExecutorError::Workflow(_) => ErrorKind::WorkflowValidation,

@@ -263,6 +263,25 @@ pub enum ExecutorError {
     /// The executor has been shut down.
     #[error("the executor has been shut down; create a new one")]
     ShutDown,
+    /// An execution key is not a valid name.
+    #[error("invalid execution key: it {problem}")]
+    InvalidKey {
+        /// What is wrong with it.
+        problem: String,
+    },
+    /// A key was given with another initial context than the execution already started under it.
+    #[error(
+        "workflow `{workflow}` already has execution `{execution_id}` under key `{key}`, started with another \
+         context; start it with the same context to get that execution, or use another key"
+    )]
+    KeyInUse {
+        /// The workflow.
+        workflow: String,
+        /// The key.
+        key: String,
+        /// The execution started under it.
+        execution_id: uuid::Uuid,
+    },
     /// An execution cannot be re-run (see [`UnifiedExecutor::rerun`](crate::UnifiedExecutor::rerun)).
     #[error("execution `{execution_id}` cannot be re-run: {reason}")]
     CannotRerun {

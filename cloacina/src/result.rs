@@ -167,6 +167,8 @@ pub struct ExecutionResult {
     pub started_at: Option<DateTime<Utc>>,
     /// When it finished.
     pub finished_at: Option<DateTime<Utc>>,
+    /// The key it was started under (see [`StartOptions::key`](crate::StartOptions::key)).
+    pub key: Option<String>,
     /// The execution it re-runs, for a re-run (see [`UnifiedExecutor::rerun`]).
     ///
     /// [`UnifiedExecutor::rerun`]: crate::UnifiedExecutor::rerun

@@ -1066,6 +1066,9 @@ class ExecutionResult:
     def task_results(self) -> list[TaskResult]:
         """One `TaskResult` per task, in the order the tasks run."""
     @property
+    def key(self) -> str | None:
+        """The key it was started under (`execute(..., key=...)`), or `None`."""
+    @property
     def rerun_of(self) -> str | None:
         """For a re-run (`UnifiedExecutor.rerun`), the id of the execution it came from."""
     @property
@@ -1336,6 +1339,7 @@ class UnifiedExecutor:
         *,
         timeout: float | None = None,
         on_event: _EventCallback | None = None,
+        key: str | None = None,
     ) -> _ExecutionResultOrAwaitable:
         """Runs a workflow to its end and returns the result.
 
@@ -1356,6 +1360,11 @@ class UnifiedExecutor:
                 `ExecutionTimeoutError` raised. `None`: no limit.
             on_event: Called with each `Event` of the execution, in order, before the result is
                 returned (a coroutine function is awaited on the execution's loop).
+            key: Makes the start idempotent: a workflow has one execution per key, so a call
+                with a key already used (by any process, also while that execution runs) waits
+                for that execution and returns its result instead of starting another. Its
+                context must be the one given then. A timeout or Ctrl-C while waiting for it
+                does not cancel it. 1 to 255 printable characters.
 
         Returns:
             The `ExecutionResult`, whatever its status (or an awaitable of it).
@@ -1365,7 +1374,8 @@ class UnifiedExecutor:
             SerializationError: The context is not a `dict` or `Context`, or holds a value that
                 cannot be stored.
             ValidationError: `workflow` is neither a name nor a `Workflow`, `timeout` is out of
-                range, or `on_event` is not callable.
+                range, `on_event` is not callable, or `key` is empty, too long, or was used
+                with another context (the message names that execution).
             ExecutionTimeoutError: The timeout passed; the execution was cancelled.
             ExecutorShutdownError: The executor has been shut down.
             DatabaseError: The database failed.
@@ -1389,6 +1399,7 @@ class UnifiedExecutor:
         *,
         timeout: float | None = None,
         on_event: _EventCallback | None = None,
+        key: str | None = None,
     ) -> Awaitable[ExecutionResult]:
         """Runs a workflow to its end, in asyncio code.
 
@@ -1402,6 +1413,7 @@ class UnifiedExecutor:
                 `ExecutionTimeoutError` raised. `None`: no limit.
             on_event: Called with each `Event` of the execution, in order, before the result is
                 returned (a coroutine function is awaited on the loop).
+            key: Makes the start idempotent, as for `execute`.
 
         Returns:
             An awaitable of the `ExecutionResult`; awaiting it raises what `execute` raises
@@ -1510,6 +1522,7 @@ class UnifiedExecutor:
         context: _ContextArgument = None,
         *,
         on_event: _EventCallback | None = None,
+        key: str | None = None,
     ) -> ExecutionHandle:
         """Starts a workflow and returns at once.
 
@@ -1520,6 +1533,9 @@ class UnifiedExecutor:
             workflow: A workflow's name, or a `Workflow`.
             context: The initial context: a `dict`, a `Context` or `None` (empty).
             on_event: Called with each `Event` of the execution, in order, in the background.
+            key: Makes the start idempotent: with a key already used for this workflow (by any
+                process), the handle is on that execution, and nothing new starts. Its context
+                must be the one given then.
 
         Returns:
             An `ExecutionHandle` to wait for, look at, stream the events of, or cancel.
@@ -1528,8 +1544,8 @@ class UnifiedExecutor:
             WorkflowNotFoundError: No workflow is registered under that name.
             SerializationError: The context is not a `dict` or `Context`, or holds a value that
                 cannot be stored.
-            ValidationError: `workflow` is neither a name nor a `Workflow`, or `on_event` is not
-                callable.
+            ValidationError: `workflow` is neither a name nor a `Workflow`, `on_event` is not
+                callable, or `key` is empty, too long, or was used with another context.
             ExecutorShutdownError: The executor has been shut down.
             DatabaseError: The database failed.
         """

@@ -284,7 +284,7 @@ impl PyUnifiedExecutor {
     ///     SerializationError: A context value is not JSON.
     ///     ExecutionTimeoutError: The timeout passed.
     ///     DatabaseError: The database failed.
-    #[pyo3(signature = (workflow, context = None, *, timeout = None, on_event = None))]
+    #[pyo3(signature = (workflow, context = None, *, timeout = None, on_event = None, key = None))]
     fn execute(
         &self,
         py: Python<'_>,
@@ -292,18 +292,19 @@ impl PyUnifiedExecutor {
         context: Option<&Bound<'_, PyAny>>,
         timeout: Option<f64>,
         on_event: Option<Py<PyAny>>,
+        key: Option<String>,
     ) -> BindingResult<Py<PyAny>> {
         if awaiting::running_loop(py).is_some() {
-            return Ok(self.execute_async(py, workflow, context, timeout, on_event)?.unbind());
+            return Ok(self.execute_async(py, workflow, context, timeout, on_event, key)?.unbind());
         }
-        self.run_blocking(py, request(workflow, context, timeout, on_event)?)
+        self.run_blocking(py, request(workflow, context, timeout, on_event, key)?)
     }
 
     /// Runs a workflow to its end; always returns an awaitable of the `ExecutionResult`.
     ///
     /// The workflow's `async def` tasks run on the calling event loop. Arguments, results and
     /// exceptions are those of `execute`.
-    #[pyo3(signature = (workflow, context = None, *, timeout = None, on_event = None))]
+    #[pyo3(signature = (workflow, context = None, *, timeout = None, on_event = None, key = None))]
     fn execute_async<'py>(
         &self,
         py: Python<'py>,
@@ -311,9 +312,10 @@ impl PyUnifiedExecutor {
         context: Option<&Bound<'py, PyAny>>,
         timeout: Option<f64>,
         on_event: Option<Py<PyAny>>,
+        key: Option<String>,
     ) -> BindingResult<Bound<'py, PyAny>> {
         let locals = awaiting::running_loop(py).ok_or_else(|| awaiting::needs_loop("execute_async"))?;
-        self.run_awaitable(py, locals, request(workflow, context, timeout, on_event)?, false)
+        self.run_awaitable(py, locals, request(workflow, context, timeout, on_event, key)?, false)
     }
 
     /// Runs a workflow to its end with all of it on the event loop running in this thread,
@@ -328,7 +330,7 @@ impl PyUnifiedExecutor {
         timeout: Option<f64>,
     ) -> BindingResult<Bound<'py, PyAny>> {
         let locals = awaiting::running_loop(py).ok_or_else(|| awaiting::needs_loop("_execute_here"))?;
-        self.run_awaitable(py, locals, request(workflow, context, timeout, None)?, true)
+        self.run_awaitable(py, locals, request(workflow, context, timeout, None, None)?, true)
     }
 
     /// Re-runs a finished execution from where it failed, like `execute`: blocks and returns the
@@ -380,15 +382,16 @@ impl PyUnifiedExecutor {
     ///
     /// Returns:
     ///     An `ExecutionHandle` to wait for, look at, stream the events of, or cancel.
-    #[pyo3(signature = (workflow, context = None, *, on_event = None))]
+    #[pyo3(signature = (workflow, context = None, *, on_event = None, key = None))]
     fn start(
         &self,
         py: Python<'_>,
         workflow: &Bound<'_, PyAny>,
         context: Option<&Bound<'_, PyAny>>,
         on_event: Option<Py<PyAny>>,
+        key: Option<String>,
     ) -> BindingResult<PyExecutionHandle> {
-        let request = request(workflow, context, None, on_event)?;
+        let request = request(workflow, context, None, on_event, key)?;
         let (executor, execution_id) = (self.inner.clone(), request.execution_id);
         if let Some(locals) = awaiting::running_loop(py) {
             loops::bind(py, execution_id, locals);
@@ -396,13 +399,29 @@ impl PyUnifiedExecutor {
         let awaiting::Request { origin, on_event, span, .. } = request;
         let trace_context = span.as_ref().map(|span| span.trace_context.clone());
         let started = block_on(py, async move { origin.begin(&executor, execution_id, trace_context).await });
-        if let Err(error) = started {
+        let handle = match started {
+            Ok(handle) => handle,
+            Err(error) => {
+                loops::unbind(execution_id);
+                if let Some(span) = span {
+                    let message = error.to_string();
+                    block_on(py, span.end(Err(message)));
+                }
+                return Err(error.into());
+            }
+        };
+        if !handle.is_new() {
+            // Started before under its key: the caller gets a handle on that execution, whose
+            // tasks run where it was started.
             loops::unbind(execution_id);
             if let Some(span) = span {
-                let message = error.to_string();
-                block_on(py, span.end(Err(message)));
+                block_on(py, span.end(Err("started before under its key".to_owned())));
             }
-            return Err(error.into());
+            let existing = handle.execution_id();
+            if let Some(callback) = on_event {
+                awaiting::deliver_in_background(self.inner.event_stream(existing), callback);
+            }
+            return Ok(PyExecutionHandle::new(self.inner.clone(), existing));
         }
         if let Some(span) = span {
             // Its span ends when it does: seen by a wait for it, or else by this watch.
@@ -704,10 +723,12 @@ fn request(
     context: Option<&Bound<'_, PyAny>>,
     timeout: Option<f64>,
     on_event: Option<Py<PyAny>>,
+    key: Option<String>,
 ) -> BindingResult<awaiting::Request> {
     let origin = awaiting::Origin::Start {
         workflow: PyUnifiedExecutor::workflow_ref(workflow)?,
         context: Box::new(PyContext::from_argument(context)?),
+        key,
     };
     finish_request(workflow.py(), origin, timeout, on_event)
 }

@@ -90,6 +90,12 @@ impl PyExecutionResult {
         self.inner.error.as_deref()
     }
 
+    /// The key it was started under (`execute(..., key=...)`), if any.
+    #[getter]
+    fn key(&self) -> Option<&str> {
+        self.inner.key.as_deref()
+    }
+
     /// For a re-run (`UnifiedExecutor.rerun`), the id of the execution it came from.
     #[getter]
     fn rerun_of(&self) -> Option<String> {

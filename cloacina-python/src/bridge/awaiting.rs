@@ -48,8 +48,8 @@ impl Request {
 
 /// What an execution starts from.
 pub enum Origin {
-    /// A workflow and its initial context.
-    Start { workflow: WorkflowRef, context: Box<Context> },
+    /// A workflow and its initial context, and the key to start it under.
+    Start { workflow: WorkflowRef, context: Box<Context>, key: Option<String> },
     /// A finished execution, re-run from where it failed.
     Rerun { source: Uuid },
 }
@@ -62,17 +62,23 @@ impl Origin {
         execution_id: Uuid,
         trace_context: Option<String>,
     ) -> Result<ExecutionHandle, ExecutorError> {
-        let options = StartOptions { trace_context };
         match self {
-            Self::Start { workflow, context } => executor.start_with(execution_id, workflow, *context, options).await,
-            Self::Rerun { source } => executor.rerun_with(execution_id, source, options).await,
+            Self::Start { workflow, context, key } => {
+                let options = StartOptions { trace_context, key };
+                executor.start_with(execution_id, workflow, *context, options).await
+            }
+            Self::Rerun { source } => {
+                let options = StartOptions { trace_context, ..StartOptions::default() };
+                executor.rerun_with(execution_id, source, options).await
+            }
         }
     }
 }
 
 /// Runs an execution to its end. If this future is dropped first (the caller was interrupted
 /// or its asyncio task cancelled), the execution is cancelled; if the timeout passes, it is
-/// cancelled and `ExecutionTimeoutError` raised.
+/// cancelled and `ExecutionTimeoutError` raised. An execution found already started under the
+/// request's key is only waited for: it is not this caller's to cancel.
 pub async fn run(executor: UnifiedExecutor, request: Request) -> BindingResult<ExecutionResult> {
     let Request { origin, timeout, on_event, execution_id, span } = request;
     let trace_context = span.as_ref().map(|span| span.trace_context.clone());
@@ -95,16 +101,23 @@ async fn run_to_end(
     // Armed once the execution exists: one that never started has nothing to cancel.
     let mut abandon = CancelOnDrop { executor: executor.clone(), execution_id, armed: false };
     let handle = origin.begin(&executor, execution_id, trace_context).await?;
-    abandon.armed = true;
-    let delivery = on_event.map(|callback| tokio::spawn(deliver(executor.event_stream(execution_id), callback)));
+    abandon.armed = handle.is_new();
+    let started = handle.execution_id();
+    let delivery = on_event.map(|callback| tokio::spawn(deliver(executor.event_stream(started), callback)));
     let waited = match timeout {
         Some(limit) => tokio::time::timeout(limit, handle.wait()).await.ok(),
         None => Some(handle.wait().await),
     };
     abandon.armed = false;
     let Some(result) = waited else {
-        executor.cancel(execution_id).await?;
         let seconds = timeout.unwrap_or_default().as_secs_f64();
+        if !handle.is_new() {
+            return Err(BindingError::Raise(
+                ErrorKind::ExecutionTimeout,
+                format!("execution `{started}`, started before under its key, did not finish within {seconds}s; it goes on"),
+            ));
+        }
+        executor.cancel(execution_id).await?;
         return Err(BindingError::Raise(
             ErrorKind::ExecutionTimeout,
             format!("execution `{execution_id}` did not finish within {seconds}s; it was cancelled"),

@@ -13,11 +13,25 @@ use crate::result::{ExecutionResult, ExecutionStatus};
 pub struct ExecutionHandle {
     executor: UnifiedExecutor,
     execution_id: Uuid,
+    new: bool,
 }
 
 impl ExecutionHandle {
     pub(super) fn new(executor: UnifiedExecutor, execution_id: Uuid) -> Self {
-        Self { executor, execution_id }
+        Self { executor, execution_id, new: true }
+    }
+
+    /// A handle on an execution started before, under the key a start gave.
+    pub(super) fn existing(executor: UnifiedExecutor, execution_id: Uuid) -> Self {
+        Self { executor, execution_id, new: false }
+    }
+
+    /// Whether the start that returned this handle started the execution; false when it found
+    /// the execution already started under its key (see [`StartOptions::key`]).
+    ///
+    /// [`StartOptions::key`]: super::StartOptions::key
+    pub fn is_new(&self) -> bool {
+        self.new
     }
 
     /// The execution's id.

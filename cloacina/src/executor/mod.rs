@@ -10,6 +10,7 @@ mod events;
 mod handle;
 mod handover;
 mod inputs;
+mod keys;
 mod listener;
 mod maintenance;
 mod owner;
@@ -96,6 +97,12 @@ pub struct StartOptions {
     /// `tracestate` as a JSON object), stored with it so that its attempts, whichever process
     /// runs them, can join that trace (see [`Attempt::trace_context`](crate::Attempt)).
     pub trace_context: Option<String>,
+    /// A key that makes the start idempotent: a workflow has one execution per key, so a start
+    /// with a key already used (from any process, also while that execution runs) gets that
+    /// execution ([`ExecutionHandle::is_new`] is false) instead of starting another. Its
+    /// initial context must be the one given then, or the start fails with
+    /// [`ExecutorError::KeyInUse`]. 1 to 255 printable characters.
+    pub key: Option<String>,
 }
 
 /// Runs workflows on SQLite or PostgreSQL.
@@ -271,11 +278,17 @@ impl UnifiedExecutor {
         self.ensure_running()?;
         let workflow = self.resolve(workflow.into())?;
         context.check_storable()?;
+        let StartOptions { trace_context, key } = options;
+        if let Some(key) = &key {
+            keys::check_key(key)?;
+            if let Some(started) = self.keyed(workflow.name(), key, context.as_map()).await? {
+                return Ok(started);
+            }
+        }
         let context_json = serde_json::to_string(context.as_map())
             .map_err(|error| ExecutorError::Store(crate::StoreError::Corrupt(error.to_string())))?;
         let blobs = context.written_blobs();
         let blob_bytes: usize = blobs.iter().map(|(_, data)| data.len()).sum();
-        let trace_context = options.trace_context;
         let kept_trace = trace_context.as_deref().map(Arc::from);
         self.engine.inputs.remember_initial(
             execution_id,
@@ -289,21 +302,17 @@ impl UnifiedExecutor {
         let permits = self.engine.take_permits(self.engine.config.max_concurrent_tasks);
         let request = self.engine.claim_request(permits.len());
         let created = {
-            let workflow = Arc::clone(&workflow);
+            let (workflow, key) = (Arc::clone(&workflow), key.clone());
             self.engine
                 .commit(move |connection| {
-                    let json = context_json.as_str();
-                    let trace = trace_context.as_deref();
-                    scheduler::create_execution(
-                        connection,
+                    let creation = scheduler::Creation {
                         execution_id,
-                        &workflow,
-                        json,
-                        &blobs,
-                        trace,
-                        Utc::now(),
-                        &request,
-                    )
+                        context_json: context_json.as_str(),
+                        blobs: &blobs,
+                        trace_context: trace_context.as_deref(),
+                        key: key.as_deref(),
+                    };
+                    scheduler::create_execution(connection, &workflow, &creation, Utc::now(), &request)
                 })
                 .await
         };
@@ -311,6 +320,13 @@ impl UnifiedExecutor {
             Ok(claimed) => worker::start_claimed(&self.engine, claimed, permits),
             Err(error) => {
                 self.engine.inputs.forget(execution_id);
+                // Another process started it under the same key a moment before.
+                if let Some(key) = &key
+                    && keys::is_duplicate(&error)
+                    && let Some(started) = self.keyed(workflow.name(), key, context.as_map()).await?
+                {
+                    return Ok(started);
+                }
                 return Err(error.into());
             }
         }

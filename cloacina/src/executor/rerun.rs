@@ -177,6 +177,7 @@ fn create_rerun(
             rerun_of: Some(source_key.clone()),
             workflow_graph: workflow.dependency_listing().to_owned(),
             trace_context: options.trace_context.clone(),
+            execution_key: None,
         },
     )?;
     let waiting_on = |position: usize| {

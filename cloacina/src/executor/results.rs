@@ -88,6 +88,7 @@ pub(crate) fn load_result(
         started_at: row.started_at.map(to_datetime),
         finished_at: row.finished_at.map(to_datetime),
         rerun_of: row.rerun_of.as_deref().map(parse_id).transpose()?,
+        key: row.execution_key,
     }))
 }
 

@@ -87,20 +87,28 @@ pub(crate) struct AttemptOutcome {
     pub logs: Vec<LogRecord>,
 }
 
-/// Creates an execution and its task rows (`context_json` is the initial context as stored,
-/// `trace_context` the trace it was started in); root tasks whose trigger rule holds become
-/// `Ready`.
-#[allow(clippy::too_many_arguments)]
+/// What an execution is created with, besides its workflow.
+pub(crate) struct Creation<'a> {
+    pub execution_id: Uuid,
+    /// The initial context as stored.
+    pub context_json: &'a str,
+    /// The binary data its values refer to.
+    pub blobs: &'a [(String, Arc<[u8]>)],
+    /// The trace it was started in.
+    pub trace_context: Option<&'a str>,
+    /// The key it is started under.
+    pub key: Option<&'a str>,
+}
+
+/// Creates an execution and its task rows; root tasks whose trigger rule holds become `Ready`.
 pub(crate) fn create_execution(
     connection: &mut AnyConnection,
-    execution_id: Uuid,
     workflow: &Workflow,
-    context_json: &str,
-    blobs: &[(String, Arc<[u8]>)],
-    trace_context: Option<&str>,
+    creation: &Creation<'_>,
     now: DateTime<Utc>,
     request: &ClaimRequest,
 ) -> Result<(Vec<ClaimedTask>, Transition), StoreError> {
+    let &Creation { execution_id, context_json, blobs, trace_context, key } = creation;
     let micros = now.timestamp_micros();
     let id = execution_id.to_string();
     store::insert_execution(
@@ -117,6 +125,7 @@ pub(crate) fn create_execution(
             rerun_of: None,
             workflow_graph: workflow.dependency_listing().to_owned(),
             trace_context: trace_context.map(str::to_owned),
+            execution_key: key.map(str::to_owned),
         },
     )?;
     let tasks: Vec<NewTask<'_>> = workflow

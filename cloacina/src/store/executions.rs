@@ -28,6 +28,8 @@ pub(crate) struct NewExecutionRow {
     pub workflow_graph: String,
     /// The trace context the execution was started in (see `StartOptions::trace_context`).
     pub trace_context: Option<String>,
+    /// The key it was started under (see `StartOptions::key`).
+    pub execution_key: Option<String>,
 }
 
 /// A stored execution.
@@ -46,6 +48,7 @@ pub(crate) struct ExecutionRow {
     pub rerun_of: Option<String>,
     pub workflow_graph: String,
     pub trace_context: Option<String>,
+    pub execution_key: Option<String>,
 }
 
 /// An execution without its context, for listings.
@@ -99,6 +102,20 @@ impl ExecutionFilter {
 pub(crate) fn insert_execution(connection: &mut AnyConnection, row: &NewExecutionRow) -> Result<(), StoreError> {
     diesel::insert_into(executions::table).values(row).execute(connection)?;
     Ok(())
+}
+
+/// The id and initial context of the execution of `workflow` started under `key`, if any.
+pub(crate) fn find_by_key(
+    connection: &mut AnyConnection,
+    workflow: &str,
+    key: &str,
+) -> Result<Option<(String, String)>, StoreError> {
+    Ok(executions::table
+        .filter(executions::workflow_name.eq(workflow))
+        .filter(executions::execution_key.eq(key))
+        .select((executions::id, executions::context))
+        .first(connection)
+        .optional()?)
 }
 
 pub(crate) fn find_execution(connection: &mut AnyConnection, id: &str) -> Result<Option<ExecutionRow>, StoreError> {

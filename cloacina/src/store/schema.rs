@@ -19,6 +19,7 @@ diesel::table! {
         rerun_of -> Nullable<Text>,
         workflow_graph -> Text,
         trace_context -> Nullable<Text>,
+        execution_key -> Nullable<Text>,
     }
 }
 

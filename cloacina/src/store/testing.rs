@@ -57,5 +57,6 @@ pub(crate) fn execution_row(id: &str, tasks: i32) -> NewExecutionRow {
         rerun_of: None,
         workflow_graph: String::new(),
         trace_context: None,
+        execution_key: None,
     }
 }

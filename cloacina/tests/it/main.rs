@@ -9,6 +9,7 @@ mod capacity;
 mod elsewhere;
 mod events;
 mod failures;
+mod keys;
 mod leases;
 mod lifecycle;
 mod logs;

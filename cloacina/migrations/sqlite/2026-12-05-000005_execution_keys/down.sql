@@ -1,0 +1,2 @@
+DROP INDEX executions_by_key;
+ALTER TABLE executions DROP COLUMN execution_key;
