@@ -114,7 +114,9 @@ async fn run_to_end(
         if !handle.is_new() {
             return Err(BindingError::Raise(
                 ErrorKind::ExecutionTimeout,
-                format!("execution `{started}`, started before under its key, did not finish within {seconds}s; it goes on"),
+                format!(
+                    "execution `{started}`, started before under its key, did not finish within {seconds}s; it goes on"
+                ),
             ));
         }
         executor.cancel(execution_id).await?;

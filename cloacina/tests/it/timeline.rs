@@ -93,7 +93,7 @@ async fn the_trace_context_reaches_every_attempt_in_any_executor(database: TestD
     let seen: Seen = Arc::default();
     let executor = database.executor().await;
     let workflow = executor.register(traced(&seen));
-    let options = cloacina::StartOptions { trace_context: Some(trace.to_owned()) };
+    let options = cloacina::StartOptions { trace_context: Some(trace.to_owned()), ..Default::default() };
     let id = cloacina::UnifiedExecutor::new_execution_id();
     let handle = executor.start_with(id, &workflow, Context::new(), options).await.unwrap();
     assert_eq!(handle.wait().await.unwrap().status, cloacina::ExecutionStatus::Completed);
@@ -112,7 +112,7 @@ async fn the_trace_context_reaches_every_attempt_in_any_executor(database: TestD
     }
     let submitter = database.executor_with(ExecutorConfig { run_tasks: false, ..test_config() }).await;
     submitter.register(traced(&seen));
-    let options = cloacina::StartOptions { trace_context: Some(trace.to_owned()) };
+    let options = cloacina::StartOptions { trace_context: Some(trace.to_owned()), ..Default::default() };
     let id = cloacina::UnifiedExecutor::new_execution_id();
     submitter.start_with(id, "traced", Context::new(), options).await.unwrap();
     let worker = database.executor().await;
