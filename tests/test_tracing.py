@@ -39,18 +39,13 @@ def spans(output: str) -> list[dict]:
     return [json.loads(line) for line in output.splitlines() if line.startswith("{")]
 
 
-@pytest.fixture(params=["sqlite_memory", "sqlite_file", "postgres"])
-def any_url(request: pytest.FixtureRequest, tmp_path) -> str:
-    if request.param == "sqlite_memory":
-        return "sqlite:///:memory:"
-    if request.param == "sqlite_file":
-        return f"sqlite:///{tmp_path / 'traced.db'}"
-    return request.getfixturevalue("postgres_url")
-
-
-def test_an_execution_is_a_span_and_each_attempt_a_child(any_url):
+def test_an_execution_is_a_span_and_each_attempt_a_child(database_url):
     child = subprocess.run(
-        [sys.executable, "-c", IN_ONE_PROCESS, any_url], env=ENVIRONMENT, capture_output=True, text=True, timeout=60
+        [sys.executable, "-c", IN_ONE_PROCESS, database_url],
+        env=ENVIRONMENT,
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
     assert child.returncode == 0, child.stderr
     finished = spans(child.stdout)
@@ -100,10 +95,10 @@ RUST_TASKS = textwrap.dedent(
 )
 
 
-def test_a_rust_task_s_attempts_are_spans_too(any_url):
+def test_a_rust_task_s_attempts_are_spans_too(database_url):
     pytest.importorskip("cloacina_test_tasks", reason="build it with `make python-extensions`")
     child = subprocess.run(
-        [sys.executable, "-c", RUST_TASKS, any_url], env=ENVIRONMENT, capture_output=True, text=True, timeout=60
+        [sys.executable, "-c", RUST_TASKS, database_url], env=ENVIRONMENT, capture_output=True, text=True, timeout=60
     )
     assert child.returncode == 0, child.stderr
     finished = spans(child.stdout)

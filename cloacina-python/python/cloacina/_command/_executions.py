@@ -4,7 +4,6 @@ executions, through the executor's public API."""
 from __future__ import annotations
 
 import argparse
-import importlib
 import json
 import sys
 from collections.abc import Iterable
@@ -14,6 +13,7 @@ from cloacina import Event, ExecutionResult, ExecutionStatus, LogEntry, TaskResu
 
 from . import _drawing, _formatting
 from ._database import add_database_option, open_executor
+from ._modules import add_import_option, import_modules
 
 FINISHED_TASK_EVENTS = ("TaskCompleted", "TaskFailed", "TaskSkipped", "TaskCancelled")
 """Events after which a task does not run again."""
@@ -62,14 +62,7 @@ def add_commands(commands: argparse._SubParsersAction) -> None:
         "rerun", help="run a failed execution again, keeping what completed; the tasks run in this process"
     )
     rerun.add_argument("execution_id", metavar="ID")
-    rerun.add_argument(
-        "--import",
-        dest="modules",
-        action="append",
-        default=[],
-        metavar="MODULE",
-        help="a module that defines the workflow (repeatable)",
-    )
+    add_import_option(rerun, "the workflow")
     _common(rerun, json_help="print a JSON object")
     rerun.set_defaults(run=rerun_execution)
 
@@ -287,14 +280,7 @@ def cancel_execution(options: argparse.Namespace) -> int:
 
 def rerun_execution(options: argparse.Namespace) -> int:
     """Re-runs the execution in this process; exits 0 if the re-run completed, 1 otherwise."""
-    if not options.modules:
-        print(
-            "cloacina: error: a re-run runs tasks here: give --import MODULE for the module that defines the workflow",
-            file=sys.stderr,
-        )
-        return 2
-    for module in options.modules:
-        importlib.import_module(module)
+    import_modules(options, "a re-run runs its tasks in this process")
     with open_executor(options, run_tasks=True) as executor:
         result = executor.rerun(options.execution_id)
     if options.json:

@@ -8,14 +8,13 @@ it gracefully: running tasks may finish (up to `--shutdown-timeout`), the rest i
 from __future__ import annotations
 
 import argparse
-import importlib
 import signal
-import sys
 import threading
 
 from cloacina import UnifiedExecutor
 
 from ._database import add_database_option, database_url
+from ._modules import add_import_option, import_modules
 
 
 def add_command(commands: argparse._SubParsersAction) -> None:
@@ -23,14 +22,7 @@ def add_command(commands: argparse._SubParsersAction) -> None:
     worker = commands.add_parser("worker", help="run tasks of the imported workflows until stopped")
     worker.add_argument("url", nargs="?", help="the database (the same as --database-url)")
     add_database_option(worker)
-    worker.add_argument(
-        "--import",
-        dest="modules",
-        action="append",
-        default=[],
-        metavar="MODULE",
-        help="a module that defines workflows (repeatable)",
-    )
+    add_import_option(worker, "workflows")
     worker.add_argument("--max-concurrent-tasks", type=int, help="tasks run at once")
     worker.add_argument("--lease-duration", type=float, help="seconds a claimed task stays owned without renewal")
     worker.add_argument("--poll-interval", type=float, help="seconds between fallback looks for work")
@@ -44,13 +36,7 @@ def run_worker(options: argparse.Namespace) -> int:
     if options.url and not options.database_url:
         options.database_url = options.url
     url = database_url(options)
-    if not options.modules:
-        print(
-            "cloacina: error: nothing to run: give at least one --import MODULE that defines workflows", file=sys.stderr
-        )
-        return 2
-    for module in options.modules:
-        importlib.import_module(module)
+    import_modules(options, "nothing to run")
     settings = {
         name: value
         for name, value in {

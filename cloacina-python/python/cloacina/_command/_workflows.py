@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import argparse
-import importlib
 import json
-import sys
 
 from cloacina import get_workflow
 
 from . import _drawing
+from ._modules import add_import_option, import_modules
 
 
 def add_commands(commands: argparse._SubParsersAction) -> None:
@@ -18,14 +17,7 @@ def add_commands(commands: argparse._SubParsersAction) -> None:
     actions = workflows.add_subparsers(dest="action", required=True, metavar="ACTION")
     show = actions.add_parser("show", help="a workflow's tasks and graph")
     show.add_argument("name", metavar="NAME")
-    show.add_argument(
-        "--import",
-        dest="modules",
-        action="append",
-        default=[],
-        metavar="MODULE",
-        help="a module that defines the workflow (repeatable)",
-    )
+    add_import_option(show, "the workflow")
     show.add_argument(
         "--format",
         choices=("text", "dot", "mermaid"),
@@ -38,11 +30,7 @@ def add_commands(commands: argparse._SubParsersAction) -> None:
 
 def show_workflow(options: argparse.Namespace) -> int:
     """Prints the workflow in the format asked for."""
-    if not options.modules:
-        print("cloacina: error: give --import MODULE for the module that defines the workflow", file=sys.stderr)
-        return 2
-    for module in options.modules:
-        importlib.import_module(module)
+    import_modules(options, "a workflow is shown from its definition")
     workflow = get_workflow(options.name)
     dependencies = workflow.dependencies
     if options.json:
