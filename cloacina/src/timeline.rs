@@ -11,7 +11,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
-use crate::executor::{Event, EventKind};
+use crate::executor::EventKind;
 use crate::result::ExecutionResult;
 
 /// How an attempt of a task ended, or that it has not.
@@ -89,54 +89,60 @@ pub(crate) struct TaskTimings {
     pub attempts: Vec<TaskAttempt>,
 }
 
-/// The timings of every task that has events, by task id, from an execution's events in order.
-pub(crate) fn task_timings(events: &[Event]) -> HashMap<String, TaskTimings> {
+/// A task's event, as far as timings need it.
+#[derive(Debug, Clone)]
+pub(crate) struct TaskEvent {
+    pub task_id: String,
+    pub kind: EventKind,
+    pub attempt: Option<u32>,
+    pub message: Option<String>,
+    pub at: DateTime<Utc>,
+}
+
+/// The timings of every task that has events, by task id, from an execution's task events in
+/// order.
+pub(crate) fn task_timings(events: impl IntoIterator<Item = TaskEvent>) -> HashMap<String, TaskTimings> {
     let mut tasks: HashMap<String, (TaskTimings, Option<DateTime<Utc>>)> = HashMap::new();
     for event in events {
-        let Some(task_id) = &event.task_id else { continue };
-        let (timings, ready) = tasks.entry(task_id.clone()).or_default();
+        let (timings, ready) = match tasks.get_mut(&event.task_id) {
+            Some(entry) => entry,
+            None => tasks.entry(event.task_id).or_default(),
+        };
         let open = timings.attempts.last_mut().filter(|attempt| attempt.status == AttemptStatus::Running);
+        let (at, message) = (event.at, event.message);
         match event.kind {
             EventKind::TaskReady => {
-                timings.ready_at.get_or_insert(event.at);
-                *ready = Some(event.at);
+                timings.ready_at.get_or_insert(at);
+                *ready = Some(at);
                 // A task made ready again while an attempt ran was recovered or released.
-                if let Some(attempt) = open {
-                    attempt.end(event, AttemptStatus::Abandoned);
-                }
+                end(open, at, AttemptStatus::Abandoned, message);
             }
-            EventKind::TaskStarted => timings.attempts.push(TaskAttempt {
-                number: event.attempt.unwrap_or(timings.attempts.len() as u32 + 1),
-                ready_at: ready.take(),
-                started_at: event.at,
-                finished_at: None,
-                worker: event.message.clone(),
-                status: AttemptStatus::Running,
-                error: None,
-            }),
-            EventKind::TaskCompleted => {
-                if let Some(attempt) = open {
-                    attempt.end(event, AttemptStatus::Completed);
-                }
+            EventKind::TaskStarted => {
+                let number = event.attempt.unwrap_or(timings.attempts.len() as u32 + 1);
+                let ready_at = ready.take();
+                timings.attempts.push(TaskAttempt {
+                    number,
+                    ready_at,
+                    started_at: at,
+                    finished_at: None,
+                    worker: message,
+                    status: AttemptStatus::Running,
+                    error: None,
+                })
             }
+            EventKind::TaskCompleted => end(open, at, AttemptStatus::Completed, message),
             EventKind::TaskRetried => {
-                if let Some(attempt) = open {
-                    attempt.end(event, AttemptStatus::Failed);
-                }
+                end(open, at, AttemptStatus::Failed, message);
                 // The retry is due after its delay; the time it became due is not recorded.
                 *ready = None;
             }
-            EventKind::TaskFailed => {
-                let status = if event.attempt.is_some() { AttemptStatus::Failed } else { AttemptStatus::Abandoned };
-                if let Some(attempt) = open {
-                    attempt.end(event, status);
-                }
-            }
-            EventKind::TaskCancelled => {
-                if let Some(attempt) = open {
-                    attempt.end(event, AttemptStatus::Cancelled);
-                }
-            }
+            EventKind::TaskFailed => end(
+                open,
+                at,
+                if event.attempt.is_some() { AttemptStatus::Failed } else { AttemptStatus::Abandoned },
+                message,
+            ),
+            EventKind::TaskCancelled => end(open, at, AttemptStatus::Cancelled, message),
             EventKind::TaskSkipped
             | EventKind::ExecutionCreated
             | EventKind::ExecutionStarted
@@ -148,11 +154,12 @@ pub(crate) fn task_timings(events: &[Event]) -> HashMap<String, TaskTimings> {
     tasks.into_iter().map(|(task_id, (timings, _))| (task_id, timings)).collect()
 }
 
-impl TaskAttempt {
-    fn end(&mut self, event: &Event, status: AttemptStatus) {
-        self.finished_at = Some(event.at);
-        self.status = status;
-        self.error = event.message.clone();
+/// Ends the attempt that is open, if one is.
+fn end(open: Option<&mut TaskAttempt>, at: DateTime<Utc>, status: AttemptStatus, error: Option<String>) {
+    if let Some(attempt) = open {
+        attempt.finished_at = Some(at);
+        attempt.status = status;
+        attempt.error = error;
     }
 }
 
@@ -206,19 +213,16 @@ impl ExecutionResult {
 #[cfg(test)]
 mod tests {
     use chrono::TimeZone;
-    use uuid::Uuid;
 
     use super::*;
 
-    fn event(seconds: i64, kind: EventKind, attempt: Option<u32>, message: Option<&str>) -> Event {
-        Event {
-            execution_id: Uuid::nil(),
-            task_id: Some("fetch".to_owned()),
+    fn event(seconds: i64, kind: EventKind, attempt: Option<u32>, message: Option<&str>) -> TaskEvent {
+        TaskEvent {
+            task_id: "fetch".to_owned(),
             kind,
             attempt,
             message: message.map(str::to_owned),
             at: Utc.timestamp_opt(seconds, 0).unwrap(),
-            sequence: None,
         }
     }
 
@@ -233,7 +237,7 @@ mod tests {
             event(21, EventKind::TaskStarted, Some(2), Some("worker-a")),
             event(22, EventKind::TaskCompleted, Some(2), None),
         ];
-        let timings = task_timings(&events).remove("fetch").unwrap();
+        let timings = task_timings(events).remove("fetch").unwrap();
         let at = |seconds| Utc.timestamp_opt(seconds, 0).unwrap();
         assert_eq!(timings.ready_at, Some(at(10)));
         let summary: Vec<_> = timings
@@ -258,10 +262,10 @@ mod tests {
 
     #[test]
     fn an_attempt_without_an_end_is_running_and_one_cancelled_says_so() {
-        let running = task_timings(&[event(1, EventKind::TaskStarted, Some(1), Some("w"))]).remove("fetch").unwrap();
+        let running = task_timings([event(1, EventKind::TaskStarted, Some(1), Some("w"))]).remove("fetch").unwrap();
         assert_eq!(running.attempts[0].status, AttemptStatus::Running);
         assert_eq!(running.attempts[0].duration(), None);
-        let cancelled = task_timings(&[
+        let cancelled = task_timings([
             event(1, EventKind::TaskStarted, Some(1), Some("w")),
             event(2, EventKind::TaskCancelled, None, None),
         ])

@@ -4,7 +4,6 @@ use std::collections::HashMap;
 
 use uuid::Uuid;
 
-use super::Event;
 use super::events::parse_id;
 use super::inputs::{parse_context, parse_delta};
 use super::scheduler::parse_status;
@@ -13,7 +12,7 @@ use crate::error::StoreError;
 use crate::logs::LogEntry;
 use crate::result::{ExecutionResult, ExecutionSummary, TaskResult};
 use crate::store::{self, AnyConnection, ExecutionSummaryRow, to_datetime};
-use crate::timeline::task_timings;
+use crate::timeline::{TaskEvent, task_timings};
 
 /// The execution as stored now: final once it has finished, a snapshot before.
 ///
@@ -45,11 +44,19 @@ pub(crate) fn load_result(
     let mut outputs: HashMap<String, Context> =
         outputs.into_iter().map(|(_, task_id, delta)| (task_id, Context::from_map(delta.written))).collect();
 
-    let events = store::load_events(connection, &key, 0, i64::MAX)?
+    let events = store::load_task_events(connection, &key)?
         .into_iter()
-        .map(Event::from_row)
+        .map(|row| {
+            Ok(TaskEvent {
+                kind: row.kind.parse().map_err(StoreError::Corrupt)?,
+                attempt: row.attempt.map(|attempt| attempt.max(0) as u32),
+                task_id: row.task_id,
+                message: row.message,
+                at: to_datetime(row.created_at),
+            })
+        })
         .collect::<Result<Vec<_>, StoreError>>()?;
-    let mut timings = task_timings(&events);
+    let mut timings = task_timings(events);
     let mut graph = parse_graph(&row.workflow_graph)?;
     let mut logs: HashMap<String, Vec<LogEntry>> = HashMap::new();
     for entry in store::load_logs(connection, &key, None)? {

@@ -190,6 +190,30 @@ pub(crate) fn load_events(
         .load(connection)?)
 }
 
+/// A task's stored event, with only what timings are read from.
+#[derive(Debug, Clone, Queryable)]
+pub(crate) struct TaskEventRow {
+    pub task_id: String,
+    pub kind: String,
+    pub attempt: Option<i32>,
+    pub message: Option<String>,
+    pub created_at: i64,
+}
+
+/// The task events of an execution, in order: what its timings are read from (fewer columns
+/// than [`load_events`], for a result read after every execution).
+pub(crate) fn load_task_events(
+    connection: &mut AnyConnection,
+    execution_id: &str,
+) -> Result<Vec<TaskEventRow>, StoreError> {
+    Ok(events::table
+        .filter(events::execution_id.eq(execution_id))
+        .filter(events::task_id.is_not_null())
+        .order(events::sequence.asc())
+        .select((events::task_id.assume_not_null(), events::kind, events::attempt, events::message, events::created_at))
+        .load(connection)?)
+}
+
 #[cfg(test)]
 mod tests {
     use std::sync::Arc;

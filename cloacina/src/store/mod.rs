@@ -39,7 +39,7 @@ pub(crate) use attempts::{AttemptEnd, EndedAttempt, Lease, end_attempts, finish_
 pub(crate) use blobs::{insert_blobs, load_blob};
 pub(crate) use claims::{Claimable, ClaimedTask, claim_pending, claim_ready};
 pub use connection::is_connection_lost;
-pub(crate) use events::{EventRow, NewEventRow, insert_numbered_events, load_events};
+pub(crate) use events::{EventRow, NewEventRow, insert_numbered_events, load_events, load_task_events};
 pub use executions::ExecutionFilter;
 pub(crate) use executions::*;
 pub(crate) use leases::{ExpiredLease, given_up_leases, renew_leases, requeue_expired};
