@@ -303,3 +303,31 @@ def test_durations_read_in_the_unit_that_fits():
     assert readings == ["-", "420 us", "12.3 ms", "4.20 s", "3 min 7 s", "2 h 5 min"]
     assert worker_name("host.example/boot.ns/4242/99/abcdef") == "host.example:4242"
     assert worker_name("odd") == "odd"
+
+
+def test_schedules_list_pause_resume_and_delete(shared_url):
+    from cloacina import UnifiedExecutor
+
+    # Declared by a program that does not serve it: no executor has "absent" registered.
+    with UnifiedExecutor(shared_url) as executor:
+        executor.schedule("nightly", "0 2 * * *", timezone="Europe/Paris", name="report")
+        executor.schedule("absent", "* * * * *")
+    listed = cloacina(shared_url, "schedules", "list")
+    assert listed.returncode == 0, listed.stderr
+    lines = listed.stdout.splitlines()
+    assert lines[0].split() == ["NAME", "WORKFLOW", "CRON", "TIME", "ZONE", "STATE", "NEXT", "TICK", "LAST", "TICK"]
+    assert lines[1].startswith("absent") and "active" in lines[1]
+    assert lines[2].startswith("report") and "Europe/Paris" in lines[2] and " 02:00:00 +0" in lines[2]
+    paused = cloacina(shared_url, "schedules", "pause", "report")
+    assert (paused.returncode, paused.stdout) == (0, "schedule 'report' paused\n"), paused.stderr
+    data = json.loads(cloacina(shared_url, "schedules", "list", "--json").stdout)
+    assert [(entry["name"], entry["paused"], entry["workflow"]) for entry in data] == [
+        ("absent", False, "absent"),
+        ("report", True, "nightly"),
+    ]
+    resumed = json.loads(cloacina(shared_url, "schedules", "resume", "report", "--json").stdout)
+    assert resumed["paused"] is False and resumed["cron"] == "0 2 * * *"
+    deleted = cloacina(shared_url, "schedules", "delete", "report")
+    assert deleted.stdout == "schedule 'report' deleted\n"
+    missing = cloacina(shared_url, "schedules", "delete", "report")
+    assert missing.returncode == 1 and "no schedule is named `report`" in missing.stderr

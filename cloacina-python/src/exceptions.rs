@@ -5,7 +5,7 @@
 //! `TimeoutError`, `RuntimeError`). Multiple bases are why the classes are made with `type()`
 //! when the module loads rather than with `create_exception!`.
 
-use cloacina::{ConfigError, ContextError, ExecutorError, StoreError, WorkflowError};
+use cloacina::{ConfigError, ContextError, ExecutorError, ScheduleError, StoreError, WorkflowError};
 use pyo3::exceptions::{
     PyException, PyKeyError, PyLookupError, PyRuntimeError, PyTimeoutError, PyTypeError, PyValueError,
 };
@@ -40,11 +40,13 @@ pub enum ErrorKind {
     ExecutionTimeout,
     /// `ExecutorShutdownError(CloacinaError, RuntimeError)`: the executor was shut down.
     ExecutorShutdown,
+    /// `ScheduleNotFoundError(CloacinaError, LookupError)`: no schedule by that name.
+    ScheduleNotFound,
 }
 
 impl ErrorKind {
     /// Every kind, bases before the classes derived from them.
-    pub const ALL: [ErrorKind; 12] = [
+    pub const ALL: [ErrorKind; 13] = [
         Self::Cloacina,
         Self::Validation,
         Self::WorkflowValidation,
@@ -57,6 +59,7 @@ impl ErrorKind {
         Self::ExecutionCancelled,
         Self::ExecutionTimeout,
         Self::ExecutorShutdown,
+        Self::ScheduleNotFound,
     ];
 
     /// The Python class name.
@@ -74,6 +77,7 @@ impl ErrorKind {
             Self::ExecutionCancelled => "ExecutionCancelledError",
             Self::ExecutionTimeout => "ExecutionTimeoutError",
             Self::ExecutorShutdown => "ExecutorShutdownError",
+            Self::ScheduleNotFound => "ScheduleNotFoundError",
         }
     }
 
@@ -96,6 +100,7 @@ impl ErrorKind {
             Self::ExecutionCancelled => "An execution ended Cancelled (raised by ExecutionResult.raise_for_status).",
             Self::ExecutionTimeout => "An execution did not finish within the time allowed.",
             Self::ExecutorShutdown => "The executor has been shut down.",
+            Self::ScheduleNotFound => "No schedule has that name.",
         }
     }
 
@@ -113,7 +118,9 @@ impl ErrorKind {
             Self::Validation => vec![py.get_type::<PyValueError>()],
             Self::Serialization => vec![py.get_type::<PyTypeError>()],
             Self::ContextKey => vec![py.get_type::<PyKeyError>(), py.get_type::<PyValueError>()],
-            Self::WorkflowNotFound | Self::ExecutionNotFound => vec![py.get_type::<PyLookupError>()],
+            Self::WorkflowNotFound | Self::ExecutionNotFound | Self::ScheduleNotFound => {
+                vec![py.get_type::<PyLookupError>()]
+            }
             Self::ExecutionTimeout => vec![py.get_type::<PyTimeoutError>()],
             Self::ExecutorShutdown => vec![py.get_type::<PyRuntimeError>()],
             _ => Vec::new(),
@@ -244,6 +251,8 @@ impl From<BindingError> for PyErr {
                     ExecutorError::Workflow(_) => ErrorKind::WorkflowValidation,
                     ExecutorError::Context(ContextError::NotAnObject { .. }) => ErrorKind::Serialization,
                     ExecutorError::Context(_) => ErrorKind::ContextKey,
+                    ExecutorError::Schedule(ScheduleError::NotFound(_)) => ErrorKind::ScheduleNotFound,
+                    ExecutorError::Schedule(_) => ErrorKind::Validation,
                     ExecutorError::Store(StoreError::InvalidUrl { .. }) => ErrorKind::Validation,
                     ExecutorError::Store(_) => ErrorKind::Database,
                 };

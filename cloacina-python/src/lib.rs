@@ -44,6 +44,8 @@ mod _native {
     #[pymodule_export]
     use crate::api::retry::PyRetryPolicy;
     #[pymodule_export]
+    use crate::api::schedule::PySchedule;
+    #[pymodule_export]
     use crate::api::task::{PyTask, PyTaskDecorator, task};
     #[pymodule_export]
     use crate::api::timeline::PyTaskAttempt;

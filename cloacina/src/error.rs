@@ -307,9 +307,51 @@ pub enum ExecutorError {
     /// The context is invalid.
     #[error(transparent)]
     Context(#[from] ContextError),
+    /// A schedule is invalid or unknown.
+    #[error(transparent)]
+    Schedule(#[from] ScheduleError),
     /// The database failed.
     #[error(transparent)]
     Store(#[from] StoreError),
+}
+
+/// A schedule that cannot be made, or is not there (see [`crate::schedules`]).
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum ScheduleError {
+    /// The cron expression cannot be read.
+    #[error("cron expression `{expression}` {problem}")]
+    InvalidCron {
+        /// The expression.
+        expression: String,
+        /// What is wrong with it.
+        problem: String,
+    },
+    /// The time zone is not in the zone database.
+    #[error("time zone `{0}` is unknown; give an IANA time zone name such as `UTC` or `Europe/Paris`")]
+    UnknownTimezone(String),
+    /// The catch-up policy is not one of the three.
+    #[error("catch-up policy `{0}` is unknown; use \"skip\", \"latest\" or \"all\"")]
+    InvalidCatchup(String),
+    /// The schedule's name is not a valid name.
+    #[error("schedule name {name:?} {problem}; give 1 to 200 printable characters")]
+    InvalidName {
+        /// The name.
+        name: String,
+        /// What is wrong with it.
+        problem: String,
+    },
+    /// The context holds binary data, which schedules do not keep.
+    #[error(
+        "a schedule's context cannot hold binary data (key `{key}`); store the data elsewhere and put its \
+         location in the context"
+    )]
+    BinaryContext {
+        /// The key of the first such value.
+        key: String,
+    },
+    /// No schedule has this name.
+    #[error("no schedule is named `{0}`")]
+    NotFound(String),
 }
 
 /// Formats a duration for messages: `250ms`, `1.5s`.

@@ -32,6 +32,7 @@ pub mod limits;
 pub mod logs;
 pub mod result;
 pub mod retry;
+pub mod schedules;
 pub mod stop;
 pub mod store;
 pub mod task;
@@ -46,7 +47,7 @@ pub mod workflow;
 pub use cloacina_macros::python_tasks;
 pub use cloacina_macros::{task, workflow};
 pub use context::{Attempt, Context, ContextDelta};
-pub use error::{ConfigError, ContextError, ExecutorError, StoreError, TaskError, WorkflowError};
+pub use error::{ConfigError, ContextError, ExecutorError, ScheduleError, StoreError, TaskError, WorkflowError};
 pub use executor::{
     Event, EventKind, EventStream, ExecutionHandle, ExecutorConfig, StartOptions, TaskSlot, UnifiedExecutor,
     WeakExecutor, WorkflowRef,
@@ -54,6 +55,7 @@ pub use executor::{
 pub use logs::{AttemptLog, LogEntry, LogLevel, LogRecord, TaskEvents, TaskLogLayer};
 pub use result::{ExecutionResult, ExecutionStatus, ExecutionSummary, TaskResult, TaskStatus};
 pub use retry::{Backoff, RetryPolicy};
+pub use schedules::{Catchup, NewSchedule, Schedule};
 pub use stop::StopSignal;
 pub use store::{DatabaseUrl, ExecutionFilter, SqliteSynchronous};
 pub use task::{Canceller, Completion, Declined, FunctionTask, Task};

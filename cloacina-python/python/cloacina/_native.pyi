@@ -30,6 +30,8 @@ __all__ = [
     "LogEntry",
     "RetryPolicy",
     "RustTask",
+    "Schedule",
+    "ScheduleNotFoundError",
     "SerializationError",
     "Task",
     "TaskAttempt",
@@ -92,6 +94,9 @@ class WorkflowNotFoundError(CloacinaError, LookupError):
 
 class ExecutionNotFoundError(CloacinaError, LookupError):
     """No execution has that id."""
+
+class ScheduleNotFoundError(CloacinaError, LookupError):
+    """No schedule has that name."""
 
 class ExecutionFailedError(CloacinaError):
     """An execution ended Failed (raised by `ExecutionResult.raise_for_status`)."""
@@ -1263,6 +1268,95 @@ class ExecutionHandle:
         """
 
 @final
+class Schedule:
+    """A cron schedule: its workflow starts at each tick of its expression, in its time zone.
+
+    Made by `UnifiedExecutor.schedule` and read by `UnifiedExecutor.list_schedules`. It is
+    stored in the database: every running executor that has its workflow registered starts its
+    ticks, one execution per tick however many processes serve it. Each execution's context is
+    the schedule's context with the tick under `"scheduled_at"`, an aware `datetime` in the
+    schedule's time zone.
+    """
+
+    @property
+    def name(self) -> str:
+        """Its name, unique in the database."""
+    @property
+    def workflow(self) -> str:
+        """The name of the workflow it starts."""
+    @property
+    def cron(self) -> str:
+        """Its cron expression (five fields, or six with seconds first)."""
+    @property
+    def timezone(self) -> str:
+        """The IANA time zone its expression is read in (`"UTC"`, `"Europe/Paris"`)."""
+    @property
+    def catchup(self) -> Literal["skip", "latest", "all"]:
+        """What happens to ticks missed while no executor served it."""
+    @property
+    def context(self) -> Context:
+        """The initial context of the executions it starts (each also gets `scheduled_at`)."""
+    @property
+    def paused(self) -> bool:
+        """Whether it is paused: a paused schedule starts nothing."""
+    @property
+    def next_fire_at(self) -> datetime.datetime | None:
+        """Its next tick, in its time zone; `None` if its expression never fires again."""
+    @property
+    def last_fired_at(self) -> datetime.datetime | None:
+        """The tick of the last execution it started, in its time zone."""
+    @property
+    def last_execution_id(self) -> str | None:
+        """The id of the last execution it started."""
+    @property
+    def created_at(self) -> datetime.datetime:
+        """When it was created (UTC)."""
+    @property
+    def overdue(self) -> bool:
+        """Whether its next tick is more than a minute past while it is not paused.
+
+        An overdue schedule has no running executor with its workflow registered; executors
+        that see one log a warning naming it.
+        """
+    def next_fire_times(self, count: int = 5) -> list[datetime.datetime]:
+        """Computes its next ticks from now, paused or not.
+
+        Args:
+            count: How many (at most 10,000).
+
+        Returns:
+            Aware datetimes in its time zone, earliest first.
+        """
+    def pause(self) -> None:
+        """Pauses it: it starts nothing until resumed.
+
+        Raises:
+            ScheduleNotFoundError: It was deleted.
+            DatabaseError: The database failed.
+        """
+    def resume(self) -> None:
+        """Resumes it from its next tick after now; ticks missed while paused are not started.
+
+        Raises:
+            ScheduleNotFoundError: It was deleted.
+            DatabaseError: The database failed.
+        """
+    def delete(self) -> None:
+        """Deletes it; the executions it started are kept.
+
+        Raises:
+            ScheduleNotFoundError: It was already deleted.
+            DatabaseError: The database failed.
+        """
+    def refresh(self) -> None:
+        """Reads it again from the database, where another process may have changed it.
+
+        Raises:
+            ScheduleNotFoundError: It was deleted.
+            DatabaseError: The database failed.
+        """
+
+@final
 class UnifiedExecutor:
     """Runs workflows and keeps every execution in a database.
 
@@ -1523,6 +1617,8 @@ class UnifiedExecutor:
         *,
         on_event: _EventCallback | None = None,
         key: str | None = None,
+        at: datetime.datetime | None = None,
+        delay: float | None = None,
     ) -> ExecutionHandle:
         """Starts a workflow and returns at once.
 
@@ -1536,6 +1632,11 @@ class UnifiedExecutor:
             key: Makes the start idempotent: with a key already used for this workflow (by any
                 process), the handle is on that execution, and nothing new starts. Its context
                 must be the one given then.
+            at: A delayed start: its first tasks start at this time (a timezone-aware
+                `datetime`), not before. It is stored, so it survives restarts, and whichever
+                executor with the workflow registered is running then starts it; until then
+                the execution is `Pending`.
+            delay: A delayed start, this many seconds from now (0 to 31,536,000).
 
         Returns:
             An `ExecutionHandle` to wait for, look at, stream the events of, or cancel.
@@ -1545,8 +1646,71 @@ class UnifiedExecutor:
             SerializationError: The context is not a `dict` or `Context`, or holds a value that
                 cannot be stored.
             ValidationError: `workflow` is neither a name nor a `Workflow`, `on_event` is not
-                callable, or `key` is empty, too long, or was used with another context.
+                callable, `key` is empty, too long, or was used with another context, `at` is
+                not an aware datetime, `delay` is out of range, or both are given.
             ExecutorShutdownError: The executor has been shut down.
+            DatabaseError: The database failed.
+        """
+    def schedule(
+        self,
+        workflow: str | Workflow,
+        cron: str,
+        *,
+        context: _ContextArgument = None,
+        timezone: str = "UTC",
+        catchup: Literal["skip", "latest", "all"] = "skip",
+        name: str | None = None,
+    ) -> Schedule:
+        """Stores a cron schedule that starts `workflow` at each tick.
+
+        Under a name already used, the schedule is updated if its definition differs (its next
+        tick counted from now, paused or not as it was) and returned unchanged otherwise, so a
+        program may declare its schedules every time it starts. The workflow need not be
+        registered here: any running executor that has it registered starts the ticks.
+
+        Args:
+            workflow: A workflow's name, or a `Workflow` (registered here on the way).
+            cron: Five fields (`"0 2 * * *"`: minute, hour, day of month, month, day of week)
+                or six with seconds first (`"*/10 * * * * *"`), as Vixie cron reads them.
+            context: The initial context of each execution (a `dict`, a `Context` or `None`);
+                each also gets the tick under `"scheduled_at"`. No large binary values.
+            timezone: The IANA time zone the expression is read in. When clocks go back, a fixed
+                time of day fires once and an hourly expression fires in both passes; times
+                skipped when clocks go forward do not fire.
+            catchup: Ticks missed while no executor served the schedule: `"skip"` starts none
+                (the most recent still starts if less than a minute late), `"latest"` starts
+                the most recent, `"all"` starts each, oldest first, at most the 100 most recent.
+            name: Its name: 1 to 200 printable characters (default: the workflow's name).
+
+        Returns:
+            The stored `Schedule`.
+
+        Raises:
+            ValidationError: A cron expression that cannot be read or never fires, an unknown
+                time zone or catch-up policy, a bad name, or a context holding large binary data.
+            SerializationError: The context holds a value that cannot be stored.
+            DatabaseError: The database failed.
+        """
+    def list_schedules(self) -> list[Schedule]:
+        """Lists every schedule in the database, by name.
+
+        Returns:
+            A `Schedule` per schedule, paused or not.
+
+        Raises:
+            DatabaseError: The database failed.
+        """
+    def get_schedule(self, name: str) -> Schedule:
+        """Reads the schedule named `name`.
+
+        Args:
+            name: Its name.
+
+        Returns:
+            The `Schedule`.
+
+        Raises:
+            ScheduleNotFoundError: No schedule has that name.
             DatabaseError: The database failed.
         """
     def wait(self, execution_id: _ExecutionId, timeout: float | None = None) -> ExecutionResult:

@@ -5,7 +5,8 @@ use std::time::Duration;
 use std::sync::{Arc, Mutex};
 
 use cloacina::{
-    ExecutionFilter, ExecutionStatus, ExecutorConfig, SqliteSynchronous, UnifiedExecutor, WeakExecutor, WorkflowRef,
+    ExecutionFilter, ExecutionStatus, ExecutorConfig, NewSchedule, SqliteSynchronous, UnifiedExecutor, WeakExecutor,
+    WorkflowRef,
 };
 use pyo3::conversion::FromPyObjectOwned;
 use pyo3::exceptions::PyTypeError;
@@ -19,6 +20,7 @@ use crate::api::handle::PyExecutionHandle;
 use crate::api::logs::{self, PyLogEntry, log_level_from_python};
 use crate::api::result::{PyExecutionResult, PyExecutionSummary};
 use crate::api::retry::seconds;
+use crate::api::schedule::{self, PySchedule};
 use crate::api::workflow::PyWorkflow;
 use crate::bridge::awaitable::awaitable;
 use crate::bridge::awaiting;
@@ -382,7 +384,8 @@ impl PyUnifiedExecutor {
     ///
     /// Returns:
     ///     An `ExecutionHandle` to wait for, look at, stream the events of, or cancel.
-    #[pyo3(signature = (workflow, context = None, *, on_event = None, key = None))]
+    #[pyo3(signature = (workflow, context = None, *, on_event = None, key = None, at = None, delay = None))]
+    #[allow(clippy::too_many_arguments)]
     fn start(
         &self,
         py: Python<'_>,
@@ -390,8 +393,13 @@ impl PyUnifiedExecutor {
         context: Option<&Bound<'_, PyAny>>,
         on_event: Option<Py<PyAny>>,
         key: Option<String>,
+        at: Option<&Bound<'_, PyAny>>,
+        delay: Option<f64>,
     ) -> BindingResult<PyExecutionHandle> {
-        let request = request(workflow, context, None, on_event, key)?;
+        let mut request = request(workflow, context, None, on_event, key)?;
+        if let awaiting::Origin::Start { start_at, .. } = &mut request.origin {
+            *start_at = start_time(at, delay)?;
+        }
         let (executor, execution_id) = (self.inner.clone(), request.execution_id);
         if let Some(locals) = awaiting::running_loop(py) {
             loops::bind(py, execution_id, locals);
@@ -584,6 +592,38 @@ impl PyUnifiedExecutor {
         Ok(crate::api::result::execution_status(py, status)?)
     }
 
+    /// Stores a cron schedule that starts `workflow` at each tick (see the stub's docstring).
+    #[pyo3(signature = (workflow, cron, *, context = None, timezone = "UTC", catchup = "skip", name = None))]
+    #[allow(clippy::too_many_arguments)]
+    fn schedule(
+        &self,
+        py: Python<'_>,
+        workflow: &Bound<'_, PyAny>,
+        cron: String,
+        context: Option<&Bound<'_, PyAny>>,
+        timezone: &str,
+        catchup: &str,
+        name: Option<String>,
+    ) -> BindingResult<PySchedule> {
+        let workflow = Self::workflow_ref(workflow)?;
+        let mut declared = NewSchedule::new(cron)
+            .timezone(timezone)
+            .context(PyContext::from_argument(context)?)
+            .catchup(schedule::catchup(catchup)?);
+        declared.name = name;
+        schedule::schedule(py, &self.inner, workflow, declared, self.reading())
+    }
+
+    /// Every schedule in the database, by name.
+    fn list_schedules(&self, py: Python<'_>) -> BindingResult<Vec<PySchedule>> {
+        schedule::list(py, &self.inner, self.reading())
+    }
+
+    /// The schedule named `name`.
+    fn get_schedule(&self, py: Python<'_>, name: String) -> BindingResult<PySchedule> {
+        schedule::get(py, &self.inner, name, self.reading())
+    }
+
     /// The id this executor's attempts are recorded under as their worker (see
     /// `TaskAttempt.worker`): host, machine, process id, process start and a random part.
     #[getter]
@@ -729,8 +769,47 @@ fn request(
         workflow: PyUnifiedExecutor::workflow_ref(workflow)?,
         context: Box::new(PyContext::from_argument(context)?),
         key,
+        start_at: None,
     };
     finish_request(workflow.py(), origin, timeout, on_event)
+}
+
+/// When a started execution's first tasks may start: at `at` (an aware `datetime`), or
+/// `delay` seconds from now; `None` for now.
+fn start_time(
+    at: Option<&Bound<'_, PyAny>>,
+    delay: Option<f64>,
+) -> BindingResult<Option<chrono::DateTime<chrono::Utc>>> {
+    let at = at.filter(|value| !value.is_none());
+    match (at, delay) {
+        (Some(_), Some(_)) => Err(error(ErrorKind::Validation, "give `at` or `delay`, not both").into()),
+        (Some(at), None) => {
+            // Any aware datetime (a `zoneinfo` zone too), as the instant it names.
+            let aware = at.is_instance_of::<pyo3::types::PyDateTime>()
+                && at.call_method0("utcoffset").is_ok_and(|offset| !offset.is_none());
+            let utc = at.py().import("datetime")?.getattr("timezone")?.getattr("utc")?;
+            let time: Option<chrono::DateTime<chrono::Utc>> =
+                if aware { at.call_method1("astimezone", (utc,))?.extract().ok() } else { None };
+            match time {
+                Some(time) => Ok(Some(time)),
+                None => Err(error(
+                    ErrorKind::Validation,
+                    format!(
+                        "`at` is {}; give a timezone-aware datetime, such as \
+                         `datetime.now(timezone.utc) + timedelta(hours=1)`",
+                        at.repr().map_or_else(|_| "not a datetime".to_owned(), |text| text.to_string())
+                    ),
+                )
+                .into()),
+            }
+        }
+        (None, Some(delay)) => {
+            let delay = seconds("delay", delay)?;
+            let delay = chrono::Duration::from_std(delay).unwrap_or(chrono::Duration::MAX);
+            Ok(Some(chrono::Utc::now() + delay))
+        }
+        (None, None) => Ok(None),
+    }
 }
 
 /// The parts of a re-run request, checked.

@@ -7,6 +7,7 @@ pub mod handle;
 pub mod logs;
 pub mod result;
 pub mod retry;
+pub mod schedule;
 pub mod task;
 pub mod timeline;
 pub mod trigger;

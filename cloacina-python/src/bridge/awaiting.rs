@@ -5,6 +5,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use chrono::{DateTime, Utc};
 use cloacina::{
     Context, EventStream, ExecutionHandle, ExecutionResult, ExecutorError, StartOptions, UnifiedExecutor, WorkflowRef,
 };
@@ -48,8 +49,9 @@ impl Request {
 
 /// What an execution starts from.
 pub enum Origin {
-    /// A workflow and its initial context, and the key to start it under.
-    Start { workflow: WorkflowRef, context: Box<Context>, key: Option<String> },
+    /// A workflow and its initial context, the key to start it under, and when its first
+    /// tasks may start (`None`: now).
+    Start { workflow: WorkflowRef, context: Box<Context>, key: Option<String>, start_at: Option<DateTime<Utc>> },
     /// A finished execution, re-run from where it failed.
     Rerun { source: Uuid },
 }
@@ -63,8 +65,8 @@ impl Origin {
         trace_context: Option<String>,
     ) -> Result<ExecutionHandle, ExecutorError> {
         match self {
-            Self::Start { workflow, context, key } => {
-                let options = StartOptions { trace_context, key };
+            Self::Start { workflow, context, key, start_at } => {
+                let options = StartOptions { trace_context, key, start_at };
                 executor.start_with(execution_id, workflow, *context, options).await
             }
             Self::Rerun { source } => {

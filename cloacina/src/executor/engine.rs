@@ -34,6 +34,8 @@ pub(crate) struct Engine {
     pub owner: Arc<str>,
     /// Wakes the dispatcher: work may be ready, or capacity came free.
     pub wake: Arc<Notify>,
+    /// Wakes the loop that serves schedules: one was created or changed here.
+    pub schedules_changed: Notify,
     /// Set while ready work may be waiting for capacity in this process's view: transactions
     /// that free capacity then claim the oldest ready work too (see [`Backlog`]).
     backlog: Backlog,
@@ -72,6 +74,7 @@ impl Engine {
             registry,
             owner: super::owner::new_owner_id().into(),
             wake: Arc::new(Notify::new()),
+            schedules_changed: Notify::new(),
             backlog: Backlog::default(),
             outcomes: Mutex::new(PendingOutcomes::default()),
             leases: Mutex::new(HashSet::new()),
@@ -154,6 +157,14 @@ impl Engine {
         self.inputs.forget(execution_id);
         self.running.cancel_execution(execution_id);
         self.waiters.finished(execution_id, status);
+    }
+
+    /// Workflows were registered under new names: their schedules may be due, and their work
+    /// stored to become ready later (a delayed start) is looked up.
+    pub fn workflows_added(&self) {
+        self.schedules_changed.notify_one();
+        lock(&self.next_retry).schedule(crate::store::now_micros());
+        self.wake.notify_one();
     }
 
     /// Ready work may be waiting: claim it.

@@ -192,6 +192,11 @@ impl EventLog {
         self.events.push(Event { execution_id, task_id, kind, attempt, message, at: self.at, sequence: None });
     }
 
+    /// Drops the events of this kind logged so far.
+    pub fn forget(&mut self, kind: EventKind) {
+        self.events.retain(|event| event.kind != kind);
+    }
+
     /// How many events of each execution are logged.
     pub fn counts(&self) -> HashMap<Uuid, usize> {
         let mut counts = HashMap::new();

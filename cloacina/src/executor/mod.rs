@@ -19,6 +19,7 @@ mod rerun;
 mod results;
 mod running;
 mod scheduler;
+mod schedules;
 mod stored_blobs;
 mod stream;
 mod waiters;
@@ -103,6 +104,10 @@ pub struct StartOptions {
     /// initial context must be the one given then, or the start fails with
     /// [`ExecutorError::KeyInUse`]. 1 to 255 printable characters.
     pub key: Option<String>,
+    /// When its first tasks may start, if later than now: a delayed start. It is stored, so it
+    /// survives restarts, and whichever executor (with the workflow registered) is running at
+    /// that time starts it; until then the execution is `Pending`.
+    pub start_at: Option<chrono::DateTime<Utc>>,
 }
 
 /// Runs workflows on SQLite or PostgreSQL.
@@ -190,6 +195,7 @@ impl UnifiedExecutor {
         report_unknown_workflows(&engine).await;
         let dispatcher = tokio::spawn(worker::dispatch(Arc::clone(&engine)));
         tokio::spawn(maintenance::maintain(Arc::clone(&engine)));
+        tokio::spawn(schedules::serve(Arc::clone(&engine)));
         if engine.store.is_sqlite_file() {
             tokio::spawn(maintenance::checkpoint(Arc::clone(&engine)));
         }
@@ -205,7 +211,11 @@ impl UnifiedExecutor {
     /// Registers a workflow so that this executor can run (and resume) its executions.
     pub fn register(&self, workflow: impl Into<Arc<Workflow>>) -> Arc<Workflow> {
         let workflow = workflow.into();
+        let revision = self.engine.registry.revision();
         self.engine.registry.register(Arc::clone(&workflow));
+        if self.engine.registry.revision() != revision {
+            self.engine.workflows_added();
+        }
         workflow
     }
 
@@ -278,7 +288,9 @@ impl UnifiedExecutor {
         self.ensure_running()?;
         let workflow = self.resolve(workflow.into())?;
         context.check_storable()?;
-        let StartOptions { trace_context, key } = options;
+        let StartOptions { trace_context, key, start_at } = options;
+        let start_at =
+            start_at.map(|start_at| start_at.timestamp_micros()).filter(|&start_at| start_at > store::now_micros());
         if let Some(key) = &key {
             keys::check_key(key)?;
             if let Some(started) = self.keyed(workflow.name(), key, context.as_map()).await? {
@@ -299,7 +311,9 @@ impl UnifiedExecutor {
         );
         let blobs = Arc::new(blobs);
         let context_json = Arc::new(context_json);
-        let permits = self.engine.take_permits(self.engine.config.max_concurrent_tasks);
+        // A delayed start claims nothing now.
+        let wanted = if start_at.is_some() { 0 } else { self.engine.config.max_concurrent_tasks };
+        let permits = self.engine.take_permits(wanted);
         let request = self.engine.claim_request(permits.len());
         let created = {
             let (workflow, key) = (Arc::clone(&workflow), key.clone());
@@ -311,6 +325,7 @@ impl UnifiedExecutor {
                         blobs: &blobs,
                         trace_context: trace_context.as_deref(),
                         key: key.as_deref(),
+                        start_at,
                     };
                     scheduler::create_execution(connection, &workflow, &creation, Utc::now(), &request)
                 })

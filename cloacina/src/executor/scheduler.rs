@@ -98,6 +98,8 @@ pub(crate) struct Creation<'a> {
     pub trace_context: Option<&'a str>,
     /// The key it is started under.
     pub key: Option<&'a str>,
+    /// When its first tasks may start, in microseconds since the epoch, if later than now.
+    pub start_at: Option<i64>,
 }
 
 /// Creates an execution and its task rows; root tasks whose trigger rule holds become `Ready`.
@@ -108,7 +110,7 @@ pub(crate) fn create_execution(
     now: DateTime<Utc>,
     request: &ClaimRequest,
 ) -> Result<(Vec<ClaimedTask>, Transition), StoreError> {
-    let &Creation { execution_id, context_json, blobs, trace_context, key } = creation;
+    let &Creation { execution_id, context_json, blobs, trace_context, key, start_at } = creation;
     let micros = now.timestamp_micros();
     let id = execution_id.to_string();
     store::insert_execution(
@@ -140,8 +142,10 @@ pub(crate) fn create_execution(
     store::insert_tasks(connection, &id, (workflow.name(), workflow.version()), &tasks)?;
     store::insert_blobs(connection, &id, blobs)?;
 
+    let start_at = start_at.filter(|&start_at| start_at > micros);
     let mut log = EventLog::at(now);
-    log.execution(execution_id, EventKind::ExecutionCreated, None);
+    let delayed = start_at.map(|start_at| format!("starts at {}", store::to_datetime(start_at).to_rfc3339()));
+    log.execution(execution_id, EventKind::ExecutionCreated, delayed);
     let mut transition = Transition::default();
     let roots: Vec<(usize, DependencyOutcomes)> = (0..workflow.len())
         .filter(|&p| workflow.node(p).dependencies().is_empty())
@@ -149,6 +153,15 @@ pub(crate) fn create_execution(
         .collect();
     let execution = ExecutionRef { id: execution_id, key: &id, workflow };
     settle(connection, &execution, Vec::new(), roots, 0, &mut log, micros, &mut transition)?;
+    if let Some(start_at) = start_at {
+        // A delayed start: its first tasks are ready at that time (whichever executor is
+        // running then claims them, like a retry that is due), and become so then, not now.
+        let pending = std::mem::take(&mut transition.pending_ready);
+        make_ready(connection, &pending, start_at)?;
+        log.forget(EventKind::TaskReady);
+        transition.next_retry = Some(start_at);
+        return Ok((Vec::new(), finish_transaction(connection, log, transition)?));
+    }
     let claimed = admit_ready(connection, request, now, false, &mut log, &mut transition)?;
     Ok((claimed, finish_transaction(connection, log, transition)?))
 }

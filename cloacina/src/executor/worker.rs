@@ -34,6 +34,11 @@ use crate::workflow::TaskNode;
 
 /// Claims ready work whenever woken, and at least every poll interval.
 pub(crate) async fn dispatch(engine: Arc<Engine>) {
+    // Work stored to become ready later (a delayed start) wakes the dispatcher when due.
+    let names = engine.registry.names();
+    if let Ok(Some(next)) = engine.store.read(move |connection| store::next_ready_at(connection, &names)).await {
+        lock(&engine.next_retry).schedule(next);
+    }
     let mut failures: u32 = 0;
     loop {
         if engine.stopping.is_cancelled() {

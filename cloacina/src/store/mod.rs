@@ -18,6 +18,7 @@ mod migrations;
 mod notifications;
 mod outputs;
 mod reruns;
+mod schedules;
 pub(crate) mod schema;
 mod statement;
 mod tasks;
@@ -48,6 +49,7 @@ pub(crate) use notifications::notify;
 pub use notifications::{Listener, Notification};
 pub(crate) use outputs::load_outputs;
 pub(crate) use reruns::keep_outputs;
+pub(crate) use schedules::*;
 pub(crate) use tasks::*;
 
 use crate::error::StoreError;

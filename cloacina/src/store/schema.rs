@@ -78,4 +78,21 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    schedules (name) {
+        name -> Text,
+        workflow_name -> Text,
+        cron -> Text,
+        timezone -> Text,
+        context -> Text,
+        catchup -> Text,
+        paused -> Integer,
+        next_fire_at -> BigInt,
+        last_fired_at -> Nullable<BigInt>,
+        last_execution_id -> Nullable<Text>,
+        created_at -> BigInt,
+        updated_at -> BigInt,
+    }
+}
+
 diesel::allow_tables_to_appear_in_same_query!(executions, task_executions, task_outputs, execution_events, task_logs);

@@ -19,6 +19,7 @@ mod outage;
 mod queries;
 mod redefinition;
 mod reruns;
+mod schedules;
 mod tenants;
 mod timeline;
 mod values;

@@ -147,6 +147,27 @@ impl TestDatabase {
     }
 }
 
+impl TestDatabase {
+    /// Runs a statement on the database directly, as an operator (or another program) would:
+    /// SQLite files and PostgreSQL only.
+    pub async fn execute_sql(&self, statement: &str) {
+        let (url, statement) = (self.url.clone(), statement.to_owned());
+        tokio::task::spawn_blocking(move || {
+            if let Some(path) = url.strip_prefix("sqlite:///") {
+                let mut connection = diesel::SqliteConnection::establish(path).expect("open the SQLite file");
+                // The executor may be writing: wait for its lock.
+                diesel::sql_query("PRAGMA busy_timeout = 5000").execute(&mut connection).expect("set a busy timeout");
+                diesel::sql_query(statement).execute(&mut connection).expect("run the statement");
+            } else {
+                let mut connection = PgConnection::establish(&url).expect("connect to PostgreSQL");
+                diesel::sql_query(statement).execute(&mut connection).expect("run the statement");
+            }
+        })
+        .await
+        .expect("run the statement");
+    }
+}
+
 impl Drop for TestDatabase {
     fn drop(&mut self) {
         if let Some((server, name)) = self.postgres.take() {

@@ -1,5 +1,5 @@
 """The `cloacina` command (also `python -m cloacina`): look at executions and workflows, follow,
-cancel and re-run executions, and run a worker, on any database the package can open.
+cancel and re-run executions, manage schedules, and run a worker, on any database the package can open.
 
 Everything it shows comes from the executor's public API, so a program can get it too.
 """
@@ -13,7 +13,7 @@ from collections.abc import Sequence
 
 from cloacina import CloacinaError
 
-from . import _executions, _worker, _workflows
+from . import _executions, _schedules, _worker, _workflows
 from ._database import URL_VARIABLE, CommandError
 
 __all__ = ["main"]
@@ -28,12 +28,13 @@ def parser() -> argparse.ArgumentParser:
     """The command line's parser."""
     main_parser = argparse.ArgumentParser(
         prog=_program_name(),
-        description="Look at and manage Cloacina executions, workflows and workers.",
+        description="Look at and manage Cloacina executions, workflows, schedules and workers.",
         epilog=f"The database comes from --database-url or the environment variable {URL_VARIABLE}.",
     )
     commands = main_parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     _executions.add_commands(commands)
     _workflows.add_commands(commands)
+    _schedules.add_commands(commands)
     _worker.add_command(commands)
     return main_parser
 
