@@ -40,8 +40,10 @@ use proc_macro::TokenStream;
 /// Arguments, all optional: `id = "..."` (the function's name by default),
 /// `dependencies = ["...", ...]`, `retry_attempts = N` (attempts in all),
 /// `retry_backoff = "fixed" | "linear" | "exponential"`, `retry_delay_ms = N`,
-/// `retry_max_delay_ms = N`, `timeout_ms = N`, and `trigger = "any_failed"` (a rule name) or
-/// `trigger = <expression of type cloacina::TriggerRule>`.
+/// `retry_max_delay_ms = N`, `timeout_ms = N`, `trigger = "any_failed"` (a rule name) or
+/// `trigger = <expression of type cloacina::TriggerRule>`, and `concurrency_key = "..."` with
+/// `concurrency = N` (at most N attempts holding the key run at once, across workflows and
+/// processes).
 ///
 /// The function stays as it is (callable from unit tests). Next to it come a type named after
 /// it in upper camel case with a `Task` suffix (`load` gives `LoadTask`) implementing

@@ -28,6 +28,8 @@ struct Arguments {
     retry_max_delay_ms: Option<LitInt>,
     timeout_ms: Option<LitInt>,
     trigger: Option<Expr>,
+    concurrency_key: Option<LitStr>,
+    concurrency: Option<LitInt>,
 }
 
 fn string(expression: &Expr, what: &str) -> syn::Result<LitStr> {
@@ -75,14 +77,28 @@ impl Arguments {
                 "retry_max_delay_ms" => arguments.retry_max_delay_ms = Some(integer(value, "retry_max_delay_ms")?),
                 "timeout_ms" => arguments.timeout_ms = Some(integer(value, "timeout_ms")?),
                 "trigger" => arguments.trigger = Some(value.clone()),
+                "concurrency_key" => arguments.concurrency_key = Some(string(value, "concurrency_key")?),
+                "concurrency" => arguments.concurrency = Some(integer(value, "concurrency")?),
                 _ => {
                     return Err(syn::Error::new(
                         pair.path.span(),
                         "unknown argument; #[task] takes id, dependencies, retry_attempts, retry_backoff, \
-                         retry_delay_ms, retry_max_delay_ms, timeout_ms and trigger",
+                         retry_delay_ms, retry_max_delay_ms, timeout_ms, trigger, concurrency_key and concurrency",
                     ));
                 }
             }
+        }
+        match (&arguments.concurrency_key, &arguments.concurrency) {
+            (Some(key), None) => {
+                return Err(syn::Error::new(
+                    key.span(),
+                    "`concurrency_key` needs `concurrency = N`, how many may run at once",
+                ));
+            }
+            (None, Some(limit)) => {
+                return Err(syn::Error::new(limit.span(), "`concurrency` needs `concurrency_key = \"...\"`"));
+            }
+            _ => {}
         }
         Ok(arguments)
     }
@@ -190,6 +206,12 @@ pub fn expand(arguments: TokenStream, item: TokenStream) -> syn::Result<TokenStr
         Some(milliseconds) => quote!(::std::option::Option::Some(::std::time::Duration::from_millis(#milliseconds))),
         None => quote!(::std::option::Option::None),
     };
+    let concurrency = match (&arguments.concurrency_key, &arguments.concurrency) {
+        (Some(key), Some(limit)) => {
+            quote!(::std::option::Option::Some(::cloacina::ConcurrencyLimit::new(#key, #limit)))
+        }
+        _ => quote!(::std::option::Option::None),
+    };
     let type_doc = format!("The task `{}`, made by `#[task]` from the function `{name}`.", id.value());
     let call_site = Span::call_site();
     let described = quote_spanned! {call_site=>
@@ -247,6 +269,10 @@ pub fn expand(arguments: TokenStream, item: TokenStream) -> syn::Result<TokenStr
 
             fn trigger_rule(&self) -> ::cloacina::TriggerRule {
                 #trigger_rule
+            }
+
+            fn concurrency(&self) -> ::std::option::Option<::cloacina::ConcurrencyLimit> {
+                #concurrency
             }
 
             async fn execute(

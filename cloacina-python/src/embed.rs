@@ -181,7 +181,7 @@ impl PythonTaskWrapper {
                     return Err(EmbedError::NotATask { name: name.to_owned(), found: type_name(&found) });
                 }
                 // A plain function: a task with the default settings, as `@task` would make it.
-                found = crate::api::task::task(py, Some(&found), None, None, None, None, None, None, None)
+                found = crate::api::task::task(py, Some(&found), None, None, None, None, None, None, None, None, None)
                     .map_err(|error| python_error(py, &error))?
                     .into_bound(py);
             }

@@ -143,6 +143,14 @@ pub enum WorkflowError {
         /// What is wrong with it.
         problem: String,
     },
+    /// A task's concurrency limit cannot be used.
+    #[error("task `{task}` cannot run: {problem}")]
+    InvalidConcurrency {
+        /// The task's id.
+        task: String,
+        /// What is wrong with the limit.
+        problem: String,
+    },
     /// Two tasks share an id.
     #[error("workflow `{workflow}` has two tasks with the id `{task}`; task ids must be unique")]
     DuplicateTask {

@@ -25,6 +25,7 @@
 
 pub mod abi;
 pub mod blobs;
+pub mod concurrency;
 pub mod context;
 pub mod error;
 pub mod executor;
@@ -46,6 +47,7 @@ pub mod workflow;
 #[cfg(feature = "python-export")]
 pub use cloacina_macros::python_tasks;
 pub use cloacina_macros::{task, workflow};
+pub use concurrency::ConcurrencyLimit;
 pub use context::{Attempt, Context, ContextDelta};
 pub use error::{ConfigError, ContextError, ExecutorError, ScheduleError, StoreError, TaskError, WorkflowError};
 pub use executor::{

@@ -9,6 +9,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use futures::future::BoxFuture;
 
+use crate::concurrency::ConcurrencyLimit;
 use crate::context::Context;
 use crate::error::TaskError;
 use crate::logs::LogLevel;
@@ -46,6 +47,12 @@ pub trait Task: Send + Sync + 'static {
     /// When the task runs once its dependencies have finished; all succeeded by default.
     fn trigger_rule(&self) -> TriggerRule {
         TriggerRule::AllSucceeded
+    }
+
+    /// At most how many attempts holding a key run at once, across workflows and processes
+    /// (see [`crate::concurrency`]); no limit by default.
+    fn concurrency(&self) -> Option<ConcurrencyLimit> {
+        None
     }
 
     /// Runs one attempt of the task.
@@ -110,6 +117,7 @@ pub struct FunctionTask {
     timeout: Option<Duration>,
     trigger_rule: TriggerRule,
     log_level: Option<LogLevel>,
+    concurrency: Option<ConcurrencyLimit>,
     function: Arc<TaskFunction>,
 }
 
@@ -127,6 +135,7 @@ impl FunctionTask {
             timeout: None,
             trigger_rule: TriggerRule::AllSucceeded,
             log_level: None,
+            concurrency: None,
             function: Arc::new(move |context| Box::pin(function(context))),
         }
     }
@@ -165,6 +174,13 @@ impl FunctionTask {
         self
     }
 
+    /// Lets at most `limit` attempts holding `key` run at once, across workflows and
+    /// processes (see [`crate::concurrency`]).
+    pub fn concurrency(mut self, key: impl Into<String>, limit: u32) -> Self {
+        self.concurrency = Some(ConcurrencyLimit::new(key, limit));
+        self
+    }
+
     /// The dependencies declared so far.
     pub fn dependencies_list(&self) -> &[String] {
         &self.dependencies
@@ -181,6 +197,7 @@ impl fmt::Debug for FunctionTask {
             .field("timeout", &self.timeout)
             .field("trigger_rule", &self.trigger_rule)
             .field("log_level", &self.log_level)
+            .field("concurrency", &self.concurrency)
             .finish_non_exhaustive()
     }
 }
@@ -209,6 +226,10 @@ impl Task for FunctionTask {
 
     fn log_level(&self) -> Option<LogLevel> {
         self.log_level
+    }
+
+    fn concurrency(&self) -> Option<ConcurrencyLimit> {
+        self.concurrency.clone()
     }
 
     async fn execute(&self, context: Context) -> Result<Context, TaskError> {

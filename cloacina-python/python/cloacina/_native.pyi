@@ -553,6 +553,11 @@ class Task:
         log_prints: Keep what the function `print`s to standard output with its logs too (as
             `INFO` records of the logger `"print"`; still printed); `None` leaves it to the
             executor's `log_prints`.
+        concurrency_key: A key the attempts of limited tasks share (`"search-api"`): 1 to 255
+            printable characters; given with `concurrency`.
+        concurrency: How many attempts holding `concurrency_key` may run at once, across every
+            workflow and every process on the database: 1 to 100,000. A task waiting for a slot
+            is `Ready` and starts as soon as one frees; a retry waiting out its delay holds none.
 
     Raises:
         TypeError: `id` is not a `str`, `dependencies` is not iterable, or `function` cannot
@@ -560,8 +565,8 @@ class Task:
         WorkflowValidationError: `id`, or a dependency's id, is empty, longer than 255
             characters or holds a control character.
         ValidationError: `function` is not callable, `dependencies` is a single `str` or holds
-            something else than ids and tasks, or `retry`, `timeout`, `trigger` or `log_level`
-            is invalid.
+            something else than ids and tasks, or `retry`, `timeout`, `trigger`, `log_level`,
+            `concurrency_key` or `concurrency` is invalid (or only one of the last two is given).
     """
 
     def __new__(
@@ -575,6 +580,8 @@ class Task:
         trigger: _TriggerArgument | None = None,
         log_level: str | int | None = None,
         log_prints: bool | None = None,
+        concurrency_key: str | None = None,
+        concurrency: int | None = None,
     ) -> Task: ...
     @property
     def id(self) -> str:
@@ -603,6 +610,12 @@ class Task:
     @property
     def log_prints(self) -> bool | None:
         """Whether its `print`s are kept with its logs, or `None` when the executor decides."""
+    @property
+    def concurrency_key(self) -> str | None:
+        """The key its concurrency limit counts attempts by, or `None` without a limit."""
+    @property
+    def concurrency(self) -> int | None:
+        """How many attempts holding its key may run at once, or `None` without a limit."""
     @property
     def __wrapped__(self) -> _TaskFunction:
         """The decorated function, as `functools.wraps` would name it."""
@@ -641,6 +654,8 @@ def task(
     trigger: _TriggerArgument | None = None,
     log_level: str | int | None = None,
     log_prints: bool | None = None,
+    concurrency_key: str | None = None,
+    concurrency: int | None = None,
 ) -> Task:
     """Makes a function a task: `@task`, or `@task(id=..., dependencies=[...], ...)`.
 
@@ -661,6 +676,10 @@ def task(
             number, `"OFF"`); by default the executor's `task_log_level`.
         log_prints: Keep what the function `print`s with its logs; by default the executor's
             `log_prints`.
+        concurrency_key: A key shared by tasks of which only so many may run at once; given
+            with `concurrency`.
+        concurrency: How many attempts holding `concurrency_key` may run at once, across every
+            workflow and process on the database (see `Task`).
 
     Returns:
         A `Task` when given a function; otherwise a `TaskDecorator` that makes one.
@@ -702,6 +721,8 @@ def task(
     trigger: _TriggerArgument | None = None,
     log_level: str | int | None = None,
     log_prints: bool | None = None,
+    concurrency_key: str | None = None,
+    concurrency: int | None = None,
 ) -> TaskDecorator: ...
 
 @final

@@ -3,7 +3,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use cloacina::{LogLevel, RetryPolicy, TriggerRule};
+use cloacina::{ConcurrencyLimit, LogLevel, RetryPolicy, TriggerRule};
 use pyo3::exceptions::PyTypeError;
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyList, PyString, PyTuple};
@@ -29,6 +29,8 @@ pub struct TaskSpec {
     pub log_level: Option<LogLevel>,
     /// Whether its `print`s are kept with its logs; the executor's setting when `None`.
     pub log_prints: Option<bool>,
+    /// At most how many attempts holding a key run at once, across workflows and processes.
+    pub concurrency: Option<ConcurrencyLimit>,
 }
 
 impl TaskSpec {
@@ -56,6 +58,9 @@ impl TaskSpec {
 ///         such as `"DEBUG"`, or a number); the executor's `task_log_level` by default.
 ///     log_prints: Keep what the function `print`s too (as `INFO` records of the logger
 ///         `"print"`); the executor's `log_prints` by default.
+///     concurrency_key: A key shared by tasks that may run only so many at once.
+///     concurrency: How many attempts holding `concurrency_key` may run at once, across every
+///         workflow and process on the database.
 ///
 /// Raises:
 ///     ValidationError: An argument is invalid.
@@ -98,6 +103,25 @@ impl PyTask {
             Some(value) => Some(log_level_from_python(&format!("task `{id}`: log_level"), value)?),
             None => None,
         };
+        let concurrency = match (options.concurrency_key, options.concurrency) {
+            (Some(key), Some(limit)) => Some(ConcurrencyLimit::new(key, limit)),
+            (None, None) => None,
+            (Some(key), None) => {
+                return Err(error(
+                    ErrorKind::Validation,
+                    format!("task `{id}`: concurrency_key `{key}` needs `concurrency`, how many may run at once"),
+                ));
+            }
+            (None, Some(_)) => {
+                return Err(error(
+                    ErrorKind::Validation,
+                    format!("task `{id}`: concurrency needs `concurrency_key`, the key the limited tasks share"),
+                ));
+            }
+        };
+        if let Some(problem) = concurrency.as_ref().and_then(ConcurrencyLimit::problem) {
+            return Err(error(ErrorKind::Validation, format!("task `{id}`: {problem}")));
+        }
         let is_async = py.import("inspect")?.call_method1("iscoroutinefunction", (function,))?.is_truthy()?;
         Ok(Self {
             spec: Arc::new(TaskSpec {
@@ -110,6 +134,7 @@ impl PyTask {
                 trigger,
                 log_level,
                 log_prints: options.log_prints,
+                concurrency,
             }),
         })
     }
@@ -123,6 +148,8 @@ pub struct TaskOptions<'a> {
     pub trigger: Option<&'a Py<PyAny>>,
     pub log_level: Option<&'a Py<PyAny>>,
     pub log_prints: Option<bool>,
+    pub concurrency_key: Option<&'a str>,
+    pub concurrency: Option<u32>,
 }
 
 /// Fails with a `TypeError` naming the function if it cannot be called with one argument (the
@@ -180,7 +207,8 @@ pub(crate) fn dependency_ids(task: &str, dependencies: Option<&Bound<'_, PyAny>>
 impl PyTask {
     #[new]
     #[pyo3(signature = (
-        id, dependencies, function, *, retry = None, timeout = None, trigger = None, log_level = None, log_prints = None
+        id, dependencies, function, *, retry = None, timeout = None, trigger = None, log_level = None, log_prints = None,
+        concurrency_key = None, concurrency = None
     ))]
     #[allow(clippy::too_many_arguments)] // Python's keyword arguments
     fn new(
@@ -193,6 +221,8 @@ impl PyTask {
         trigger: Option<Py<PyAny>>,
         log_level: Option<Py<PyAny>>,
         log_prints: Option<bool>,
+        concurrency_key: Option<String>,
+        concurrency: Option<u32>,
     ) -> PyResult<Self> {
         let options = TaskOptions {
             retry: retry.as_ref(),
@@ -200,6 +230,8 @@ impl PyTask {
             trigger: trigger.as_ref(),
             log_level: log_level.as_ref(),
             log_prints,
+            concurrency_key: concurrency_key.as_deref(),
+            concurrency,
         };
         Self::build(py, name_from_python("task id", id)?, dependencies, function, &options)
     }
@@ -253,6 +285,18 @@ impl PyTask {
         self.spec.log_prints
     }
 
+    /// The key its concurrency limit counts attempts by, if it has a limit.
+    #[getter]
+    fn concurrency_key(&self) -> Option<&str> {
+        self.spec.concurrency.as_ref().map(|limit| limit.key.as_str())
+    }
+
+    /// How many attempts holding its key may run at once, if it has a limit.
+    #[getter]
+    fn concurrency(&self) -> Option<u32> {
+        self.spec.concurrency.as_ref().map(|limit| limit.limit)
+    }
+
     /// The decorated function, as `functools.wraps` would name it.
     #[getter]
     fn __wrapped__<'py>(&self, py: Python<'py>) -> Bound<'py, PyAny> {
@@ -287,6 +331,8 @@ pub struct PyTaskDecorator {
     trigger: Option<Py<PyAny>>,
     log_level: Option<Py<PyAny>>,
     log_prints: Option<bool>,
+    concurrency_key: Option<String>,
+    concurrency: Option<u32>,
 }
 
 #[pymethods]
@@ -303,6 +349,8 @@ impl PyTaskDecorator {
             trigger: self.trigger.as_ref(),
             log_level: self.log_level.as_ref(),
             log_prints: self.log_prints,
+            concurrency_key: self.concurrency_key.as_deref(),
+            concurrency: self.concurrency,
         };
         PyTask::build(py, id, Some(self.dependencies.bind(py)), function, &options)
     }
@@ -327,6 +375,9 @@ fn function_name(function: &Bound<'_, PyAny>) -> PyResult<String> {
 ///         number...); the executor's `task_log_level` by default.
 ///     log_prints: Keep what the function `print`s with its logs; the executor's `log_prints`
 ///         by default.
+///     concurrency_key: A key shared by tasks that may run only so many at once.
+///     concurrency: How many attempts holding `concurrency_key` may run at once, across every
+///         workflow and process on the database.
 ///
 /// Returns:
 ///     A `Task` when given a function, else a decorator that makes one.
@@ -336,7 +387,7 @@ fn function_name(function: &Bound<'_, PyAny>) -> PyResult<String> {
 #[pyfunction]
 #[pyo3(signature = (
     function = None, /, *, id = None, dependencies = None, retry = None, timeout = None, trigger = None,
-    log_level = None, log_prints = None
+    log_level = None, log_prints = None, concurrency_key = None, concurrency = None
 ))]
 #[allow(clippy::too_many_arguments)] // Python's keyword arguments
 pub fn task(
@@ -349,6 +400,8 @@ pub fn task(
     trigger: Option<Bound<'_, PyAny>>,
     log_level: Option<Bound<'_, PyAny>>,
     log_prints: Option<bool>,
+    concurrency_key: Option<String>,
+    concurrency: Option<u32>,
 ) -> PyResult<Py<PyAny>> {
     let decorator = PyTaskDecorator {
         id: id.map(|id| name_from_python("task id", &id)).transpose()?,
@@ -358,6 +411,8 @@ pub fn task(
         trigger: trigger.map(Bound::unbind),
         log_level: log_level.map(Bound::unbind),
         log_prints,
+        concurrency_key,
+        concurrency,
     };
     match function {
         Some(function) => Ok(Py::new(py, decorator.__call__(py, function)?)?.into_any()),

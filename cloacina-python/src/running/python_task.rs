@@ -79,6 +79,10 @@ impl Task for PythonTask {
         self.spec.log_level
     }
 
+    fn concurrency(&self) -> Option<cloacina::ConcurrencyLimit> {
+        self.spec.concurrency.clone()
+    }
+
     fn starts_elsewhere(&self) -> bool {
         self.spec.is_async
     }

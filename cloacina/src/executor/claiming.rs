@@ -38,6 +38,9 @@ pub(crate) struct ClaimRequest {
     pub limit: usize,
     /// How long the leases last, in microseconds.
     pub lease: i64,
+    /// Whether a registered workflow has concurrency-limited tasks, which only
+    /// [`store::claim_limited`] claims.
+    pub limited: bool,
 }
 
 /// Claims up to `request.limit` ready tasks, oldest first, starting their executions where
@@ -62,7 +65,12 @@ pub(super) fn claim_into(
 ) -> Result<Vec<ClaimedTask>, StoreError> {
     let micros = now.timestamp_micros();
     let workflows = store::Claimable { names: &request.workflow_names, revision: request.names_revision };
-    let claimed = store::claim_ready(connection, &request.owner, &workflows, request.limit, micros, request.lease)?;
+    let mut claimed = store::claim_ready(connection, &request.owner, &workflows, request.limit, micros, request.lease)?;
+    if request.limited && claimed.len() < request.limit {
+        let left = request.limit - claimed.len();
+        let names = &request.workflow_names;
+        claimed.extend(store::claim_limited(connection, &request.owner, names, left, micros, request.lease)?);
+    }
     if claimed.len() < request.limit {
         transition.backlog_drained = Some(request.backlog_seen);
     }
@@ -85,9 +93,10 @@ pub(super) fn admit_ready(
 ) -> Result<Vec<ClaimedTask>, StoreError> {
     let micros = now.timestamp_micros();
     let pending = std::mem::take(&mut transition.pending_ready);
-    let claiming = pending.len().min(request.limit);
+    // Limited tasks are made `Ready` and claimed by the claim that counts their keys.
+    let found_limited = pending.iter().any(|found| found.limited);
     let mut by_execution: BTreeMap<Uuid, (&FoundReady, Vec<&str>)> = BTreeMap::new();
-    for found in &pending[..claiming] {
+    for found in pending.iter().filter(|found| !found.limited).take(request.limit) {
         by_execution.entry(found.execution_id).or_insert((found, Vec::new())).1.push(&found.task_id);
     }
     let mut claimed = Vec::new();
@@ -114,6 +123,13 @@ pub(super) fn admit_ready(
     make_ready(connection, &unclaimed, micros)?;
     transition.ready.extend(pending.into_iter().map(|found| (found.execution_id, found.task_id)));
     record_claims(connection, &claimed, &request.owner, micros, !running, log, transition)?;
+    let left = request.limit - claimed.len();
+    if request.limited && left > 0 && (found_limited || transition.slots_freed) && !request.oldest_first {
+        let names = &request.workflow_names;
+        let limited = store::claim_limited(connection, &request.owner, names, left, micros, request.lease)?;
+        record_claims(connection, &limited, &request.owner, micros, true, log, transition)?;
+        claimed.extend(limited);
+    }
     let left = request.limit - claimed.len();
     if request.oldest_first && left > 0 {
         let oldest = ClaimRequest { limit: left, ..request.clone() };

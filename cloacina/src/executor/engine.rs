@@ -193,6 +193,7 @@ impl Engine {
             oldest_first: self.has_backlog(),
             backlog_seen: self.backlog.seen(),
             workflow_names: if limit == 0 { Vec::new() } else { self.registry.names() },
+            limited: limit > 0 && self.registry.has_concurrency_limits(),
             limit,
             lease: crate::limits::micros(self.config.lease_duration),
         }

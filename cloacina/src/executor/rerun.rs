@@ -193,6 +193,7 @@ fn create_rerun(
         })
         .collect();
     store::insert_tasks(connection, &id, (&source.workflow_name, &source.workflow_version), &tasks)?;
+    super::scheduler::set_concurrency(connection, &id, workflow)?;
     let kept: Vec<&str> = (0..workflow.len()).filter(|&p| !rerun[p]).map(|p| workflow.node(p).id()).collect();
     store::keep_outputs(connection, &source_key, &id, &kept, micros)?;
 

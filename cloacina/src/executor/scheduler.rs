@@ -49,6 +49,9 @@ pub(crate) struct Transition {
     pub completed: Vec<usize>,
     /// Tasks finished by execution, counted at the end of the transaction.
     pub counts: Vec<FinishedCount>,
+    /// An attempt of a concurrency-limited task ended (or may have): waiting limited work may
+    /// be claimed now, here or by another process.
+    pub slots_freed: bool,
 }
 
 /// A task a transaction found ready, still `Pending` in the database.
@@ -59,6 +62,8 @@ pub(crate) struct FoundReady {
     /// Its execution's workflow (task ids are only unique within one) and version.
     pub workflow_name: String,
     pub workflow_version: String,
+    /// Whether it has a concurrency limit: claimed only by the claim that counts its key.
+    pub limited: bool,
 }
 
 /// How an attempt ended.
@@ -140,6 +145,7 @@ pub(crate) fn create_execution(
         })
         .collect();
     store::insert_tasks(connection, &id, (workflow.name(), workflow.version()), &tasks)?;
+    set_concurrency(connection, &id, workflow)?;
     store::insert_blobs(connection, &id, blobs)?;
 
     let start_at = start_at.filter(|&start_at| start_at > micros);
@@ -206,6 +212,9 @@ pub(crate) fn record_outcomes(
         if !held[index] {
             continue;
         }
+        if outcome.workflow.node(outcome.position).concurrency().is_some() {
+            transition.slots_freed = true;
+        }
         let task_id = outcome.workflow.node(outcome.position).id();
         let attempt = Some(outcome.attempt);
         if !outcome.logs.is_empty() {
@@ -269,6 +278,8 @@ pub(crate) fn stop_execution(
         if status == ExecutionStatus::Failed { EventKind::ExecutionFailed } else { EventKind::ExecutionCancelled };
     log.execution(execution_id, kind, Some(reason.to_owned()));
     transition.finished.push((execution_id, status));
+    // Its running attempts of limited tasks no longer hold their keys.
+    transition.slots_freed = true;
     let transition = finish_transaction(connection, log, transition)?;
     Ok((Some(status), transition))
 }
@@ -334,6 +345,7 @@ pub(super) fn settle(
             task_id: workflow.node(position).id().to_owned(),
             workflow_name: workflow.name().to_owned(),
             workflow_version: workflow.version().to_owned(),
+            limited: workflow.node(position).concurrency().is_some(),
         }));
         finished_count += skipped.len();
         finished = skipped.into_iter().map(|position| (position, TaskStatus::Skipped)).collect();
@@ -480,12 +492,28 @@ pub(super) fn finish_transaction(
         .iter()
         .map(|&(execution_id, status)| Notification::Finished { execution_id, status })
         .collect();
-    if transition.ready.len() > transition.claimed {
+    if transition.ready.len() > transition.claimed || transition.slots_freed {
         notifications.push(Notification::Ready);
     }
     store::notify(connection, &notifications)?;
     transition.events = log.into_events();
     Ok(transition)
+}
+
+/// Stores the key and limit of each of a new execution's concurrency-limited tasks.
+pub(super) fn set_concurrency(
+    connection: &mut AnyConnection,
+    key: &str,
+    workflow: &Workflow,
+) -> Result<(), StoreError> {
+    if !workflow.has_concurrency_limits() {
+        return Ok(());
+    }
+    let limited: Vec<(&str, &str, u32)> = workflow
+        .tasks()
+        .filter_map(|node| node.concurrency().map(|limit| (node.id(), limit.key.as_str(), limit.limit)))
+        .collect();
+    store::set_concurrency(connection, key, &limited)
 }
 
 /// Parses a stored status.

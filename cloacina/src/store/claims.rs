@@ -17,7 +17,7 @@ sql! {
         sqlite: "UPDATE task_executions \
                  SET status = 'Running', attempt = attempt + 1, lease_owner = ?, lease_expires_at = ?, started_at = ? \
                  WHERE rowid IN (SELECT rowid FROM task_executions \
-                                 WHERE status = 'Ready' AND ready_at <= ? \
+                                 WHERE status = 'Ready' AND ready_at <= ? AND concurrency_key IS NULL \
                                    AND workflow_name IN (SELECT name FROM temp.claimable_workflows) \
                                  ORDER BY ready_at LIMIT ?) \
                  RETURNING execution_id, task_id, workflow_name, workflow_version, attempt, recoveries",
@@ -26,7 +26,7 @@ sql! {
              SET status = 'Running', attempt = t.attempt + 1, lease_owner = ?, lease_expires_at = ", database_now!(),
             " + ?, started_at = ? \
              FROM (SELECT execution_id, task_id FROM task_executions \
-                   WHERE status = 'Ready' AND ready_at <= ? AND workflow_name", json_list!(postgres),
+                   WHERE status = 'Ready' AND ready_at <= ? AND concurrency_key IS NULL AND workflow_name", json_list!(postgres),
             " ORDER BY ready_at LIMIT ? FOR UPDATE SKIP LOCKED) AS c \
              WHERE t.execution_id = c.execution_id AND t.task_id = c.task_id \
              RETURNING t.execution_id, t.task_id, t.workflow_name, t.workflow_version, t.attempt, t.recoveries"),

@@ -43,6 +43,8 @@ diesel::table! {
         started_at -> Nullable<BigInt>,
         finished_at -> Nullable<BigInt>,
         workflow_version -> Text,
+        concurrency_key -> Nullable<Text>,
+        concurrency_limit -> Nullable<Integer>,
     }
 }
 

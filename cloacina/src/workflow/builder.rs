@@ -60,6 +60,9 @@ impl WorkflowBuilder {
             {
                 return Err(WorkflowError::InvalidTaskId { task: task.id().to_owned(), problem });
             }
+            if let Some(problem) = task.concurrency().and_then(|limit| limit.problem()) {
+                return Err(WorkflowError::InvalidConcurrency { task: task.id().to_owned(), problem });
+            }
         }
         let graph: Vec<GraphNode<'_>> =
             self.tasks.iter().map(|task| GraphNode { id: task.id(), dependencies: task.dependencies() }).collect();
@@ -82,6 +85,7 @@ impl WorkflowBuilder {
                     retry_policy: task.retry_policy(),
                     timeout: task.timeout(),
                     trigger_rule: task.trigger_rule(),
+                    concurrency: task.concurrency(),
                     task,
                     dependencies,
                     dependents: Vec::new(),

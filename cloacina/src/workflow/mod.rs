@@ -14,6 +14,7 @@ use std::time::Duration;
 pub use builder::WorkflowBuilder;
 pub use registry::WorkflowRegistry;
 
+use crate::concurrency::ConcurrencyLimit;
 use crate::retry::RetryPolicy;
 use crate::task::Task;
 use crate::trigger::TriggerRule;
@@ -41,6 +42,7 @@ pub struct TaskNode {
     retry_policy: RetryPolicy,
     timeout: Option<Duration>,
     trigger_rule: TriggerRule,
+    concurrency: Option<ConcurrencyLimit>,
     dependencies: Vec<usize>,
     dependents: Vec<usize>,
     ancestors: Vec<usize>,
@@ -86,6 +88,11 @@ impl Workflow {
     /// Number of tasks.
     pub fn len(&self) -> usize {
         self.nodes.len()
+    }
+
+    /// Whether a task has a concurrency limit.
+    pub fn has_concurrency_limits(&self) -> bool {
+        self.nodes.iter().any(|node| node.concurrency.is_some())
     }
 
     /// Always false: a workflow has at least one task.
@@ -143,6 +150,11 @@ impl TaskNode {
     /// The task's trigger rule.
     pub fn trigger_rule(&self) -> &TriggerRule {
         &self.trigger_rule
+    }
+
+    /// The task's concurrency limit, if it has one.
+    pub fn concurrency(&self) -> Option<&ConcurrencyLimit> {
+        self.concurrency.as_ref()
     }
 
     /// Positions of the task's direct dependencies, in topological order.

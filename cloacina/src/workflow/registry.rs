@@ -1,7 +1,7 @@
 //! The registry of workflows by name.
 
 use std::collections::{HashMap, VecDeque};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock, RwLock};
 
 use super::Workflow;
@@ -21,6 +21,8 @@ pub struct WorkflowRegistry {
     workflows: RwLock<HashMap<String, Versions>>,
     /// Raised whenever the set of names changes.
     revision: AtomicU64,
+    /// Set once a workflow with a concurrency-limited task is registered.
+    limited: AtomicBool,
 }
 
 /// The registered versions of one workflow.
@@ -47,6 +49,9 @@ impl WorkflowRegistry {
     /// replaced workflow of another version is kept for the executions created with it.
     pub fn register(&self, workflow: impl Into<Arc<Workflow>>) -> Option<Arc<Workflow>> {
         let workflow = workflow.into();
+        if workflow.has_concurrency_limits() {
+            self.limited.store(true, Ordering::Release);
+        }
         let mut workflows = self.write();
         let Some(versions) = workflows.get_mut(workflow.name()) else {
             let name = workflow.name().to_owned();
@@ -64,6 +69,12 @@ impl WorkflowRegistry {
             versions.earlier.truncate(KEPT_VERSIONS);
         }
         Some(replaced)
+    }
+
+    /// Whether a workflow with a concurrency-limited task was ever registered here: only then
+    /// does claiming look for limited tasks.
+    pub fn has_concurrency_limits(&self) -> bool {
+        self.limited.load(Ordering::Acquire)
     }
 
     /// The workflow registered under this name (the latest registration).

@@ -6,6 +6,7 @@ mod support;
 mod bad_input;
 mod cancellation;
 mod capacity;
+mod concurrency;
 mod elsewhere;
 mod events;
 mod failures;

@@ -1,0 +1,98 @@
+"""Concurrency limits from Python: at most `concurrency` attempts holding a key run at once,
+across executions and processes, as the tasks themselves record."""
+
+from __future__ import annotations
+
+import os
+import pathlib
+import subprocess
+import sys
+import textwrap
+import time
+
+import pytest
+
+from cloacina import ExecutionStatus, UnifiedExecutor, ValidationError, task
+
+
+def most_at_once(spans):
+    """The most spans that overlap at one time."""
+    # At equal times an end comes before a start (-1 sorts before 1).
+    edges = sorted([(start, 1) for start, _ in spans] + [(end, -1) for _, end in spans])
+    running = most = 0
+    for _, change in edges:
+        running += change
+        most = max(most, running)
+    return most
+
+
+def test_a_limit_is_declared_with_its_key():
+    @task(concurrency_key="search-api", concurrency=3)
+    def search(context):
+        return None
+
+    assert (search.concurrency_key, search.concurrency) == ("search-api", 3)
+    assert task(lambda context: None, id="free").concurrency is None
+    with pytest.raises(ValidationError, match="concurrency_key `api` needs `concurrency`"):
+        task(lambda context: None, id="half", concurrency_key="api")
+    with pytest.raises(ValidationError, match="concurrency needs `concurrency_key`"):
+        task(lambda context: None, id="half", concurrency=2)
+    with pytest.raises(ValidationError, match="its concurrency is 0; it must be from 1 to 100000"):
+        task(lambda context: None, id="none", concurrency_key="api", concurrency=0)
+    with pytest.raises(ValidationError, match="its concurrency key is empty"):
+        task(lambda context: None, id="blank", concurrency_key=" ", concurrency=1)
+
+
+def test_spans_are_counted_where_they_overlap():
+    assert most_at_once([(0, 2), (1, 3), (2.5, 4)]) == 2
+    assert most_at_once([(0, 1), (1, 2)]) == 1, "one ending as the next starts do not overlap"
+
+
+SERVING = textwrap.dedent(
+    """
+    import sys, time
+    import limited_workflow
+    from cloacina import UnifiedExecutor
+
+    # Two tasks at a time each: three at once takes both processes, and four would break the limit.
+    with UnifiedExecutor(sys.argv[1], max_concurrent_tasks=2) as executor:
+        time.sleep(max(0.0, float(sys.argv[2]) - time.time()))
+    """
+)
+
+
+@pytest.mark.parametrize("backend", ["sqlite_file", "postgres"])
+def test_two_processes_never_run_more_than_the_limit(backend, request, tmp_path):
+    url = f"sqlite:///{tmp_path / 'limits.db'}" if backend == "sqlite_file" else request.getfixturevalue("postgres_url")
+    tests = pathlib.Path(__file__).parent
+    environment = {**os.environ, "PYTHONPATH": os.pathsep.join([str(tests), os.environ.get("PYTHONPATH", "")])}
+    sys.path.insert(0, str(tests))
+    try:
+        import limited_workflow
+    finally:
+        sys.path.remove(str(tests))
+    until = time.time() + 8.0
+    children = [
+        subprocess.Popen(
+            [sys.executable, "-c", SERVING, url, str(until)],
+            env=environment,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for _ in range(2)
+    ]
+    try:
+        # Starts the executions; the two processes run their tasks.
+        with UnifiedExecutor(url, run_tasks=False, poll_interval=0.2) as executor:
+            handles = [executor.start(limited_workflow.limited) for _ in range(2)]
+            results = [handle.wait(timeout=60) for handle in handles]
+    finally:
+        outputs = [child.communicate(timeout=60) for child in children]
+    assert all(child.returncode == 0 for child in children), [errors for _, errors in outputs]
+    assert all(result.status == ExecutionStatus.COMPLETED for result in results), [r.error for r in results]
+    spans = [tuple(task.output["span"]) for result in results for task in result.task_results]
+    assert len(spans) == 12
+    assert most_at_once(spans) == 3, f"more than three at once, or never three: {sorted(spans)}"
+    workers = {task.worker for result in results for task in result.task_results}
+    assert len(workers) == 2, f"both processes ran calls: {workers}"
