@@ -28,7 +28,12 @@ impl PySchedule {
     }
 
     fn state(&self) -> Schedule {
-        self.inner.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).clone()
+        self.read(Schedule::clone)
+    }
+
+    /// Reads the schedule as it is now, without copying it (its context may be large).
+    fn read<T>(&self, reader: impl FnOnce(&Schedule) -> T) -> T {
+        reader(&self.inner.lock().unwrap_or_else(|poisoned| poisoned.into_inner()))
     }
 
     fn replace(&self, schedule: Schedule) {
@@ -38,7 +43,7 @@ impl PySchedule {
     /// A time in the schedule's zone, as Python gets it (an aware datetime in that
     /// `zoneinfo.ZoneInfo` zone).
     fn local(&self, time: DateTime<Utc>) -> DateTime<Tz> {
-        let zone: Tz = self.state().timezone.parse().unwrap_or(Tz::UTC);
+        let zone: Tz = self.read(|state| state.timezone.parse().unwrap_or(Tz::UTC));
         time.with_timezone(&zone)
     }
 }
@@ -48,107 +53,108 @@ impl PySchedule {
     /// Its name, unique in the database.
     #[getter]
     fn name(&self) -> String {
-        self.state().name
+        self.read(|state| state.name.clone())
     }
 
     /// The name of the workflow it starts.
     #[getter]
     fn workflow(&self) -> String {
-        self.state().workflow_name
+        self.read(|state| state.workflow_name.clone())
     }
 
     /// Its cron expression.
     #[getter]
     fn cron(&self) -> String {
-        self.state().cron
+        self.read(|state| state.cron.clone())
     }
 
     /// The IANA time zone its expression is read in.
     #[getter]
     fn timezone(&self) -> String {
-        self.state().timezone
+        self.read(|state| state.timezone.clone())
     }
 
     /// What happens to ticks missed while no executor served it: `"skip"`, `"latest"` or `"all"`.
     #[getter]
     fn catchup(&self) -> &'static str {
-        self.state().catchup.as_str()
+        self.read(|state| state.catchup.as_str())
     }
 
     /// The initial context of the executions it starts (each also gets `scheduled_at`).
     #[getter]
     fn context(&self) -> PyContext {
-        PyContext::wrap(self.state().context, self.reading)
+        PyContext::wrap(self.read(|state| state.context.clone()), self.reading)
     }
 
     /// Whether it is paused.
     #[getter]
     fn paused(&self) -> bool {
-        self.state().paused
+        self.read(|state| state.paused)
     }
 
     /// Its next tick, in its time zone; `None` if its expression never fires again.
     #[getter]
     fn next_fire_at(&self) -> Option<DateTime<Tz>> {
-        self.state().next_fire_at.map(|time| self.local(time))
+        self.read(|state| state.next_fire_at).map(|time| self.local(time))
     }
 
     /// The tick of the last execution it started, in its time zone.
     #[getter]
     fn last_fired_at(&self) -> Option<DateTime<Tz>> {
-        self.state().last_fired_at.map(|time| self.local(time))
+        self.read(|state| state.last_fired_at).map(|time| self.local(time))
     }
 
     /// The id of the last execution it started.
     #[getter]
     fn last_execution_id(&self) -> Option<String> {
-        self.state().last_execution_id.map(|id| id.to_string())
+        self.read(|state| state.last_execution_id.map(|id| id.to_string()))
     }
 
     /// When it was created (UTC).
     #[getter]
     fn created_at(&self) -> DateTime<Utc> {
-        self.state().created_at
+        self.read(|state| state.created_at)
     }
 
     /// Whether its next tick is more than a minute past while it is not paused: no running
     /// executor has its workflow registered.
     #[getter]
     fn overdue(&self) -> bool {
-        self.state().is_overdue(Utc::now())
+        self.read(|state| state.is_overdue(Utc::now()))
     }
 
     /// Its next `count` ticks from now, in its time zone (paused or not).
     #[pyo3(signature = (count = 5))]
     fn next_fire_times(&self, count: usize) -> BindingResult<Vec<DateTime<Tz>>> {
-        let times = self.state().next_fire_times(count.min(10_000), Utc::now()).map_err(ExecutorError::from)?;
+        let times =
+            self.read(|state| state.next_fire_times(count.min(10_000), Utc::now())).map_err(ExecutorError::from)?;
         Ok(times.into_iter().map(|time| self.local(time)).collect())
     }
 
     /// Pauses it: it starts nothing until resumed.
     fn pause(&self, py: Python<'_>) -> BindingResult<()> {
-        let (executor, name) = (self.executor.clone(), self.state().name);
+        let (executor, name) = (self.executor.clone(), self.read(|state| state.name.clone()));
         self.replace(block_on(py, async move { executor.pause_schedule(&name).await })?);
         Ok(())
     }
 
     /// Resumes it from its next tick after now; ticks missed while paused are not started.
     fn resume(&self, py: Python<'_>) -> BindingResult<()> {
-        let (executor, name) = (self.executor.clone(), self.state().name);
+        let (executor, name) = (self.executor.clone(), self.read(|state| state.name.clone()));
         self.replace(block_on(py, async move { executor.resume_schedule(&name).await })?);
         Ok(())
     }
 
     /// Deletes it; the executions it started are kept.
     fn delete(&self, py: Python<'_>) -> BindingResult<()> {
-        let (executor, name) = (self.executor.clone(), self.state().name);
+        let (executor, name) = (self.executor.clone(), self.read(|state| state.name.clone()));
         block_on(py, async move { executor.delete_schedule(&name).await })?;
         Ok(())
     }
 
     /// Reads it again from the database (another process may have changed it).
     fn refresh(&self, py: Python<'_>) -> BindingResult<()> {
-        let (executor, name) = (self.executor.clone(), self.state().name);
+        let (executor, name) = (self.executor.clone(), self.read(|state| state.name.clone()));
         self.replace(block_on(py, async move { executor.get_schedule(&name).await })?);
         Ok(())
     }
