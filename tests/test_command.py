@@ -331,3 +331,29 @@ def test_schedules_list_pause_resume_and_delete(shared_url):
     assert deleted.stdout == "schedule 'report' deleted\n"
     missing = cloacina(shared_url, "schedules", "delete", "report")
     assert missing.returncode == 1 and "no schedule is named `report`" in missing.stderr
+
+
+def test_executions_show_draws_a_mapped_task_with_its_instances(tmp_path):
+    url = f"sqlite:///{tmp_path / 'mapped.db'}"
+    from cloacina import UnifiedExecutor, task, workflow
+
+    @task
+    def pages(context):
+        return {"pages": ["a", "b", "c"]}
+
+    @task(dependencies=[pages], map_over="pages")
+    def fetch(context):
+        if context["item"] == "b":
+            raise ValueError("page b is gone")
+
+    workflow(name="mapped_pages", tasks=[pages, fetch])
+    with UnifiedExecutor(url) as executor:
+        execution_id = str(executor.execute("mapped_pages").execution_id)
+    show = cloacina(url, "executions", "show", execution_id)
+    assert show.returncode == 0, show.stderr
+    lines = show.stdout.splitlines()
+    assert "└── fetch [Failed; 3 instances: 2 Completed, 1 Failed]" in lines, show.stdout
+    rows = {line.split()[0]: line.split() for line in lines if line.split() and line.split()[0].startswith("fetch")}
+    assert rows["fetch[1]"][1:3] == ["Failed", "1"] and rows["fetch[0]"][1] == "Completed"
+    data = json.loads(cloacina(url, "executions", "show", execution_id, "--json").stdout)
+    assert [task["map_index"] for task in data["tasks"]] == [None, None, 0, 1, 2]

@@ -3,27 +3,13 @@ across executions and processes, as the tasks themselves record."""
 
 from __future__ import annotations
 
-import os
-import pathlib
-import subprocess
-import sys
 import textwrap
 import time
 
 import pytest
+from children import finish, most_at_once, spawn
 
 from cloacina import ExecutionStatus, UnifiedExecutor, ValidationError, task
-
-
-def most_at_once(spans):
-    """The most spans that overlap at one time."""
-    # At equal times an end comes before a start (-1 sorts before 1).
-    edges = sorted([(start, 1) for start, _ in spans] + [(end, -1) for _, end in spans])
-    running = most = 0
-    for _, change in edges:
-        running += change
-        most = max(most, running)
-    return most
 
 
 def test_a_limit_is_declared_with_its_key():
@@ -64,32 +50,16 @@ SERVING = textwrap.dedent(
 @pytest.mark.parametrize("backend", ["sqlite_file", "postgres"])
 def test_two_processes_never_run_more_than_the_limit(backend, request, tmp_path):
     url = f"sqlite:///{tmp_path / 'limits.db'}" if backend == "sqlite_file" else request.getfixturevalue("postgres_url")
-    tests = pathlib.Path(__file__).parent
-    environment = {**os.environ, "PYTHONPATH": os.pathsep.join([str(tests), os.environ.get("PYTHONPATH", "")])}
-    sys.path.insert(0, str(tests))
-    try:
-        import limited_workflow
-    finally:
-        sys.path.remove(str(tests))
-    until = time.time() + 8.0
-    children = [
-        subprocess.Popen(
-            [sys.executable, "-c", SERVING, url, str(until)],
-            env=environment,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
-        for _ in range(2)
-    ]
+    import limited_workflow
+
+    children = spawn(SERVING, [url, str(time.time() + 8.0)], count=2)
     try:
         # Starts the executions; the two processes run their tasks.
         with UnifiedExecutor(url, run_tasks=False, poll_interval=0.2) as executor:
             handles = [executor.start(limited_workflow.limited) for _ in range(2)]
             results = [handle.wait(timeout=60) for handle in handles]
     finally:
-        outputs = [child.communicate(timeout=60) for child in children]
-    assert all(child.returncode == 0 for child in children), [errors for _, errors in outputs]
+        finish(children)
     assert all(result.status == ExecutionStatus.COMPLETED for result in results), [r.error for r in results]
     spans = [tuple(task.output["span"]) for result in results for task in result.task_results]
     assert len(spans) == 12

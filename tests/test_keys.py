@@ -3,14 +3,11 @@
 from __future__ import annotations
 
 import asyncio
-import os
-import pathlib
-import subprocess
-import sys
 import textwrap
 import time
 
 import pytest
+from children import finish, spawn
 
 from cloacina import ValidationError, task, workflow
 
@@ -84,18 +81,5 @@ RACE = textwrap.dedent(
 @pytest.mark.parametrize("backend", ["sqlite_file", "postgres"])
 def test_processes_starting_one_key_at_once_make_one_execution(backend, request, tmp_path):
     url = f"sqlite:///{tmp_path / 'keys.db'}" if backend == "sqlite_file" else request.getfixturevalue("postgres_url")
-    environment = {**os.environ, "PYTHONPATH": str(pathlib.Path(__file__).parent)}
-    start_at = str(time.time() + 2.0)
-    children = [
-        subprocess.Popen(
-            [sys.executable, "-c", RACE, url, start_at],
-            env=environment,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
-        for _ in range(3)
-    ]
-    outputs = [child.communicate(timeout=60) for child in children]
-    assert all(child.returncode == 0 for child in children), [errors for _, errors in outputs]
-    assert len({output.strip() for output, _ in outputs}) == 1, outputs
+    outputs = finish(spawn(RACE, [url, str(time.time() + 2.0)], count=3))
+    assert len({output.strip() for output in outputs}) == 1, outputs

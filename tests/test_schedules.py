@@ -4,15 +4,12 @@ processes, the tick as an aware datetime, pause, resume and delete, and starts t
 from __future__ import annotations
 
 import datetime
-import os
-import pathlib
-import subprocess
-import sys
 import textwrap
 import time
 import zoneinfo
 
 import pytest
+from children import finish, spawn
 
 from cloacina import (
     ExecutionStatus,
@@ -134,19 +131,7 @@ def test_two_processes_serving_a_schedule_start_each_tick_once(backend, request,
         # Declared here, where "ticked" is not registered: only the two processes serve it.
         executor.schedule("ticked", "* * * * * *", catchup="all")
         until = time.time() + 6.0
-        environment = {**os.environ, "PYTHONPATH": str(pathlib.Path(__file__).parent)}
-        children = [
-            subprocess.Popen(
-                [sys.executable, "-c", SERVING, url, str(until)],
-                env=environment,
-                stdout=subprocess.PIPE,
-                stderr=subprocess.PIPE,
-                text=True,
-            )
-            for _ in range(2)
-        ]
-        outputs = [child.communicate(timeout=60) for child in children]
-        assert all(child.returncode == 0 for child in children), [errors for _, errors in outputs]
+        finish(spawn(SERVING, [url, str(until)], count=2))
         ticks = ticks_of(executor, "ticked")
         statuses = {summary.status for summary in executor.list_executions(workflow="ticked", limit=10_000)}
     assert len(ticks) >= 4, ticks

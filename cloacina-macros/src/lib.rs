@@ -43,7 +43,8 @@ use proc_macro::TokenStream;
 /// `retry_max_delay_ms = N`, `timeout_ms = N`, `trigger = "any_failed"` (a rule name) or
 /// `trigger = <expression of type cloacina::TriggerRule>`, and `concurrency_key = "..."` with
 /// `concurrency = N` (at most N attempts holding the key run at once, across workflows and
-/// processes).
+/// processes), and `map_over = "..."` (run once per element of the list under that key, see
+/// `cloacina::mapping`) with, optionally, `max_parallel = N` and `map_outputs = ["...", ...]`.
 ///
 /// The function stays as it is (callable from unit tests). Next to it come a type named after
 /// it in upper camel case with a `Task` suffix (`load` gives `LoadTask`) implementing

@@ -30,6 +30,9 @@ struct Arguments {
     trigger: Option<Expr>,
     concurrency_key: Option<LitStr>,
     concurrency: Option<LitInt>,
+    map_over: Option<LitStr>,
+    max_parallel: Option<LitInt>,
+    map_outputs: Vec<LitStr>,
 }
 
 fn string(expression: &Expr, what: &str) -> syn::Result<LitStr> {
@@ -37,6 +40,13 @@ fn string(expression: &Expr, what: &str) -> syn::Result<LitStr> {
         Expr::Lit(ExprLit { lit: Lit::Str(text), .. }) => Ok(text.clone()),
         other => Err(syn::Error::new(other.span(), format!("`{what}` takes a string literal"))),
     }
+}
+
+fn strings(expression: &Expr, what: &str) -> syn::Result<Vec<LitStr>> {
+    let Expr::Array(ExprArray { elems, .. }) = expression else {
+        return Err(syn::Error::new(expression.span(), format!("`{what}` takes a list: [\"a\", \"b\"]")));
+    };
+    elems.iter().map(|element| string(element, what)).collect()
 }
 
 fn integer(expression: &Expr, what: &str) -> syn::Result<LitInt> {
@@ -55,13 +65,7 @@ impl Arguments {
             let value = &pair.value;
             match name.as_str() {
                 "id" => arguments.id = Some(string(value, "id")?),
-                "dependencies" => {
-                    let Expr::Array(ExprArray { elems, .. }) = value else {
-                        return Err(syn::Error::new(value.span(), "`dependencies` takes a list: [\"a\", \"b\"]"));
-                    };
-                    arguments.dependencies =
-                        elems.iter().map(|element| string(element, "dependencies")).collect::<syn::Result<_>>()?;
-                }
+                "dependencies" => arguments.dependencies = strings(value, "dependencies")?,
                 "retry_attempts" => arguments.retry_attempts = Some(integer(value, "retry_attempts")?),
                 "retry_backoff" => {
                     let backoff = string(value, "retry_backoff")?;
@@ -79,13 +83,25 @@ impl Arguments {
                 "trigger" => arguments.trigger = Some(value.clone()),
                 "concurrency_key" => arguments.concurrency_key = Some(string(value, "concurrency_key")?),
                 "concurrency" => arguments.concurrency = Some(integer(value, "concurrency")?),
+                "map_over" => arguments.map_over = Some(string(value, "map_over")?),
+                "max_parallel" => arguments.max_parallel = Some(integer(value, "max_parallel")?),
+                "map_outputs" => arguments.map_outputs = strings(value, "map_outputs")?,
                 _ => {
                     return Err(syn::Error::new(
                         pair.path.span(),
                         "unknown argument; #[task] takes id, dependencies, retry_attempts, retry_backoff, \
-                         retry_delay_ms, retry_max_delay_ms, timeout_ms, trigger, concurrency_key and concurrency",
+                         retry_delay_ms, retry_max_delay_ms, timeout_ms, trigger, concurrency_key, concurrency, \
+                         map_over, max_parallel and map_outputs",
                     ));
                 }
+            }
+        }
+        if arguments.map_over.is_none() {
+            if let Some(limit) = &arguments.max_parallel {
+                return Err(syn::Error::new(limit.span(), "`max_parallel` needs `map_over = \"...\"`"));
+            }
+            if let Some(key) = arguments.map_outputs.first() {
+                return Err(syn::Error::new(key.span(), "`map_outputs` needs `map_over = \"...\"`"));
             }
         }
         match (&arguments.concurrency_key, &arguments.concurrency) {
@@ -212,6 +228,20 @@ pub fn expand(arguments: TokenStream, item: TokenStream) -> syn::Result<TokenStr
         }
         _ => quote!(::std::option::Option::None),
     };
+    let mapping = match &arguments.map_over {
+        Some(key) => {
+            let mut mapping = quote!(::cloacina::Mapping::over(#key));
+            if let Some(limit) = &arguments.max_parallel {
+                mapping = quote!(#mapping.max_parallel(#limit));
+            }
+            let outputs = &arguments.map_outputs;
+            if !outputs.is_empty() {
+                mapping = quote!(#mapping.outputs([#(#outputs),*]));
+            }
+            quote!(::std::option::Option::Some(#mapping))
+        }
+        None => quote!(::std::option::Option::None),
+    };
     let type_doc = format!("The task `{}`, made by `#[task]` from the function `{name}`.", id.value());
     let call_site = Span::call_site();
     let described = quote_spanned! {call_site=>
@@ -273,6 +303,10 @@ pub fn expand(arguments: TokenStream, item: TokenStream) -> syn::Result<TokenStr
 
             fn concurrency(&self) -> ::std::option::Option<::cloacina::ConcurrencyLimit> {
                 #concurrency
+            }
+
+            fn mapping(&self) -> ::std::option::Option<::cloacina::Mapping> {
+                #mapping
             }
 
             async fn execute(

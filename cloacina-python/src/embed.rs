@@ -181,9 +181,8 @@ impl PythonTaskWrapper {
                     return Err(EmbedError::NotATask { name: name.to_owned(), found: type_name(&found) });
                 }
                 // A plain function: a task with the default settings, as `@task` would make it.
-                found = crate::api::task::task(py, Some(&found), None, None, None, None, None, None, None, None, None)
-                    .map_err(|error| python_error(py, &error))?
-                    .into_bound(py);
+                let decorate = py.import("cloacina").and_then(|package| package.getattr("task"));
+                found = decorate.and_then(|task| task.call1((found,))).map_err(|error| python_error(py, &error))?;
             }
             let task = found.cast::<PyTask>().map_err(|error| python_error(py, &error.into()))?;
             Ok(Self { inner: PythonTask::new(Arc::clone(&task.get().spec)) })

@@ -151,6 +151,14 @@ pub enum WorkflowError {
         /// What is wrong with the limit.
         problem: String,
     },
+    /// A task's mapping cannot be used, or another task's id is one of its instances' ids.
+    #[error("task `{task}` cannot run: {problem}")]
+    InvalidMapping {
+        /// The task's id.
+        task: String,
+        /// What is wrong with the mapping.
+        problem: String,
+    },
     /// Two tasks share an id.
     #[error("workflow `{workflow}` has two tasks with the id `{task}`; task ids must be unique")]
     DuplicateTask {

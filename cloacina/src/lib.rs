@@ -31,6 +31,7 @@ pub mod error;
 pub mod executor;
 pub mod limits;
 pub mod logs;
+pub mod mapping;
 pub mod result;
 pub mod retry;
 pub mod schedules;
@@ -55,6 +56,7 @@ pub use executor::{
     WeakExecutor, WorkflowRef,
 };
 pub use logs::{AttemptLog, LogEntry, LogLevel, LogRecord, TaskEvents, TaskLogLayer};
+pub use mapping::Mapping;
 pub use result::{ExecutionResult, ExecutionStatus, ExecutionSummary, TaskResult, TaskStatus};
 pub use retry::{Backoff, RetryPolicy};
 pub use schedules::{Catchup, NewSchedule, Schedule};

@@ -124,6 +124,10 @@ pub struct TaskResult {
     pub output: Option<Context>,
     /// What its attempts logged, attempt by attempt (see [`crate::logs`]).
     pub logs: Vec<LogEntry>,
+    /// For an instance of a mapped task (whose id is `task[index]`), its index (see
+    /// [`crate::mapping`]).
+    #[serde(default)]
+    pub map_index: Option<u32>,
 }
 
 impl TaskResult {

@@ -13,6 +13,7 @@ use crate::concurrency::ConcurrencyLimit;
 use crate::context::Context;
 use crate::error::TaskError;
 use crate::logs::LogLevel;
+use crate::mapping::Mapping;
 use crate::retry::RetryPolicy;
 use crate::trigger::TriggerRule;
 
@@ -52,6 +53,12 @@ pub trait Task: Send + Sync + 'static {
     /// At most how many attempts holding a key run at once, across workflows and processes
     /// (see [`crate::concurrency`]); no limit by default.
     fn concurrency(&self) -> Option<ConcurrencyLimit> {
+        None
+    }
+
+    /// The list in its input the task runs once per element of (see [`crate::mapping`]); not
+    /// mapped by default.
+    fn mapping(&self) -> Option<Mapping> {
         None
     }
 
@@ -118,6 +125,7 @@ pub struct FunctionTask {
     trigger_rule: TriggerRule,
     log_level: Option<LogLevel>,
     concurrency: Option<ConcurrencyLimit>,
+    mapping: Option<Mapping>,
     function: Arc<TaskFunction>,
 }
 
@@ -136,6 +144,7 @@ impl FunctionTask {
             trigger_rule: TriggerRule::AllSucceeded,
             log_level: None,
             concurrency: None,
+            mapping: None,
             function: Arc::new(move |context| Box::pin(function(context))),
         }
     }
@@ -181,6 +190,18 @@ impl FunctionTask {
         self
     }
 
+    /// Runs the task once per element of the list under `key` in its input (see
+    /// [`crate::mapping`]); [`mapping`](Self::mapping) sets the other options.
+    pub fn map_over(self, key: impl Into<String>) -> Self {
+        self.mapping(Mapping::over(key))
+    }
+
+    /// Makes the task a mapped task with these options (see [`crate::mapping`]).
+    pub fn mapping(mut self, mapping: Mapping) -> Self {
+        self.mapping = Some(mapping);
+        self
+    }
+
     /// The dependencies declared so far.
     pub fn dependencies_list(&self) -> &[String] {
         &self.dependencies
@@ -198,6 +219,7 @@ impl fmt::Debug for FunctionTask {
             .field("trigger_rule", &self.trigger_rule)
             .field("log_level", &self.log_level)
             .field("concurrency", &self.concurrency)
+            .field("mapping", &self.mapping)
             .finish_non_exhaustive()
     }
 }
@@ -230,6 +252,10 @@ impl Task for FunctionTask {
 
     fn concurrency(&self) -> Option<ConcurrencyLimit> {
         self.concurrency.clone()
+    }
+
+    fn mapping(&self) -> Option<Mapping> {
+        self.mapping.clone()
     }
 
     async fn execute(&self, context: Context) -> Result<Context, TaskError> {

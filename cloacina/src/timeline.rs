@@ -143,7 +143,9 @@ pub(crate) fn task_timings(events: impl IntoIterator<Item = TaskEvent>) -> HashM
                 message,
             ),
             EventKind::TaskCancelled => end(open, at, AttemptStatus::Cancelled, message),
+            // A mapped task has no attempts of its own: its instances do.
             EventKind::TaskSkipped
+            | EventKind::TaskMapped
             | EventKind::ExecutionCreated
             | EventKind::ExecutionStarted
             | EventKind::ExecutionCompleted

@@ -65,6 +65,8 @@ class EventKind(str, enum.Enum):
     """The execution was cancelled."""
     TASK_READY = "TaskReady"
     """A task may run: its dependencies finished and its trigger rule holds (or it was handed back)."""
+    TASK_MAPPED = "TaskMapped"
+    """A mapped task read its list: it runs once per element (`message` says how many)."""
     TASK_STARTED = "TaskStarted"
     """An attempt of a task started."""
     TASK_RETRIED = "TaskRetried"

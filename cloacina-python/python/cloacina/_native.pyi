@@ -558,15 +558,31 @@ class Task:
         concurrency: How many attempts holding `concurrency_key` may run at once, across every
             workflow and every process on the database: 1 to 100,000. A task waiting for a slot
             is `Ready` and starts as soon as one frees; a retry waiting out its delay holds none.
+        map_over: Makes it a mapped task: when its dependencies have finished, it runs once per
+            element of the list (or tuple) under this key of its input, at most 10,000. Each
+            *instance* (task id `"id[index]"`) sees its element as `context["item"]` and its
+            position as `context["item_index"]`, and has its own attempts, retries, timeout,
+            status and logs; instances run in parallel like any tasks. Once all have finished,
+            the task completes, and the tasks downstream see each key the instances wrote as a
+            list in instance order (`None` where an instance did not write it); if any failed,
+            the task fails naming the first. An empty list completes it at once; a missing key
+            or another kind of value fails it.
+        max_parallel: At most this many instances of a mapped task ready or running at once
+            (1 to 10,000), the next made ready as each finishes; by default all of them.
+        map_outputs: Keys the instances of a mapped task write, gathered as lists even when no
+            instance wrote them: an empty list gives an empty list under each.
 
     Raises:
-        TypeError: `id` is not a `str`, `dependencies` is not iterable, or `function` cannot
-            take the context as its one required argument (the message names the function).
+        TypeError: `id` is not a `str`, `dependencies` is not iterable, `map_outputs` is not a
+            list of `str`, or `function` cannot take the context as its one required argument
+            (the message names the function).
         WorkflowValidationError: `id`, or a dependency's id, is empty, longer than 255
             characters or holds a control character.
         ValidationError: `function` is not callable, `dependencies` is a single `str` or holds
             something else than ids and tasks, or `retry`, `timeout`, `trigger`, `log_level`,
-            `concurrency_key` or `concurrency` is invalid (or only one of the last two is given).
+            `concurrency_key`, `concurrency`, `map_over`, `max_parallel` or `map_outputs` is
+            invalid (or only one of `concurrency_key` and `concurrency` is given, or
+            `max_parallel` or `map_outputs` without `map_over`).
     """
 
     def __new__(
@@ -582,6 +598,9 @@ class Task:
         log_prints: bool | None = None,
         concurrency_key: str | None = None,
         concurrency: int | None = None,
+        map_over: str | None = None,
+        max_parallel: int | None = None,
+        map_outputs: list[str] | None = None,
     ) -> Task: ...
     @property
     def id(self) -> str:
@@ -616,6 +635,15 @@ class Task:
     @property
     def concurrency(self) -> int | None:
         """How many attempts holding its key may run at once, or `None` without a limit."""
+    @property
+    def map_over(self) -> str | None:
+        """The key of the list it runs once per element of, or `None` if it is not mapped."""
+    @property
+    def max_parallel(self) -> int | None:
+        """At most how many of its instances are ready or running at once, or `None`: all."""
+    @property
+    def map_outputs(self) -> list[str]:
+        """The keys its instances write that are gathered even when none wrote them."""
     @property
     def __wrapped__(self) -> _TaskFunction:
         """The decorated function, as `functools.wraps` would name it."""
@@ -656,6 +684,9 @@ def task(
     log_prints: bool | None = None,
     concurrency_key: str | None = None,
     concurrency: int | None = None,
+    map_over: str | None = None,
+    max_parallel: int | None = None,
+    map_outputs: list[str] | None = None,
 ) -> Task:
     """Makes a function a task: `@task`, or `@task(id=..., dependencies=[...], ...)`.
 
@@ -680,6 +711,12 @@ def task(
             with `concurrency`.
         concurrency: How many attempts holding `concurrency_key` may run at once, across every
             workflow and process on the database (see `Task`).
+        map_over: Run once per element of the list under this key of the input, each instance
+            seeing `context["item"]` and `context["item_index"]`; downstream tasks see what the
+            instances wrote as lists (see `Task`).
+        max_parallel: At most this many instances of a mapped task ready or running at once.
+        map_outputs: Keys a mapped task's instances write, gathered as lists even when none
+            wrote them.
 
     Returns:
         A `Task` when given a function; otherwise a `TaskDecorator` that makes one.
@@ -723,6 +760,9 @@ def task(
     log_prints: bool | None = None,
     concurrency_key: str | None = None,
     concurrency: int | None = None,
+    map_over: str | None = None,
+    max_parallel: int | None = None,
+    map_outputs: list[str] | None = None,
 ) -> TaskDecorator: ...
 
 @final
@@ -920,6 +960,9 @@ class TaskResult:
     @property
     def attempts(self) -> int:
         """Attempts so far, not counting starts abandoned by a worker that stopped."""
+    @property
+    def map_index(self) -> int | None:
+        """For an instance of a mapped task (task id `"task[index]"`), its index; else `None`."""
     @property
     def recoveries(self) -> int:
         """Starts abandoned by a worker that stopped renewing its lease, and run again."""

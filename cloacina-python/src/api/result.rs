@@ -234,6 +234,12 @@ impl PyTaskResult {
         self.inner.attempts
     }
 
+    /// For an instance of a mapped task (task id `task[index]`), its index; else `None`.
+    #[getter]
+    fn map_index(&self) -> Option<u32> {
+        self.inner.map_index
+    }
+
     /// Starts abandoned by a worker that stopped renewing its lease (and run again).
     #[getter]
     fn recoveries(&self) -> u32 {

@@ -3,7 +3,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use cloacina::{ConcurrencyLimit, LogLevel, RetryPolicy, TriggerRule};
+use cloacina::{ConcurrencyLimit, LogLevel, Mapping, RetryPolicy, TriggerRule};
 use pyo3::exceptions::PyTypeError;
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyList, PyString, PyTuple};
@@ -31,6 +31,8 @@ pub struct TaskSpec {
     pub log_prints: Option<bool>,
     /// At most how many attempts holding a key run at once, across workflows and processes.
     pub concurrency: Option<ConcurrencyLimit>,
+    /// The list in its input it runs once per element of, if it is a mapped task.
+    pub mapping: Option<Mapping>,
 }
 
 impl TaskSpec {
@@ -61,6 +63,13 @@ impl TaskSpec {
 ///     concurrency_key: A key shared by tasks that may run only so many at once.
 ///     concurrency: How many attempts holding `concurrency_key` may run at once, across every
 ///         workflow and process on the database.
+///     map_over: Run once per element of the list under this key of the input (a mapped
+///         task): each instance sees its element as `context["item"]` and its position as
+///         `context["item_index"]`, and tasks downstream see each key the instances wrote as a
+///         list in instance order.
+///     max_parallel: At most this many instances of a mapped task ready or running at once.
+///     map_outputs: Keys the instances of a mapped task write, gathered as lists even when
+///         none wrote them (an empty list gives empty lists).
 ///
 /// Raises:
 ///     ValidationError: An argument is invalid.
@@ -122,6 +131,7 @@ impl PyTask {
         if let Some(problem) = concurrency.as_ref().and_then(ConcurrencyLimit::problem) {
             return Err(error(ErrorKind::Validation, format!("task `{id}`: {problem}")));
         }
+        let mapping = mapping_from_options(&id, options)?;
         let is_async = py.import("inspect")?.call_method1("iscoroutinefunction", (function,))?.is_truthy()?;
         Ok(Self {
             spec: Arc::new(TaskSpec {
@@ -135,6 +145,7 @@ impl PyTask {
                 log_level,
                 log_prints: options.log_prints,
                 concurrency,
+                mapping,
             }),
         })
     }
@@ -150,6 +161,31 @@ pub struct TaskOptions<'a> {
     pub log_prints: Option<bool>,
     pub concurrency_key: Option<&'a str>,
     pub concurrency: Option<u32>,
+    pub map_over: Option<&'a str>,
+    pub max_parallel: Option<u32>,
+    pub map_outputs: Option<&'a [String]>,
+}
+
+/// The mapping the options describe, checked.
+fn mapping_from_options(id: &str, options: &TaskOptions<'_>) -> PyResult<Option<Mapping>> {
+    let Some(key) = options.map_over else {
+        let stray = if options.max_parallel.is_some() { Some("max_parallel") } else { None };
+        let stray = stray.or(options.map_outputs.map(|_| "map_outputs"));
+        return match stray {
+            Some(name) => Err(error(
+                ErrorKind::Validation,
+                format!("task `{id}`: {name} needs `map_over`, the key of the list the task runs once per element of"),
+            )),
+            None => Ok(None),
+        };
+    };
+    let mut mapping = Mapping::over(key);
+    mapping.max_parallel = options.max_parallel;
+    mapping.outputs = options.map_outputs.map(<[String]>::to_vec).unwrap_or_default();
+    if let Some(problem) = mapping.problem() {
+        return Err(error(ErrorKind::Validation, format!("task `{id}`: {problem}")));
+    }
+    Ok(Some(mapping))
 }
 
 /// Fails with a `TypeError` naming the function if it cannot be called with one argument (the
@@ -208,7 +244,7 @@ impl PyTask {
     #[new]
     #[pyo3(signature = (
         id, dependencies, function, *, retry = None, timeout = None, trigger = None, log_level = None, log_prints = None,
-        concurrency_key = None, concurrency = None
+        concurrency_key = None, concurrency = None, map_over = None, max_parallel = None, map_outputs = None
     ))]
     #[allow(clippy::too_many_arguments)] // Python's keyword arguments
     fn new(
@@ -223,6 +259,9 @@ impl PyTask {
         log_prints: Option<bool>,
         concurrency_key: Option<String>,
         concurrency: Option<u32>,
+        map_over: Option<String>,
+        max_parallel: Option<u32>,
+        map_outputs: Option<Vec<String>>,
     ) -> PyResult<Self> {
         let options = TaskOptions {
             retry: retry.as_ref(),
@@ -232,6 +271,9 @@ impl PyTask {
             log_prints,
             concurrency_key: concurrency_key.as_deref(),
             concurrency,
+            map_over: map_over.as_deref(),
+            max_parallel,
+            map_outputs: map_outputs.as_deref(),
         };
         Self::build(py, name_from_python("task id", id)?, dependencies, function, &options)
     }
@@ -297,6 +339,24 @@ impl PyTask {
         self.spec.concurrency.as_ref().map(|limit| limit.limit)
     }
 
+    /// The key of the list it runs once per element of, if it is a mapped task.
+    #[getter]
+    fn map_over(&self) -> Option<&str> {
+        self.spec.mapping.as_ref().map(|mapping| mapping.key.as_str())
+    }
+
+    /// At most how many of its instances are ready or running at once, if it bounds them.
+    #[getter]
+    fn max_parallel(&self) -> Option<u32> {
+        self.spec.mapping.as_ref().and_then(|mapping| mapping.max_parallel)
+    }
+
+    /// The keys its instances write that are gathered even when none wrote them.
+    #[getter]
+    fn map_outputs(&self) -> Vec<String> {
+        self.spec.mapping.as_ref().map(|mapping| mapping.outputs.clone()).unwrap_or_default()
+    }
+
     /// The decorated function, as `functools.wraps` would name it.
     #[getter]
     fn __wrapped__<'py>(&self, py: Python<'py>) -> Bound<'py, PyAny> {
@@ -333,6 +393,9 @@ pub struct PyTaskDecorator {
     log_prints: Option<bool>,
     concurrency_key: Option<String>,
     concurrency: Option<u32>,
+    map_over: Option<String>,
+    max_parallel: Option<u32>,
+    map_outputs: Option<Vec<String>>,
 }
 
 #[pymethods]
@@ -351,6 +414,9 @@ impl PyTaskDecorator {
             log_prints: self.log_prints,
             concurrency_key: self.concurrency_key.as_deref(),
             concurrency: self.concurrency,
+            map_over: self.map_over.as_deref(),
+            max_parallel: self.max_parallel,
+            map_outputs: self.map_outputs.as_deref(),
         };
         PyTask::build(py, id, Some(self.dependencies.bind(py)), function, &options)
     }
@@ -378,6 +444,9 @@ fn function_name(function: &Bound<'_, PyAny>) -> PyResult<String> {
 ///     concurrency_key: A key shared by tasks that may run only so many at once.
 ///     concurrency: How many attempts holding `concurrency_key` may run at once, across every
 ///         workflow and process on the database.
+///     map_over: Run once per element of the list under this key of the input.
+///     max_parallel: At most this many instances of a mapped task ready or running at once.
+///     map_outputs: Keys a mapped task's instances write, gathered even when none wrote them.
 ///
 /// Returns:
 ///     A `Task` when given a function, else a decorator that makes one.
@@ -387,7 +456,8 @@ fn function_name(function: &Bound<'_, PyAny>) -> PyResult<String> {
 #[pyfunction]
 #[pyo3(signature = (
     function = None, /, *, id = None, dependencies = None, retry = None, timeout = None, trigger = None,
-    log_level = None, log_prints = None, concurrency_key = None, concurrency = None
+    log_level = None, log_prints = None, concurrency_key = None, concurrency = None, map_over = None,
+    max_parallel = None, map_outputs = None
 ))]
 #[allow(clippy::too_many_arguments)] // Python's keyword arguments
 pub fn task(
@@ -402,6 +472,9 @@ pub fn task(
     log_prints: Option<bool>,
     concurrency_key: Option<String>,
     concurrency: Option<u32>,
+    map_over: Option<String>,
+    max_parallel: Option<u32>,
+    map_outputs: Option<Vec<String>>,
 ) -> PyResult<Py<PyAny>> {
     let decorator = PyTaskDecorator {
         id: id.map(|id| name_from_python("task id", &id)).transpose()?,
@@ -413,6 +486,9 @@ pub fn task(
         log_prints,
         concurrency_key,
         concurrency,
+        map_over,
+        max_parallel,
+        map_outputs,
     };
     match function {
         Some(function) => Ok(Py::new(py, decorator.__call__(py, function)?)?.into_any()),

@@ -83,6 +83,10 @@ impl Task for PythonTask {
         self.spec.concurrency.clone()
     }
 
+    fn mapping(&self) -> Option<cloacina::Mapping> {
+        self.spec.mapping.clone()
+    }
+
     fn starts_elsewhere(&self) -> bool {
         self.spec.is_async
     }

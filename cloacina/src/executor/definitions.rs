@@ -53,8 +53,11 @@ pub(crate) fn definition(
     }
     let same_shape = if stored_shape.is_empty() {
         // Created by an older release, which kept no shape: the same task ids will do.
-        let mut stored: Vec<String> =
-            store::load_tasks(connection, &key)?.into_iter().map(|task| task.task_id).collect();
+        let mut stored: Vec<String> = store::load_tasks(connection, &key)?
+            .into_iter()
+            .filter(|task| task.map_index.is_none())
+            .map(|task| task.task_id)
+            .collect();
         let mut registered: Vec<String> = current.task_ids().map(str::to_owned).collect();
         stored.sort();
         registered.sort();

@@ -31,8 +31,8 @@ pub(crate) fn try_start(
     let Some(workflow) = engine.registry.get_version(&claimed.workflow_name, &claimed.workflow_version) else {
         return Err((claimed, slot));
     };
-    let (Ok(execution_id), Some(position)) =
-        (Uuid::parse_str(&claimed.execution_id), workflow.position(&claimed.task_id))
+    let (Ok(execution_id), Some((position, instance))) =
+        (Uuid::parse_str(&claimed.execution_id), workflow.locate(&claimed.task_id))
     else {
         return Err((claimed, slot));
     };
@@ -40,16 +40,22 @@ pub(crate) fn try_start(
     if !node.task().starts_elsewhere() || node.timeout().or(engine.config.task_timeout).is_some() {
         return Err((claimed, slot));
     }
-    let Some(mut input) = engine.inputs.kept_input(execution_id, &workflow, position) else {
+    let input = engine.inputs.kept_input(execution_id, &workflow, position);
+    // An instance whose element cannot be read is failed by the engine's own path.
+    let Some(Ok(mut input)) = input.map(|input| worker::instance_input(node, &claimed.task_id, instance, input)) else {
         return Err((claimed, slot));
     };
     let attempt = claimed.counted_attempt();
-    let beginning = worker::Beginning { execution_id, workflow: workflow.name(), node, number: attempt, timeout: None };
+    let task_id = claimed.task_id.as_str();
+    let beginning =
+        worker::Beginning { execution_id, workflow: workflow.name(), node, task_id, number: attempt, timeout: None };
     let (cancelled, log) = worker::begin_attempt(engine, &mut input, beginning, slot.clone());
     let pending = Arc::new(Mutex::new(Some(Pending {
         workflow: Arc::clone(&workflow),
         execution_id,
         position,
+        task_id: claimed.task_id.clone(),
+        instance,
         lease_attempt: claimed.attempt,
         attempt,
         log,
@@ -60,7 +66,7 @@ pub(crate) fn try_start(
     let done = Box::new(move |result| finisher.finish(result));
     match node.task().start(input, done) {
         Ok(canceller) => {
-            engine.running.set_canceller(execution_id, node.id(), canceller);
+            engine.running.set_canceller(execution_id, &claimed.task_id, canceller);
             Ok(())
         }
         Err(declined) => {
@@ -70,7 +76,7 @@ pub(crate) fn try_start(
             drop(input);
             let taken = lock(&pending).take();
             drop(done);
-            engine.running.end(execution_id, node.id());
+            engine.running.end(execution_id, &claimed.task_id);
             Err((claimed, taken.map(|pending| pending.slot).unwrap_or_default()))
         }
     }
@@ -81,6 +87,10 @@ struct Pending {
     workflow: Arc<Workflow>,
     execution_id: Uuid,
     position: usize,
+    /// The id of the task, or of the instance, as stored.
+    task_id: String,
+    /// For an instance of a mapped task, its index.
+    instance: Option<usize>,
     lease_attempt: i32,
     attempt: u32,
     /// The attempt's log records.
@@ -105,10 +115,10 @@ impl Finisher {
         let Some(pending) = lock(&self.pending).take() else { return };
         let engine = &self.engine;
         let node = pending.workflow.node(pending.position);
-        engine.running.end(pending.execution_id, node.id());
+        engine.running.end(pending.execution_id, &pending.task_id);
         if self.cancelled.is_cancelled() {
             // Stopped: its execution ended, its lease was lost, or the executor is stopping.
-            worker::nothing_to_record(engine, &pending.execution_id.to_string(), node.id(), pending.slot);
+            worker::nothing_to_record(engine, &pending.execution_id.to_string(), &pending.task_id, pending.slot);
             return;
         }
         let outcome = AttemptOutcome {
@@ -116,6 +126,8 @@ impl Finisher {
             result: worker::attempt_result(node, pending.attempt, result),
             logs: pending.log.take(),
             position: pending.position,
+            task_id: pending.task_id,
+            instance: pending.instance,
             lease_attempt: pending.lease_attempt,
             attempt: pending.attempt,
             workflow: pending.workflow,

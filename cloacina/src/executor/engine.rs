@@ -167,6 +167,12 @@ impl Engine {
         self.wake.notify_one();
     }
 
+    /// Ready work is due that no capacity was free for: whoever frees capacity claims it (the
+    /// oldest ready work first), without waking the dispatcher now.
+    pub fn work_waits_for_capacity(&self) {
+        self.backlog.announce();
+    }
+
     /// Ready work may be waiting: claim it.
     pub fn work_available(&self) {
         self.backlog.announce();

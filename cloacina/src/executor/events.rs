@@ -26,6 +26,8 @@ pub enum EventKind {
     ExecutionCancelled,
     /// A task's dependencies finished and its trigger rule holds: it may run.
     TaskReady,
+    /// A mapped task read its list: it runs once per element (the message says how many).
+    TaskMapped,
     /// An attempt of a task started.
     TaskStarted,
     /// An attempt failed and another is scheduled.
@@ -41,13 +43,14 @@ pub enum EventKind {
 }
 
 impl EventKind {
-    const ALL: [EventKind; 12] = [
+    const ALL: [EventKind; 13] = [
         Self::ExecutionCreated,
         Self::ExecutionStarted,
         Self::ExecutionCompleted,
         Self::ExecutionFailed,
         Self::ExecutionCancelled,
         Self::TaskReady,
+        Self::TaskMapped,
         Self::TaskStarted,
         Self::TaskRetried,
         Self::TaskCompleted,
@@ -65,6 +68,7 @@ impl EventKind {
             Self::ExecutionFailed => "ExecutionFailed",
             Self::ExecutionCancelled => "ExecutionCancelled",
             Self::TaskReady => "TaskReady",
+            Self::TaskMapped => "TaskMapped",
             Self::TaskStarted => "TaskStarted",
             Self::TaskRetried => "TaskRetried",
             Self::TaskCompleted => "TaskCompleted",

@@ -2,7 +2,6 @@
 //! its lease (re-queued, or failed as abandoned after too many recoveries).
 
 use std::collections::BTreeMap;
-use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
@@ -10,7 +9,7 @@ use uuid::Uuid;
 use super::claiming::ClaimRequest;
 use super::definitions::{Definition, definition};
 use super::events::{EventKind, EventLog};
-use super::scheduler::{ExecutionRef, FinishedByExecution, Transition, finish_transaction, settle};
+use super::scheduler::{Finished, FinishedByExecution, Transition, finish_transaction, settle_finished};
 use crate::error::StoreError;
 use crate::result::TaskStatus;
 use crate::store::{self, AnyConnection, Lease};
@@ -85,13 +84,13 @@ pub(crate) fn recover_expired(
         let abandoned = if lease.recoveries.max(0) as u32 >= max_recoveries {
             let (name, version) = (&lease.workflow_name, &lease.workflow_version);
             match definition(connection, registry, execution_id, name, version)? {
-                Definition::Found(workflow) => workflow.position(&lease.task_id).map(|position| (workflow, position)),
+                Definition::Found(workflow) => workflow.locate(&lease.task_id).map(|place| (workflow, place)),
                 Definition::Unregistered | Definition::Changed { .. } => None,
             }
         } else {
             None
         };
-        if let Some((workflow, position)) = abandoned {
+        if let Some((workflow, (position, instance))) = abandoned {
             let error = format!(
                 "task abandoned: the worker running it stopped renewing its lease, {} times counting this one",
                 lease.recoveries + 1
@@ -106,11 +105,9 @@ pub(crate) fn recover_expired(
                 let first_error = format!("task `{}` failed: {error}", lease.task_id);
                 store::record_first_error(connection, &lease.execution_id, &first_error)?;
                 log.task(execution_id, &lease.task_id, EventKind::TaskFailed, None, Some(error));
-                finished
-                    .entry(execution_id)
-                    .or_insert_with(|| (Arc::clone(&workflow), Vec::new()))
-                    .1
-                    .push((position, TaskStatus::Failed));
+                let entry = finished.entry(execution_id).or_insert_with(|| Finished::of(&workflow));
+                let finished = if instance.is_some() { &mut entry.instances } else { &mut entry.tasks };
+                finished.push((position, TaskStatus::Failed));
             }
         } else if store::requeue_expired(connection, &lease, micros)? {
             let reason = if lease.expired {
@@ -122,11 +119,8 @@ pub(crate) fn recover_expired(
             transition.ready.push((execution_id, lease.task_id.clone()));
         }
     }
-    for (execution_id, (workflow, positions)) in finished {
-        let key = execution_id.to_string();
-        let execution = ExecutionRef { id: execution_id, key: &key, workflow: &workflow };
-        let count = positions.len();
-        settle(connection, &execution, positions, Vec::new(), count, &mut log, micros, &mut transition)?;
+    for (execution_id, finished) in finished {
+        settle_finished(connection, execution_id, finished, &mut log, micros, &mut transition)?;
     }
     Ok(((), finish_transaction(connection, log, transition)?))
 }

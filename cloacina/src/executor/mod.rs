@@ -13,6 +13,7 @@ mod inputs;
 mod keys;
 mod listener;
 mod maintenance;
+mod mapping;
 mod owner;
 mod recording;
 mod rerun;

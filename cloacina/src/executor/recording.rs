@@ -71,7 +71,7 @@ fn record_batch(engine: &Arc<Engine>, batch: Vec<AttemptOutcome>, slots: Vec<Tas
 /// with the reason; if even that is refused, fails its execution. A failure to do either leaves
 /// the lease to expire (it is no longer renewed), and the task to run again elsewhere.
 fn record_refused(engine: &Arc<Engine>, outcome: AttemptOutcome, slot: TaskSlot, error: &StoreError) {
-    let (execution_id, task_id) = (outcome.execution_id, outcome.workflow.node(outcome.position).id().to_owned());
+    let (execution_id, task_id) = (outcome.execution_id, outcome.task_id.clone());
     tracing::error!(%error, %execution_id, task_id, "the database refused a task's result; recording the attempt as failed");
     let reason = limits::sanitize_message(&format!("the task's result could not be stored: {error}"));
     let failed = AttemptOutcome { result: AttemptResult::Failed { error: reason.clone() }, ..outcome };
@@ -131,12 +131,16 @@ fn write_outcomes(engine: &Arc<Engine>, batch: Vec<AttemptOutcome>, slots: Vec<T
                         engine.inputs.remember_delta(execution_id, position, Arc::clone(delta), bytes);
                     }
                 }
+                for gathered in &transition.gathered {
+                    let delta = Arc::clone(&gathered.delta);
+                    engine.inputs.remember_delta(gathered.execution_id, gathered.position, delta, gathered.bytes);
+                }
             },
         );
         match written {
             Ok(claimed) => {
                 for outcome in batch.iter() {
-                    engine.drop_lease(&outcome.execution_id.to_string(), outcome.workflow.node(outcome.position).id());
+                    engine.drop_lease(&outcome.execution_id.to_string(), &outcome.task_id);
                 }
                 own.absorb_all(free);
                 worker::start_claimed(engine, claimed, own);
@@ -155,10 +159,7 @@ fn write_outcomes(engine: &Arc<Engine>, batch: Vec<AttemptOutcome>, slots: Vec<T
                 if engine.stopping.is_cancelled() && failures >= 5 {
                     tracing::error!(%error, tasks = batch.len(), "giving up recording task results while stopping; their leases will expire and the tasks run again");
                     for outcome in batch.iter() {
-                        engine.drop_lease(
-                            &outcome.execution_id.to_string(),
-                            outcome.workflow.node(outcome.position).id(),
-                        );
+                        engine.drop_lease(&outcome.execution_id.to_string(), &outcome.task_id);
                     }
                     return Ok(());
                 }

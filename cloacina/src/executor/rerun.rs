@@ -119,9 +119,10 @@ fn load_source(connection: &mut AnyConnection, id: Uuid, key: &str) -> Result<Op
     let Some(row) = store::find_execution(connection, key)? else {
         return Ok(None);
     };
-    // Tasks come in position order.
+    // Tasks come in position order; instances of mapped tasks run again with their task.
     let statuses = store::load_tasks(connection, key)?
         .into_iter()
+        .filter(|task| task.map_index.is_none())
         .map(|task| parse_status::<TaskStatus>(&task.status))
         .collect::<Result<Vec<_>, StoreError>>()?;
     let finished = parse_status::<ExecutionStatus>(&row.status)?.is_finished();

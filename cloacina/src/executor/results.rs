@@ -27,22 +27,26 @@ pub(crate) fn load_result(
         return Ok(None);
     };
     let tasks = store::load_tasks(connection, &key)?;
-    let positions: HashMap<&str, i32> = tasks.iter().map(|task| (task.task_id.as_str(), task.position)).collect();
+    // Instances of mapped tasks (which have an index) are not applied: their gathered outputs are.
+    let positions: HashMap<&str, (i32, bool)> =
+        tasks.iter().map(|task| (task.task_id.as_str(), (task.position, task.map_index.is_some()))).collect();
     let mut outputs = store::load_outputs(connection, &key, None)?
         .into_iter()
         .map(|(task_id, text)| {
-            let position = positions.get(task_id.as_str()).copied().unwrap_or(i32::MAX);
-            Ok((position, task_id, parse_delta(&text)?))
+            let (position, instance) = positions.get(task_id.as_str()).copied().unwrap_or((i32::MAX, false));
+            Ok((position, instance, task_id, parse_delta(&text)?))
         })
         .collect::<Result<Vec<_>, StoreError>>()?;
-    outputs.sort_by_key(|(position, _, _)| *position);
+    outputs.sort_by_key(|(position, _, _, _)| *position);
     let mut context = Context::from_map(parse_context(&row.context)?);
-    for (_, _, delta) in &outputs {
-        context.apply(delta);
+    for (_, instance, _, delta) in &outputs {
+        if !instance {
+            context.apply(delta);
+        }
     }
     context.take_delta();
     let mut outputs: HashMap<String, Context> =
-        outputs.into_iter().map(|(_, task_id, delta)| (task_id, Context::from_map(delta.written))).collect();
+        outputs.into_iter().map(|(_, _, task_id, delta)| (task_id, Context::from_map(delta.written))).collect();
 
     let events = store::load_task_events(connection, &key)?
         .into_iter()
@@ -78,6 +82,7 @@ pub(crate) fn load_result(
                 started_at: task.started_at.map(to_datetime),
                 finished_at: task.finished_at.map(to_datetime),
                 error: task.error,
+                map_index: task.map_index.and_then(|index| u32::try_from(index).ok()),
                 task_id: task.task_id,
             })
         })

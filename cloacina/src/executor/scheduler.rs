@@ -15,6 +15,7 @@ use uuid::Uuid;
 use super::claiming::{ClaimRequest, admit_ready, make_ready};
 use super::events::{EventKind, EventLog};
 use super::inputs::load_input;
+use super::mapping::{self, Gathered, Started};
 use crate::context::ContextDelta;
 use crate::error::StoreError;
 use crate::logs::LogRecord;
@@ -52,6 +53,8 @@ pub(crate) struct Transition {
     /// An attempt of a concurrency-limited task ended (or may have): waiting limited work may
     /// be claimed now, here or by another process.
     pub slots_freed: bool,
+    /// Outputs of mapped tasks gathered from their instances', for the input cache.
+    pub gathered: Vec<Gathered>,
 }
 
 /// A task a transaction found ready, still `Pending` in the database.
@@ -83,6 +86,10 @@ pub(crate) struct AttemptOutcome {
     pub execution_id: Uuid,
     pub workflow: Arc<Workflow>,
     pub position: usize,
+    /// The id of the task, or of the instance of a mapped task, as stored (`task[index]`).
+    pub task_id: String,
+    /// For an instance of a mapped task, its index.
+    pub instance: Option<usize>,
     /// The start counter the lease was taken with.
     pub lease_attempt: i32,
     /// The attempt as retry policies count it.
@@ -193,12 +200,7 @@ pub(crate) fn record_outcomes(
         .iter()
         .zip(&keys)
         .map(|(outcome, key)| EndedAttempt {
-            lease: Lease {
-                execution_id: key,
-                task_id: outcome.workflow.node(outcome.position).id(),
-                owner,
-                attempt: outcome.lease_attempt,
-            },
+            lease: Lease { execution_id: key, task_id: &outcome.task_id, owner, attempt: outcome.lease_attempt },
             end: match &outcome.result {
                 AttemptResult::Completed { json, delta } => AttemptEnd::Completed { output: json, blobs: &delta.blobs },
                 AttemptResult::Retry { error, retry_at } => AttemptEnd::Retry { error, retry_at: *retry_at },
@@ -215,14 +217,17 @@ pub(crate) fn record_outcomes(
         if outcome.workflow.node(outcome.position).concurrency().is_some() {
             transition.slots_freed = true;
         }
-        let task_id = outcome.workflow.node(outcome.position).id();
+        let task_id = outcome.task_id.as_str();
         let attempt = Some(outcome.attempt);
         if !outcome.logs.is_empty() {
             store::insert_logs(connection, key, task_id, outcome.attempt, &outcome.logs, micros)?;
         }
         match &outcome.result {
             AttemptResult::Completed { .. } => {
-                transition.completed.push(index);
+                // An instance's output is its mapped task's only once gathered.
+                if outcome.instance.is_none() {
+                    transition.completed.push(index);
+                }
                 log.task(outcome.execution_id, task_id, EventKind::TaskCompleted, attempt, None);
                 finished_entry(&mut finished, outcome).push((outcome.position, TaskStatus::Completed));
             }
@@ -238,11 +243,8 @@ pub(crate) fn record_outcomes(
         }
     }
 
-    for (execution_id, (workflow, positions)) in finished {
-        let key = execution_id.to_string();
-        let execution = ExecutionRef { id: execution_id, key: &key, workflow: &workflow };
-        let count = positions.len();
-        settle(connection, &execution, positions, Vec::new(), count, &mut log, micros, &mut transition)?;
+    for (execution_id, finished) in finished {
+        settle_finished(connection, execution_id, finished, &mut log, micros, &mut transition)?;
     }
     let claimed = admit_ready(connection, request, now, true, &mut log, &mut transition)?;
     Ok((claimed, finish_transaction(connection, log, transition)?))
@@ -284,8 +286,44 @@ pub(crate) fn stop_execution(
     Ok((Some(status), transition))
 }
 
-/// Tasks that reached a final state in a transaction (position and state), by execution.
-pub(super) type FinishedByExecution = BTreeMap<Uuid, (Arc<Workflow>, Vec<(usize, TaskStatus)>)>;
+/// Tasks that reached a final state in a transaction, by execution.
+pub(super) type FinishedByExecution = BTreeMap<Uuid, Finished>;
+
+/// Tasks of one execution that reached a final state in a transaction.
+pub(super) struct Finished {
+    pub workflow: Arc<Workflow>,
+    /// Tasks, by position, with their state.
+    pub tasks: Vec<(usize, TaskStatus)>,
+    /// Instances of mapped tasks, by their task's position, with their state.
+    pub instances: Vec<(usize, TaskStatus)>,
+}
+
+impl Finished {
+    /// Nothing finished yet, of an execution of `workflow`.
+    pub fn of(workflow: &Arc<Workflow>) -> Self {
+        Self { workflow: Arc::clone(workflow), tasks: Vec::new(), instances: Vec::new() }
+    }
+}
+
+/// Settles an execution after some of its tasks and instances finished: mapped tasks whose last
+/// instance finished end, then the dependents of every task that ended are decided.
+pub(super) fn settle_finished(
+    connection: &mut AnyConnection,
+    execution_id: Uuid,
+    finished: Finished,
+    log: &mut EventLog,
+    now: i64,
+    transition: &mut Transition,
+) -> Result<(), StoreError> {
+    let Finished { workflow, mut tasks, instances } = finished;
+    let key = execution_id.to_string();
+    let execution = ExecutionRef { id: execution_id, key: &key, workflow: &workflow };
+    if !instances.is_empty() {
+        tasks.extend(mapping::finish_instances(connection, &execution, &instances, log, now, transition)?);
+    }
+    let count = tasks.len();
+    settle(connection, &execution, tasks, Vec::new(), count, log, now, transition)
+}
 
 /// An execution as the transaction bodies refer to it.
 pub(super) struct ExecutionRef<'a> {
@@ -294,11 +332,13 @@ pub(super) struct ExecutionRef<'a> {
     pub workflow: &'a Workflow,
 }
 
+/// Where an outcome's task (or instance) goes among the finished.
 fn finished_entry<'a>(
     finished: &'a mut FinishedByExecution,
     outcome: &AttemptOutcome,
 ) -> &'a mut Vec<(usize, TaskStatus)> {
-    &mut finished.entry(outcome.execution_id).or_insert_with(|| (Arc::clone(&outcome.workflow), Vec::new())).1
+    let entry = finished.entry(outcome.execution_id).or_insert_with(|| Finished::of(&outcome.workflow));
+    if outcome.instance.is_some() { &mut entry.instances } else { &mut entry.tasks }
 }
 
 /// Decides the dependents of tasks that just finished, cascading through skips, then counts the
@@ -340,15 +380,30 @@ pub(super) fn settle(
         for &position in &skipped {
             log.task(execution.id, workflow.node(position).id(), EventKind::TaskSkipped, None, None);
         }
-        transition.pending_ready.extend(ready.iter().map(|&position| FoundReady {
-            execution_id: execution.id,
-            task_id: workflow.node(position).id().to_owned(),
-            workflow_name: workflow.name().to_owned(),
-            workflow_version: workflow.version().to_owned(),
-            limited: workflow.node(position).concurrency().is_some(),
-        }));
         finished_count += skipped.len();
         finished = skipped.into_iter().map(|position| (position, TaskStatus::Skipped)).collect();
+        for position in ready {
+            let node = workflow.node(position);
+            if node.mapping().is_some() {
+                // A mapped task runs as its instances; one over no list (or an empty one) ends here.
+                match mapping::start(connection, execution, position, log, now, transition)? {
+                    Started::Instances(instances) => transition.pending_ready.extend(instances),
+                    Started::Ended(status) => {
+                        finished_count += 1;
+                        finished.push((position, status));
+                    }
+                    Started::Unchanged => {}
+                }
+                continue;
+            }
+            transition.pending_ready.push(FoundReady {
+                execution_id: execution.id,
+                task_id: node.id().to_owned(),
+                workflow_name: workflow.name().to_owned(),
+                workflow_version: workflow.version().to_owned(),
+                limited: node.concurrency().is_some(),
+            });
+        }
     }
 
     if finished_count > 0 {

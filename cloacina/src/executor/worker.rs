@@ -98,8 +98,9 @@ async fn next_deadline(engine: &Engine, failures: u32) -> Instant {
             if let Some(due) = next_retry.filter(|&ready_at| ready_at <= now) {
                 // Ready work is due and unclaimed. A retry whose delay is shorter than the way
                 // from scheduling it to the claim came due after the claim had looked: look once
-                // more, at once. Found again, it waits for capacity (whose release wakes the
-                // dispatcher) or for the poll, rather than being looked for in a loop.
+                // more, at once. Found again, it waits for capacity (whoever frees some claims
+                // it) or for the poll, rather than being looked for in a loop.
+                engine.work_waits_for_capacity();
                 next_retry = if stored.rechecked == Some(due) {
                     None
                 } else {
@@ -207,7 +208,7 @@ async fn run_attempt(engine: &Arc<Engine>, claimed: ClaimedTask, slot: TaskSlot)
             return None;
         }
     };
-    let Some(position) = workflow.position(&claimed.task_id) else {
+    let Some((position, instance)) = workflow.locate(&claimed.task_id) else {
         // A definition of the execution's shape has every task of it: only corrupt data lands here.
         let reason = definitions::changed(execution_id, workflow.name(), &claimed.workflow_version, workflow.version());
         if let Err(error) = engine.stop_execution(execution_id, ExecutionStatus::Failed, reason).await {
@@ -217,10 +218,19 @@ async fn run_attempt(engine: &Arc<Engine>, claimed: ClaimedTask, slot: TaskSlot)
     };
     let (lease_attempt, attempt) = (claimed.attempt, claimed.counted_attempt());
     let node = workflow.node(position);
-    let result = match load_input(engine, execution_id, &workflow, position).await {
+    let task_id = claimed.task_id;
+    let input = load_input(engine, execution_id, &workflow, position).await.map_err(|error| error.to_string());
+    let result = match input.and_then(|input| instance_input(node, &task_id, instance, input)) {
         Ok(mut input) => {
             let timeout = node.timeout().or(engine.config.task_timeout);
-            let beginning = Beginning { execution_id, workflow: workflow.name(), node, number: attempt, timeout };
+            let beginning = Beginning {
+                execution_id,
+                workflow: workflow.name(),
+                node,
+                task_id: &task_id,
+                number: attempt,
+                timeout,
+            };
             let (cancelled, log) = begin_attempt(engine, &mut input, beginning, slot);
             let result = tokio::select! {
                 biased;
@@ -231,7 +241,7 @@ async fn run_attempt(engine: &Arc<Engine>, claimed: ClaimedTask, slot: TaskSlot)
                     (!cancelled.is_cancelled()).then_some(result)
                 }
             };
-            engine.running.end(execution_id, node.id());
+            engine.running.end(execution_id, &task_id);
             (result?, log.take())
         }
         Err(error) => (Err(TaskError::new(format!("cannot load the task's input: {error}"))), Vec::new()),
@@ -243,9 +253,26 @@ async fn run_attempt(engine: &Arc<Engine>, claimed: ClaimedTask, slot: TaskSlot)
         logs,
         workflow,
         position,
+        task_id,
+        instance,
         lease_attempt,
         attempt,
     })
+}
+
+/// The input of an attempt: the task's input, and for an instance of a mapped task (`instance`
+/// is its index) its element and index too (see [`crate::mapping`]).
+pub(super) fn instance_input(
+    node: &TaskNode,
+    task_id: &str,
+    instance: Option<usize>,
+    mut input: Context,
+) -> Result<Context, String> {
+    if let (Some(index), Some(mapping)) = (instance, node.mapping()) {
+        crate::mapping::instance_input(node.id(), mapping, &mut input, index)
+            .map_err(|problem| format!("instance `{task_id}`: {problem}"))?;
+    }
+    Ok(input)
 }
 
 /// The definition that runs a claimed task (see `definitions.rs`): in memory when this process
@@ -272,13 +299,13 @@ pub(super) fn begin_attempt(
     beginning: Beginning<'_>,
     slot: TaskSlot,
 ) -> (tokio_util::sync::CancellationToken, AttemptLog) {
-    let Beginning { execution_id, workflow, node, number, timeout } = beginning;
+    let Beginning { execution_id, workflow, node, task_id, number, timeout } = beginning;
     super::stored_blobs::attach(engine, execution_id, input);
-    let cancelled = engine.running.start(execution_id, node.id());
+    let cancelled = engine.running.start(execution_id, task_id);
     let stop = StopSignal::new(cancelled.clone(), timeout);
     let owner_id = Arc::clone(&engine.owner);
     let log = AttemptLog::new(node.task().log_level().unwrap_or(engine.config.task_log_level));
-    let (workflow, task_id) = (workflow.to_owned(), node.id().to_owned());
+    let (workflow, task_id) = (workflow.to_owned(), task_id.to_owned());
     let trace_context = input.take_trace_context();
     let log_kept = log.clone();
     input.set_attempt(Attempt {
@@ -300,6 +327,8 @@ pub(super) struct Beginning<'a> {
     pub execution_id: Uuid,
     pub workflow: &'a str,
     pub node: &'a TaskNode,
+    /// The id of the task, or of the instance of a mapped task, as stored.
+    pub task_id: &'a str,
     pub number: u32,
     pub timeout: Option<Duration>,
 }

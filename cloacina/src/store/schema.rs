@@ -45,6 +45,8 @@ diesel::table! {
         workflow_version -> Text,
         concurrency_key -> Nullable<Text>,
         concurrency_limit -> Nullable<Integer>,
+        map_index -> Nullable<Integer>,
+        map_count -> Nullable<Integer>,
     }
 }
 

@@ -106,6 +106,8 @@ pub(crate) struct TaskRow {
     pub error: Option<String>,
     pub started_at: Option<i64>,
     pub finished_at: Option<i64>,
+    /// For an instance of a mapped task (at that task's position), its index.
+    pub map_index: Option<i32>,
 }
 
 /// How many dependencies just finished, and how many of those failed or were skipped.
@@ -226,12 +228,14 @@ pub(crate) fn settle_pending(
     Ok(())
 }
 
+/// The tasks of an execution in position order, each mapped task followed by its instances in
+/// index order.
 pub(crate) fn load_tasks(connection: &mut AnyConnection, execution_id: &str) -> Result<Vec<TaskRow>, StoreError> {
-    Ok(tasks::table
-        .filter(tasks::execution_id.eq(execution_id))
-        .order(tasks::position.asc())
-        .select(TaskRow::as_select())
-        .load(connection)?)
+    let mut rows: Vec<TaskRow> =
+        tasks::table.filter(tasks::execution_id.eq(execution_id)).select(TaskRow::as_select()).load(connection)?;
+    // Sorted here: the backends order a missing index differently.
+    rows.sort_by_key(|row| (row.position, row.map_index.map_or(-1, i64::from)));
+    Ok(rows)
 }
 
 /// Cancels every unfinished task of an execution; returns their ids.

@@ -6,8 +6,8 @@ use std::sync::Arc;
 use super::graph::{GraphNode, topological_order, unique};
 use super::{TaskNode, Workflow, version};
 use crate::error::WorkflowError;
-use crate::limits;
 use crate::task::Task;
+use crate::{limits, mapping};
 
 /// Collects tasks, then validates them into a [`Workflow`].
 pub struct WorkflowBuilder {
@@ -63,6 +63,20 @@ impl WorkflowBuilder {
             if let Some(problem) = task.concurrency().and_then(|limit| limit.problem()) {
                 return Err(WorkflowError::InvalidConcurrency { task: task.id().to_owned(), problem });
             }
+            if let Some(problem) = task.mapping().and_then(|mapping| mapping.problem()) {
+                return Err(WorkflowError::InvalidMapping { task: task.id().to_owned(), problem });
+            }
+        }
+        // An instance of a mapped task is stored as `task[index]`: no other task may have such an id.
+        for task in &self.tasks {
+            if let Some((mapped, _)) = mapping::parse_instance_id(task.id())
+                && self.tasks.iter().any(|other| other.id() == mapped && other.mapping().is_some())
+            {
+                return Err(WorkflowError::InvalidMapping {
+                    task: mapped.to_owned(),
+                    problem: format!("task `{}` has the id of one of its instances; rename that task", task.id()),
+                });
+            }
         }
         let graph: Vec<GraphNode<'_>> =
             self.tasks.iter().map(|task| GraphNode { id: task.id(), dependencies: task.dependencies() }).collect();
@@ -86,6 +100,7 @@ impl WorkflowBuilder {
                     timeout: task.timeout(),
                     trigger_rule: task.trigger_rule(),
                     concurrency: task.concurrency(),
+                    mapping: task.mapping(),
                     task,
                     dependencies,
                     dependents: Vec::new(),

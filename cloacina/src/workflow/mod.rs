@@ -15,6 +15,7 @@ pub use builder::WorkflowBuilder;
 pub use registry::WorkflowRegistry;
 
 use crate::concurrency::ConcurrencyLimit;
+use crate::mapping::{self, Mapping};
 use crate::retry::RetryPolicy;
 use crate::task::Task;
 use crate::trigger::TriggerRule;
@@ -43,6 +44,7 @@ pub struct TaskNode {
     timeout: Option<Duration>,
     trigger_rule: TriggerRule,
     concurrency: Option<ConcurrencyLimit>,
+    mapping: Option<Mapping>,
     dependencies: Vec<usize>,
     dependents: Vec<usize>,
     ancestors: Vec<usize>,
@@ -120,6 +122,17 @@ impl Workflow {
         self.positions.get(id).copied()
     }
 
+    /// Where a stored task id belongs: the position of its task and, for an instance of a
+    /// mapped task (`task[index]`, see [`crate::mapping`]), its index.
+    pub fn locate(&self, id: &str) -> Option<(usize, Option<usize>)> {
+        if let Some(position) = self.position(id) {
+            return Some((position, None));
+        }
+        let (mapped, index) = mapping::parse_instance_id(id)?;
+        let position = self.position(mapped)?;
+        self.nodes[position].mapping.is_some().then_some((position, Some(index)))
+    }
+
     /// The task at a topological position.
     pub fn node(&self, position: usize) -> &TaskNode {
         &self.nodes[position]
@@ -155,6 +168,11 @@ impl TaskNode {
     /// The task's concurrency limit, if it has one.
     pub fn concurrency(&self) -> Option<&ConcurrencyLimit> {
         self.concurrency.as_ref()
+    }
+
+    /// How the task maps over a list in its input, if it is a mapped task.
+    pub fn mapping(&self) -> Option<&Mapping> {
+        self.mapping.as_ref()
     }
 
     /// Positions of the task's direct dependencies, in topological order.

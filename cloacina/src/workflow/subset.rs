@@ -5,10 +5,12 @@ use std::time::Duration;
 
 use super::Workflow;
 use super::graph::closest_id;
+use crate::concurrency::ConcurrencyLimit;
 use crate::context::Context;
 use crate::error::{TaskError, WorkflowError};
 use crate::limits::MAX_NAME_LENGTH;
 use crate::logs::LogLevel;
+use crate::mapping::Mapping;
 use crate::retry::RetryPolicy;
 use crate::task::{Canceller, Completion, Declined, Task};
 use crate::trigger::TriggerRule;
@@ -43,6 +45,14 @@ impl Task for WithinSubset {
 
     fn trigger_rule(&self) -> TriggerRule {
         self.task.trigger_rule()
+    }
+
+    fn concurrency(&self) -> Option<ConcurrencyLimit> {
+        self.task.concurrency()
+    }
+
+    fn mapping(&self) -> Option<Mapping> {
+        self.task.mapping()
     }
 
     async fn execute(&self, context: Context) -> Result<Context, TaskError> {

@@ -4,20 +4,25 @@ use serde_json::json;
 use sha2::{Digest, Sha256};
 
 use super::TaskNode;
+use crate::mapping::Mapping;
 
 /// Hashes the workflow's name and, per task in topological order, its id, its dependencies'
-/// ids, retry policy, timeout and trigger rule.
+/// ids, retry policy, timeout and trigger rule, and its mapping where it has one.
 pub(super) fn content_version(name: &str, nodes: &[TaskNode]) -> String {
     let tasks: Vec<_> = nodes
         .iter()
         .map(|node| {
-            json!({
+            let mut task = json!({
                 "id": node.id,
                 "dependencies": node.dependencies.iter().map(|&d| nodes[d].id.as_str()).collect::<Vec<_>>(),
                 "retry_policy": node.retry_policy,
                 "timeout_ms": node.timeout.map(|t| t.as_millis() as u64),
                 "trigger_rule": node.trigger_rule,
-            })
+            });
+            if let Some(mapping) = &node.mapping {
+                task["mapping"] = mapping_description(mapping);
+            }
+            task
         })
         .collect();
     let canonical = json!({ "name": name, "tasks": tasks }).to_string();
@@ -25,14 +30,26 @@ pub(super) fn content_version(name: &str, nodes: &[TaskNode]) -> String {
 }
 
 /// Hashes the workflow's shape: per task in topological order, its id and its dependencies'
-/// ids. Two versions with the same shape differ only in settings (retries, timeouts, trigger
-/// rules), so an execution of one can be run with the other.
+/// ids, and the list a mapped task maps over. Two versions with the same shape differ only in
+/// settings (retries, timeouts, trigger rules), so an execution of one can be run with the other.
 pub(super) fn content_shape(nodes: &[TaskNode]) -> String {
     let tasks: Vec<_> = nodes
         .iter()
-        .map(|node| json!([node.id, node.dependencies.iter().map(|&d| nodes[d].id.as_str()).collect::<Vec<_>>()]))
+        .map(|node| {
+            let dependencies: Vec<&str> = node.dependencies.iter().map(|&d| nodes[d].id.as_str()).collect();
+            match &node.mapping {
+                // Its rows differ from an unmapped task's (it has instances).
+                Some(mapping) => json!([node.id, dependencies, mapping.key]),
+                None => json!([node.id, dependencies]),
+            }
+        })
         .collect();
     sha256_hex(&serde_json::Value::Array(tasks).to_string())
+}
+
+/// A mapping as hashed into the version.
+fn mapping_description(mapping: &Mapping) -> serde_json::Value {
+    json!({"key": mapping.key, "max_parallel": mapping.max_parallel, "outputs": mapping.outputs})
 }
 
 fn sha256_hex(text: &str) -> String {

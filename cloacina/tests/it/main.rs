@@ -15,6 +15,7 @@ mod leases;
 mod lifecycle;
 mod logs;
 mod macros;
+mod mapping;
 mod ordering;
 mod outage;
 mod queries;

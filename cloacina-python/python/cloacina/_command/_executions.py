@@ -4,6 +4,7 @@ executions, through the executor's public API."""
 from __future__ import annotations
 
 import argparse
+import collections
 import json
 import sys
 from collections.abc import Iterable
@@ -146,11 +147,27 @@ def describe(result: ExecutionResult) -> str:
     ]
     headers = ("TASK", "STATUS", "ATTEMPTS", "STARTED (UTC)", "WAITED", "TOOK", "WORKER", "ERROR")
     lines += ["", _formatting.table(headers, rows)]
-    graph = {task.task_id: task.dependencies for task in result.task_results}
+    instances = _instances(result)
+    graph = {task.task_id: task.dependencies for task in result.task_results if task.task_id not in instances}
     statuses = {task.task_id: str(task.status) for task in result.task_results}
+    counts: dict[str, collections.Counter[str]] = {}
+    for instance, mapped in instances.items():
+        counts.setdefault(mapped, collections.Counter())[statuses[instance]] += 1
+
+    def label(task: str) -> str:
+        if task not in counts:
+            return f"{task} [{statuses[task]}]"
+        tally = ", ".join(f"{count} {status}" for status, count in sorted(counts[task].items()))
+        return f"{task} [{statuses[task]}; {sum(counts[task].values())} instances: {tally}]"
+
     if any(graph.values()):
-        lines += ["", *_drawing.tree(graph, lambda task: f"{task} [{statuses[task]}]")]
+        lines += ["", *_drawing.tree(graph, label)]
     return "\n".join(lines)
+
+
+def _instances(result: ExecutionResult) -> dict[str, str]:
+    """The instances of the execution's mapped tasks, each with its task's id."""
+    return {task.task_id: task.task_id.rsplit("[", 1)[0] for task in result.task_results if task.map_index is not None}
 
 
 class _Progress:

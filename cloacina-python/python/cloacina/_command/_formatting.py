@@ -103,6 +103,7 @@ def task_data(task: TaskResult) -> dict[str, Any]:
         "dependencies": task.dependencies,
         "status": str(task.status),
         "attempts": task.attempts,
+        "map_index": task.map_index,
         "recoveries": task.recoveries,
         "ready_at": when(task.ready_at),
         "started_at": when(task.started_at),

@@ -1,0 +1,2 @@
+ALTER TABLE task_executions DROP COLUMN map_count;
+ALTER TABLE task_executions DROP COLUMN map_index;
