@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import os
 import pathlib
+import pty
 import subprocess
 import sys
 import textwrap
@@ -208,6 +209,42 @@ def test_follow_shows_progress_logs_and_events_until_the_end(shared_url, tmp_pat
     sequences = [json.loads(line)["sequence"] for line in events[0].splitlines()]
     assert sequences == list(range(1, len(sequences) + 1))
     assert json.loads(events[0].splitlines()[-1])["kind"] == "ExecutionCompleted"
+
+
+def test_follow_on_a_terminal_rewrites_one_line_in_place(tmp_path):
+    url = f"sqlite:///{tmp_path / 'terminal.db'}"
+    gate = tmp_path / "gate"
+    child, execution_id = start_gated(url, gate)
+    # The follower's standard output is a terminal (the far end of a pseudo-terminal).
+    controller, terminal = pty.openpty()
+    watcher = subprocess.Popen(
+        [str(COMMAND), "executions", "show", execution_id, "--follow"],
+        env=environment(url),
+        stdout=terminal,
+        stderr=subprocess.PIPE,
+    )
+    os.close(terminal)
+    time.sleep(0.5)
+    gate.touch()
+    assert child.communicate(timeout=30)[0].strip() == "Completed"
+    errors = watcher.communicate(timeout=30)[1]
+    assert watcher.returncode == 0, errors
+    shown = b""
+    while True:
+        try:
+            chunk = os.read(controller, 65536)
+        except OSError:  # the terminal closed: everything was read
+            break
+        if not chunk:
+            break
+        shown += chunk
+    os.close(controller)
+    text = shown.decode().replace("\r\n", "\n")
+    # Each change rewrites the line: carriage return, erase the line, the new progress.
+    rewrites = text.split("\r\x1b[2K")
+    assert rewrites[1].startswith("0/2 tasks done; running: gate"), text
+    assert rewrites[-1].startswith("2/2 tasks done; running: nothing\n"), text
+    assert "status    Completed" in rewrites[-1]
 
 
 def test_executions_cancel_stops_an_execution_another_process_runs(shared_url, tmp_path):

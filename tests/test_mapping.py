@@ -50,6 +50,7 @@ def test_a_thousand_items_with_retries_are_summed_downstream(executor, unique_na
         if context["item"] % 100 == 7 and attempts[context["item"]] == 1:
             raise RuntimeError(f"item {context['item']} is flaky")
         assert context["item_index"] == context["item"]
+        assert "items" not in context, "an instance sees its element, not the whole list"
         return {"square": context["item"] ** 2}
 
     @task(dependencies=[square])

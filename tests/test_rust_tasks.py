@@ -165,6 +165,23 @@ def test_one_rust_task_takes_several_places_of_a_workflow(executor, unique_name)
         rust_tasks.flaky.with_id("")
 
 
+def test_a_rust_task_declared_mapped_runs_once_per_item_under_a_python_workflow(executor, unique_name):
+    @cloacina.task(id="numbers")
+    def numbers(context):
+        return {"numbers": [3, 1, 4, 1, 5]}
+
+    @cloacina.task(id="total", dependencies=[rust_tasks.square_each])
+    def total(context):
+        return {"total": sum(context["square"])}
+
+    result = run(executor, unique_name, [numbers, rust_tasks.square_each, total])
+    result.raise_for_status()
+    assert result.context["square"] == [9, 1, 16, 1, 25]
+    assert result.context["total"] == 52
+    instances = [task.map_index for task in result.task_results if task.task_id.startswith("square_each[")]
+    assert instances == [0, 1, 2, 3, 4]
+
+
 def test_a_running_rust_task_does_not_hold_the_gil(executor, unique_name, tmp_path):
     cloacina.workflow(name=unique_name, tasks=[rust_tasks.sleeps])
     handle = executor.start(unique_name, {"sleep_ms": 2_000, "marker": str(tmp_path / "unused")})

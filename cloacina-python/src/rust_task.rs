@@ -172,6 +172,14 @@ impl Task for ExportedTask {
         self.metadata.trigger.clone()
     }
 
+    fn concurrency(&self) -> Option<cloacina::ConcurrencyLimit> {
+        self.metadata.concurrency.clone()
+    }
+
+    fn mapping(&self) -> Option<cloacina::Mapping> {
+        self.metadata.mapping.clone()
+    }
+
     async fn execute(&self, mut context: Context) -> Result<Context, TaskError> {
         let input = serde_json::to_vec(context.as_map())
             .map_err(|error| TaskError::permanent(format!("the input context cannot be written as JSON: {error}")))?;

@@ -15,7 +15,7 @@ use crate::limits;
 pub const MAX_CONCURRENCY: u32 = 100_000;
 
 /// At most `limit` attempts holding `key` run at once, across workflows and processes.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 pub struct ConcurrencyLimit {
     /// The key the attempts share (`"search-api"`): 1 to 255 printable characters.
     pub key: String,

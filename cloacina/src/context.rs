@@ -350,6 +350,21 @@ impl Context {
         self.keep_blobs(&delta.blobs);
     }
 
+    /// [`apply`](Self::apply), leaving the key `skipped` (if any) as it is.
+    pub(crate) fn apply_without(&mut self, delta: &ContextDelta, skipped: Option<&str>) {
+        let Some(skipped) = skipped else {
+            self.apply(delta);
+            return;
+        };
+        for key in delta.removed.iter().filter(|key| *key != skipped) {
+            self.values.shift_remove(key);
+        }
+        for (key, value) in delta.written.iter().filter(|(key, _)| *key != skipped) {
+            self.values.insert(key.clone(), value.clone());
+        }
+        self.keep_blobs(&delta.blobs);
+    }
+
     /// Holds binary data stored elsewhere (another task's output, the initial context) in memory.
     pub(crate) fn keep_blobs(&mut self, blobs: &[(String, Arc<[u8]>)]) {
         for (digest, data) in blobs {

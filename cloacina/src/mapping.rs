@@ -3,7 +3,8 @@
 //! When a mapped task's dependencies have finished, the transaction that finds it ready reads
 //! the list under its [`Mapping::key`] in its input and stores one *instance* per element, with
 //! the id `task[index]` ([`instance_id`]). Each instance is claimed and run like any task, with
-//! its own attempts, retries and timeout, and sees its element as `context["item"]` and its
+//! its own attempts, retries and timeout. Its input is the task's without the list (so that `n`
+//! instances do not copy `n` elements each), with its element as `context["item"]` and its
 //! position as `context["item_index"]`. The task itself stays running while its instances do;
 //! the transaction that records the last of them gathers what they wrote ([`gather`]): each key
 //! becomes a list in instance order, and the task completes with those lists as its output (or
@@ -30,7 +31,7 @@ pub const ITEM_KEY: &str = "item";
 pub const ITEM_INDEX_KEY: &str = "item_index";
 
 /// How a task maps over a list in its input.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 pub struct Mapping {
     /// The context key holding the list (`"items"`).
     pub key: String,
@@ -111,8 +112,13 @@ pub fn parse_instance_id(id: &str) -> Option<(&str, usize)> {
 /// The elements a mapped task runs over: the list (or tuple) under `mapping.key` in `input`,
 /// or why there is none, said of the task `task_id`.
 pub fn items<'a>(task_id: &str, mapping: &Mapping, input: &'a Context) -> Result<&'a [Value], String> {
-    let key = &mapping.key;
-    let Some(value) = input.get(key) else {
+    list(task_id, &mapping.key, input.get(&mapping.key))
+}
+
+/// The list (or tuple) `value` holds, the value of the key `key` a mapped task maps over, or why
+/// it holds none (`None`: the key is absent).
+fn list<'a>(task_id: &str, key: &str, value: Option<&'a Value>) -> Result<&'a [Value], String> {
+    let Some(value) = value else {
         return Err(format!(
             "task `{task_id}` maps over `{key}`, which its input does not have; a task it depends on (or the \
              initial context) must write a list under `{key}`"
@@ -147,17 +153,21 @@ pub fn items<'a>(task_id: &str, mapping: &Mapping, input: &'a Context) -> Result
     Ok(list)
 }
 
-/// Makes a mapped task's input the input of its instance at `index`: its element under
-/// [`ITEM_KEY`] and the index under [`ITEM_INDEX_KEY`], not counted as the instance's writes.
-pub fn instance_input(task_id: &str, mapping: &Mapping, input: &mut Context, index: usize) -> Result<(), String> {
-    let item = items(task_id, mapping, input)?.get(index).cloned().ok_or_else(|| {
+/// The element of the instance at `index` of the mapped task `task_id`, from `value`, the
+/// value of the key it maps over.
+pub fn element(task_id: &str, mapping: &Mapping, value: Option<&Value>, index: usize) -> Result<Value, String> {
+    list(task_id, &mapping.key, value)?.get(index).cloned().ok_or_else(|| {
         format!("instance {index} of task `{task_id}` has no element: the list under `{}` is shorter", mapping.key)
-    })?;
+    })
+}
+
+/// Gives an instance's input its element under [`ITEM_KEY`] and its index under
+/// [`ITEM_INDEX_KEY`], not counted as the instance's writes.
+pub fn give_element(input: &mut Context, item: Value, index: usize) {
     let mut given = Map::with_capacity(2);
     given.insert(ITEM_KEY.to_owned(), item);
     given.insert(ITEM_INDEX_KEY.to_owned(), Value::from(index));
     input.apply(&ContextDelta { written: given, ..ContextDelta::default() });
-    Ok(())
 }
 
 /// The output of a mapped task whose `count` instances completed with `deltas` (by index, in
@@ -231,13 +241,15 @@ mod tests {
     #[test]
     fn an_instance_sees_its_element_and_index_without_writing_them() {
         let mapping = Mapping::over("items");
-        let mut input = Context::from_value(json!({"items": ["a", "b"], "item": "shadowed"})).unwrap();
-        instance_input("t", &mapping, &mut input, 1).unwrap();
+        let list = json!(["a", "b"]);
+        let mut input = Context::from_value(json!({"item": "shadowed"})).unwrap();
+        give_element(&mut input, element("t", &mapping, Some(&list), 1).unwrap(), 1);
         assert_eq!(input.get(ITEM_KEY), Some(&json!("b")));
         assert_eq!(input.get(ITEM_INDEX_KEY), Some(&json!(1)));
         assert!(input.delta().is_empty(), "the element is input, not output");
-        let error = instance_input("t", &mapping, &mut input, 2).unwrap_err();
+        let error = element("t", &mapping, Some(&list), 2).unwrap_err();
         assert!(error.contains("instance 2 of task `t` has no element"), "{error}");
+        assert!(element("t", &mapping, None, 0).unwrap_err().contains("which its input does not have"));
     }
 
     #[test]

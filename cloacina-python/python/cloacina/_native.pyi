@@ -561,8 +561,9 @@ class Task:
         map_over: Makes it a mapped task: when its dependencies have finished, it runs once per
             element of the list (or tuple) under this key of its input, at most 10,000. Each
             *instance* (task id `"id[index]"`) sees its element as `context["item"]` and its
-            position as `context["item_index"]`, and has its own attempts, retries, timeout,
-            status and logs; instances run in parallel like any tasks. Once all have finished,
+            position as `context["item_index"]` (its input is the task's without the list), and
+            has its own attempts, retries, timeout, status and logs; instances run in parallel
+            like any tasks. Once all have finished,
             the task completes, and the tasks downstream see each key the instances wrote as a
             list in instance order (`None` where an instance did not write it); if any failed,
             the task fails naming the first. An empty list completes it at once; a missing key

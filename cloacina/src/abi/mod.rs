@@ -23,6 +23,8 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
+use crate::concurrency::ConcurrencyLimit;
+use crate::mapping::Mapping;
 use crate::retry::RetryPolicy;
 use crate::task::Task;
 use crate::trigger::TriggerRule;
@@ -186,6 +188,13 @@ pub struct TaskMetadata {
     pub timeout_ms: Option<u64>,
     /// When it runs, given its dependencies' outcomes.
     pub trigger: TriggerRule,
+    /// Its concurrency limit, if it has one (absent from the metadata of modules built before
+    /// limits existed: none).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub concurrency: Option<ConcurrencyLimit>,
+    /// The list it runs once per element of, if it is a mapped task (absent likewise: none).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mapping: Option<Mapping>,
 }
 
 impl TaskMetadata {
@@ -198,6 +207,8 @@ impl TaskMetadata {
             retry: task.retry_policy(),
             timeout_ms: task.timeout().map(|timeout| u64::try_from(timeout.as_millis()).unwrap_or(u64::MAX)),
             trigger: task.trigger_rule(),
+            concurrency: task.concurrency(),
+            mapping: task.mapping(),
         }
     }
 

@@ -40,9 +40,8 @@ pub(crate) fn try_start(
     if !node.task().starts_elsewhere() || node.timeout().or(engine.config.task_timeout).is_some() {
         return Err((claimed, slot));
     }
-    let input = engine.inputs.kept_input(execution_id, &workflow, position);
     // An instance whose element cannot be read is failed by the engine's own path.
-    let Some(Ok(mut input)) = input.map(|input| worker::instance_input(node, &claimed.task_id, instance, input)) else {
+    let Some(Ok(mut input)) = engine.inputs.kept_input(execution_id, &workflow, position, instance) else {
         return Err((claimed, slot));
     };
     let attempt = claimed.counted_attempt();

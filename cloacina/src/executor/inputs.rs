@@ -155,14 +155,15 @@ impl InputCache {
         lock(&self.cached).bytes
     }
 
-    /// Builds the input of the task at `position`, reading from the database only what is not
-    /// kept in memory.
+    /// Builds the input of the task at `position` (of its instance at `instance`, for a mapped
+    /// task: see [`build`]), reading from the database only what is not kept in memory.
     pub async fn input(
         &self,
         store: &Store,
         execution_id: Uuid,
         workflow: &Workflow,
         position: usize,
+        instance: Option<usize>,
     ) -> Result<Context, StoreError> {
         let ancestors = workflow.node(position).ancestors();
         let cached = self.entry(execution_id);
@@ -177,18 +178,25 @@ impl InputCache {
             Some(entry) if missing.is_empty() => entry,
             cached => self.fetch(store, execution_id, workflow, cached, missing).await?,
         };
-        Ok(build(&entry, ancestors))
+        build(&entry, workflow, position, instance)
     }
 
-    /// The input of the task at `position` if everything it is built from is kept in memory.
-    pub fn kept_input(&self, execution_id: Uuid, workflow: &Workflow, position: usize) -> Option<Context> {
+    /// The input of the task at `position` (or of its instance at `instance`) if everything it
+    /// is built from is kept in memory.
+    pub fn kept_input(
+        &self,
+        execution_id: Uuid,
+        workflow: &Workflow,
+        position: usize,
+        instance: Option<usize>,
+    ) -> Option<Result<Context, StoreError>> {
         let entry = self.entry(execution_id)?;
         let ancestors = workflow.node(position).ancestors();
         let complete = {
             let deltas = lock(&entry.deltas);
             ancestors.iter().all(|&ancestor| deltas.contains(ancestor))
         };
-        complete.then(|| build(&entry, ancestors))
+        complete.then(|| build(&entry, workflow, position, instance))
     }
 
     /// Reads what the cache lacks (the initial context, the `missing` ancestors' deltas) and
@@ -263,18 +271,49 @@ impl InputCache {
     }
 }
 
-/// The initial context with the deltas of `ancestors` (those kept) applied in order.
-fn build(entry: &CachedExecution, ancestors: &[usize]) -> Context {
-    let mut context = Context::from_map(entry.initial.written.clone());
+/// The input of the task at `position`: the initial context with the deltas of its ancestors
+/// (those kept) applied in order.
+///
+/// For the instance at `instance` of a mapped task, the list it maps over is left out (each of
+/// `n` instances would copy `n` elements) and its element given instead (see
+/// [`crate::mapping`]); an element that cannot be read is an error of the stored data, as the
+/// task read the same list to make its instances.
+fn build(
+    entry: &CachedExecution,
+    workflow: &Workflow,
+    position: usize,
+    instance: Option<usize>,
+) -> Result<Context, StoreError> {
+    let node = workflow.node(position);
+    let ancestors = node.ancestors();
+    let mapped = instance.and_then(|index| node.mapping().map(|mapping| (mapping, index)));
+    let skipped = mapped.map(|(mapping, _)| mapping.key.as_str());
+    let initial = &entry.initial.written;
+    let mut context = match skipped {
+        None => Context::from_map(initial.clone()),
+        Some(key) => Context::from_map(
+            initial.iter().filter(|(name, _)| *name != key).map(|(k, v)| (k.clone(), v.clone())).collect(),
+        ),
+    };
     context.keep_blobs(&entry.initial.blobs);
     context.set_trace_context(entry.trace_context.clone());
     let deltas = lock(&entry.deltas);
-    for &position in ancestors {
-        if let Some(Some(delta)) = deltas.get(position) {
-            context.apply(delta);
-        }
+    let kept = || ancestors.iter().filter_map(|&ancestor| deltas.get(ancestor).and_then(Option::as_ref));
+    for delta in kept() {
+        context.apply_without(delta, skipped);
     }
-    context
+    if let Some((mapping, index)) = mapped {
+        // The list as the last ancestor that wrote (or removed) it left it.
+        let key = mapping.key.as_str();
+        let last = kept().rev().find(|delta| delta.written.contains_key(key) || delta.removed.iter().any(|k| k == key));
+        let list = match last {
+            Some(delta) => delta.written.get(key),
+            None => initial.get(key),
+        };
+        let item = crate::mapping::element(node.id(), mapping, list, index).map_err(StoreError::Corrupt)?;
+        crate::mapping::give_element(&mut context, item, index);
+    }
+    Ok(context)
 }
 
 /// Builds a task's input from the database alone (used inside transactions).

@@ -219,8 +219,7 @@ async fn run_attempt(engine: &Arc<Engine>, claimed: ClaimedTask, slot: TaskSlot)
     let (lease_attempt, attempt) = (claimed.attempt, claimed.counted_attempt());
     let node = workflow.node(position);
     let task_id = claimed.task_id;
-    let input = load_input(engine, execution_id, &workflow, position).await.map_err(|error| error.to_string());
-    let result = match input.and_then(|input| instance_input(node, &task_id, instance, input)) {
+    let result = match load_input(engine, execution_id, &workflow, position, instance).await {
         Ok(mut input) => {
             let timeout = node.timeout().or(engine.config.task_timeout);
             let beginning = Beginning {
@@ -258,21 +257,6 @@ async fn run_attempt(engine: &Arc<Engine>, claimed: ClaimedTask, slot: TaskSlot)
         lease_attempt,
         attempt,
     })
-}
-
-/// The input of an attempt: the task's input, and for an instance of a mapped task (`instance`
-/// is its index) its element and index too (see [`crate::mapping`]).
-pub(super) fn instance_input(
-    node: &TaskNode,
-    task_id: &str,
-    instance: Option<usize>,
-    mut input: Context,
-) -> Result<Context, String> {
-    if let (Some(index), Some(mapping)) = (instance, node.mapping()) {
-        crate::mapping::instance_input(node.id(), mapping, &mut input, index)
-            .map_err(|problem| format!("instance `{task_id}`: {problem}"))?;
-    }
-    Ok(input)
 }
 
 /// The definition that runs a claimed task (see `definitions.rs`): in memory when this process
@@ -340,10 +324,11 @@ async fn load_input(
     execution_id: Uuid,
     workflow: &crate::Workflow,
     position: usize,
+    instance: Option<usize>,
 ) -> Result<Context, StoreError> {
     let mut delay = Duration::from_millis(20);
     loop {
-        match engine.inputs.input(&engine.store, execution_id, workflow, position).await {
+        match engine.inputs.input(&engine.store, execution_id, workflow, position, instance).await {
             Err(error) if store::is_connection_lost(&error) && !engine.stopping.is_cancelled() => {
                 tracing::warn!(%error, "loading a task's input failed; retrying");
                 tokio::time::sleep(delay).await;

@@ -61,6 +61,7 @@ async fn a_thousand_instances_retry_on_their_own_and_are_gathered_in_order(datab
                 let index =
                     context.get("item_index").and_then(Value::as_u64).ok_or_else(|| TaskError::new("no index"))?;
                 assert_eq!(item, index, "the numbers are their own positions");
+                assert!(context.get("items").is_none(), "an instance sees its element, not the whole list");
                 let attempt = context.attempt().map_or(0, |attempt| attempt.number);
                 assert_eq!(context.attempt().unwrap().task_id, format!("square[{index}]"));
                 // Every hundredth item fails its first attempt.

@@ -127,9 +127,17 @@ async fn sleeps_past_timeout(context: &mut Context) -> Result<(), TaskError> {
     sleep_then_finish(context).await
 }
 
+/// Squares each number of `numbers`, two at a time: a mapped task declared in Rust.
+#[task(dependencies = ["numbers"], map_over = "numbers", max_parallel = 2, map_outputs = ["square"])]
+async fn square_each(context: &mut Context) -> Result<(), TaskError> {
+    let item = context.get("item").and_then(Value::as_i64).ok_or_else(|| TaskError::permanent("no number"))?;
+    context.insert("square", item * item)?;
+    Ok(())
+}
+
 cloacina::python_tasks!(
     cloacina_test_tasks,
-    [echo_values, fail_permanently, panics, flaky, sleeps, sleeps_past_timeout]
+    [echo_values, fail_permanently, panics, flaky, sleeps, sleeps_past_timeout, square_each]
 );
 
 /// The same tasks under a task ABI version from the future, as a module of another name.

@@ -173,8 +173,9 @@ def _instances(result: ExecutionResult) -> dict[str, str]:
 class _Progress:
     """Tasks done and running, as an execution's events tell."""
 
-    def __init__(self, total: int) -> None:
-        self.total = total
+    def __init__(self, tasks: Iterable[str]) -> None:
+        # Grows as a mapped task's instances appear.
+        self.known: set[str] = set(tasks)
         self.done: set[str] = set()
         self.running: set[str] = set()
 
@@ -182,6 +183,7 @@ class _Progress:
         task = event.task_id
         if task is None:
             return
+        self.known.add(task)
         if event.kind == "TaskStarted":
             self.running.add(task)
         elif event.kind in FINISHED_TASK_EVENTS:
@@ -192,14 +194,14 @@ class _Progress:
 
     def line(self) -> str:
         now = ", ".join(sorted(self.running)) if self.running else "nothing"
-        return f"{len(self.done)}/{self.total} tasks done; running: {now}"
+        return f"{len(self.done)}/{len(self.known)} tasks done; running: {now}"
 
 
 def follow_progress(executor: UnifiedExecutor, result: ExecutionResult, out: TextIO) -> None:
     """Shows how many tasks are done and which run, until the execution ends: one line
     rewritten in place on a terminal, a line per change elsewhere."""
     live = out.isatty()
-    progress = _Progress(len(result.task_results))
+    progress = _Progress(task.task_id for task in result.task_results)
     seen = 0
     for event in executor.events(result.execution_id):
         progress.apply(event)
