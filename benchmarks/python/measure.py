@@ -14,7 +14,7 @@ import resource
 import sys
 import time
 
-from shapes import SHAPES, STAMPS, Shape, hops_from_results, register, register_rust, take_hops
+from shapes import MAPPED, SHAPES, STAMPS, Shape, hops_from_results, register, register_rust, take_hops
 
 import cloacina
 
@@ -84,10 +84,11 @@ def measure(shape: Shape, url: str, runs: int, mode: str) -> tuple[str, list[flo
 
 
 def main(arguments: list[str]) -> None:
-    if len(arguments) != 4 or arguments[3] not in ("sync", "async", "rust") or arguments[0] not in SHAPES:
-        sys.exit(f"usage: measure.py {{{'|'.join(SHAPES)}}} URL RUNS sync|async|rust")
+    shapes = {**SHAPES, **MAPPED}
+    if len(arguments) != 4 or arguments[3] not in ("sync", "async", "rust") or arguments[0] not in shapes:
+        sys.exit(f"usage: measure.py {{{'|'.join(shapes)}}} URL RUNS sync|async|rust")
     key, url, runs, mode = arguments
-    shape = SHAPES[key]
+    shape = shapes[key]
     version, walls, hops = measure(shape, url, int(runs), mode)
     line = {
         "implementation": f"python-{mode}",

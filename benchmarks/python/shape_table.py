@@ -23,11 +23,20 @@ class Shape:
     tasks: dict[str, list[str]]
     """Task ids, in order, each with its dependencies."""
     executions_per_run: int
+    mapped: str | None = None
+    """A task that runs once per element of the list its one dependency writes under ``items``."""
+    items: int = 0
+    """How many elements that list has."""
 
     @property
     def tasks_per_run(self) -> int:
-        """Tasks one run executes."""
-        return len(self.tasks) * self.executions_per_run
+        """Tasks one run executes (each instance of a mapped task counted)."""
+        instances = self.items - 1 if self.mapped else 0
+        return (len(self.tasks) + instances) * self.executions_per_run
+
+    def instance_ids(self) -> list[str]:
+        """The ids of the mapped task's instances, in order."""
+        return [f"{self.mapped}[{index}]" for index in range(self.items)] if self.mapped else []
 
     def levels(self) -> list[list[str]]:
         """The tasks in waves: each task in the wave after the latest of its dependencies.
@@ -75,6 +84,15 @@ SHAPES = {
 }
 
 
+MAPPED = {
+    "mapped_1000": Shape(
+        "mapped_1000", "bench_mapped_1000", {"root": [], "worker": ["root"], "join": ["worker"]}, 1, "worker", 1000
+    )
+}
+"""Shapes with a mapped task, measured by Cloacina only: the fan-out of ``fan_out_1000`` over a list
+known at run time."""
+
+
 def stamp(task_id: str) -> None:
     """The whole body of every task: note when it ran."""
     STAMPS[task_id] = time.perf_counter_ns()
@@ -83,13 +101,21 @@ def stamp(task_id: str) -> None:
 def take_hops(shape: Shape) -> list[float]:
     """For each task with dependencies: microseconds from its last dependency running to it
     running. Clears the notes."""
-    missing = [task_id for task_id in shape.tasks if task_id not in STAMPS]
+    ran = [task_id for task_id in shape.tasks if task_id != shape.mapped] + shape.instance_ids()
+    missing = [task_id for task_id in ran if task_id not in STAMPS]
     if missing:
         raise RuntimeError(f"{shape.key}: {len(missing)} tasks did not run, e.g. {missing[0]}")
     hops = []
     for task_id, dependencies in shape.tasks.items():
-        if dependencies:
-            released = max(STAMPS[dependency] for dependency in dependencies)
+        if not dependencies:
+            continue
+        released = max(STAMPS[dependency] for dependency in dependencies)
+        if task_id == shape.mapped:
+            # Each instance is a hop from the dependency; the task's dependents wait for the last.
+            instances = [STAMPS[instance] for instance in shape.instance_ids()]
+            hops.extend(round((instance - released) / 1000, 1) for instance in instances)
+            STAMPS[task_id] = max(instances)
+        else:
             hops.append(round((STAMPS[task_id] - released) / 1000, 1))
     STAMPS.clear()
     return hops

@@ -2,9 +2,9 @@
 
 use std::sync::Arc;
 
-use cloacina::Workflow;
+use cloacina::{Context, FunctionTask, Workflow, WorkflowRegistry, mapping};
 
-use crate::workflows;
+use crate::{stamps, workflows};
 
 /// A workflow shape and how many times one run executes it.
 #[derive(Debug, Clone, Copy)]
@@ -17,14 +17,17 @@ pub enum Shape {
     Chain { length: usize },
     /// One execution of a root, `width` independent tasks, and a join: throughput.
     FanOut { width: usize },
+    /// The fan-out over a list the root writes at run time: one mapped task, `width` instances.
+    Mapped { width: usize },
 }
 
 /// The shapes `make bench` measures, by the key both sides use.
-pub const SHAPES: [(&str, Shape); 4] = [
+pub const SHAPES: [(&str, Shape); 5] = [
     ("round_trip", Shape::RoundTrip { executions: 200 }),
     ("chain_200", Shape::Chain { length: 200 }),
     ("fan_out_1000", Shape::FanOut { width: 1000 }),
     ("diamond", Shape::Diamond { executions: 200 }),
+    ("mapped_1000", Shape::Mapped { width: 1000 }),
 ];
 
 impl Shape {
@@ -43,6 +46,7 @@ impl Shape {
             Self::Diamond { .. } => "bench_diamond".to_owned(),
             Self::Chain { length } => format!("bench_chain_{length}"),
             Self::FanOut { width } => format!("bench_fan_out_{width}"),
+            Self::Mapped { width } => format!("bench_mapped_{width}"),
         }
     }
 
@@ -53,6 +57,7 @@ impl Shape {
             Self::Diamond { executions } => format!("diamond of 4 (x{executions})"),
             Self::Chain { length } => format!("chain of {length}"),
             Self::FanOut { width } => format!("fan-out {width} + join"),
+            Self::Mapped { width } => format!("mapped {width} + join"),
         }
     }
 
@@ -72,6 +77,7 @@ impl Shape {
                      build it with default features"
                     .to_owned())
             }
+            Self::Mapped { width } => mapped(&self.name(), *width),
             _ => Err(format!("no workflow is generated for {}: add it to benchmarks/build.rs", self.describe())),
         }
     }
@@ -90,7 +96,35 @@ impl Shape {
             Self::RoundTrip { executions } => 2 * executions,
             Self::Diamond { executions } => 4 * executions,
             Self::Chain { length } => *length,
-            Self::FanOut { width } => width + 2,
+            Self::FanOut { width } | Self::Mapped { width } => width + 2,
         }
     }
+}
+
+/// `root` writes the numbers `0..width` under `items`, `worker` runs once per number, `join`
+/// follows: the fan-out's shape, with its width known only at run time.
+fn mapped(name: &str, width: usize) -> Result<Arc<Workflow>, String> {
+    let root = FunctionTask::new("root", move |mut context: Context| async move {
+        stamps::mark("root");
+        context.insert("items", (0..width).collect::<Vec<_>>())?;
+        Ok(context)
+    });
+    let worker = FunctionTask::new("worker", |context: Context| async move {
+        let index = context.get(mapping::ITEM_INDEX_KEY).and_then(|index| index.as_u64()).unwrap_or_default();
+        stamps::mark_instance("worker", index as usize);
+        Ok(context)
+    })
+    .depends_on(["root"])
+    .map_over("items");
+    let join = FunctionTask::new("join", |context: Context| async move {
+        stamps::mark("join");
+        Ok(context)
+    })
+    .depends_on(["worker"]);
+    let workflow =
+        Workflow::builder(name).task(root).task(worker).task(join).build().map_err(|error| error.to_string())?;
+    let workflow = Arc::new(workflow);
+    // Registered where `workflow!` registers the others.
+    WorkflowRegistry::global().register(Arc::clone(&workflow));
+    Ok(workflow)
 }
