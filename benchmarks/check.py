@@ -4,9 +4,11 @@ Wall times on a shared machine move by more than any regression worth catching, 
 what does not depend on the machine's load: the instructions one dependency hop costs
 (``valgrind --tool=callgrind``, which runs the program's threads one at a time and counts what
 they execute) for the chain of 200 run by Rust tasks, by Python ``def`` tasks and by Python
-``async def`` tasks on a SQLite file, and the SQL statements the engine runs per task. Each figure
-is compared with ``benchmarks/baseline.json``; one more than 10% above its baseline fails the
-check. A change that lowers a figure updates the baseline in the same commit (``--update``).
+``async def`` tasks on a SQLite file, and the SQL statements the engine runs per task. The ``def``
+chain runs a second time with the task log capture off: with it on, the default, a task that logs
+nothing must cost no more (within 3%). Each figure is compared with ``benchmarks/baseline.json``;
+one more than 10% above its baseline fails the check. A change that lowers a figure updates the
+baseline in the same commit (``--update``).
 
     python benchmarks/check.py --engine-bench target/release/engine-bench [--update]
 
@@ -42,16 +44,21 @@ FIGURES = {
     "rust_chain_instructions_per_hop": "instructions per hop, chain of 200, Rust tasks",
     "python_def_chain_instructions_per_hop": "instructions per hop, chain of 200, Python def tasks",
     "python_async_chain_instructions_per_hop": "instructions per hop, chain of 200, Python async def tasks",
+    "python_def_chain_logs_off_instructions_per_hop": "the same, Python def tasks, task log capture off",
     "rust_chain_statements_per_task": "SQL statements per task, chain of 200",
     "rust_round_trip_statements_per_task": "SQL statements per task, 2-task round trip",
     "rust_diamond_statements_per_task": "SQL statements per task, diamond of 4",
 }
 """Every figure checked, and what it is."""
 
+CAPTURE_TOLERANCE = 0.03
+"""How much more a hop of ``def`` tasks that log nothing may cost with the task log capture on
+(the default) than with it off: the capture must cost nothing when a task logs nothing."""
+
 COLLECTED = re.compile(r"==\d+== Collected : (\d+)")
 
 
-def instructions(command: list[str], directory: Path) -> int:
+def instructions(command: list[str], directory: Path, environment: dict[str, str] | None = None) -> int:
     """The instructions `command` executes, all threads, under callgrind."""
     output = directory / "callgrind.out"
     completed = subprocess.run(
@@ -61,7 +68,7 @@ def instructions(command: list[str], directory: Path) -> int:
         check=False,
         # Python's string hashing the same in every process, so that its dicts and sets do the
         # same work in each.
-        env={**os.environ, "PYTHONHASHSEED": "0"},
+        env={**os.environ, "PYTHONHASHSEED": "0", **(environment or {})},
     )
     found = COLLECTED.search(completed.stderr)
     if completed.returncode != 0 or found is None:
@@ -69,21 +76,21 @@ def instructions(command: list[str], directory: Path) -> int:
     return int(found.group(1))
 
 
-def lowest_count(make_command: Callable[[str], list[str]]) -> int:
+def lowest_count(make_command: Callable[[str], list[str]], environment: dict[str, str] | None = None) -> int:
     """The lowest count over `REPEATS` processes, each on a fresh SQLite file."""
     counts = []
     for _ in range(REPEATS):
         with tempfile.TemporaryDirectory(prefix="cloacina-bench-check-") as directory:
             url = f"sqlite:///{directory}/check.db"
-            counts.append(instructions(make_command(url), Path(directory)))
+            counts.append(instructions(make_command(url), Path(directory), environment))
     return min(counts)
 
 
-def per_hop(make_command: Callable[[str, int], list[str]]) -> float:
+def per_hop(make_command: Callable[[str, int], list[str]], environment: dict[str, str] | None = None) -> float:
     """Instructions per hop of the chain: many runs minus few, over the hops between."""
     with ThreadPoolExecutor(max_workers=2) as pool:
         few, many = pool.map(
-            lambda runs: lowest_count(lambda url: make_command(url, runs)),
+            lambda runs: lowest_count(lambda url: make_command(url, runs), environment),
             (FEW_RUNS, MANY_RUNS),
         )
     return (many - few) / ((MANY_RUNS - FEW_RUNS) * CHAIN_HOPS)
@@ -108,6 +115,9 @@ def measure(engine_bench: str) -> dict[str, float]:
         ),
         "python_def_chain_instructions_per_hop": per_hop(lambda url, runs: [*python, url, str(runs), "sync"]),
         "python_async_chain_instructions_per_hop": per_hop(lambda url, runs: [*python, url, str(runs), "async"]),
+        "python_def_chain_logs_off_instructions_per_hop": per_hop(
+            lambda url, runs: [*python, url, str(runs), "sync"], {"CLOACINA_BENCH_TASK_LOG_LEVEL": "OFF"}
+        ),
         "rust_chain_statements_per_task": statements_per_task(engine_bench, "chain_200"),
         "rust_round_trip_statements_per_task": statements_per_task(engine_bench, "round_trip"),
         "rust_diamond_statements_per_task": statements_per_task(engine_bench, "diamond"),
@@ -151,6 +161,17 @@ def main() -> None:
         print(f"wrote {BASELINE}")
     baseline = json.loads(BASELINE.read_text())["figures"] if BASELINE.exists() else {}
     risen = compare(figures, baseline)
+    on, off = (
+        figures["python_def_chain_instructions_per_hop"],
+        figures["python_def_chain_logs_off_instructions_per_hop"],
+    )
+    capture = on / off - 1
+    print(f"task log capture, def tasks logging nothing: {capture:+.1%} per hop over the capture off")
+    if capture > CAPTURE_TOLERANCE:
+        sys.exit(
+            f"bench-check FAILED: a def task that logs nothing costs {capture:+.1%} more per hop with the task log "
+            f"capture on than off (at most {CAPTURE_TOLERANCE:.0%}): the capture must cost nothing until a task logs"
+        )
     if risen:
         sys.exit(
             f"bench-check FAILED: {', '.join(risen)} rose more than {TOLERANCE:.0%} above benchmarks/baseline.json "

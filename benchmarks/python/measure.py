@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import resource
 import sys
 import time
@@ -18,8 +19,11 @@ from shapes import MAPPED, SHAPES, STAMPS, Shape, hops_from_results, register, r
 
 import cloacina
 
-EXECUTOR_OPTIONS = {"max_concurrent_tasks": 256}
+EXECUTOR_OPTIONS: dict[str, object] = {"max_concurrent_tasks": 256}
 """The settings the Rust side uses too."""
+if "CLOACINA_BENCH_TASK_LOG_LEVEL" in os.environ:
+    # What task logging costs: `make bench-check` also runs the chain with the capture off.
+    EXECUTOR_OPTIONS["task_log_level"] = os.environ["CLOACINA_BENCH_TASK_LOG_LEVEL"]
 
 
 def _check(shape: Shape, result: cloacina.ExecutionResult) -> None:
