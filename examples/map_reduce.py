@@ -17,7 +17,7 @@ def list_pages(context):
     return {"pages": [f"/catalogue?page={number}" for number in range(1, 26)]}
 
 
-calls = collections.Counter()
+calls: collections.Counter[str] = collections.Counter()
 
 
 @task(dependencies=[list_pages], map_over="pages", max_parallel=4, retry=3, map_outputs=["products"])

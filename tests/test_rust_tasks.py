@@ -141,8 +141,8 @@ def test_a_module_built_for_another_task_abi_is_refused_at_import(tmp_path, monk
         importlib.import_module("cloacina_test_tasks_future_abi")
     message = str(raised.value)
     assert message.startswith(
-        "module `cloacina_test_tasks_future_abi` exports Rust tasks built for version 100 of Cloacina's task ABI, "
-        f"but cloacina {cloacina.__version__} reads version 2; rebuild"
+        "module `cloacina_test_tasks_future_abi` exports Rust tasks built for version 101 of Cloacina's task ABI, "
+        f"but cloacina {cloacina.__version__} reads version 3; rebuild"
     ), message
     assert "cloacina_test_tasks_future_abi" not in sys.modules
 

@@ -30,7 +30,7 @@ use crate::task::Task;
 use crate::trigger::TriggerRule;
 
 /// The version of the structures here; a host refuses a table of another version.
-pub const TASK_ABI_VERSION: u32 = 2;
+pub const TASK_ABI_VERSION: u32 = 3;
 
 /// The name of the Python capsule holding a module's [`TaskTable`].
 pub const TASK_TABLE_CAPSULE: &CStr = c"cloacina.task_table";

@@ -59,6 +59,7 @@ pub(super) fn start(
         }
     };
     if count == 0 {
+        log.task(execution.id, node.id(), EventKind::TaskMapped, None, Some("0 instances".to_owned()));
         let ended = complete(connection, execution, position, mapping::gather(mapping, 0, []), log, now, transition)?;
         return Ok(ended.map_or(Started::Unchanged, Started::Ended));
     }

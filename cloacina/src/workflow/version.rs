@@ -30,7 +30,7 @@ pub(super) fn content_version(name: &str, nodes: &[TaskNode]) -> String {
 }
 
 /// Hashes the workflow's shape: per task in topological order, its id and its dependencies'
-/// ids, and the list a mapped task maps over. Two versions with the same shape differ only in
+/// ids, and the list a mapped task maps over with its `max_parallel`. Two versions with the same shape differ only in
 /// settings (retries, timeouts, trigger rules), so an execution of one can be run with the other.
 pub(super) fn content_shape(nodes: &[TaskNode]) -> String {
     let tasks: Vec<_> = nodes
@@ -38,7 +38,9 @@ pub(super) fn content_shape(nodes: &[TaskNode]) -> String {
         .map(|node| {
             let dependencies: Vec<&str> = node.dependencies.iter().map(|&d| nodes[d].id.as_str()).collect();
             match &node.mapping {
-                // Its rows differ from an unmapped task's (it has instances).
+                // Its rows differ from an unmapped task's (it has instances), and which of them
+                // are made ready as others finish depends on its bound.
+                Some(Mapping { key, max_parallel: Some(limit), .. }) => json!([node.id, dependencies, key, limit]),
                 Some(mapping) => json!([node.id, dependencies, mapping.key]),
                 None => json!([node.id, dependencies]),
             }

@@ -315,4 +315,8 @@ fn a_mapping_is_declared_on_a_task_and_checked_by_the_workflow() {
     let mapped = Workflow::builder("v").task(numbers(1).map_over("items")).build().unwrap();
     assert_ne!(plain.version(), mapped.version());
     assert_ne!(plain.shape(), mapped.shape());
+    // So is its bound: which instances are made ready as others finish depends on it.
+    let bounded =
+        Workflow::builder("v").task(numbers(1).mapping(Mapping::over("items").max_parallel(2))).build().unwrap();
+    assert_ne!(mapped.shape(), bounded.shape());
 }

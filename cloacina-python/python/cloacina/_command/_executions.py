@@ -115,8 +115,9 @@ def show_execution(options: argparse.Namespace) -> int:
 
 
 def _kept(result: ExecutionResult, task: TaskResult) -> bool:
-    """Whether a re-run kept the task's output from the execution it came from."""
-    return result.rerun_of is not None and task.status == "Completed" and task.attempts == 0
+    """Whether a re-run kept the task's output from the execution it came from (a mapped task,
+    whose instances make the attempts, ran when it has a start)."""
+    return result.rerun_of is not None and task.status == "Completed" and task.attempts == 0 and not task.started_at
 
 
 def describe(result: ExecutionResult) -> str:
