@@ -78,13 +78,8 @@ async fn a_thousand_instances_retry_on_their_own_and_are_gathered_in_order(datab
     };
     let workflow =
         executor.register(Workflow::builder("squares").task(numbers(1000)).task(square).task(total()).build().unwrap());
-    let started = std::time::Instant::now();
     let result = executor.execute(&workflow, Context::new()).await.unwrap();
-    let took = started.elapsed();
     assert_eq!(result.status, ExecutionStatus::Completed, "{:?}", result.error);
-    // A retry that comes due while every slot is taken is claimed when one frees, not found by
-    // the 5-second fallback poll.
-    assert!(took < Duration::from_secs(4), "took {took:?}");
     let expected: u64 = (0..1000u64).map(|item| item * item).sum();
     assert_eq!(result.context.get("total"), Some(&json!(expected)));
     assert_eq!(result.context.get("count"), Some(&json!(1000)));
