@@ -7,6 +7,7 @@ import os
 import pathlib
 import subprocess
 import sys
+import time
 from collections.abc import Iterable, Sequence
 
 TESTS = pathlib.Path(__file__).parent
@@ -27,6 +28,22 @@ def spawn(code: str, arguments: Sequence[str], count: int) -> list[subprocess.Po
         )
         for _ in range(count)
     ]
+
+
+SERVING = """
+import importlib, sys, time
+from cloacina import UnifiedExecutor
+
+importlib.import_module(sys.argv[1])
+with UnifiedExecutor(sys.argv[2], max_concurrent_tasks=int(sys.argv[3])) as executor:
+    time.sleep(max(0.0, float(sys.argv[4]) - time.time()))
+"""
+
+
+def serve(module: str, url: str, seconds: float, count: int = 2, slots: int = 2) -> list[subprocess.Popen[str]]:
+    """Starts `count` processes that import the workflow module `module` and run its tasks on
+    `url`, `slots` at a time each, for `seconds`."""
+    return spawn(SERVING, [module, url, str(slots), str(time.time() + seconds)], count)
 
 
 def finish(children: Iterable[subprocess.Popen[str]], timeout: float = 60) -> list[str]:

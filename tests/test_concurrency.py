@@ -3,11 +3,8 @@ across executions and processes, as the tasks themselves record."""
 
 from __future__ import annotations
 
-import textwrap
-import time
-
 import pytest
-from children import finish, most_at_once, spawn
+from children import finish, most_at_once, serve
 
 from cloacina import ExecutionStatus, UnifiedExecutor, ValidationError, task
 
@@ -34,25 +31,13 @@ def test_spans_are_counted_where_they_overlap():
     assert most_at_once([(0, 1), (1, 2)]) == 1, "one ending as the next starts do not overlap"
 
 
-SERVING = textwrap.dedent(
-    """
-    import sys, time
-    import limited_workflow
-    from cloacina import UnifiedExecutor
-
-    # Two tasks at a time each: three at once takes both processes, and four would break the limit.
-    with UnifiedExecutor(sys.argv[1], max_concurrent_tasks=2) as executor:
-        time.sleep(max(0.0, float(sys.argv[2]) - time.time()))
-    """
-)
-
-
 @pytest.mark.parametrize("backend", ["sqlite_file", "postgres"])
 def test_two_processes_never_run_more_than_the_limit(backend, request, tmp_path):
     url = f"sqlite:///{tmp_path / 'limits.db'}" if backend == "sqlite_file" else request.getfixturevalue("postgres_url")
     import limited_workflow
 
-    children = spawn(SERVING, [url, str(time.time() + 8.0)], count=2)
+    # Two tasks at a time each: three at once takes both processes, and four would break the limit.
+    children = serve("limited_workflow", url, seconds=8.0)
     try:
         # Starts the executions; the two processes run their tasks.
         with UnifiedExecutor(url, run_tasks=False, poll_interval=0.2) as executor:

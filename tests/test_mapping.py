@@ -7,11 +7,9 @@ import asyncio
 import collections
 import datetime
 import decimal
-import textwrap
-import time
 
 import pytest
-from children import finish, most_at_once, spawn
+from children import finish, most_at_once, serve
 
 from cloacina import EventKind, ExecutionStatus, TaskStatus, UnifiedExecutor, ValidationError, task, workflow
 
@@ -150,25 +148,13 @@ def test_a_failed_instance_fails_the_task_and_names_itself(executor, unique_name
     ]
 
 
-SERVING = textwrap.dedent(
-    """
-    import sys, time
-    import mapped_workflow
-    from cloacina import UnifiedExecutor
-
-    # Two at a time each: three at once takes both processes, and four would break the bound.
-    with UnifiedExecutor(sys.argv[1], max_concurrent_tasks=2) as executor:
-        time.sleep(max(0.0, float(sys.argv[2]) - time.time()))
-    """
-)
-
-
 @pytest.mark.parametrize("backend", ["sqlite_file", "postgres"])
 def test_max_parallel_holds_across_two_processes(backend, request, tmp_path):
     url = f"sqlite:///{tmp_path / 'mapped.db'}" if backend == "sqlite_file" else request.getfixturevalue("postgres_url")
     import mapped_workflow
 
-    children = spawn(SERVING, [url, str(time.time() + 8.0)], count=2)
+    # Two tasks at a time each: three at once takes both processes, and four would break the bound.
+    children = serve("mapped_workflow", url, seconds=8.0)
     try:
         with UnifiedExecutor(url, run_tasks=False, poll_interval=0.2) as executor:
             result = executor.start(mapped_workflow.bounded).wait(timeout=60)

@@ -169,10 +169,9 @@ pub struct TaskOptions<'a> {
 /// The mapping the options describe, checked.
 fn mapping_from_options(id: &str, options: &TaskOptions<'_>) -> PyResult<Option<Mapping>> {
     let Some(key) = options.map_over else {
-        let stray = if options.max_parallel.is_some() { Some("max_parallel") } else { None };
-        let stray = stray.or(options.map_outputs.map(|_| "map_outputs"));
-        return match stray {
-            Some(name) => Err(error(
+        let stray = [("max_parallel", options.max_parallel.is_some()), ("map_outputs", options.map_outputs.is_some())];
+        return match stray.into_iter().find(|(_, given)| *given) {
+            Some((name, _)) => Err(error(
                 ErrorKind::Validation,
                 format!("task `{id}`: {name} needs `map_over`, the key of the list the task runs once per element of"),
             )),

@@ -152,24 +152,22 @@ fn end(
     transition: &mut Transition,
 ) -> Result<Option<TaskStatus>, StoreError> {
     let node = execution.workflow.node(position);
-    let mut failed = Vec::new();
-    for row in store::load_instances(connection, execution.key, position as i32)? {
-        if parse_status::<TaskStatus>(&row.status)? != TaskStatus::Completed {
-            failed.push((row.index.unwrap_or(-1), row.error.unwrap_or_default()));
+    let Some(mapping) = node.mapping() else { return Ok(None) };
+    let (mut failed, mut deltas) = (Vec::new(), Vec::with_capacity(count));
+    for instance in store::load_instance_ends(connection, execution.key, position as i32)? {
+        if parse_status::<TaskStatus>(&instance.status)? != TaskStatus::Completed {
+            failed.push((instance.index, instance.error.unwrap_or_default()));
+        } else if let Some(output) = &instance.output {
+            deltas.push((instance.index, parse_delta(output)?));
         }
     }
     if let Some((index, error)) = failed.iter().min_by_key(|(index, _)| *index) {
         let message = format!(
             "{} of its {count} instances did not complete; the first, `{}`: {error}",
             failed.len(),
-            mapping::instance_id(node.id(), (*index).max(0) as usize)
+            mapping::instance_id(node.id(), *index)
         );
         return fail(connection, execution, node, &limits::sanitize_message(&message), log, now);
-    }
-    let Some(mapping) = node.mapping() else { return Ok(None) };
-    let mut deltas = Vec::with_capacity(count);
-    for (index, text) in store::load_instance_outputs(connection, execution.key, position as i32)? {
-        deltas.push((index, parse_delta(&text)?));
     }
     let gathered = mapping::gather(mapping, count, deltas);
     complete(connection, execution, position, gathered, log, now, transition)

@@ -1,11 +1,11 @@
 //! Mapped tasks in the database (see `crate::mapping`): their instances' rows, the count of
 //! instances not finished, and what the instances wrote.
 
-use diesel::prelude::*;
+use diesel::OptionalExtension;
+use diesel::RunQueryDsl;
 use diesel::sql_types::{Integer, Nullable, Text};
 
 use super::connection::AnyConnection;
-use super::schema::task_executions as tasks;
 use super::statement::{Statement, sql};
 use crate::error::StoreError;
 use crate::result::TaskStatus;
@@ -43,10 +43,10 @@ sql! {
 }
 
 sql! {
-    /// The outputs of a mapped task's instances, with their indices.
-    InstanceOutputs = "SELECT t.map_index, o.delta FROM task_outputs AS o \
-                       JOIN task_executions AS t ON t.execution_id = o.execution_id AND t.task_id = o.task_id \
-                       WHERE o.execution_id = ? AND t.position = ? AND t.map_index IS NOT NULL";
+    /// How a mapped task's instances ended, with their indices, errors and outputs.
+    InstanceEnds = "SELECT t.map_index, t.status, t.error, o.delta FROM task_executions AS t \
+                    LEFT JOIN task_outputs AS o ON o.execution_id = t.execution_id AND o.task_id = t.task_id \
+                    WHERE t.execution_id = ? AND t.position = ? AND t.map_index IS NOT NULL";
 }
 
 /// A mapped task of an execution, as its instances' rows name it.
@@ -59,12 +59,14 @@ pub(crate) struct MappedTask<'a> {
     pub position: i32,
 }
 
-/// An instance of a mapped task as stored.
-#[derive(Debug, Clone, Queryable)]
-pub(crate) struct InstanceRow {
-    pub index: Option<i32>,
+/// How an instance of a mapped task ended.
+#[derive(Debug, Clone)]
+pub(crate) struct InstanceEnd {
+    pub index: usize,
     pub status: String,
     pub error: Option<String>,
+    /// What it wrote (its delta as stored), if it completed.
+    pub output: Option<String>,
 }
 
 /// Stores `count` instances of a mapped task (each `Pending`, under `task[index]`) and starts
@@ -143,30 +145,22 @@ pub(crate) fn finish_mapped(
     Ok(changed == 1)
 }
 
-/// The instances of the mapped task at `position`, in no particular order.
-pub(crate) fn load_instances(
+/// How the instances of the mapped task at `position` ended, in no particular order.
+pub(crate) fn load_instance_ends(
     connection: &mut AnyConnection,
     execution_id: &str,
     position: i32,
-) -> Result<Vec<InstanceRow>, StoreError> {
-    Ok(tasks::table
-        .filter(tasks::execution_id.eq(execution_id))
-        .filter(tasks::position.eq(position))
-        .filter(tasks::map_index.is_not_null())
-        .select((tasks::map_index, tasks::status, tasks::error))
-        .load(connection)?)
-}
-
-/// What the instances of the mapped task at `position` wrote, as (index, delta as stored).
-pub(crate) fn load_instance_outputs(
-    connection: &mut AnyConnection,
-    execution_id: &str,
-    position: i32,
-) -> Result<Vec<(usize, String)>, StoreError> {
-    let rows: Vec<(Option<i32>, String)> = Statement::<InstanceOutputs>::new()
+) -> Result<Vec<InstanceEnd>, StoreError> {
+    type Row = (Option<i32>, String, Option<String>, Option<String>);
+    let rows: Vec<Row> = Statement::<InstanceEnds>::new()
         .text(execution_id)
         .int(position)
-        .returning::<(Nullable<Integer>, Text)>()
+        .returning::<(Nullable<Integer>, Text, Nullable<Text>, Nullable<Text>)>()
         .load(connection)?;
-    Ok(rows.into_iter().filter_map(|(index, delta)| Some((usize::try_from(index?).ok()?, delta))).collect())
+    Ok(rows
+        .into_iter()
+        .filter_map(|(index, status, error, output)| {
+            Some(InstanceEnd { index: usize::try_from(index?).ok()?, status, error, output })
+        })
+        .collect())
 }

@@ -48,9 +48,7 @@ pub use executions::ExecutionFilter;
 pub(crate) use executions::*;
 pub(crate) use leases::{ExpiredLease, given_up_leases, renew_leases, requeue_expired};
 pub(crate) use logs::{insert_logs, load_logs};
-pub(crate) use mapping::{
-    MappedTask, finish_mapped, instances_finished, load_instance_outputs, load_instances, start_mapped,
-};
+pub(crate) use mapping::{MappedTask, finish_mapped, instances_finished, load_instance_ends, start_mapped};
 pub(crate) use notifications::notify;
 pub use notifications::{Listener, Notification};
 pub(crate) use outputs::{insert_output, load_outputs};
