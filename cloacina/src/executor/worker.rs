@@ -35,9 +35,13 @@ use crate::workflow::TaskNode;
 /// Claims ready work whenever woken, and at least every poll interval.
 pub(crate) async fn dispatch(engine: Arc<Engine>) {
     // Work stored to become ready later (a delayed start) wakes the dispatcher when due.
-    let names = engine.registry.names();
-    if let Ok(Some(next)) = engine.store.read(move |connection| store::next_ready_at(connection, &names)).await {
-        lock(&engine.next_retry).schedule(next);
+    let (names, now) = (engine.registry.names(), now_micros());
+    if let Ok(ready) = engine.store.read(move |connection| store::ready_times(connection, &names, now)).await {
+        // Work already due is claimed by the first look below; a time due makes the dispatcher
+        // read again after it, and learn the time to come.
+        if let Some(first) = ready.earliest_due.or(ready.next) {
+            lock(&engine.next_retry).schedule(first);
+        }
     }
     let mut failures: u32 = 0;
     loop {
@@ -90,23 +94,25 @@ async fn next_deadline(engine: &Engine, failures: u32) -> Instant {
     let known = *lock(&engine.next_retry);
     let mut next_retry = known.at;
     if next_retry.is_some_and(|retry_at| retry_at <= now) {
-        // The retry we slept for is due, and most likely was just claimed: look up the next.
+        // The retry we slept for is due, and most likely was just claimed: look up what is due
+        // and unclaimed, and the next time to wake for.
         let names = engine.registry.names();
-        next_retry = engine.store.read(move |connection| store::next_ready_at(connection, &names)).await.ok().flatten();
+        let ready =
+            engine.store.read(move |connection| store::ready_times(connection, &names, now)).await.unwrap_or_default();
         let mut stored = lock(&engine.next_retry);
         if stored.scheduled == known.scheduled {
-            if let Some(due) = next_retry.filter(|&ready_at| ready_at <= now) {
+            next_retry = ready.next;
+            if let Some(due) = ready.earliest_due {
                 // Ready work is due and unclaimed. A retry whose delay is shorter than the way
                 // from scheduling it to the claim came due after the claim had looked: look once
                 // more, at once. Found again, it waits for capacity (whoever frees some claims
-                // it) or for the poll, rather than being looked for in a loop.
+                // it) or for the poll, rather than being looked for in a loop; the time to come
+                // stays known either way.
                 engine.work_waits_for_capacity();
-                next_retry = if stored.rechecked == Some(due) {
-                    None
-                } else {
+                if stored.rechecked != Some(due) {
                     stored.rechecked = Some(due);
-                    Some(now)
-                };
+                    next_retry = Some(now);
+                }
             }
             stored.at = next_retry;
         } else {

@@ -258,16 +258,33 @@ pub(crate) fn cancel_unfinished_tasks(
     Ok(ids)
 }
 
-/// The earliest time a `Ready` task of the given workflows may be claimed, if any is waiting.
-pub(crate) fn next_ready_at(
+/// When `Ready` tasks of the given workflows may be claimed, seen at `now`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub(crate) struct ReadyTimes {
+    /// The earliest ready time of work already due (ready at or before `now`): work waiting to
+    /// be claimed.
+    pub earliest_due: Option<i64>,
+    /// The earliest ready time after `now`: the next retry or delayed start to wake for.
+    pub next: Option<i64>,
+}
+
+/// When `Ready` tasks of the given workflows may be claimed: the earliest of those due at `now`,
+/// and the earliest of those still to come. Both are needed: work waiting for capacity is
+/// always due, and taking its time for the next wake-up would forget a retry still to come.
+pub(crate) fn ready_times(
     connection: &mut AnyConnection,
     workflow_names: &[String],
-) -> Result<Option<i64>, StoreError> {
-    Ok(tasks::table
-        .filter(tasks::status.eq(TaskStatus::Ready.as_str()))
-        .filter(tasks::workflow_name.eq_any(workflow_names))
-        .select(diesel::dsl::min(tasks::ready_at))
-        .first::<Option<i64>>(connection)?)
+    now: i64,
+) -> Result<ReadyTimes, StoreError> {
+    let ready = || {
+        tasks::table
+            .filter(tasks::status.eq(TaskStatus::Ready.as_str()))
+            .filter(tasks::workflow_name.eq_any(workflow_names))
+    };
+    let earliest_due =
+        ready().filter(tasks::ready_at.le(now)).select(diesel::dsl::min(tasks::ready_at)).first(connection)?;
+    let next = ready().filter(tasks::ready_at.gt(now)).select(diesel::dsl::min(tasks::ready_at)).first(connection)?;
+    Ok(ReadyTimes { earliest_due, next })
 }
 
 /// Hands leased tasks back: `Running` tasks held by `owner` become `Ready` at `now`, and the

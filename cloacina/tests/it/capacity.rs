@@ -12,7 +12,8 @@ crate::backend_tests!(
     at_most_max_concurrent_tasks_run_at_once,
     waiting_work_starts_when_capacity_frees,
     retries_due_at_different_times_each_run_on_time,
-    back_to_back_executions_never_wait_for_the_poll
+    back_to_back_executions_never_wait_for_the_poll,
+    retries_among_waiting_work_never_wait_for_the_poll
 );
 
 /// A task that tracks how many of its kind run at once.
@@ -109,6 +110,46 @@ async fn back_to_back_executions_never_wait_for_the_poll(database: TestDatabase)
             .unwrap_or_else(|_| panic!("execution {number} was left waiting for the poll"))
             .unwrap();
         assert_eq!(result.status, ExecutionStatus::Completed);
+    }
+    executor.shutdown().await;
+}
+
+/// 200 tasks for 16 slots; two of the first fail once: one is retried 20 ms later, while other
+/// work still waits for capacity, the other 250 ms later, after all of it has run. Looking for
+/// due work when the first retry came due must not make the executor forget the second (it then
+/// waited for the poll, a minute away here).
+async fn retries_among_waiting_work_never_wait_for_the_poll(database: TestDatabase) {
+    let config =
+        cloacina::ExecutorConfig { poll_interval: Duration::from_secs(60), max_concurrent_tasks: 16, ..test_config() };
+    let executor = database.executor_with(config).await;
+    let retry_after = |millis| {
+        RetryPolicy::attempts(2).with_backoff(Backoff::Fixed).with_initial_delay(Duration::from_millis(millis))
+    };
+    let workflow = (0..200)
+        .fold(Workflow::builder("retries_in_a_crowd").task(noop("root", &[])), |builder, index| {
+            let task = FunctionTask::new(format!("task_{index}"), move |context: Context| {
+                let first = context.attempt().is_some_and(|attempt| attempt.number == 1);
+                async move {
+                    tokio::time::sleep(Duration::from_millis(5)).await;
+                    if first && index < 2 {
+                        return Err(TaskError::new("first attempt fails"));
+                    }
+                    Ok(context)
+                }
+            });
+            builder.task(task.depends_on(["root"]).retry(retry_after(if index == 0 { 20 } else { 250 })))
+        })
+        .build()
+        .unwrap();
+    let workflow = executor.register(workflow);
+    for round in 0..3 {
+        let execution = executor.execute(Arc::clone(&workflow), Context::new());
+        let result = tokio::time::timeout(Duration::from_secs(30), execution)
+            .await
+            .unwrap_or_else(|_| panic!("round {round}: a retry was left waiting for the poll"))
+            .unwrap();
+        assert_eq!(result.status, ExecutionStatus::Completed, "{:?}", result.error);
+        assert_eq!((result.task("task_0").unwrap().attempts, result.task("task_1").unwrap().attempts), (2, 2));
     }
     executor.shutdown().await;
 }
