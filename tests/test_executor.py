@@ -40,6 +40,7 @@ def test_execute_returns_a_complete_result(executor, unique_name):
     assert str(result.status) == "Completed"
     assert result.raise_for_status() is result
     assert result.context.to_dict() == {"given": "yes", "raw": [1, 2, 3], "total": 6, "seen": ["given", "raw"]}
+    assert result.initial_context.to_dict() == {"given": "yes"}
     assert uuid.UUID(result.execution_id)
     assert result.workflow_name == unique_name and result.workflow_version == pipeline.version
     assert result.error is None

@@ -57,11 +57,11 @@ pub use executor::{
 };
 pub use logs::{AttemptLog, LogEntry, LogLevel, LogRecord, TaskEvents, TaskLogLayer};
 pub use mapping::Mapping;
-pub use result::{ExecutionResult, ExecutionStatus, ExecutionSummary, TaskResult, TaskStatus};
+pub use result::{ExecutionResult, ExecutionStatus, ExecutionSummary, TaskResult, TaskStatus, WorkflowVersion};
 pub use retry::{Backoff, RetryPolicy};
 pub use schedules::{Catchup, NewSchedule, Schedule};
 pub use stop::StopSignal;
-pub use store::{DatabaseUrl, ExecutionFilter, SqliteSynchronous};
+pub use store::{DatabaseUrl, ExecutionCursor, ExecutionFilter, InvalidCursor, SqliteSynchronous};
 pub use task::{Canceller, Completion, Declined, FunctionTask, Task};
 pub use timeline::{AttemptStatus, TaskAttempt};
 pub use trigger::{ConditionOperator, ContextCondition, DependencyOutcomes, TriggerRule};

@@ -161,6 +161,8 @@ pub struct ExecutionResult {
     pub status: ExecutionStatus,
     /// The initial context with every completed task's changes applied in topological order.
     pub context: Context,
+    /// The context the execution was started with.
+    pub initial_context: Context,
     /// One entry per task, in the workflow's topological order.
     pub task_results: Vec<TaskResult>,
     /// The first error that made the execution fail, or why it was cancelled.
@@ -206,6 +208,22 @@ pub struct ExecutionSummary {
     pub created_at: DateTime<Utc>,
     /// When it finished.
     pub finished_at: Option<DateTime<Utc>>,
+}
+
+/// A version of a workflow that stored executions ran (see
+/// [`UnifiedExecutor::workflow_versions`](crate::UnifiedExecutor::workflow_versions)).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WorkflowVersion {
+    /// The workflow's name.
+    pub workflow_name: String,
+    /// The content version (see [`Workflow::version`](crate::Workflow::version)).
+    pub version: String,
+    /// How many stored executions ran it.
+    pub executions: u64,
+    /// When the first of them was created.
+    pub first_created_at: DateTime<Utc>,
+    /// When the latest of them was created.
+    pub last_created_at: DateTime<Utc>,
 }
 
 fn elapsed(start: Option<DateTime<Utc>>, end: Option<DateTime<Utc>>) -> Option<Duration> {

@@ -1133,6 +1133,9 @@ class ExecutionResult:
     def context(self) -> Context:
         """The final `Context`: the initial one with the writes of every completed task."""
     @property
+    def initial_context(self) -> Context:
+        """The `Context` the execution was started with, before any task wrote to it."""
+    @property
     def task_results(self) -> list[TaskResult]:
         """One `TaskResult` per task, in the order the tasks run."""
     @property

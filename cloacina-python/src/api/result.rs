@@ -78,6 +78,12 @@ impl PyExecutionResult {
         PyContext::wrap(self.inner.context.clone(), self.reading)
     }
 
+    /// The context the execution was started with.
+    #[getter]
+    fn initial_context(&self) -> PyContext {
+        PyContext::wrap(self.inner.initial_context.clone(), self.reading)
+    }
+
     /// One `TaskResult` per task, in the order the tasks run.
     #[getter]
     fn task_results(&self) -> Vec<PyTaskResult> {

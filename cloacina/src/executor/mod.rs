@@ -25,6 +25,7 @@ mod stored_blobs;
 mod stream;
 mod waiters;
 mod worker;
+mod workflow_versions;
 
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -438,6 +439,7 @@ impl UnifiedExecutor {
             .await?
             .ok_or(ExecutorError::ExecutionNotFound(execution_id))?;
         stored_blobs::attach(&self.engine, execution_id, &mut result.context);
+        stored_blobs::attach(&self.engine, execution_id, &mut result.initial_context);
         for output in result.task_results.iter_mut().filter_map(|task| task.output.as_mut()) {
             stored_blobs::attach(&self.engine, execution_id, output);
         }

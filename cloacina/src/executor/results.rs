@@ -38,7 +38,8 @@ pub(crate) fn load_result(
         })
         .collect::<Result<Vec<_>, StoreError>>()?;
     outputs.sort_by_key(|(position, _, _, _)| *position);
-    let mut context = Context::from_map(parse_context(&row.context)?);
+    let initial_context = Context::from_map(parse_context(&row.context)?);
+    let mut context = initial_context.clone();
     for (_, instance, _, delta) in &outputs {
         if !instance {
             context.apply(delta);
@@ -94,6 +95,7 @@ pub(crate) fn load_result(
         workflow_version: row.workflow_version,
         status: parse_status(&row.status)?,
         context,
+        initial_context,
         task_results,
         error: row.error,
         created_at: to_datetime(row.created_at),

@@ -51,54 +51,6 @@ pub(crate) struct ExecutionRow {
     pub execution_key: Option<String>,
 }
 
-/// An execution without its context, for listings.
-#[derive(Debug, Clone, Queryable, Selectable)]
-#[diesel(table_name = executions)]
-pub(crate) struct ExecutionSummaryRow {
-    pub id: String,
-    pub workflow_name: String,
-    pub status: String,
-    pub error: Option<String>,
-    pub created_at: i64,
-    pub finished_at: Option<i64>,
-}
-
-/// Which executions a listing returns.
-#[derive(Debug, Clone, Default)]
-pub struct ExecutionFilter {
-    /// Only executions of this workflow.
-    pub workflow_name: Option<String>,
-    /// Only executions in this state.
-    pub status: Option<ExecutionStatus>,
-    /// At most this many, newest first (100 when `None`).
-    pub limit: Option<usize>,
-}
-
-impl ExecutionFilter {
-    /// Every execution, newest first, up to the default limit.
-    pub fn new() -> Self {
-        Self::default()
-    }
-
-    /// Only executions of this workflow.
-    pub fn workflow(mut self, name: impl Into<String>) -> Self {
-        self.workflow_name = Some(name.into());
-        self
-    }
-
-    /// Only executions in this state.
-    pub fn status(mut self, status: ExecutionStatus) -> Self {
-        self.status = Some(status);
-        self
-    }
-
-    /// At most this many.
-    pub fn limit(mut self, limit: usize) -> Self {
-        self.limit = Some(limit);
-        self
-    }
-}
-
 pub(crate) fn insert_execution(connection: &mut AnyConnection, row: &NewExecutionRow) -> Result<(), StoreError> {
     diesel::insert_into(executions::table).values(row).execute(connection)?;
     Ok(())
@@ -136,24 +88,6 @@ pub(crate) fn execution_workflow(
 
 pub(crate) fn execution_status(connection: &mut AnyConnection, id: &str) -> Result<Option<String>, StoreError> {
     Ok(executions::table.find(id).select(executions::status).first(connection).optional()?)
-}
-
-pub(crate) fn list_executions(
-    connection: &mut AnyConnection,
-    filter: &ExecutionFilter,
-) -> Result<Vec<ExecutionSummaryRow>, StoreError> {
-    let mut query = executions::table
-        .select(ExecutionSummaryRow::as_select())
-        .order((executions::created_at.desc(), executions::id.desc()))
-        .limit(filter.limit.unwrap_or(100).min(i64::MAX as usize) as i64)
-        .into_boxed();
-    if let Some(name) = &filter.workflow_name {
-        query = query.filter(executions::workflow_name.eq(name.clone()));
-    }
-    if let Some(status) = filter.status {
-        query = query.filter(executions::status.eq(status.as_str()));
-    }
-    Ok(query.load(connection)?)
 }
 
 sql! {
