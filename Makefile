@@ -66,8 +66,11 @@ test-rust: check-postgres $(VENV)/.requirements
 	VIRTUAL_ENV=$(abspath $(VENV)) $(CARGO) test --workspace $(RUST_FEATURES)
 	for example in $(RUST_EXAMPLES); do $(CARGO) run --quiet -p cloacina --features arrow --example $$example >/dev/null || exit 1; done
 
+# The suite mostly waits (on child processes, timers and the database), so it runs in
+# PYTEST_WORKERS processes at once (pytest-xdist); PYTEST_WORKERS=0 runs it in this one.
+PYTEST_WORKERS ?= 3
 test-python: check-postgres python-extensions
-	VIRTUAL_ENV=$(abspath $(VENV)) $(PYTHON) -m pytest -ra
+	VIRTUAL_ENV=$(abspath $(VENV)) $(PYTHON) -m pytest -ra -n $(PYTEST_WORKERS)
 	$(PYTHON) -m mypy.stubtest cloacina cloacina_python --allowlist cloacina-python/stubtest-allowlist.txt
 	$(PYTHON) -m mypy cloacina-python/python examples
 

@@ -159,7 +159,9 @@ def test_one(
     test_env = dict(os.environ, PYTHONDONTWRITEBYTECODE="1")
     pytest = [str(python), "-m", "pytest", "-p", "no:cacheprovider", "-q", "-ra"]
     if full:
-        step("test suite", lambda: run([*pytest, "tests"], log, env=test_env))
+        # Two whole suites run side by side, each in two worker processes (the suite mostly waits).
+        workers = os.environ.get("CLOACINA_WHEEL_TEST_WORKERS", "2")
+        step("test suite", lambda: run([*pytest, "-n", workers, "tests"], log, env=test_env))
     else:
         step("plan snippets", lambda: run([*pytest, "tests/test_plan_snippets.py"], log, env=test_env))
 
