@@ -194,17 +194,18 @@ release-check: wheel test-install docs
 	$(PYTHON) scripts/release_check.py --wheel $(wildcard $(WHEEL_DIR)/cloacina-*.whl) \
 	  --installed target/install-check/bin/python --site $(DOCS_OUT)
 
-# Leaks: 10,000 executions in one process per backend (SQLite in memory, PostgreSQL) with the
-# release wheel, resident memory and live Python objects by type compared before and after
-# (scripts/leak_check.py); then the engine's Rust tests under valgrind memcheck, which must find
-# no definite leak (scripts/memcheck.py).
+# Leaks: 10,000 executions in one process per backend (SQLite file and memory, PostgreSQL; the
+# three side by side) with the release wheel, resident memory and live Python objects by type
+# compared before and after (scripts/leak_check.py); then the engine's Rust tests under valgrind
+# memcheck, which must find no definite leak (scripts/memcheck.py), from the build `make test`
+# made (the workspace's, with RUST_FEATURES).
 LEAK_VENV := target/leak-check-venv
 leak-check: release-wheel
 	test -x $(LEAK_VENV)/bin/python || python3 -m venv $(LEAK_VENV)
 	$(LEAK_VENV)/bin/python -m pip install --quiet "psycopg[binary]>=3.1"
 	$(LEAK_VENV)/bin/python -m pip install --quiet --force-reinstall --no-deps $(WHEEL_DIR)/cloacina-*.whl
 	$(LEAK_VENV)/bin/python scripts/leak_check.py --postgres "$(CLOACINA_TEST_POSTGRES_URL)"
-	$(PYTHON) scripts/memcheck.py
+	VIRTUAL_ENV=$(abspath $(VENV)) $(PYTHON) scripts/memcheck.py --workspace-features $(subst --features ,,$(RUST_FEATURES))
 
 # Line coverage of the whole test suite: the Rust tests and the Python suite, with the engine
 # and the extension built instrumented (cargo-llvm-cov, with Debian's LLVM of the compiler's

@@ -36,7 +36,7 @@ TOLERANCE = 0.10
 """How far above its baseline a figure may go before the check fails."""
 CHAIN_HOPS = 199
 FEW_RUNS, MANY_RUNS = 1, 3
-REPEATS = 2
+REPEATS = 3
 """Each process is run this many times and the lowest count kept: a thread that happens to be
 scheduled once more (a timer, a poll) adds to one run only."""
 

@@ -4,9 +4,11 @@
 
 Runs a workflow of a ``def`` task and an ``async def`` task, passing a datetime, a Decimal, a
 list and a dict between them, N times (10,000 by default) in one process, on an in-memory SQLite
-database and, with ``--postgres``, on PostgreSQL. Each backend runs in a fresh process: after a
-warm-up of WARM_UP executions it counts the live Python objects by type and reads the resident
-memory, then runs the N executions, and reads both again.
+database and, with ``--postgres``, on PostgreSQL. Each backend runs in a fresh process, the
+backends side by side: after a warm-up of WARM_UP executions it counts the live Python objects
+by type and reads the resident memory, then runs the N executions one after another, and reads
+both again. (One at a time: threads of its own would each get an allocator arena, and resident
+memory would grow by those arenas, not by what the executions left behind.)
 
 It fails when, on a backend:
 
@@ -115,14 +117,20 @@ def measure(url: str, executions: int) -> dict:
     }
 
 
-def run_in_child(url: str, executions: int) -> dict:
-    """Runs ``measure`` in a fresh interpreter, so that backends do not share a heap."""
-    output = subprocess.run(
+def start_child(url: str, executions: int) -> subprocess.Popen:
+    """Starts ``measure`` in a fresh interpreter, so that backends do not share a heap."""
+    return subprocess.Popen(
         [sys.executable, __file__, "--measure", url, "--executions", str(executions)],
-        check=True,
-        capture_output=True,
+        stdout=subprocess.PIPE,
         text=True,
-    ).stdout
+    )
+
+
+def child_figures(child: subprocess.Popen) -> dict:
+    """What a child started by ``start_child`` measured, once it is done."""
+    output, _ = child.communicate()
+    if child.returncode != 0:
+        raise SystemExit(f"leak check: the measuring process {child.args} failed (exit status {child.returncode})")
     return json.loads(output.strip().splitlines()[-1])
 
 
@@ -182,18 +190,27 @@ def main() -> int:
         return 0
 
     failures = []
-    with tempfile.TemporaryDirectory() as folder:
+    with contextlib.ExitStack() as cleanup:
+        folder = cleanup.enter_context(tempfile.TemporaryDirectory())
         path = pathlib.Path(folder) / "leak-check.db"
-        file_figures = run_in_child(f"sqlite:///{path}", arguments.executions)
+        children = {
+            "sqlite file": start_child(f"sqlite:///{path}", arguments.executions),
+            "sqlite memory": start_child("sqlite:///:memory:", arguments.executions),
+        }
+        if arguments.postgres:
+            url = cleanup.enter_context(fresh_postgres_database(arguments.postgres))
+            children["postgresql"] = start_child(url, arguments.executions)
+        for child in children.values():
+            # Should one fail, the others stop before their database goes.
+            cleanup.callback(child.kill)
+        figures = {label: child_figures(child) for label, child in children.items()}
         per_execution = database_file_bytes(path) / (arguments.executions + WARM_UP)
     print(f"a stored execution takes {per_execution:,.0f} bytes in a SQLite file")
-    failures += judge("sqlite file", file_figures, 0)
-    memory_figures = run_in_child("sqlite:///:memory:", arguments.executions)
+    failures += judge("sqlite file", figures["sqlite file"], 0)
     stored = per_execution * arguments.executions * MEMORY_DATABASE_FACTOR
-    failures += judge("sqlite memory", memory_figures, stored)
+    failures += judge("sqlite memory", figures["sqlite memory"], stored)
     if arguments.postgres:
-        with fresh_postgres_database(arguments.postgres) as url:
-            failures += judge("postgresql", run_in_child(url, arguments.executions), 0)
+        failures += judge("postgresql", figures["postgresql"], 0)
     else:
         print("postgresql: not measured (no --postgres URL)")
     for failure in failures:

@@ -239,3 +239,11 @@ pub fn failing(id: &str, dependencies: &[&str], message: &'static str) -> Functi
     FunctionTask::new(id, move |_context: Context| async move { Err(TaskError::new(message)) })
         .depends_on(dependencies.iter().copied())
 }
+
+/// A bound on wall time a test asserts, scaled by `CLOACINA_TEST_TIME_SCALE` (a whole number,
+/// 1 when unset): tests run under valgrind (`make leak-check`) run 20 to 50 times slower, and
+/// there a bound meant to tell a notification from a poll would only measure the slowdown.
+pub fn wall_time_bound(bound: Duration) -> Duration {
+    let scale = std::env::var("CLOACINA_TEST_TIME_SCALE").ok().and_then(|value| value.parse::<u32>().ok());
+    bound * scale.unwrap_or(1).max(1)
+}

@@ -1,4 +1,6 @@
-//! A workflow of three tasks in a chain, with every #[task] argument.
+//! What `#[task]` and `workflow!` expand to, compiled and run with the rest of the tests: a
+//! chain using every `#[task]` argument, and tasks listed by module path. (The errors for what
+//! must not compile are checked by `ui.rs`.)
 
 use cloacina::{Context, TaskError, TriggerRule, task, workflow};
 
@@ -32,9 +34,32 @@ async fn report(_context: &mut Context) -> Result<(), TaskError> {
     Ok(())
 }
 
-fn main() {
+#[test]
+fn a_chain_with_every_task_argument() {
     let pipeline = workflow! { name: "chain", description: "three steps", tasks: [extract, transform, load, report] };
     assert_eq!(pipeline.task_ids().collect::<Vec<_>>(), ["extract", "transform_rows", "load", "report"]);
     assert_eq!(pipeline.description(), Some("three steps"));
     let _ = TransformTask::new();
+}
+
+mod stages {
+    use cloacina::{Context, TaskError, task};
+
+    #[task]
+    pub async fn fetch(context: &mut Context) -> Result<(), TaskError> {
+        context.insert("fetched", true)?;
+        Ok(())
+    }
+
+    #[task(dependencies = ["fetch"])]
+    pub async fn store(_context: &mut Context) -> Result<(), TaskError> {
+        Ok(())
+    }
+}
+
+#[test]
+fn tasks_listed_by_module_path() {
+    let pipeline = cloacina::workflow! { name: "modules", tasks: [stages::fetch, stages::store] };
+    assert_eq!(pipeline.len(), 2);
+    assert_eq!(pipeline.task_ids().collect::<Vec<_>>(), ["fetch", "store"]);
 }
