@@ -28,17 +28,19 @@ sql! {
     /// deadlocking, and each holds the numbers it took until it commits. The lock is the one an
     /// update of the row takes (`FOR NO KEY UPDATE`): rows inserted beside it that refer to the
     /// execution (task outputs, events) hold a key-share lock on it, which `FOR UPDATE` would
-    /// wait for, deadlocking two transactions that each inserted such a row first.
+    /// wait for, deadlocking two transactions that each inserted such a row first. The rows are
+    /// found by `id = ANY(ARRAY(...))`, which the planner answers from the primary key: it takes
+    /// a set-returning function for 100 rows, and joined to that, it would read the whole table.
     InsertEvents = "WITH input AS ( \
                       SELECT value, position FROM jsonb_array_elements(CAST(? AS jsonb)) WITH ORDINALITY AS e(value, position)), \
                     counts AS ( \
                       SELECT value ->> 'execution_id' AS execution_id, count(*) AS added FROM input GROUP BY 1), \
                     locked AS MATERIALIZED ( \
-                      SELECT x.id FROM executions AS x WHERE x.id IN (SELECT execution_id FROM counts) \
+                      SELECT x.id FROM executions AS x WHERE x.id = ANY(ARRAY(SELECT execution_id FROM counts)) \
                       ORDER BY x.id FOR NO KEY UPDATE), \
                     numbered AS ( \
                       UPDATE executions AS x SET event_count = x.event_count + c.added \
-                      FROM counts AS c, locked AS l WHERE x.id = c.execution_id AND l.id = x.id \
+                      FROM counts AS c WHERE x.id = c.execution_id AND x.id = ANY(ARRAY(SELECT id FROM locked)) \
                       RETURNING x.id, x.event_count - c.added AS base) \
                     INSERT INTO execution_events (execution_id, task_id, kind, attempt, message, created_at, sequence) \
                     SELECT i.value ->> 'execution_id', i.value ->> 'task_id', i.value ->> 'kind', \
