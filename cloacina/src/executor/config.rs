@@ -15,6 +15,10 @@ pub struct ExecutorConfig {
     /// Whether this executor runs tasks. A submit-only executor (`false`) starts executions,
     /// waits for and inspects them, and leaves every task to worker processes.
     pub run_tasks: bool,
+    /// Whether this executor starts the due ticks of the schedules of its registered workflows
+    /// (see [`crate::schedules`]). Any number of executors may: each tick starts once. A
+    /// process that only looks (a command, the web page) turns it off.
+    pub run_schedules: bool,
     /// The timeout of a task attempt when the task sets none; `None` means no limit.
     pub task_timeout: Option<Duration>,
     /// How often the executor looks for work when nothing has woken it (at least 10 ms).
@@ -47,6 +51,7 @@ impl Default for ExecutorConfig {
         Self {
             max_concurrent_tasks: 64,
             run_tasks: true,
+            run_schedules: true,
             task_timeout: None,
             poll_interval: Duration::from_secs(1),
             lease_duration: Duration::from_secs(30),

@@ -197,7 +197,9 @@ impl UnifiedExecutor {
         report_unknown_workflows(&engine).await;
         let dispatcher = tokio::spawn(worker::dispatch(Arc::clone(&engine)));
         tokio::spawn(maintenance::maintain(Arc::clone(&engine)));
-        tokio::spawn(schedules::serve(Arc::clone(&engine)));
+        if engine.config.run_schedules {
+            tokio::spawn(schedules::serve(Arc::clone(&engine)));
+        }
         if engine.store.is_sqlite_file() {
             tokio::spawn(maintenance::checkpoint(Arc::clone(&engine)));
         }

@@ -15,7 +15,8 @@ crate::backend_tests!(
     an_every_second_schedule_starts_one_execution_per_tick,
     schedules_are_declared_paused_resumed_and_deleted,
     bad_schedules_are_refused_with_the_fix,
-    a_delayed_start_waits_until_its_time
+    a_delayed_start_waits_until_its_time,
+    an_executor_that_runs_no_schedules_starts_no_tick
 );
 
 /// What needs the database to outlive an executor: a file or a server.
@@ -214,4 +215,24 @@ async fn a_delayed_start_survives_a_restart(database: TestDatabase) {
     let started = result.task_results[0].started_at.unwrap();
     assert!(started >= start_at && started - start_at < chrono::Duration::seconds(2), "started {started}");
     restarted.shutdown().await;
+}
+
+/// An executor told not to run schedules (a command, the web page) starts no tick of a
+/// registered workflow's schedule; one that runs them does.
+async fn an_executor_that_runs_no_schedules_starts_no_tick(database: TestDatabase) {
+    let config = cloacina::ExecutorConfig { run_schedules: false, ..crate::support::test_config() };
+    let looking = database.executor_with(config).await;
+    looking.register(report());
+    looking.schedule("report", NewSchedule::new("* * * * * *").catchup(Catchup::All)).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(2_300)).await;
+    assert!(ticks(&looking, "report").await.is_empty(), "a tick was started by an executor that runs no schedules");
+    if !database.url.contains(":memory:") {
+        let running = database.executor().await;
+        running.register(report());
+        tokio::time::sleep(Duration::from_millis(2_300)).await;
+        running.pause_schedule("report").await.unwrap();
+        assert!(!ticks(&looking, "report").await.is_empty(), "the executor that runs schedules started none");
+        running.shutdown().await;
+    }
+    looking.shutdown().await;
 }
