@@ -16,7 +16,7 @@ export CLOACINA_REQUIRE_POSTGRES
 
 .PHONY: build demo test test-rust test-python test-install release-wheel lint fmt bench bench-check bench-peers \
   python-develop python-extensions module-wheels check-postgres docs docs-serve docs-check wheel test-wheels \
-  release-check coverage leak-check fuzz audit
+  release-check coverage leak-check fuzz audit test-ui-assets ui-check
 
 build: python-develop
 	$(CARGO) build --workspace
@@ -49,7 +49,7 @@ $(VENV)/.requirements: requirements-dev.txt requirements-test.txt
 demo: python-develop
 	$(PYTHON) examples/quickstart.py
 
-test: test-rust test-python test-install
+test: test-rust test-python test-install test-ui-assets
 
 check-postgres:
 	@if [ -z "$(CLOACINA_TEST_POSTGRES_URL)" ]; then \
@@ -73,6 +73,20 @@ test-python: check-postgres python-extensions
 	VIRTUAL_ENV=$(abspath $(VENV)) $(PYTHON) -m pytest -ra -n $(PYTEST_WORKERS)
 	$(PYTHON) -m mypy.stubtest cloacina cloacina_python --allowlist cloacina-python/stubtest-allowlist.txt
 	$(PYTHON) -m mypy cloacina-python/python examples
+
+# The web page's scripts' own tests (its graph layout and timeline), with the machine's Node.js;
+# the page itself needs no Node.js: its files are built into the binary as they are.
+test-ui-assets:
+	node --test cloacina-ui/assets/tests/
+
+# The web page in Debian's Chromium, driven by Playwright, against a database another process
+# writes (scripts/ui/check_in_browser.py; screenshots in target/ui-screenshots); then its JSON
+# API fuzzed from its OpenAPI description by schemathesis, UI_FUZZ_EXAMPLES requests per
+# operation, failing on any 5xx answer (scripts/ui/fuzz_api.py).
+UI_FUZZ_EXAMPLES ?= 100
+ui-check: python-extensions
+	$(PYTHON) scripts/ui/check_in_browser.py --screenshots target/ui-screenshots
+	$(PYTHON) scripts/ui/fuzz_api.py --examples $(UI_FUZZ_EXAMPLES)
 
 # The package's release wheel: one cp39-abi3 wheel for every CPython from 3.9, manylinux2014
 # (glibc 2.17 and later), built with zig (from PyPI) as C compiler and linker against that old

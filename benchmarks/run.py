@@ -46,6 +46,9 @@ def implementations(shape: str) -> list[str]:
 
 SOAK_EXECUTIONS = 10_000
 RESUME_TRIALS = 5
+# Executions stored for the web page's listing (engine-bench ui-list), and its bound per answer.
+LISTED_EXECUTIONS = 100_000
+LISTING_BOUND_MS = 100
 
 
 def percentile(values: list[float], fraction: float) -> float:
@@ -305,6 +308,16 @@ RUST_TARGETS: list[tuple[str, str, str, Callable[[dict[str, Any]], bool], Callab
 """The Rust rows' own targets: backend, shape, label, whether a row meets it, its figure."""
 
 
+def print_listing(listing: dict[str, dict[str, Any]]) -> None:
+    """The web page's listing over a large database: median answer times of a first page and
+    the page after it, unfiltered and filtered."""
+    print(f"\nThe web page's execution listing ({LISTED_EXECUTIONS:,} stored executions; median of 20, ms):")
+    print(f"  {'backend':<12} {'filter':<10} {'first page':>11} {'next page':>10}")
+    for backend, line in listing.items():
+        for name in ("all", "failed", "workflow"):
+            print(f"  {backend:<12} {name:<10} {line[name + '_first_ms']:>11.2f} {line[name + '_next_ms']:>10.2f}")
+
+
 def print_hybrid(line: dict[str, Any]) -> None:
     rust, python = line["count_words_seconds"], line["count_words_in_python_seconds"]
     print(
@@ -322,6 +335,7 @@ def check_targets(
     resume: dict[str, list[float]],
     profile: dict[str, float] | None = None,
     handoff: list[dict[str, Any]] | None = None,
+    listing: dict[str, dict[str, Any]] | None = None,
 ) -> list[str]:
     """Each target, met or missed, with the figure; a missed one says what bounds it (with the
     instruction and statement counts of ``make bench-check`` when ``profile`` has them)."""
@@ -371,6 +385,14 @@ def check_targets(
                 line["handoff_seconds"] < 1.0,
                 duration(line["handoff_seconds"]),
             )
+    for backend, line in (listing or {}).items():
+        slowest = max(value for key, value in line.items() if key.endswith("_ms"))
+        verdict(
+            f"{backend} web page's listing of {line['executions']:,} executions, first and next page "
+            f"< {LISTING_BOUND_MS} ms",
+            slowest < LISTING_BOUND_MS,
+            f"slowest median {slowest:.1f} ms",
+        )
     rates = {line["workers"]: line["tasks_per_run"] / statistics.median(line["walls_s"]) for line in processes}
     for workers in (2, 4):
         if workers in rates and 1 in rates:
@@ -453,6 +475,11 @@ def main() -> None:
             print(f"  {backend:<12} crash to resume", file=sys.stderr, flush=True)
             (line,) = backends.run(backend, [sys.executable, "resume.py", "{url}", str(RESUME_TRIALS)])
             resume[backend] = line["resumed_after"]
+        listing = {}
+        for backend in backends.names():
+            print(f"  {backend:<12} web page's listing", file=sys.stderr, flush=True)
+            command = [backends.engine_bench, "ui-list", "{url}", str(LISTED_EXECUTIONS)]
+            (listing[backend],) = backends.run(backend, command)
     summarize(rows)
     print_table(rows, arguments.runs, arguments.rounds)
     print_mapped(rows)
@@ -462,10 +489,11 @@ def main() -> None:
     print_handoff(handoff)
     print_hybrid(hybrid)
     print_resume(resume)
+    print_listing(listing)
     print("\nTargets:")
     profile_path = arguments.output / "check.json"
     profile = json.loads(profile_path.read_text()) if profile_path.exists() else None
-    for line in check_targets(rows, processes, soak, resume, profile, handoff):
+    for line in check_targets(rows, processes, soak, resume, profile, handoff, listing):
         print(line)
     results = {
         "rows": rows,
@@ -474,6 +502,7 @@ def main() -> None:
         "handoff": handoff,
         "hybrid": hybrid,
         "resume": resume,
+        "listing": listing,
         "machine": machine(),
     }
     (arguments.output / "results.json").write_text(json.dumps(results, indent=1))

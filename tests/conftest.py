@@ -85,6 +85,14 @@ def snippet_postgres_url() -> Iterator[str]:
             admin.execute("DROP DATABASE IF EXISTS db WITH (FORCE)")
 
 
+@pytest.fixture(params=["sqlite_file", "postgres"])
+def shared_url(request: pytest.FixtureRequest, tmp_path) -> str:
+    """A database another process can read: a SQLite file or a PostgreSQL database."""
+    if request.param == "sqlite_file":
+        return f"sqlite:///{tmp_path / 'runs.db'}"
+    return request.getfixturevalue("postgres_url")
+
+
 @pytest.fixture(params=["sqlite_memory", "sqlite_file", "postgres"])
 def database_url(request: pytest.FixtureRequest, tmp_path) -> str:
     """The URL of an empty database of each backend."""

@@ -14,18 +14,8 @@ import sys
 import textwrap
 import time
 
-import pytest
-
 TESTS = pathlib.Path(__file__).parent
 COMMAND = pathlib.Path(sys.executable).parent / "cloacina"
-
-
-@pytest.fixture(params=["sqlite_file", "postgres"])
-def shared_url(request: pytest.FixtureRequest, tmp_path) -> str:
-    """A database another process can read."""
-    if request.param == "sqlite_file":
-        return f"sqlite:///{tmp_path / 'runs.db'}"
-    return request.getfixturevalue("postgres_url")
 
 
 def environment(url: str | None, **extra: str) -> dict[str, str]:

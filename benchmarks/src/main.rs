@@ -7,6 +7,7 @@
 //! engine-bench worker URL                   a worker process (started by `processes`)
 //! engine-bench create-database SERVER NAME  a fresh PostgreSQL database for one measurement
 //! engine-bench drop-database SERVER NAME
+//! engine-bench ui-list URL COUNT            the web page's listing over COUNT stored executions
 //! ```
 
 // `workflow!` takes two macro expansion levels per task; the widest fan-out lists 2002 tasks.
@@ -18,10 +19,11 @@ mod processes;
 mod shapes;
 mod stamps;
 mod statements;
+mod ui_list;
 mod workflows;
 
 const USAGE: &str = "usage: engine-bench measure SHAPE URL RUNS | processes URL RUNS | worker URL \
-                     | create-database SERVER NAME | drop-database SERVER NAME";
+                     | create-database SERVER NAME | drop-database SERVER NAME | ui-list URL COUNT";
 
 fn count(text: &str) -> Result<usize, String> {
     text.parse().map_err(|_| format!("`{text}` is not a number of runs; {USAGE}"))
@@ -37,6 +39,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         ["worker", url] => processes::work(url).await,
         ["create-database", server, name] => databases::create(server, name).await,
         ["drop-database", server, name] => databases::drop(server, name).await,
+        ["ui-list", url, executions] => ui_list::main(url, count(executions)? as u64).await,
         _ => Err(USAGE.into()),
     }
 }

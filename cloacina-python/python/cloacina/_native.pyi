@@ -1440,6 +1440,9 @@ class UnifiedExecutor:
         run_tasks: `False` for a submit-only executor that starts, waits for and inspects
             executions and leaves every task to workers (`python -m cloacina worker`) sharing
             its database (default `True`).
+        run_schedules: `False` for an executor that never starts the due ticks of the
+            schedules of its registered workflows (default `True`). Any number of executors
+            may start them (each tick starts once); a process that only looks turns it off.
         task_timeout: Seconds an attempt may take when its task sets no timeout: more than 0,
             at most 31,536,000 (default `None`, no limit).
         poll_interval: Seconds between looks for work when nothing wakes the executor, a
@@ -1481,6 +1484,7 @@ class UnifiedExecutor:
         *,
         max_concurrent_tasks: int = ...,
         run_tasks: bool = ...,
+        run_schedules: bool = ...,
         task_timeout: float | None = ...,
         poll_interval: float = ...,
         lease_duration: float = ...,
@@ -1933,6 +1937,40 @@ class UnifiedExecutor:
 
         Raises:
             KeyboardInterrupt: Ctrl-C, after the shutdown.
+        """
+    def serve_ui(
+        self,
+        *,
+        host: str = "127.0.0.1",
+        port: int = 8490,
+        read_only: bool = False,
+        token: str | None = None,
+        ready: Callable[[str], object] | None = None,
+    ) -> None:
+        """Serves the web page for executions, and the JSON API under it, until stopped.
+
+        It serves this executor's database until Ctrl-C (which stops it and re-raises
+        `KeyboardInterrupt`) or until the executor shuts down. `cloacina ui` runs it.
+
+        The page lists executions (filtered by workflow, status and time, a page at a time),
+        draws an execution's tasks coloured by status with a timeline of their attempts, shows
+        a task's attempts, error, logs, input and output, follows a running execution live, and
+        can cancel it or re-run it from where it failed (`read_only=True` turns those off). Its
+        API is described at `/api/openapi.json`. An executor that runs no tasks
+        (`run_tasks=False`) is enough; re-running needs the workflow registered here.
+
+        Args:
+            host: The address to listen on. Any other than a loopback address needs `token`.
+            port: The port; 0 picks a free one (`ready` is told which).
+            read_only: Turns the actions (cancel, re-run) off.
+            token: A secret of at least 16 characters every request must carry, as
+                `Authorization: Bearer <token>` or in the cookie the page sets when opened as
+                `/?token=<token>`.
+            ready: Called with the page's address (`http://127.0.0.1:8490/`) once it listens.
+
+        Raises:
+            ValidationError: `host` is not an IP address, or the token is missing or too short.
+            OSError: The address cannot be listened on (the port is taken).
         """
     def shutdown(self) -> None:
         """Stops the executor, letting running tasks finish for up to `shutdown_timeout`.

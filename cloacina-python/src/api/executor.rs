@@ -33,10 +33,14 @@ use crate::running::spans;
 use crate::running::task_logs;
 use crate::values::{Reading, quoted, type_name};
 
+// `serve_ui`'s signature writes the page's default port as a literal.
+const _: () = assert!(cloacina_ui::DEFAULT_PORT == 8490);
+
 /// The configuration keywords, as the engine names its fields.
-const OPTIONS: [&str; 14] = [
+const OPTIONS: [&str; 15] = [
     "max_concurrent_tasks",
     "run_tasks",
+    "run_schedules",
     "task_timeout",
     "poll_interval",
     "lease_duration",
@@ -59,6 +63,7 @@ const OPTIONS: [&str; 14] = [
 ///     max_concurrent_tasks: Tasks run at once (default 64).
 ///     run_tasks: `False` for a submit-only executor that leaves every task to workers
 ///         (`python -m cloacina worker`) sharing its database.
+///     run_schedules: `False` for an executor that never starts the due ticks of schedules.
 ///     task_timeout: Seconds an attempt may take when its task sets no timeout (default none).
 ///     poll_interval: Seconds between looks for work when nothing wakes the executor
 ///         (a fallback; default 1.0).
@@ -185,6 +190,7 @@ fn config_from_keywords(options: Option<&Bound<'_, PyDict>>) -> PyResult<Executo
         match key.as_str() {
             "max_concurrent_tasks" => config.max_concurrent_tasks = option(&key, &value)?,
             "run_tasks" => config.run_tasks = option(&key, &value)?,
+            "run_schedules" => config.run_schedules = option(&key, &value)?,
             "task_timeout" => config.task_timeout = optional_seconds(&value)?,
             "poll_interval" => config.poll_interval = required_seconds(&value)?,
             "lease_duration" => config.lease_duration = required_seconds(&value)?,
@@ -643,6 +649,25 @@ impl PyUnifiedExecutor {
             return Err(interrupted);
         }
         Ok(())
+    }
+
+    /// Serves the web page for executions (and its JSON API) over this executor's database
+    /// until Ctrl-C, which stops it and re-raises `KeyboardInterrupt`, or until the executor
+    /// shuts down. `ready` is called with the page's address once it listens.
+    // The port is written as a literal so that Python's signature shows it (the assertion below
+    // keeps it the page's default).
+    #[pyo3(signature = (*, host = "127.0.0.1", port = 8490, read_only = false, token = None, ready = None))]
+    fn serve_ui(
+        &self,
+        py: Python<'_>,
+        host: &str,
+        port: u16,
+        read_only: bool,
+        token: Option<String>,
+        ready: Option<Py<PyAny>>,
+    ) -> PyResult<()> {
+        let serving = crate::api::ui::Serving { host: host.to_owned(), port, read_only, token, ready };
+        crate::api::ui::serve(py, self.inner.clone(), serving)
     }
 
     /// Stops the executor: no new task starts, running tasks may finish (up to

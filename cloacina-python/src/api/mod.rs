@@ -11,4 +11,5 @@ pub mod schedule;
 pub mod task;
 pub mod timeline;
 pub mod trigger;
+pub mod ui;
 pub mod workflow;

@@ -13,7 +13,7 @@ from collections.abc import Sequence
 
 from cloacina import CloacinaError
 
-from . import _executions, _schedules, _worker, _workflows
+from . import _executions, _schedules, _ui, _worker, _workflows
 from ._database import URL_VARIABLE, CommandError
 
 __all__ = ["main"]
@@ -36,6 +36,7 @@ def parser() -> argparse.ArgumentParser:
     _workflows.add_commands(commands)
     _schedules.add_commands(commands)
     _worker.add_command(commands)
+    _ui.add_command(commands)
     return main_parser
 
 

@@ -58,7 +58,7 @@ def check_existing(url: str) -> None:
 
 def open_executor(options: argparse.Namespace, *, run_tasks: bool = False) -> UnifiedExecutor:
     """An executor on the command's database: one that only reads (and cancels), unless
-    `run_tasks`."""
+    `run_tasks`. It never starts schedule ticks: a command that looks does not act on time."""
     url = database_url(options)
     check_existing(url)
-    return UnifiedExecutor(url, run_tasks=run_tasks, poll_interval=FOLLOW_POLL_INTERVAL)
+    return UnifiedExecutor(url, run_tasks=run_tasks, run_schedules=False, poll_interval=FOLLOW_POLL_INTERVAL)
