@@ -143,6 +143,9 @@ pub(crate) fn list_executions(
     connection: &mut AnyConnection,
     filter: &ExecutionFilter,
 ) -> Result<Vec<ExecutionSummaryRow>, StoreError> {
+    if filter.workflow_name.as_deref().is_some_and(|name| !super::can_be_stored(name)) {
+        return Ok(Vec::new());
+    }
     let limit = i64::try_from(filter.limit.unwrap_or(DEFAULT_LIMIT)).unwrap_or(i64::MAX);
     let mut query = executions::table
         .select(ExecutionSummaryRow::as_select())
@@ -188,6 +191,9 @@ pub(crate) fn workflow_versions(
     connection: &mut AnyConnection,
     workflow_name: Option<&str>,
 ) -> Result<Vec<WorkflowVersionRow>, StoreError> {
+    if workflow_name.is_some_and(|name| !super::can_be_stored(name)) {
+        return Ok(Vec::new());
+    }
     let mut query = executions::table
         .group_by((executions::workflow_name, executions::workflow_version))
         .select((
@@ -226,6 +232,9 @@ pub(crate) fn version_graph(
     workflow_name: &str,
     workflow_version: &str,
 ) -> Result<String, StoreError> {
+    if !super::can_be_stored(workflow_name) || !super::can_be_stored(workflow_version) {
+        return Ok(String::new());
+    }
     Ok(executions::table
         .filter(executions::workflow_name.eq(workflow_name))
         .filter(executions::workflow_version.eq(workflow_version))

@@ -41,6 +41,9 @@ pub(crate) fn load_logs(
     execution_id: &str,
     task_id: Option<&str>,
 ) -> Result<Vec<LogEntry>, StoreError> {
+    if task_id.is_some_and(|task_id| !super::can_be_stored(task_id)) {
+        return Ok(Vec::new());
+    }
     let query = logs::table
         .filter(logs::execution_id.eq(execution_id))
         .select((logs::task_id, logs::attempt, logs::records))

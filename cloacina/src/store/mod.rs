@@ -305,6 +305,13 @@ pub(crate) fn now_micros() -> i64 {
     Utc::now().timestamp_micros()
 }
 
+/// Whether a stored name (a workflow's, a task's) can be `name`. PostgreSQL text holds no NUL
+/// character, and refuses one in a parameter as an invalid byte sequence; so a lookup by such a
+/// name matches nothing without asking, on every backend alike.
+pub(crate) fn can_be_stored(name: &str) -> bool {
+    !name.contains('\0')
+}
+
 /// A stored time as a date.
 pub(crate) fn to_datetime(micros: i64) -> DateTime<Utc> {
     Utc.timestamp_micros(micros).single().unwrap_or_default()

@@ -15,7 +15,8 @@ crate::backend_tests!(
     a_running_execution_can_be_inspected,
     executions_are_listed_newest_first_with_filters,
     executions_are_listed_a_page_at_a_time,
-    workflow_versions_and_graphs_are_read_from_stored_executions
+    workflow_versions_and_graphs_are_read_from_stored_executions,
+    lookups_by_a_name_with_a_nul_character_find_nothing
 );
 
 mod reopened {
@@ -184,5 +185,21 @@ async fn workflow_versions_and_graphs_are_read_from_stored_executions(database: 
     assert_eq!(graph, expected);
     assert_eq!(executor.workflow_graph("shape", "no such version").await.unwrap(), None);
     assert!(executor.workflow_versions(Some("nothing")).await.unwrap().is_empty());
+    executor.shutdown().await;
+}
+
+/// A name with a NUL character (which PostgreSQL text cannot hold, and refuses in a parameter)
+/// finds nothing on every backend, where PostgreSQL would answer with an error.
+async fn lookups_by_a_name_with_a_nul_character_find_nothing(database: TestDatabase) {
+    let executor = database.executor().await;
+    let workflow = Workflow::builder("plain").task(noop("a", &[])).build().unwrap();
+    let done = executor.execute(workflow.clone(), Context::new()).await.unwrap();
+    let named = ExecutionFilter::new().workflow("pla\0in");
+    assert!(executor.list_executions(named).await.unwrap().is_empty());
+    assert!(executor.workflow_versions(Some("plain\0")).await.unwrap().is_empty());
+    assert_eq!(executor.workflow_graph("plain\0", workflow.version()).await.unwrap(), None);
+    assert_eq!(executor.workflow_graph("plain", "\0").await.unwrap(), None);
+    assert!(executor.logs(done.execution_id, Some("a\0")).await.unwrap().is_empty());
+    assert_eq!(executor.list_executions(ExecutionFilter::new().workflow("plain")).await.unwrap().len(), 1);
     executor.shutdown().await;
 }
