@@ -25,23 +25,70 @@ const CONTENT_SECURITY_POLICY: &str = "default-src 'self'; img-src 'self' data:;
 /// Checks a request and marks its answer.
 pub(crate) async fn guard(State(state): State<AppState>, request: Request, next: Next) -> Response {
     let api = request.uri().path().starts_with("/api");
-    if let Some(token) = &state.token
-        && !carries_token(request.headers(), token)
-    {
-        return match offered_token(&request) {
-            Some(offered) if same_secret(&offered, token) => keep_token(token),
-            _ if api => ApiError::unauthorized(
-                "this server needs its token: send `Authorization: Bearer <token>`, or open the page as /?token=<token>",
-            )
-            .into_response(),
-            _ => (StatusCode::UNAUTHORIZED, "This page needs its token: open it as /?token=<token>.").into_response(),
-        };
+    if let Some(refused) = check_access(&state, &request, api) {
+        return with_headers(refused, api);
     }
     let action = !matches!(*request.method(), Method::GET | Method::HEAD | Method::OPTIONS);
     if action && let Err(refused) = check_action(&state, request.headers()) {
         return with_headers(refused.into_response(), api);
     }
     with_headers(next.run(request).await, api)
+}
+
+/// The answer to a request that may not go on: without the token when one is set, or, when none
+/// is, addressed to a name other than a loopback one.
+fn check_access(state: &AppState, request: &Request, api: bool) -> Option<Response> {
+    let Some(token) = &state.token else {
+        // Without a token the server listens on loopback only; a page of another site whose
+        // name has been pointed at this machine (DNS rebinding) would be of the same origin
+        // as the API, and its requests name that site in `Host`.
+        return match named_by_loopback(request.headers()) {
+            Ok(()) => None,
+            Err(host) => {
+                let message = format!(
+                    "this server answers requests for localhost, 127.0.0.1 or [::1] only, not for {host:?}: \
+                     open it by one of those, or serve it with a token (CLOACINA_UI_TOKEN) to be reached by another name"
+                );
+                Some(if api {
+                    ApiError::forbidden(message).into_response()
+                } else {
+                    (StatusCode::FORBIDDEN, message).into_response()
+                })
+            }
+        };
+    };
+    let carried = carries_token(request.headers(), token);
+    match offered_token(request) {
+        // Opened as /?token=...: the token is kept in a cookie and taken out of the address,
+        // also when a cookie came with the request.
+        Some(offered) if same_secret(&offered, token) => Some(keep_token(token)),
+        Some(_) if carried => Some(Redirect::to("/").into_response()),
+        _ if carried => None,
+        _ if api => Some(
+            ApiError::unauthorized(
+                "this server needs its token: send `Authorization: Bearer <token>`, or open the page as /?token=<token>",
+            )
+            .into_response(),
+        ),
+        _ => Some((StatusCode::UNAUTHORIZED, "This page needs its token: open it as /?token=<token>.").into_response()),
+    }
+}
+
+/// Whether the request's `Host` names a loopback address or `localhost` (any port); the name it
+/// gave otherwise, shortened. A request without `Host` (HTTP/1.0, an in-process call) passes:
+/// browsers always send one.
+fn named_by_loopback(headers: &HeaderMap) -> Result<(), String> {
+    let Some(value) = headers.get(header::HOST) else {
+        return Ok(());
+    };
+    let host = String::from_utf8_lossy(value.as_bytes());
+    let name = match host.strip_prefix('[') {
+        Some(bracketed) => bracketed.split_once(']').map_or(bracketed, |(address, _)| address),
+        None => host.rsplit_once(':').map_or(&*host, |(name, _)| name),
+    };
+    let loopback = name.eq_ignore_ascii_case("localhost")
+        || name.parse::<std::net::IpAddr>().is_ok_and(|address| address.is_loopback());
+    if loopback { Ok(()) } else { Err(host.chars().take(80).collect()) }
 }
 
 /// Whether an action may be taken: actions are on, and the request came from this server's
@@ -141,6 +188,22 @@ mod tests {
         assert!(!same_secret("0123456789abcdeF", "0123456789abcdef"));
         assert!(!same_secret("0123456789abcde", "0123456789abcdef"));
         assert!(!same_secret("", "0123456789abcdef"));
+    }
+
+    #[test]
+    fn only_loopback_names_pass_without_a_token() {
+        let named = |host: &'static str| {
+            let mut headers = HeaderMap::new();
+            headers.insert(header::HOST, HeaderValue::from_static(host));
+            named_by_loopback(&headers)
+        };
+        for host in ["127.0.0.1:8490", "localhost:8490", "LOCALHOST", "[::1]:8490", "127.1.2.3", "[::1]"] {
+            assert_eq!(named(host), Ok(()), "{host}");
+        }
+        for host in ["evil.example:8490", "10.0.0.5:8490", "localhost.evil.example", "[::2]:8490", "0.0.0.0:8490"] {
+            assert_eq!(named(host), Err(host.to_owned()), "{host}");
+        }
+        assert_eq!(named_by_loopback(&HeaderMap::new()), Ok(()));
     }
 
     #[test]

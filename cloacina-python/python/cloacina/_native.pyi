@@ -1961,6 +1961,8 @@ class UnifiedExecutor:
 
         Args:
             host: The address to listen on. Any other than a loopback address needs `token`.
+                Without a token the page answers only requests addressed to `localhost`,
+                `127.0.0.1` or `[::1]` (a guard against DNS rebinding).
             port: The port; 0 picks a free one (`ready` is told which).
             read_only: Turns the actions (cancel, re-run) off.
             token: A secret of at least 16 characters every request must carry, as

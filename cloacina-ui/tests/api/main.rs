@@ -272,12 +272,24 @@ async fn bad_input_is_answered_with_a_json_error(backend: Backend) {
         (format!("/api/executions/{id}/tasks/missing"), StatusCode::NOT_FOUND, "not_found", "has no task"),
         (format!("/api/executions/{id}/events?after=-1"), StatusCode::BAD_REQUEST, "bad_request", "sequence number"),
         (format!("/api/executions/{id}/events?limit=0"), StatusCode::BAD_REQUEST, "bad_request", "from 1 to 1000"),
+        (format!("/api/executions/{id}/stream?after=-1"), StatusCode::BAD_REQUEST, "bad_request", "sequence number"),
+        (format!("/api/executions/{id}/stream?after=x"), StatusCode::BAD_REQUEST, "bad_request", "sequence number"),
+        ("/api/executions/12/tasks/a".into(), StatusCode::BAD_REQUEST, "bad_request", "not an execution id"),
         ("/api/workflows/nothing".into(), StatusCode::NOT_FOUND, "not_found", "no workflow"),
+        // A NUL character, which PostgreSQL text cannot hold: no stored name has one.
+        ("/api/workflows/a%00b".into(), StatusCode::NOT_FOUND, "not_found", "no workflow"),
+        (format!("/api/executions/{id}/tasks/a%00"), StatusCode::NOT_FOUND, "not_found", "has no task"),
         ("/api/nowhere".into(), StatusCode::NOT_FOUND, "not_found", "openapi.json"),
     ];
     for (path, status, code, words) in cases {
         let answer = site.get(&path).await;
         assert_error(&answer, status, code, words);
+    }
+    for path in ["/api/executions?workflow=o%00ne".to_owned(), format!("/api/executions/{id}/logs?task=a%00")] {
+        let (status, answer) = site.get(&path).await;
+        assert_eq!(status, StatusCode::OK, "{path}: {answer}");
+        let listed = answer.get("executions").or_else(|| answer.get("logs")).and_then(Value::as_array);
+        assert_eq!(listed.map(Vec::len), Some(0), "{path}: {answer}");
     }
     let (status, _, body) = site.request(Method::DELETE, "/api/executions", &[("x-cloacina-action", "1")]).await;
     assert_eq!(status, StatusCode::METHOD_NOT_ALLOWED);

@@ -43,6 +43,47 @@ async fn with_a_token_every_request_needs_it() {
     assert_eq!(status, StatusCode::OK);
     let (status, _, _) = site.request(Method::GET, "/?token=wrong", &[]).await;
     assert_eq!(status, StatusCode::UNAUTHORIZED);
+    // With the cookie too, the token is taken out of the address.
+    for address in [format!("/?token={TOKEN}"), "/?token=wrong".to_owned()] {
+        let (status, headers, _) = site.request(Method::GET, &address, &[("cookie", sent)]).await;
+        assert_eq!((status, &headers["location"]), (StatusCode::SEE_OTHER, &"/".parse().unwrap()), "{address}");
+    }
+    // The live view too needs it.
+    let id = site.finished_execution().await;
+    let refused = site.get(&format!("/api/executions/{id}/stream")).await;
+    assert_error(&refused, StatusCode::UNAUTHORIZED, "unauthorized", "Bearer");
+    // With a token, any name reaches it.
+    let (status, _, _) =
+        site.request(Method::GET, "/api/info", &[("authorization", &bearer), ("host", "runs.example:8490")]).await;
+    assert_eq!(status, StatusCode::OK);
+    site.executor.shutdown().await;
+}
+
+#[tokio::test]
+async fn without_a_token_only_loopback_names_are_answered() {
+    let site = Site::open(Backend::SqliteMemory, UiOptions::default()).await.unwrap();
+    // A page of another site whose name now points at this machine (DNS rebinding).
+    for path in ["/api/info", "/api/executions"] {
+        let (status, _, body) = site.request(Method::GET, path, &[("host", "evil.example:8490")]).await;
+        let answer = (status, json(&body));
+        assert_error(&answer, StatusCode::FORBIDDEN, "forbidden", "evil.example:8490");
+    }
+    let (status, _, page) = site.request(Method::GET, "/", &[("host", "evil.example:8490")]).await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    assert!(String::from_utf8(page).unwrap().contains("CLOACINA_UI_TOKEN"));
+    let id = site.finished_execution().await;
+    let (status, _, _) = site
+        .request(
+            Method::POST,
+            &format!("/api/executions/{id}/rerun"),
+            &[("x-cloacina-action", "1"), ("host", "evil.example:8490"), ("origin", "http://evil.example:8490")],
+        )
+        .await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    for host in ["localhost:8490", "[::1]:8490", "127.0.0.1"] {
+        let (status, _, _) = site.request(Method::GET, "/api/info", &[("host", host)]).await;
+        assert_eq!(status, StatusCode::OK, "{host}");
+    }
     site.executor.shutdown().await;
 }
 

@@ -116,14 +116,18 @@ impl Site {
         (status, serde_json::from_slice(&body).unwrap_or_else(|_| panic!("{path}: not JSON: {body:?}")))
     }
 
-    /// Any request: its status, headers and body.
+    /// Any request (to `Host: 127.0.0.1:8490` unless `headers` name another): its status,
+    /// headers and body.
     pub async fn request(
         &self,
         method: Method,
         path: &str,
         headers: &[(&str, &str)],
     ) -> (StatusCode, HeaderMap, Vec<u8>) {
-        let mut request = Request::builder().method(method).uri(path).header("host", "127.0.0.1:8490");
+        let mut request = Request::builder().method(method).uri(path);
+        if !headers.iter().any(|(name, _)| name.eq_ignore_ascii_case("host")) {
+            request = request.header("host", "127.0.0.1:8490");
+        }
         for (name, value) in headers {
             request = request.header(*name, *value);
         }
