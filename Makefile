@@ -82,11 +82,12 @@ test-ui-assets:
 # The web page in Debian's Chromium, driven by Playwright, against a database another process
 # writes (scripts/ui/check_in_browser.py; screenshots in target/ui-screenshots); then its JSON
 # API fuzzed from its OpenAPI description by schemathesis, UI_FUZZ_EXAMPLES requests per
-# operation, failing on any 5xx answer (scripts/ui/fuzz_api.py).
+# operation on a SQLite file and on a fresh PostgreSQL database, failing on any 5xx answer
+# (scripts/ui/fuzz_api.py).
 UI_FUZZ_EXAMPLES ?= 100
 ui-check: python-extensions
 	$(PYTHON) scripts/ui/check_in_browser.py --screenshots target/ui-screenshots
-	$(PYTHON) scripts/ui/fuzz_api.py --examples $(UI_FUZZ_EXAMPLES)
+	$(PYTHON) scripts/ui/fuzz_api.py --examples $(UI_FUZZ_EXAMPLES) $(if $(CLOACINA_TEST_POSTGRES_URL),--postgres "$(CLOACINA_TEST_POSTGRES_URL)")
 
 # The package's release wheel: one cp39-abi3 wheel for every CPython from 3.9, manylinux2014
 # (glibc 2.17 and later), built with zig (from PyPI) as C compiler and linker against that old

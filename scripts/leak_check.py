@@ -135,11 +135,11 @@ def child_figures(child: subprocess.Popen) -> dict:
 
 
 @contextlib.contextmanager
-def fresh_postgres_database(server: str) -> Iterator[str]:
-    """A new database on the server, dropped afterwards (needs psycopg)."""
+def fresh_postgres_database(server: str, purpose: str = "leak_check") -> Iterator[str]:
+    """A new database on the server (named after `purpose`), dropped afterwards (needs psycopg)."""
     import psycopg
 
-    name = f"cloacina_leak_check_{uuid.uuid4().hex}"
+    name = f"cloacina_{purpose}_{uuid.uuid4().hex}"
     with psycopg.connect(server, autocommit=True) as admin:
         admin.execute(f"CREATE DATABASE {name}")
     try:

@@ -229,12 +229,13 @@ def pages(
 
 
 @contextmanager
-def served_page() -> Iterator[tuple[str, dict, pathlib.Path]]:
-    """Starts workflows.py on a fresh SQLite file and `cloacina ui` over it (with the workflows
-    imported, no token); gives the page's address, the ids workflows.py printed and the folder."""
+def served_page(url: str | None = None) -> Iterator[tuple[str, dict, pathlib.Path]]:
+    """Starts workflows.py on `url` (by default a fresh SQLite file) and `cloacina ui` over it
+    (with the workflows imported, no token); gives the page's address, the ids workflows.py
+    printed and the folder."""
     with tempfile.TemporaryDirectory(prefix="cloacina-ui-") as folder:
         directory = pathlib.Path(folder)
-        url = f"sqlite:///{directory / 'runs.db'}"
+        url = url or f"sqlite:///{directory / 'runs.db'}"
         environment = {**os.environ, "PYTHONPATH": str(HERE), "CLOACINA_DATABASE_URL": url}
         environment.pop("CLOACINA_UI_TOKEN", None)
         writer = [sys.executable, str(HERE / "workflows.py"), url, str(directory)]
