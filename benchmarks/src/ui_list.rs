@@ -30,7 +30,8 @@ pub async fn main(url: &str, count: u64) -> Result<(), Box<dyn std::error::Error
     let started = Instant::now();
     store(url, count)?;
     let stored_in = started.elapsed();
-    let router = cloacina_ui::router(executor.clone(), &cloacina_ui::UiOptions::default());
+    let stopping = cloacina_ui::CancellationToken::new();
+    let router = cloacina_ui::router(executor.clone(), &cloacina_ui::UiOptions::default(), stopping);
     let mut figures = serde_json::Map::new();
     for (name, query) in [("all", ""), ("failed", "&status=Failed"), ("workflow", "&workflow=workflow_3")] {
         let (first, cursor) = time_page(&router, &format!("/api/executions?limit=50{query}")).await?;

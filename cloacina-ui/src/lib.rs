@@ -33,3 +33,5 @@ mod security;
 mod server;
 
 pub use server::{DEFAULT_PORT, Server, TOKEN_VARIABLE, UiError, UiOptions, router};
+/// What [`router`] takes to end live views when the program stops (tokio-util's).
+pub use tokio_util::sync::CancellationToken;

@@ -90,11 +90,11 @@ pub(crate) struct AppState {
 
 /// The page and its API for `executor`, as a router to serve or to nest in a program's own.
 /// The checks [`Server::bind`] makes on the address are the caller's to make.
-pub fn router(executor: UnifiedExecutor, options: &UiOptions) -> Router {
-    build(executor, options, CancellationToken::new())
-}
-
-fn build(executor: UnifiedExecutor, options: &UiOptions, stopping: CancellationToken) -> Router {
+///
+/// Cancel `stopping` when the program shuts down: live views of executions still running end
+/// then, so that a graceful shutdown (`axum::serve(...).with_graceful_shutdown`) does not wait
+/// for those executions to finish.
+pub fn router(executor: UnifiedExecutor, options: &UiOptions, stopping: CancellationToken) -> Router {
     let state = AppState {
         executor,
         read_only: options.read_only,
@@ -137,7 +137,7 @@ impl Server {
             .map_err(|source| UiError::Bind { address: options.address, source })?;
         let address = listener.local_addr()?;
         let stopping = CancellationToken::new();
-        let router = build(executor, &options, stopping.clone());
+        let router = router(executor, &options, stopping.clone());
         Ok(Self { listener, router, address, stopping })
     }
 

@@ -17,6 +17,7 @@ backend_tests!(
     executions_are_listed_a_page_at_a_time_and_filtered,
     an_execution_its_tasks_logs_and_events_are_answered,
     the_stream_sends_each_event_then_the_end,
+    a_live_view_ends_when_the_program_stops,
     a_running_execution_is_cancelled_and_a_failed_one_rerun,
     workflows_and_schedules_are_answered,
     bad_input_is_answered_with_a_json_error,
@@ -116,6 +117,39 @@ async fn an_execution_its_tasks_logs_and_events_are_answered(backend: Backend) {
     let later: Vec<i64> =
         later["events"].as_array().unwrap().iter().map(|event| event["sequence"].as_i64().unwrap()).collect();
     assert_eq!(later, [3, 4]);
+    site.executor.shutdown().await;
+}
+
+/// A program serving the router stops: the live view of an execution that still runs ends
+/// (without its `end` event), so that the program's graceful shutdown does not wait for it.
+async fn a_live_view_ends_when_the_program_stops(backend: Backend) {
+    let Some(site) = Site::open(backend, UiOptions::default()).await else { return };
+    let (open, opened) = tokio::sync::oneshot::channel::<()>();
+    let opened = std::sync::Mutex::new(Some(opened));
+    let gate = FunctionTask::new("gate", move |context: Context| {
+        let opened = opened.lock().unwrap().take();
+        async move {
+            if let Some(opened) = opened {
+                let _ = opened.await;
+            }
+            Ok(context)
+        }
+    });
+    let workflow = Workflow::builder("held").task(gate).build().unwrap();
+    let handle = site.executor.start(workflow, Context::new()).await.unwrap();
+    let path = format!("/api/executions/{}/stream", handle.execution_id());
+    let stopping = async {
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        site.stopping.cancel();
+    };
+    // `request` fails the test if the answer does not end within its time limit.
+    let ((status, _, body), ()) = tokio::join!(site.request(Method::GET, &path, &[]), stopping);
+    assert_eq!(status, StatusCode::OK);
+    let text = String::from_utf8(body).unwrap();
+    assert!(!text.contains("event: end"), "the execution still runs: {text}");
+    assert!(!site.executor.status(handle.execution_id()).await.unwrap().is_finished());
+    open.send(()).unwrap();
+    handle.wait().await.unwrap();
     site.executor.shutdown().await;
 }
 

@@ -79,6 +79,8 @@ pub struct Site {
     pub executor: UnifiedExecutor,
     /// Serves the page over it.
     pub router: Router,
+    /// Ends the router's live views, as a program that stops does.
+    pub stopping: cloacina_ui::CancellationToken,
     _database: TestDatabase,
 }
 
@@ -94,8 +96,9 @@ impl Site {
         let executor = UnifiedExecutor::open(&database.url, config, Arc::new(WorkflowRegistry::new()))
             .await
             .expect("open an executor");
-        let router = cloacina_ui::router(executor.clone(), &options);
-        Some(Self { executor, router, _database: database })
+        let stopping = cloacina_ui::CancellationToken::new();
+        let router = cloacina_ui::router(executor.clone(), &options, stopping.clone());
+        Some(Self { executor, router, stopping, _database: database })
     }
 
     /// The id of a one-task execution run to its end, for tests that need any finished one.
