@@ -11,7 +11,7 @@ use axum::http::{Method, StatusCode};
 use cloacina::{Context, ExecutionStatus, FunctionTask, NewSchedule, Workflow};
 use cloacina_ui::UiOptions;
 use serde_json::{Value, json};
-use support::{Backend, Site, assert_error, failing, noop, writing};
+use support::{Backend, Site, assert_error, failing, gate, noop, writing};
 
 backend_tests!(
     executions_are_listed_a_page_at_a_time_and_filtered,
@@ -124,18 +124,8 @@ async fn an_execution_its_tasks_logs_and_events_are_answered(backend: Backend) {
 /// (without its `end` event), so that the program's graceful shutdown does not wait for it.
 async fn a_live_view_ends_when_the_program_stops(backend: Backend) {
     let Some(site) = Site::open(backend, UiOptions::default()).await else { return };
-    let (open, opened) = tokio::sync::oneshot::channel::<()>();
-    let opened = std::sync::Mutex::new(Some(opened));
-    let gate = FunctionTask::new("gate", move |context: Context| {
-        let opened = opened.lock().unwrap().take();
-        async move {
-            if let Some(opened) = opened {
-                let _ = opened.await;
-            }
-            Ok(context)
-        }
-    });
-    let workflow = Workflow::builder("held").task(gate).build().unwrap();
+    let (gate_task, open) = gate("gate");
+    let workflow = Workflow::builder("held").task(gate_task).build().unwrap();
     let handle = site.executor.start(workflow, Context::new()).await.unwrap();
     let path = format!("/api/executions/{}/stream", handle.execution_id());
     let stopping = async {
@@ -155,18 +145,8 @@ async fn a_live_view_ends_when_the_program_stops(backend: Backend) {
 
 async fn the_stream_sends_each_event_then_the_end(backend: Backend) {
     let Some(site) = Site::open(backend, UiOptions::default()).await else { return };
-    let (open, opened) = tokio::sync::oneshot::channel::<()>();
-    let opened = std::sync::Mutex::new(Some(opened));
-    let gate = FunctionTask::new("gate", move |context: Context| {
-        let opened = opened.lock().unwrap().take();
-        async move {
-            if let Some(opened) = opened {
-                let _ = opened.await;
-            }
-            Ok(context)
-        }
-    });
-    let workflow = Workflow::builder("gated").task(gate).task(noop("after", &["gate"])).build().unwrap();
+    let (gate_task, open) = gate("gate");
+    let workflow = Workflow::builder("gated").task(gate_task).task(noop("after", &["gate"])).build().unwrap();
     let handle = site.executor.start(workflow, Context::new()).await.unwrap();
     let id = handle.execution_id();
     // The stream is read while the execution runs: it ends only after the gate opens.

@@ -171,6 +171,23 @@ pub fn writing(id: &str, dependencies: &[&str], key: &'static str, value: Value)
     .depends_on(dependencies.iter().copied())
 }
 
+/// A task that finishes once the returned sender sends (or is dropped), for tests that need
+/// an execution held running.
+pub fn gate(id: &str) -> (FunctionTask, tokio::sync::oneshot::Sender<()>) {
+    let (open, opened) = tokio::sync::oneshot::channel::<()>();
+    let opened = std::sync::Mutex::new(Some(opened));
+    let task = FunctionTask::new(id, move |context: Context| {
+        let opened = opened.lock().unwrap().take();
+        async move {
+            if let Some(opened) = opened {
+                let _ = opened.await;
+            }
+            Ok(context)
+        }
+    });
+    (task, open)
+}
+
 /// A task that always fails.
 pub fn failing(id: &str, dependencies: &[&str]) -> FunctionTask {
     FunctionTask::new(id, |_context: Context| async move { Err(TaskError::new("it broke")) })
