@@ -182,23 +182,31 @@ def test_follow_shows_progress_logs_and_events_until_the_end(shared_url, tmp_pat
         follow(shared_url, "executions", "logs", execution_id, "--follow"),
         follow(shared_url, "executions", "events", execution_id, "--follow", "--json"),
     ]
-    time.sleep(0.5)
+    # The progress and event followers have each printed a first line before the gate opens: on a
+    # loaded machine a follower can take longer to start than any fixed pause. (The log
+    # follower prints only as attempts end.)
+    first_lines = [watchers[0].stdout.readline(), "", watchers[2].stdout.readline()]
     assert all(watcher.poll() is None for watcher in watchers), "a follower ended before the execution"
     gate.touch()
     assert child.communicate(timeout=30)[0].strip() == "Completed" and child.returncode == 0
-    show, logs, events = (watcher.communicate(timeout=30) for watcher in watchers)
+    # Read to the end through the same buffered streams that gave the first lines.
+    show, logs, events = (first + watcher.stdout.read() for first, watcher in zip(first_lines, watchers))
+    for watcher in watchers:
+        assert watcher.wait(timeout=30) == 0, watcher.stderr.read()
+        watcher.stderr.close()
+        watcher.stdout.close()
 
-    progress = [line for line in show[0].splitlines() if "tasks done" in line]
+    progress = [line for line in show.splitlines() if "tasks done" in line]
     assert progress[0] == "0/2 tasks done; running: gate" and progress[-1] == "2/2 tasks done; running: nothing"
-    assert "status    Completed" in show[0]
-    assert [line.split(" ", 2)[2] for line in logs[0].splitlines()] == [
+    assert "status    Completed" in show
+    assert [line.split(" ", 2)[2] for line in logs.splitlines()] == [
         "INFO     gate#1 pipeline: waiting at the gate",
         "INFO     gate#1 pipeline: through the gate",
         "INFO     after#1 pipeline: after the gate",
     ]
-    sequences = [json.loads(line)["sequence"] for line in events[0].splitlines()]
+    sequences = [json.loads(line)["sequence"] for line in events.splitlines()]
     assert sequences == list(range(1, len(sequences) + 1))
-    assert json.loads(events[0].splitlines()[-1])["kind"] == "ExecutionCompleted"
+    assert json.loads(events.splitlines()[-1])["kind"] == "ExecutionCompleted"
 
 
 def test_follow_on_a_terminal_rewrites_one_line_in_place(tmp_path):

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import collections
+import itertools
 import json
 import sys
 from collections.abc import Iterable
@@ -208,7 +209,9 @@ def follow_progress(executor: UnifiedExecutor, result: ExecutionResult, out: Tex
         progress.apply(event)
         seen = event.sequence or seen
     shown = ""
-    for event in [None, *executor.handle(result.execution_id).events()]:
+    # The first line at once, then one per change as events arrive (`chain`, not a list: the
+    # events go on until the execution ends).
+    for event in itertools.chain([None], executor.handle(result.execution_id).events()):
         if event is not None:
             if (event.sequence or 0) <= seen:
                 continue
