@@ -62,9 +62,15 @@ check-postgres:
 # from the development environment, named by VIRTUAL_ENV).
 RUST_FEATURES := --features cloacina/arrow,cloacina-python/embed
 
+# cargo-nextest runs the tests of every test program side by side, more of them than there are
+# cores (.config/nextest.toml: most wait on a database or a timer), and the compile-fail
+# project trybuild builds beside them; cargo test runs one program after another. Then the
+# documentation's examples, and the engine's example programs, which cargo built with the tests.
 test-rust: check-postgres $(VENV)/.requirements
-	VIRTUAL_ENV=$(abspath $(VENV)) $(CARGO) test --workspace $(RUST_FEATURES)
-	for example in $(RUST_EXAMPLES); do $(CARGO) run --quiet -p cloacina --features arrow --example $$example >/dev/null || exit 1; done
+	@$(CARGO) nextest --version >/dev/null 2>&1 || { echo "cargo-nextest runs the Rust tests and is not installed: cargo install --locked cargo-nextest"; exit 1; }
+	VIRTUAL_ENV=$(abspath $(VENV)) $(CARGO) nextest run --workspace $(RUST_FEATURES)
+	VIRTUAL_ENV=$(abspath $(VENV)) $(CARGO) test --quiet --doc --workspace $(RUST_FEATURES)
+	for example in $(RUST_EXAMPLES); do target/debug/examples/$$example >/dev/null || exit 1; done
 
 # The suite mostly waits (on child processes, timers and the database), so it runs in
 # PYTEST_WORKERS processes at once (pytest-xdist); PYTEST_WORKERS=0 runs it in this one.

@@ -45,10 +45,14 @@ def test_binaries(targets: list[str], workspace_features: str | None) -> dict[st
     With `workspace_features`, the build is the workspace's with those features, as `make test`
     makes it: then nothing is compiled again after that (the engine alone would be built with
     other features)."""
-    selection = ["--workspace", "--features", workspace_features] if workspace_features else ["-p", "cloacina"]
-    command = ["cargo", "test", *selection, "--lib", "--no-run", "--message-format=json"]
-    for target in targets:
-        command += ["--test", target]
+    if workspace_features:
+        # Every target, as `make test` selects them: choosing only some would resolve the
+        # dependencies' features without the other crates' test dependencies, and so compile
+        # the engine again.
+        command = ["cargo", "test", "--workspace", "--features", workspace_features, "--no-run"]
+    else:
+        command = ["cargo", "test", "-p", "cloacina", "--lib", *[f"--test={target}" for target in targets], "--no-run"]
+    command.append("--message-format=json")
     built = subprocess.run(command, cwd=ROOT, capture_output=True, text=True)
     if built.returncode != 0:
         sys.exit(f"memcheck: building the tests failed:\n{built.stderr}")
