@@ -100,9 +100,17 @@ ui-check: python-extensions
 # glibc, with SQLite, libpq and OpenSSL built in. It is what test-install, test-wheels, bench and
 # bench-check use, so one release build serves them all.
 WHEEL_DIR := target/wheels
+ZIG_RELEASE_BUILD := PATH=$(abspath $(VENV))/bin:$$PATH $(VENV)/bin/maturin build --release --quiet --zig \
+  --compatibility manylinux2014
 release-wheel: $(VENV)/.requirements
 	rm -f $(WHEEL_DIR)/cloacina-*.whl
-	PATH=$(abspath $(VENV))/bin:$$PATH $(VENV)/bin/maturin build --release --strip --quiet --zig --compatibility manylinux2014 --out $(WHEEL_DIR)
+	$(ZIG_RELEASE_BUILD) --strip --out $(WHEEL_DIR)
+
+# The engine's benchmark program, built the same way (benchmarks/pyproject.toml makes it a wheel
+# of its own), so that it reuses the engine the wheel's release build compiled: a build with the
+# host's compiler would compile it all again. Used from where cargo puts it.
+ENGINE_BENCH := target/$(shell rustc -vV | sed -n 's/^host: //p')/release/engine-bench
+ENGINE_BENCH_BUILD := $(ZIG_RELEASE_BUILD) -m benchmarks/Cargo.toml --out target/engine-bench-wheel
 
 # That wheel, checked: its tags, `auditwheel show` (no library outside the manylinux policy),
 # `abi3audit` (only the stable ABI), `twine check`, and its size (scripts/check_wheel.py).
@@ -143,12 +151,12 @@ BENCH_VENV := target/bench-venv
 # The extension modules of Rust tasks it measures (release wheels, beside the package's).
 BENCH_TASK_MODULES := benchmarks/rust_tasks examples/hybrid/rust_tasks
 bench: $(BENCH_VENV)/.requirements release-wheel
-	$(CARGO) build --release -p cloacina-benchmarks
+	$(ENGINE_BENCH_BUILD)
 	rm -f $(WHEEL_DIR)/cloacina_bench_tasks-*.whl $(WHEEL_DIR)/hybrid_rust_tasks-*.whl
 	for module in $(BENCH_TASK_MODULES); do $(VENV)/bin/maturin build --release --quiet --compatibility linux \
 	  --auditwheel skip -m $$module/Cargo.toml --out $(WHEEL_DIR) || exit 1; done
 	$(BENCH_VENV)/bin/python -m pip install --quiet --force-reinstall --no-deps $(WHEEL_DIR)/*.whl
-	$(BENCH_VENV)/bin/python benchmarks/run.py --engine-bench target/release/engine-bench \
+	$(BENCH_VENV)/bin/python benchmarks/run.py --engine-bench $(ENGINE_BENCH) \
 	  --postgres "$${CLOACINA_BENCH_POSTGRES_URL:-$(CLOACINA_TEST_POSTGRES_URL)}" $(BENCH_ARGS)
 
 # The same shapes with Prefect 3 and DBOS (installed into an environment of their own);
@@ -176,10 +184,10 @@ $(BENCH_VENV)/.requirements: benchmarks/requirements.txt
 # It needs nothing but the package: an environment of its own with the release wheel alone.
 BENCH_CHECK_VENV := target/bench-check-venv
 bench-check: release-wheel
-	$(CARGO) build --release -p cloacina-benchmarks --no-default-features
+	$(ENGINE_BENCH_BUILD) --no-default-features
 	test -x $(BENCH_CHECK_VENV)/bin/python || python3 -m venv $(BENCH_CHECK_VENV)
 	$(BENCH_CHECK_VENV)/bin/python -m pip install --quiet --force-reinstall --no-deps $(WHEEL_DIR)/cloacina-*.whl
-	$(BENCH_CHECK_VENV)/bin/python benchmarks/check.py --engine-bench target/release/engine-bench $(BENCH_CHECK_ARGS)
+	$(BENCH_CHECK_VENV)/bin/python benchmarks/check.py --engine-bench $(ENGINE_BENCH) $(BENCH_CHECK_ARGS)
 
 # The documentation site (docs/README.md), built into target/docs: the Python API reference and
 # the examples' pages generated, Hugo (a warning fails the build), the Rust reference from

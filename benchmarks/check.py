@@ -10,7 +10,7 @@ nothing must cost no more (within 3%). Each figure is compared with ``benchmarks
 one more than 10% above its baseline fails the check. A change that lowers a figure updates the
 baseline in the same commit (``--update``).
 
-    python benchmarks/check.py --engine-bench target/release/engine-bench [--update]
+    python benchmarks/check.py --engine-bench target/x86_64-unknown-linux-gnu/release/engine-bench [--update]
 
 A per-hop figure is the difference between a process that runs the chain 3 times and one that
 runs it once (each after the same warm-up), over the 398 hops between them: what starting the
@@ -76,24 +76,32 @@ def instructions(command: list[str], directory: Path, environment: dict[str, str
     return int(found.group(1))
 
 
-def lowest_count(make_command: Callable[[str], list[str]], environment: dict[str, str] | None = None) -> int:
-    """The lowest count over `REPEATS` processes, each on a fresh SQLite file."""
-    counts = []
-    for _ in range(REPEATS):
+Command = Callable[[str, int], list[str]]
+"""The program that runs the chain: its command line for a database URL and a number of runs."""
+
+
+def per_hop(commands: dict[str, tuple[Command, dict[str, str] | None]]) -> dict[str, float]:
+    """Instructions per hop of the chain, for each named command and its environment: many runs
+    minus few, over the hops between, from the lowest count of `REPEATS` processes of each.
+
+    Every process is a job of its own, each on a fresh SQLite file, the longest first and two at
+    a time: callgrind runs a process's threads one at a time, so one process keeps one core busy."""
+    jobs = [(name, runs) for runs in (MANY_RUNS, FEW_RUNS) for name in commands for _ in range(REPEATS)]
+
+    def count(job: tuple[str, int]) -> int:
+        name, runs = job
+        make_command, environment = commands[name]
         with tempfile.TemporaryDirectory(prefix="cloacina-bench-check-") as directory:
             url = f"sqlite:///{directory}/check.db"
-            counts.append(instructions(make_command(url), Path(directory), environment))
-    return min(counts)
+            return instructions(make_command(url, runs), Path(directory), environment)
 
-
-def per_hop(make_command: Callable[[str, int], list[str]], environment: dict[str, str] | None = None) -> float:
-    """Instructions per hop of the chain: many runs minus few, over the hops between."""
     with ThreadPoolExecutor(max_workers=2) as pool:
-        few, many = pool.map(
-            lambda runs: lowest_count(lambda url: make_command(url, runs), environment),
-            (FEW_RUNS, MANY_RUNS),
-        )
-    return (many - few) / ((MANY_RUNS - FEW_RUNS) * CHAIN_HOPS)
+        counts = list(pool.map(count, jobs))
+    lowest: dict[tuple[str, int], int] = {}
+    for job, found in zip(jobs, counts):
+        lowest[job] = min(lowest.get(job, found), found)
+    hops = (MANY_RUNS - FEW_RUNS) * CHAIN_HOPS
+    return {name: (lowest[name, MANY_RUNS] - lowest[name, FEW_RUNS]) / hops for name in commands}
 
 
 def statements_per_task(engine_bench: str, shape: str) -> float:
@@ -109,15 +117,21 @@ def statements_per_task(engine_bench: str, shape: str) -> float:
 def measure(engine_bench: str) -> dict[str, float]:
     """Every figure of `FIGURES`."""
     python = [sys.executable, str(HERE / "python" / "measure.py"), "chain_200"]
-    figures = {
-        "rust_chain_instructions_per_hop": per_hop(
-            lambda url, runs: [engine_bench, "measure", "chain_200", url, str(runs)]
-        ),
-        "python_def_chain_instructions_per_hop": per_hop(lambda url, runs: [*python, url, str(runs), "sync"]),
-        "python_async_chain_instructions_per_hop": per_hop(lambda url, runs: [*python, url, str(runs), "async"]),
-        "python_def_chain_logs_off_instructions_per_hop": per_hop(
-            lambda url, runs: [*python, url, str(runs), "sync"], {"CLOACINA_BENCH_TASK_LOG_LEVEL": "OFF"}
-        ),
+    figures = per_hop(
+        {
+            "rust_chain_instructions_per_hop": (
+                lambda url, runs: [engine_bench, "measure", "chain_200", url, str(runs)],
+                None,
+            ),
+            "python_def_chain_instructions_per_hop": (lambda url, runs: [*python, url, str(runs), "sync"], None),
+            "python_async_chain_instructions_per_hop": (lambda url, runs: [*python, url, str(runs), "async"], None),
+            "python_def_chain_logs_off_instructions_per_hop": (
+                lambda url, runs: [*python, url, str(runs), "sync"],
+                {"CLOACINA_BENCH_TASK_LOG_LEVEL": "OFF"},
+            ),
+        }
+    )
+    figures |= {
         "rust_chain_statements_per_task": statements_per_task(engine_bench, "chain_200"),
         "rust_round_trip_statements_per_task": statements_per_task(engine_bench, "round_trip"),
         "rust_diamond_statements_per_task": statements_per_task(engine_bench, "diamond"),
