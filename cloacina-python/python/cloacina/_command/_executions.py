@@ -8,7 +8,7 @@ import collections
 import itertools
 import json
 import sys
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from typing import TextIO
 
 from cloacina import Event, ExecutionResult, ExecutionStatus, LogEntry, TaskResult, UnifiedExecutor
@@ -211,11 +211,12 @@ def follow_progress(executor: UnifiedExecutor, result: ExecutionResult, out: Tex
     shown = ""
     # The first line at once, then one per change as events arrive (`chain`, not a list: the
     # events go on until the execution ends).
-    for event in itertools.chain([None], executor.handle(result.execution_id).events()):
-        if event is not None:
-            if (event.sequence or 0) <= seen:
+    updates: Iterator[Event | None] = itertools.chain([None], executor.handle(result.execution_id).events())
+    for update in updates:
+        if update is not None:
+            if (update.sequence or 0) <= seen:
                 continue
-            progress.apply(event)
+            progress.apply(update)
         line = progress.line()
         if line == shown:
             continue
