@@ -74,7 +74,7 @@ impl Shape {
             #[cfg(not(feature = "fan-out"))]
             Self::FanOut { .. } => {
                 Err("this engine-bench was built without the `fan-out` feature (as make bench-check builds it); \
-                     build it with default features"
+                     build it with `--features fan-out`, as make bench does"
                     .to_owned())
             }
             Self::Mapped { width } => mapped(&self.name(), *width),
