@@ -14,6 +14,14 @@ export CLOACINA_TEST_POSTGRES_URL
 CLOACINA_REQUIRE_POSTGRES ?= $(if $(CLOACINA_TEST_POSTGRES_URL),1,)
 export CLOACINA_REQUIRE_POSTGRES
 
+# OpenSSL: the release wheel compiles it from source into the engine (`bundled-libpq`), so that
+# nothing needs installing where the wheel runs; the debug builds of the developer loop link the
+# machine's own when pkg-config finds one (Debian's libssl-dev), which saves compiling OpenSSL
+# (about two and a half minutes on two cores) in each kind of build: clippy's and the tests'.
+# OPENSSL_NO_VENDOR=0 compiles it in them too.
+OPENSSL_NO_VENDOR ?= $(shell pkg-config --exists openssl 2>/dev/null && echo 1 || echo 0)
+export OPENSSL_NO_VENDOR
+
 .PHONY: build demo test test-rust test-python test-install release-wheel lint fmt bench bench-check bench-peers \
   python-develop python-extensions module-wheels check-postgres docs docs-serve docs-check wheel test-wheels \
   release-check coverage leak-check fuzz audit test-ui-assets ui-check
@@ -76,7 +84,7 @@ test-rust: check-postgres $(VENV)/.requirements
 # PYTEST_WORKERS processes at once (pytest-xdist); PYTEST_WORKERS=0 runs it in this one.
 PYTEST_WORKERS ?= 3
 test-python: check-postgres python-extensions
-	VIRTUAL_ENV=$(abspath $(VENV)) $(PYTHON) -m pytest -ra -n $(PYTEST_WORKERS)
+	VIRTUAL_ENV=$(abspath $(VENV)) $(PYTHON) -m pytest -ra --durations=10 -n $(PYTEST_WORKERS)
 	$(PYTHON) -m mypy.stubtest cloacina cloacina_python --allowlist cloacina-python/stubtest-allowlist.txt
 	$(PYTHON) -m mypy cloacina-python/python examples
 
@@ -100,7 +108,7 @@ ui-check: python-extensions
 # glibc, with SQLite, libpq and OpenSSL built in. It is what test-install, test-wheels, bench and
 # bench-check use, so one release build serves them all.
 WHEEL_DIR := target/wheels
-ZIG_RELEASE_BUILD := PATH=$(abspath $(VENV))/bin:$$PATH $(VENV)/bin/maturin build --release --quiet --zig \
+ZIG_RELEASE_BUILD := OPENSSL_NO_VENDOR=0 PATH=$(abspath $(VENV))/bin:$$PATH $(VENV)/bin/maturin build --release --quiet --zig \
   --compatibility manylinux2014
 release-wheel: $(VENV)/.requirements
 	rm -f $(WHEEL_DIR)/cloacina-*.whl
@@ -151,7 +159,7 @@ BENCH_VENV := target/bench-venv
 # The extension modules of Rust tasks it measures (release wheels, beside the package's).
 BENCH_TASK_MODULES := benchmarks/rust_tasks examples/hybrid/rust_tasks
 bench: $(BENCH_VENV)/.requirements release-wheel
-	$(ENGINE_BENCH_BUILD)
+	$(ENGINE_BENCH_BUILD) --features fan-out
 	rm -f $(WHEEL_DIR)/cloacina_bench_tasks-*.whl $(WHEEL_DIR)/hybrid_rust_tasks-*.whl
 	for module in $(BENCH_TASK_MODULES); do $(VENV)/bin/maturin build --release --quiet --compatibility linux \
 	  --auditwheel skip -m $$module/Cargo.toml --out $(WHEEL_DIR) || exit 1; done
@@ -184,7 +192,7 @@ $(BENCH_VENV)/.requirements: benchmarks/requirements.txt
 # It needs nothing but the package: an environment of its own with the release wheel alone.
 BENCH_CHECK_VENV := target/bench-check-venv
 bench-check: release-wheel
-	$(ENGINE_BENCH_BUILD) --no-default-features
+	$(ENGINE_BENCH_BUILD)
 	test -x $(BENCH_CHECK_VENV)/bin/python || python3 -m venv $(BENCH_CHECK_VENV)
 	$(BENCH_CHECK_VENV)/bin/python -m pip install --quiet --force-reinstall --no-deps $(WHEEL_DIR)/cloacina-*.whl
 	$(BENCH_CHECK_VENV)/bin/python benchmarks/check.py --engine-bench $(ENGINE_BENCH) $(BENCH_CHECK_ARGS)
