@@ -4,7 +4,7 @@
 //! failure to trace is reported as unraisable and never fails the execution or the task.
 
 use std::collections::HashMap;
-use std::sync::{Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard};
 
 use cloacina::{Attempt, ExecutionResult};
 use pyo3::prelude::*;
@@ -62,24 +62,36 @@ impl ExecutionSpan {
     }
 }
 
-/// Spans of started executions that have not ended yet, by execution: whichever sees the
-/// execution end first (a wait for its result, or the task that watches it) ends the span.
-static STARTED: Mutex<Option<HashMap<Uuid, ExecutionSpan>>> = Mutex::new(None);
+/// The span of a started execution, ended once: by whichever sees the execution end first (a
+/// wait for its result, or the task that watches it). The other waits on the lock until that
+/// end is done, so that a wait returns only once the span has ended.
+type HeldSpan = Arc<tokio::sync::Mutex<Option<ExecutionSpan>>>;
 
-fn started() -> MutexGuard<'static, Option<HashMap<Uuid, ExecutionSpan>>> {
+/// Spans of started executions that have not ended yet, by execution.
+static STARTED: Mutex<Option<HashMap<Uuid, HeldSpan>>> = Mutex::new(None);
+
+fn started() -> MutexGuard<'static, Option<HashMap<Uuid, HeldSpan>>> {
     STARTED.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
 /// Keeps the span of a started execution until [`finish`].
 pub fn hold(execution_id: Uuid, span: ExecutionSpan) {
-    started().get_or_insert_with(HashMap::new).insert(execution_id, span);
+    started().get_or_insert_with(HashMap::new).insert(execution_id, Arc::new(tokio::sync::Mutex::new(Some(span))));
 }
 
-/// Ends the span of a started execution, if it is still held, with the execution's outcome.
+/// Ends the span of a started execution, if it is still held, with the execution's outcome; if
+/// another caller is ending it, returns once that caller has.
 pub async fn finish(execution_id: Uuid, outcome: Result<&ExecutionResult, String>) {
-    let span = started().as_mut().and_then(|spans| spans.remove(&execution_id));
-    if let Some(span) = span {
+    let held = started().as_ref().and_then(|spans| spans.get(&execution_id).cloned());
+    let Some(held) = held else {
+        return;
+    };
+    let mut slot = held.lock().await;
+    if let Some(span) = slot.take() {
         span.end(outcome).await;
+        if let Some(spans) = started().as_mut() {
+            spans.remove(&execution_id);
+        }
     }
 }
 
