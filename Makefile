@@ -59,6 +59,19 @@ demo: python-develop
 
 test: test-rust test-python test-install test-ui-assets
 
+# What runs beside other work and needs only the processor time it leaves idle: the release
+# builds, the hot path's guard (callgrind counts instructions, however slowly they run) and the
+# leak check (it measures memory). Under `make -j` the tests, whose bounds are in wall time, go
+# first.
+BACKGROUND := nice -n 10
+
+# The checks that load the whole machine wait for make test's to end when AFTER_TEST=test: what
+# .ci/run does, which runs everything in one `make -j` (so that the release wheel and the
+# extension modules are built once) with make test's three lanes side by side (the Rust tests, the
+# Python tests, the release build) and these after them.
+AFTER_TEST ?=
+test-wheels leak-check bench-check docs ui-check: | $(AFTER_TEST)
+
 check-postgres:
 	@if [ -z "$(CLOACINA_TEST_POSTGRES_URL)" ]; then \
 	  echo "!!! No PostgreSQL found: its test variants will be SKIPPED (set CLOACINA_TEST_POSTGRES_URL) !!!"; \
@@ -108,7 +121,7 @@ ui-check: python-extensions
 # glibc, with SQLite, libpq and OpenSSL built in. It is what test-install, test-wheels, bench and
 # bench-check use, so one release build serves them all.
 WHEEL_DIR := target/wheels
-ZIG_RELEASE_BUILD := OPENSSL_NO_VENDOR=0 PATH=$(abspath $(VENV))/bin:$$PATH $(VENV)/bin/maturin build --release --quiet --zig \
+ZIG_RELEASE_BUILD := OPENSSL_NO_VENDOR=0 PATH=$(abspath $(VENV))/bin:$$PATH $(BACKGROUND) $(VENV)/bin/maturin build --release --quiet --zig \
   --compatibility manylinux2014
 release-wheel: $(VENV)/.requirements
 	rm -f $(WHEEL_DIR)/cloacina-*.whl
@@ -195,7 +208,7 @@ bench-check: release-wheel
 	$(ENGINE_BENCH_BUILD)
 	test -x $(BENCH_CHECK_VENV)/bin/python || python3 -m venv $(BENCH_CHECK_VENV)
 	$(BENCH_CHECK_VENV)/bin/python -m pip install --quiet --force-reinstall --no-deps $(WHEEL_DIR)/cloacina-*.whl
-	$(BENCH_CHECK_VENV)/bin/python benchmarks/check.py --engine-bench $(ENGINE_BENCH) $(BENCH_CHECK_ARGS)
+	$(BACKGROUND) $(BENCH_CHECK_VENV)/bin/python benchmarks/check.py --engine-bench $(ENGINE_BENCH) $(BENCH_CHECK_ARGS)
 
 # The documentation site (docs/README.md), built into target/docs: the Python API reference and
 # the examples' pages generated, Hugo (a warning fails the build), the Rust reference from
@@ -241,8 +254,8 @@ leak-check: release-wheel
 	test -x $(LEAK_VENV)/bin/python || python3 -m venv $(LEAK_VENV)
 	$(LEAK_VENV)/bin/python -m pip install --quiet "psycopg[binary]>=3.1"
 	$(LEAK_VENV)/bin/python -m pip install --quiet --force-reinstall --no-deps $(WHEEL_DIR)/cloacina-*.whl
-	$(LEAK_VENV)/bin/python scripts/leak_check.py --postgres "$(CLOACINA_TEST_POSTGRES_URL)"
-	VIRTUAL_ENV=$(abspath $(VENV)) $(PYTHON) scripts/memcheck.py --workspace-features $(subst --features ,,$(RUST_FEATURES))
+	$(BACKGROUND) $(LEAK_VENV)/bin/python scripts/leak_check.py --postgres "$(CLOACINA_TEST_POSTGRES_URL)"
+	VIRTUAL_ENV=$(abspath $(VENV)) $(BACKGROUND) $(PYTHON) scripts/memcheck.py --workspace-features $(subst --features ,,$(RUST_FEATURES))
 
 # Line coverage of the whole test suite: the Rust tests and the Python suite, with the engine
 # and the extension built instrumented (cargo-llvm-cov, with Debian's LLVM of the compiler's
