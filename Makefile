@@ -71,6 +71,10 @@ BACKGROUND := nice -n 10
 # Python tests, the release build) and these after them.
 AFTER_TEST ?=
 test-wheels leak-check bench-check docs ui-check: | $(AFTER_TEST)
+# Under `make -j`, make's jobserver is not passed to the recipes' programs (none of them is a
+# make), but MAKEFLAGS would still name it, and cargo and rustdoc warn that they cannot reach
+# it; they use their own.
+unexport MAKEFLAGS
 
 check-postgres:
 	@if [ -z "$(CLOACINA_TEST_POSTGRES_URL)" ]; then \

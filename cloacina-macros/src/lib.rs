@@ -1,27 +1,8 @@
 //! `#[task]` and `workflow!`: Cloacina tasks and workflows written as Rust, checked by the
 //! compiler.
 //!
-//! ```
-//! use cloacina::{task, workflow, Context, TaskError};
-//!
-//! #[task]
-//! async fn extract(context: &mut Context) -> Result<(), TaskError> {
-//!     context.insert("rows", 3)?;
-//!     Ok(())
-//! }
-//!
-//! #[task(dependencies = ["extract"], retry_attempts = 3)]
-//! async fn load(context: &mut Context) -> Result<(), TaskError> {
-//!     let rows = context.get("rows").cloned();
-//!     context.insert("loaded", rows)?;
-//!     Ok(())
-//! }
-//!
-//! fn main() {
-//!     let etl = workflow! { name: "macro_doc_etl", tasks: [extract, load] };
-//!     assert_eq!(etl.name(), "macro_doc_etl");
-//! }
-//! ```
+//! They are used through the `cloacina` crate, which re-exports them (`cloacina::task`,
+//! `cloacina::workflow`); its documentation has an example, compiled and run with its tests.
 //!
 //! `workflow!` sees every listed task's id and dependencies at compile time: a dependency no
 //! listed task provides (with the closest id as a suggestion), a cycle (with its path) or a

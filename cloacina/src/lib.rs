@@ -22,6 +22,31 @@
 //! # Ok(())
 //! # }
 //! ```
+//!
+//! Tasks can also be written as functions with [`macro@task`], and listed with [`workflow!`],
+//! which checks their dependencies at compile time:
+//!
+//! ```
+//! use cloacina::{task, workflow, Context, TaskError};
+//!
+//! #[task]
+//! async fn extract(context: &mut Context) -> Result<(), TaskError> {
+//!     context.insert("rows", 3)?;
+//!     Ok(())
+//! }
+//!
+//! #[task(dependencies = ["extract"], retry_attempts = 3)]
+//! async fn load(context: &mut Context) -> Result<(), TaskError> {
+//!     let rows = context.get("rows").cloned();
+//!     context.insert("loaded", rows)?;
+//!     Ok(())
+//! }
+//!
+//! fn main() {
+//!     let etl = workflow! { name: "macro_doc_etl", tasks: [extract, load] };
+//!     assert_eq!(etl.name(), "macro_doc_etl");
+//! }
+//! ```
 
 pub mod abi;
 pub mod blobs;
