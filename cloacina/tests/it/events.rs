@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use cloacina::{Backoff, Context, EventKind, ExecutionStatus, FunctionTask, RetryPolicy, TaskError, Workflow};
 
-use crate::support::{TestDatabase, failing, noop};
+use crate::support::{TestDatabase, failing, noop, wall_time_bound};
 
 crate::backend_tests!(
     events_are_persisted_and_broadcast_in_order,
@@ -55,8 +55,18 @@ async fn events_are_persisted_and_broadcast_in_order(database: TestDatabase) {
     let failed = stored.iter().find(|e| e.kind == TaskFailed).unwrap();
     assert_eq!((failed.attempt, failed.message.as_deref()), (Some(1), Some("nope")));
 
+    // The committing thread broadcasts a transaction's events after its commit, and the wait may
+    // have been answered before that (on PostgreSQL, by the commit's notification): the last
+    // events can arrive just after `execute` returns, so they are awaited, within a bound.
     let mut broadcast = Vec::new();
-    while let Ok(event) = subscription.try_recv() {
+    let deadline = tokio::time::Instant::now() + wall_time_bound(Duration::from_secs(10));
+    while broadcast.len() < stored.len() {
+        let event = tokio::time::timeout_at(deadline, subscription.recv())
+            .await
+            .unwrap_or_else(|_| {
+                panic!("only {} of {} events were broadcast: {broadcast:?}", broadcast.len(), stored.len())
+            })
+            .unwrap();
         if event.execution_id == result.execution_id {
             broadcast.push(event);
         }
