@@ -46,7 +46,7 @@ module-wheels: $(VENV)/.requirements
 # Those modules installed into .venv, and the example's Rust program, which runs Python tasks.
 python-extensions: python-develop module-wheels
 	$(PYTHON) -m pip install --quiet --force-reinstall --no-deps $(MODULE_WHEEL_DIR)/*.whl
-	$(CARGO) build --quiet -p hybrid-host
+	VIRTUAL_ENV=$(abspath $(VENV)) $(CARGO) build --quiet -p hybrid-host $(DEBUG_BUILD_CONFIG)
 
 $(VENV)/.requirements: requirements-dev.txt requirements-test.txt
 	test -x $(PYTHON) || python3 -m venv $(VENV)
@@ -87,14 +87,27 @@ check-postgres:
 # from the development environment, named by VIRTUAL_ENV).
 RUST_FEATURES := --features cloacina/arrow,cloacina-python/embed
 
+# CLIPPY_IN_BUILD=1 (what .ci/run sets): clippy lints the workspace's crates inside make test's
+# debug builds, as cargo's workspace wrapper (clippy-driver compiles as rustc does, and lints),
+# instead of in a check build of its own that compiles every dependency a second time; make lint
+# then leaves clippy out. The same lints, denied the same way (`-D warnings`), on the same
+# targets: every test program, example and library the test build compiles.
+CLIPPY_IN_BUILD ?=
+ifeq ($(CLIPPY_IN_BUILD),1)
+CLIPPY_WRAPPER := build.rustc-workspace-wrapper="$(shell rustc --print sysroot)/bin/clippy-driver"
+DEBUG_BUILD_CONFIG := --config '$(CLIPPY_WRAPPER)'
+# How cargo clippy hands its arguments to clippy-driver.
+export CLIPPY_ARGS := -D__CLIPPY_HACKERY__warnings__CLIPPY_HACKERY__
+endif
+
 # cargo-nextest runs the tests of every test program side by side, more of them than there are
 # cores (.config/nextest.toml: most wait on a database or a timer), and the compile-fail
 # project trybuild builds beside them; cargo test runs one program after another. Then the
 # documentation's examples, and the engine's example programs, which cargo built with the tests.
 test-rust: check-postgres $(VENV)/.requirements
 	@$(CARGO) nextest --version >/dev/null 2>&1 || { echo "cargo-nextest runs the Rust tests and is not installed: cargo install --locked cargo-nextest"; exit 1; }
-	VIRTUAL_ENV=$(abspath $(VENV)) $(CARGO) nextest run --workspace $(RUST_FEATURES)
-	VIRTUAL_ENV=$(abspath $(VENV)) $(CARGO) test --quiet --doc --workspace $(RUST_FEATURES)
+	VIRTUAL_ENV=$(abspath $(VENV)) $(CARGO) nextest run --workspace $(RUST_FEATURES) $(DEBUG_BUILD_CONFIG)
+	VIRTUAL_ENV=$(abspath $(VENV)) $(CARGO) test --quiet --doc --workspace $(RUST_FEATURES) $(DEBUG_BUILD_CONFIG)
 	for example in $(RUST_EXAMPLES); do target/debug/examples/$$example >/dev/null || exit 1; done
 
 # The suite mostly waits (on child processes, timers and the database), so it runs in
@@ -160,7 +173,7 @@ test-install: release-wheel
 
 lint: $(VENV)/.requirements
 	$(CARGO) fmt --all -- --check
-	$(CARGO) clippy --workspace --all-targets $(RUST_FEATURES) -- -D warnings
+	$(if $(DEBUG_BUILD_CONFIG),@echo "clippy: in make test's build (CLIPPY_IN_BUILD=1)",$(CARGO) clippy --workspace --all-targets $(RUST_FEATURES) -- -D warnings)
 	$(VENV)/bin/ruff check $(PYTHON_SOURCES)
 	$(VENV)/bin/ruff format --check $(PYTHON_SOURCES)
 	$(VENV)/bin/actionlint
@@ -259,7 +272,8 @@ leak-check: release-wheel
 	$(LEAK_VENV)/bin/python -m pip install --quiet "psycopg[binary]>=3.1"
 	$(LEAK_VENV)/bin/python -m pip install --quiet --force-reinstall --no-deps $(WHEEL_DIR)/cloacina-*.whl
 	$(BACKGROUND) $(LEAK_VENV)/bin/python scripts/leak_check.py --postgres "$(CLOACINA_TEST_POSTGRES_URL)"
-	VIRTUAL_ENV=$(abspath $(VENV)) $(BACKGROUND) $(PYTHON) scripts/memcheck.py --workspace-features $(subst --features ,,$(RUST_FEATURES))
+	VIRTUAL_ENV=$(abspath $(VENV)) $(BACKGROUND) $(PYTHON) scripts/memcheck.py --workspace-features $(subst --features ,,$(RUST_FEATURES)) \
+	  $(if $(DEBUG_BUILD_CONFIG),--cargo-config '$(CLIPPY_WRAPPER)')
 
 # Line coverage of the whole test suite: the Rust tests and the Python suite, with the engine
 # and the extension built instrumented (cargo-llvm-cov, with Debian's LLVM of the compiler's

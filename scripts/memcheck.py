@@ -39,12 +39,13 @@ TIME_SCALE = 50
 ERRORS = re.compile(r"ERROR SUMMARY: ([\d,]+) errors")
 
 
-def test_binaries(targets: list[str], workspace_features: str | None) -> dict[str, Path]:
+def test_binaries(targets: list[str], workspace_features: str | None, cargo_config: list[str]) -> dict[str, Path]:
     """Builds the engine's unit tests and `targets`; their executables by target name.
 
     With `workspace_features`, the build is the workspace's with those features, as `make test`
     makes it: then nothing is compiled again after that (the engine alone would be built with
-    other features)."""
+    other features). `cargo_config` are cargo settings (`--config`) the build must share with
+    make test's, such as clippy's wrapper."""
     if workspace_features:
         # Every target, as `make test` selects them: choosing only some would resolve the
         # dependencies' features without the other crates' test dependencies, and so compile
@@ -52,6 +53,7 @@ def test_binaries(targets: list[str], workspace_features: str | None) -> dict[st
         command = ["cargo", "test", "--workspace", "--features", workspace_features, "--no-run"]
     else:
         command = ["cargo", "test", "-p", "cloacina", "--lib", *[f"--test={target}" for target in targets], "--no-run"]
+    command += [argument for setting in cargo_config for argument in ("--config", setting)]
     command.append("--message-format=json")
     built = subprocess.run(command, cwd=ROOT, capture_output=True, text=True)
     if built.returncode != 0:
@@ -123,11 +125,18 @@ def main(arguments: list[str]) -> int:
         metavar="FEATURES",
         help="build the tests as the workspace's with these features (what `make test` built), not the engine's alone",
     )
+    parser.add_argument(
+        "--cargo-config",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="a cargo setting for the build (cargo --config), as make test's build had it",
+    )
     options = parser.parse_args(arguments)
     targets = [(name, [test_filter]) for name, test_filter in options.test or []] or [
         ("it", ["sqlite_memory", *[arg for module in WALL_TIME_MODULES for arg in ("--skip", f"{module}::")]])
     ]
-    binaries = test_binaries([name for name, _ in targets], options.workspace_features)
+    binaries = test_binaries([name for name, _ in targets], options.workspace_features, options.cargo_config)
     failed = False
     for name, test_filter in [("lib", []), *targets]:
         lost, errors, _ = memcheck(name, binaries[name], test_filter)
