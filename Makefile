@@ -24,7 +24,7 @@ export OPENSSL_NO_VENDOR
 
 .PHONY: build demo test test-rust test-python test-install release-wheel lint fmt bench bench-check bench-peers \
   python-develop python-extensions module-wheels check-postgres docs docs-serve docs-check wheel test-wheels \
-  release-check coverage leak-check fuzz audit test-ui-assets ui-check
+  release-check coverage leak-check leak-executions memcheck fuzz audit test-ui-assets ui-check
 
 build: python-develop
 	$(CARGO) build --workspace
@@ -70,7 +70,7 @@ BACKGROUND := nice -n 10
 # extension modules are built once) with make test's three lanes side by side (the Rust tests, the
 # Python tests, the release build) and these after them.
 AFTER_TEST ?=
-test-wheels leak-check bench-check docs ui-check: | $(AFTER_TEST)
+test-wheels leak-executions memcheck bench-check docs ui-check: | $(AFTER_TEST)
 # Under `make -j`, make's jobserver is not passed to the recipes' programs (none of them is a
 # make), but MAKEFLAGS would still name it, and cargo and rustdoc warn that they cannot reach
 # it; they use their own.
@@ -261,17 +261,22 @@ release-check: wheel test-install docs
 	$(PYTHON) scripts/release_check.py --wheel $(wildcard $(WHEEL_DIR)/cloacina-*.whl) \
 	  --installed target/install-check/bin/python --site $(DOCS_OUT)
 
-# Leaks: 10,000 executions in one process per backend (SQLite file and memory, PostgreSQL; the
-# three side by side) with the release wheel, resident memory and live Python objects by type
-# compared before and after (scripts/leak_check.py); then the engine's Rust tests under valgrind
-# memcheck, which must find no definite leak (scripts/memcheck.py), from the build `make test`
-# made (the workspace's, with RUST_FEATURES).
+# Leaks, two checks (side by side under `make -j`): leak-executions runs 10,000 executions in one
+# process per backend (SQLite file and memory, PostgreSQL; the three side by side) with the
+# release wheel, resident memory and live Python objects by type compared before and after
+# (scripts/leak_check.py); memcheck runs the engine's Rust tests under valgrind memcheck, which
+# must find no definite leak (scripts/memcheck.py), from the build `make test` made (the
+# workspace's, with RUST_FEATURES).
+leak-check: leak-executions memcheck
+
 LEAK_VENV := target/leak-check-venv
-leak-check: release-wheel
+leak-executions: release-wheel
 	test -x $(LEAK_VENV)/bin/python || python3 -m venv $(LEAK_VENV)
 	$(LEAK_VENV)/bin/python -m pip install --quiet "psycopg[binary]>=3.1"
 	$(LEAK_VENV)/bin/python -m pip install --quiet --force-reinstall --no-deps $(WHEEL_DIR)/cloacina-*.whl
 	$(BACKGROUND) $(LEAK_VENV)/bin/python scripts/leak_check.py --postgres "$(CLOACINA_TEST_POSTGRES_URL)"
+
+memcheck: $(VENV)/.requirements
 	VIRTUAL_ENV=$(abspath $(VENV)) $(BACKGROUND) $(PYTHON) scripts/memcheck.py --workspace-features $(subst --features ,,$(RUST_FEATURES)) \
 	  $(if $(DEBUG_BUILD_CONFIG),--cargo-config '$(CLIPPY_WRAPPER)')
 
