@@ -67,11 +67,12 @@ test: test-rust test-python test-install test-ui-assets
 BACKGROUND := nice -n 10
 
 # The checks that load the whole machine wait for make test's to end when AFTER_TEST=test: what
-# .ci/run does, which runs everything in one `make -j` (so that the release wheel and the
-# extension modules are built once) with make test's three lanes side by side (the Rust tests, the
-# Python tests, the release build) and these after them.
+# .ci/run does, which runs the lint, make test and these checks in one `make -j` (so that the
+# release wheel and the extension modules are built once), make test's three lanes side by side
+# (the Rust tests, the Python tests, the release build) and these after them.
 AFTER_TEST ?=
 test-wheels leak-executions memcheck docs ui-check: | $(AFTER_TEST)
+
 # Under `make -j`, make's jobserver is not passed to the recipes' programs (none of them is a
 # make), but MAKEFLAGS would still name it, and cargo and rustdoc warn that they cannot reach
 # it; they use their own.
