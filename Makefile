@@ -175,7 +175,7 @@ test-install: release-wheel
 
 lint: $(VENV)/.requirements
 	$(CARGO) fmt --all -- --check
-	$(if $(DEBUG_BUILD_CONFIG),@echo "clippy: in make test's build (CLIPPY_IN_BUILD=1)",$(CARGO) clippy --workspace --all-targets $(RUST_FEATURES) -- -D warnings)
+	$(if $(CLIPPY_WRAPPER),@echo "clippy: in make test's build (CLIPPY_IN_BUILD=1)",$(CARGO) clippy --workspace --all-targets $(RUST_FEATURES) -- -D warnings)
 	$(VENV)/bin/ruff check $(PYTHON_SOURCES)
 	$(VENV)/bin/ruff format --check $(PYTHON_SOURCES)
 	$(VENV)/bin/actionlint
@@ -280,7 +280,7 @@ leak-executions: release-wheel
 
 memcheck: $(VENV)/.requirements
 	VIRTUAL_ENV=$(abspath $(VENV)) $(BACKGROUND) $(PYTHON) scripts/memcheck.py --workspace-features $(subst --features ,,$(RUST_FEATURES)) \
-	  $(if $(DEBUG_BUILD_CONFIG),--cargo-config '$(CLIPPY_WRAPPER)')
+	  $(if $(CLIPPY_WRAPPER),--cargo-config '$(CLIPPY_WRAPPER)')
 
 # Line coverage of the whole test suite: the Rust tests and the Python suite, with the engine
 # and the extension built instrumented (cargo-llvm-cov, with Debian's LLVM of the compiler's

@@ -80,7 +80,9 @@ pub fn hold(execution_id: Uuid, span: ExecutionSpan) {
 }
 
 /// Ends the span of a started execution, if it is still held, with the execution's outcome; if
-/// another caller is ending it, returns once that caller has.
+/// another caller is ending it, returns once that caller has. Whoever holds the lock forgets
+/// the execution afterwards, so that an end cut short (a wait interrupted by Ctrl-C) leaves no
+/// entry behind once the other caller has come.
 pub async fn finish(execution_id: Uuid, outcome: Result<&ExecutionResult, String>) {
     let held = started().as_ref().and_then(|spans| spans.get(&execution_id).cloned());
     let Some(held) = held else {
@@ -89,9 +91,9 @@ pub async fn finish(execution_id: Uuid, outcome: Result<&ExecutionResult, String
     let mut slot = held.lock().await;
     if let Some(span) = slot.take() {
         span.end(outcome).await;
-        if let Some(spans) = started().as_mut() {
-            spans.remove(&execution_id);
-        }
+    }
+    if let Some(spans) = started().as_mut() {
+        spans.remove(&execution_id);
     }
 }
 
