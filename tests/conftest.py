@@ -22,6 +22,10 @@ import cloacina
 POSTGRES_SERVER = os.environ.get("CLOACINA_TEST_POSTGRES_URL", "")
 POSTGRES_REQUIRED = os.environ.get("CLOACINA_REQUIRE_POSTGRES") == "1"
 
+# The processes tests start print where every thread was if they crash (a segmentation fault,
+# an abort), as pytest does for itself: a crash in a child then says more than its status.
+os.environ.setdefault("PYTHONFAULTHANDLER", "1")
+
 # Executors in tests poll rarely, so that anything relying on the poll shows up as slow.
 EXECUTOR_OPTIONS = {"poll_interval": 5.0}
 

@@ -163,13 +163,16 @@ pub fn register(module: &Bound<'_, PyModule>) -> PyResult<()> {
     Ok(())
 }
 
-/// A Python exception of `kind` with `message`.
+/// A Python exception of `kind` with `message`. Made on any thread; on one that finds the
+/// interpreter finalizing (nothing will see the exception then) it is a `RuntimeError`, since
+/// attaching to a finalizing interpreter can crash the process.
 pub fn error(kind: ErrorKind, message: impl Into<String>) -> PyErr {
     let message = message.into();
-    Python::attach(|py| match class(py, kind) {
-        Ok(class) => PyErr::from_type(class, message),
+    let made = Python::try_attach(|py| match class(py, kind) {
+        Ok(class) => PyErr::from_type(class, message.clone()),
         Err(error) => error,
-    })
+    });
+    made.unwrap_or_else(|| PyRuntimeError::new_err(message))
 }
 
 /// Whether a Python exception is a `SerializationError`.

@@ -152,13 +152,10 @@ fn call_for_help(state: &mut State) {
 
 /// A thread of the pool: takes the GIL, runs what is queued, waits to be asked for again.
 fn work() {
-    if !python_threads::is_exiting() {
-        python_threads::keep_thread_state();
-    }
     loop {
         // Counted as a call in flight before the exit flag is read, and until the GIL is given
         // back: the interpreter's exit waits for counted calls, so it cannot begin finalizing
-        // while this thread is on its way to the GIL.
+        // while this thread is on its way to the GIL (making its thread state included).
         let in_flight = calls::begin(Arc::default());
         if python_threads::is_exiting() {
             // Calls still queued stay unrun: nothing waits for them at exit.
@@ -168,6 +165,7 @@ fn work() {
             state.threads -= 1;
             return;
         }
+        python_threads::keep_thread_state();
         Python::attach(drain);
         drop(in_flight);
         if !wait_to_be_asked() {

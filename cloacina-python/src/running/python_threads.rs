@@ -32,6 +32,10 @@ struct KeptState {
 
 impl Drop for KeptState {
     fn drop(&mut self) {
+        // Counted as a call in flight before the exit flag is read, like every other way to the
+        // GIL: the interpreter's exit waits for counted calls, so it cannot begin finalizing (and
+        // free this state, or the key that finds it) while this thread is on its way to the GIL.
+        let _in_flight = calls::begin(CallOf::default());
         // SAFETY: the interpreter is initialized and not exiting, so taking the GIL returns.
         // Taking it again counts a second use of this thread's state; giving back that one
         // keeps the GIL, and giving back the first deletes the state and releases the GIL.
@@ -50,7 +54,9 @@ thread_local! {
     static KEPT: RefCell<Option<KeptState>> = const { RefCell::new(None) };
 }
 
-/// Gives this thread a Python thread state that outlives each call, if it has none yet.
+/// Gives this thread a Python thread state that outlives each call, if it has none yet. Call it
+/// only as part of a call counted in flight (`calls::begin`) and begun before the exit flag was
+/// found unset, as attaching is.
 pub fn keep_thread_state() {
     KEPT.with(|kept| {
         let mut kept = kept.borrow_mut();
@@ -81,8 +87,8 @@ pub fn is_exiting() -> bool {
 static IN_PLACE: AtomicBool = AtomicBool::new(false);
 
 /// Runs `body` with the GIL on this thread, counted as the call in flight `call` describes, if
-/// no other call runs in place and this is a worker of the multi-threaded runtime; otherwise
-/// gives `body` back.
+/// no other call runs in place, this is a worker of the multi-threaded runtime and the
+/// interpreter is not exiting; otherwise gives `body` back.
 ///
 /// The worker's other tasks move to another thread first, so that nothing waits behind the
 /// call, and the attempt needs no hand-off to a blocking thread and back, which costs two thread
@@ -96,13 +102,15 @@ where
         return Err(body);
     }
     let _in_place = InPlace;
-    Ok(tokio::task::block_in_place(move || {
+    tokio::task::block_in_place(move || {
         let _in_flight = calls::begin(call);
-        if !EXITING.load(Ordering::SeqCst) {
-            keep_thread_state();
+        // At exit the call is given back unrun: the pool leaves it unrun too.
+        if EXITING.load(Ordering::SeqCst) {
+            return Err(body);
         }
-        Python::attach(body)
-    }))
+        keep_thread_state();
+        Ok(Python::attach(body))
+    })
 }
 
 /// Frees the in-place slot when the call ends, even by unwinding.
