@@ -191,13 +191,28 @@ def test_a_killed_process_is_noticed_at_once_and_its_chain_resumes(shared_url):
         assert resumed_at - float(started) < 15, f"the first task resumed {resumed_at - float(started):.1f}s in"
 
 
+def connections_to(url: str) -> int:
+    """Connections other sessions hold to the PostgreSQL database at `url`."""
+    import psycopg
+
+    with psycopg.connect(url) as connection:
+        query = "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()"
+        return connection.execute(query).fetchone()[0]
+
+
 @pytest.mark.timeout(300)
 def test_four_processes_share_two_thousand_tasks(postgres_url):
-    """100 executions of 20 tasks; every task completes once, and every worker ran some."""
-    with running([worker(postgres_url, "--max-concurrent-tasks", "16") for _ in range(4)]) as workers:
-        with UnifiedExecutor(postgres_url, run_tasks=False) as submitter:
+    """100 executions of 20 tasks; every task completes once, and every worker ran some, each
+    with at most its --pool-size connections and the one it listens on. (The pools are kept small:
+    the suite may run beside others on a server with 100 connections.)"""
+    options = ("--max-concurrent-tasks", "16", "--pool-size", "3")
+    with running([worker(postgres_url, *options) for _ in range(4)]) as workers:
+        with UnifiedExecutor(postgres_url, run_tasks=False, pool_size=2) as submitter:
             handles = [submitter.start("scale_workload") for _ in range(100)]
             results = [handle.wait(timeout=120) for handle in handles]
+        # The submitter, shut down, keeps its pool for reads while its handles live.
+        held = connections_to(postgres_url)
+        assert held <= 4 * (3 + 1) + 2, f"the workers and the submitter hold {held} connections"
         assert all(result.status == "Completed" for result in results)
         ran_by: dict[int, int] = {}
         for result in results:

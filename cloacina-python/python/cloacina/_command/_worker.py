@@ -27,6 +27,11 @@ def add_command(commands: argparse._SubParsersAction) -> None:
     worker.add_argument("--lease-duration", type=float, help="seconds a claimed task stays owned without renewal")
     worker.add_argument("--poll-interval", type=float, help="seconds between fallback looks for work")
     worker.add_argument("--shutdown-timeout", type=float, help="seconds running tasks may take to finish on stop")
+    worker.add_argument(
+        "--pool-size",
+        type=int,
+        help="database connections the worker keeps (default 8); on PostgreSQL it holds one more, to listen",
+    )
     worker.add_argument("--schema", help="PostgreSQL schema of the tables")
     worker.set_defaults(run=run_worker)
 
@@ -44,6 +49,7 @@ def run_worker(options: argparse.Namespace) -> int:
             "lease_duration": options.lease_duration,
             "poll_interval": options.poll_interval,
             "shutdown_timeout": options.shutdown_timeout,
+            "pool_size": options.pool_size,
             "schema": options.schema,
         }.items()
         if value is not None
