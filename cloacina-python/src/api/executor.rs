@@ -654,7 +654,7 @@ impl PyUnifiedExecutor {
     /// Serves the web page for executions (and its JSON API) over this executor's database
     /// until Ctrl-C, which stops it and re-raises `KeyboardInterrupt`, or until the executor
     /// shuts down. `ready` is called with the page's address once it listens.
-    // The port is written as a literal so that Python's signature shows it (the assertion below
+    // The port is written as a literal so that Python's signature shows it (the assertion at the top
     // keeps it the page's default).
     #[pyo3(signature = (*, host = "127.0.0.1", port = 8490, read_only = false, token = None, ready = None))]
     fn serve_ui(
