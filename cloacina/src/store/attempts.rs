@@ -141,12 +141,25 @@ pub(crate) fn end_attempts(
     Ok(held)
 }
 
-/// [`end_attempts`] on PostgreSQL: as few statements as the outputs' size allows.
+/// The longest string a PostgreSQL `jsonb` value holds (2^28 - 1 bytes). Each output travels
+/// to the database as one such string, so a longer one is refused whatever it holds.
+const MAX_JSONB_STRING: usize = (1 << 28) - 1;
+
+/// [`end_attempts`] on PostgreSQL: as few statements as the outputs' size allows. An output
+/// longer than [`MAX_JSONB_STRING`] fails the batch before anything is sent: the database would
+/// refuse it, after reading it all.
 fn end_in_batches(
     connection: &mut AnyConnection,
     attempts: &[EndedAttempt<'_>],
     now: i64,
 ) -> Result<Vec<bool>, StoreError> {
+    if let Some(size) = attempts.iter().map(output_size).find(|&size| size > MAX_JSONB_STRING) {
+        let reason = format!(
+            "the output is {size} bytes of JSON; PostgreSQL stores at most {MAX_JSONB_STRING} \
+             (write large data as bytes, which are stored apart from the JSON)"
+        );
+        return Err(StoreError::Query(diesel::result::Error::SerializationError(reason.into())));
+    }
     let mut held = Vec::with_capacity(attempts.len());
     let mut start = 0;
     while start < attempts.len() {
