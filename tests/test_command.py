@@ -9,6 +9,7 @@ import json
 import os
 import pathlib
 import pty
+import select
 import subprocess
 import sys
 import textwrap
@@ -213,6 +214,27 @@ def test_follow_shows_progress_logs_and_events_until_the_end(shared_url, tmp_pat
     assert json.loads(events.splitlines()[-1])["kind"] == "ExecutionCompleted"
 
 
+def read_terminal(controller: int, until: bytes | None = None, timeout: float = 30) -> bytes:
+    """What the far end of a pseudo-terminal wrote: until `until` has appeared, or else until it
+    closed."""
+    shown = b""
+    deadline = time.monotonic() + timeout
+    while until is None or until not in shown:
+        remaining = deadline - time.monotonic()
+        assert remaining > 0, f"the terminal showed {shown!r} in {timeout} s"
+        if not select.select([controller], [], [], remaining)[0]:
+            continue
+        try:
+            chunk = os.read(controller, 65536)
+        except OSError:  # the terminal closed: everything was read
+            chunk = b""
+        if not chunk:
+            assert until is None, f"the terminal closed after {shown!r}"
+            break
+        shown += chunk
+    return shown
+
+
 def test_follow_on_a_terminal_rewrites_one_line_in_place(tmp_path):
     url = f"sqlite:///{tmp_path / 'terminal.db'}"
     gate = tmp_path / "gate"
@@ -226,20 +248,14 @@ def test_follow_on_a_terminal_rewrites_one_line_in_place(tmp_path):
         stderr=subprocess.PIPE,
     )
     os.close(terminal)
-    time.sleep(0.5)
+    # The gate opens once the follower has shown the running task (it may take a while to start
+    # on a loaded machine), so that there is a change to rewrite the line with.
+    shown = read_terminal(controller, until=b"running: gate")
     gate.touch()
     assert child.communicate(timeout=30)[0].strip() == "Completed"
+    shown += read_terminal(controller)
     errors = watcher.communicate(timeout=30)[1]
     assert watcher.returncode == 0, errors
-    shown = b""
-    while True:
-        try:
-            chunk = os.read(controller, 65536)
-        except OSError:  # the terminal closed: everything was read
-            break
-        if not chunk:
-            break
-        shown += chunk
     os.close(controller)
     text = shown.decode().replace("\r\n", "\n")
     # Each change rewrites the line: carriage return, erase the line, the new progress.
