@@ -49,10 +49,10 @@ fn password_is_read_back(text: &str, password: &str) -> bool {
 /// error that repeats the URL it was given, scrubbed; or the parse error.
 fn shown(parsed: &Result<DatabaseUrl, cloacina::StoreError>) -> String {
     match parsed {
-        Ok(DatabaseUrl::Postgres(postgres)) => {
+        Ok(url @ DatabaseUrl::Postgres(postgres)) => {
             // The parser's form of the URL, from which tabs and newlines are gone.
             let scrubbed = postgres.scrub(&format!("could not connect to {}", postgres.connection_string()));
-            format!("{} {:?} {} {scrubbed}", postgres.redacted(), parsed.as_ref().unwrap(), postgres.address())
+            format!("{} {url:?} {} {scrubbed}", postgres.redacted(), postgres.address())
         }
         Ok(other) => other.describe(),
         Err(error) => error.to_string(),

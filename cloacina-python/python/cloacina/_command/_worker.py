@@ -30,7 +30,7 @@ def add_command(commands: argparse._SubParsersAction) -> None:
     worker.add_argument(
         "--pool-size",
         type=int,
-        help="database connections the worker keeps (default 8); on PostgreSQL it holds one more, to listen",
+        help="database connections the worker keeps; on PostgreSQL it holds one more, to listen",
     )
     worker.add_argument("--schema", help="PostgreSQL schema of the tables")
     worker.set_defaults(run=run_worker)
