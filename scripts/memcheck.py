@@ -37,6 +37,8 @@ WALL_TIME_MODULES = ("capacity", "failures", "schedules")
 # How much longer than natively the tests may take under valgrind.
 TIME_SCALE = 50
 ERRORS = re.compile(r"ERROR SUMMARY: ([\d,]+) errors")
+# A test's panic: the thread, where it panicked and the message's first line.
+PANIC = re.compile(r"^thread '.*' panicked at .*\n.*$", re.MULTILINE)
 
 
 def test_binaries(targets: list[str], workspace_features: str | None, cargo_config: list[str]) -> dict[str, Path]:
@@ -94,6 +96,9 @@ def memcheck(name: str, executable: Path, test_filter: list[str]) -> tuple[dict[
     finished = subprocess.run(command, cwd=ROOT / "cloacina", env=environment, capture_output=True, text=True)
     seconds = time.monotonic() - started
     if finished.returncode != 0:
+        # The panics' messages first: with backtraces, the output's tail may hold none of them.
+        for panic in PANIC.finditer(finished.stdout + finished.stderr):
+            print(panic.group(0), flush=True)
         print(finished.stdout[-4000:], finished.stderr[-4000:], sep="\n")
         sys.exit(f"memcheck: the tests of {name} failed under valgrind (exit status {finished.returncode}); see {log}")
     report = log.read_text()

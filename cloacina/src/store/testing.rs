@@ -4,11 +4,21 @@ use diesel::RunQueryDsl;
 
 use super::{DatabaseUrl, NewExecutionRow, Store, StoreOptions};
 
+/// The tests' store options: the defaults, but for the wait for a connection, scaled by
+/// `CLOACINA_TEST_TIME_SCALE` (a whole number, 1 when unset). Under valgrind (`make leak-check`),
+/// niced and beside other checks, connecting to PostgreSQL can take longer than the default's
+/// 30 seconds, and the test would fail on the wait, not on what it tests.
+fn test_options() -> StoreOptions {
+    let scale = std::env::var("CLOACINA_TEST_TIME_SCALE").ok().and_then(|value| value.parse::<u32>().ok());
+    let defaults = StoreOptions::default();
+    StoreOptions { connection_timeout: defaults.connection_timeout * scale.unwrap_or(1).max(1), ..defaults }
+}
+
 /// A store on a SQLite file, and on PostgreSQL (in a schema of its own) when
 /// `CLOACINA_TEST_POSTGRES_URL` names a server, which `CLOACINA_REQUIRE_POSTGRES=1` requires.
 pub(crate) async fn stores(directory: &tempfile::TempDir) -> Vec<(Store, Option<String>)> {
     let file = DatabaseUrl::parse(&format!("sqlite:///{}", directory.path().join("store.db").display()));
-    let mut stores = vec![(Store::open(&file.unwrap(), &StoreOptions::default()).await.unwrap(), None)];
+    let mut stores = vec![(Store::open(&file.unwrap(), &test_options()).await.unwrap(), None)];
     if let Some((store, schema)) = postgres_store().await {
         stores.push((store, Some(schema)));
     }
@@ -25,7 +35,7 @@ pub(crate) async fn postgres_store() -> Option<(Store, String)> {
                 panic!("CLOACINA_TEST_POSTGRES_URL is not a PostgreSQL URL");
             };
             let url = DatabaseUrl::Postgres(postgres.with_schema(&schema).unwrap());
-            Some((Store::open(&url, &StoreOptions::default()).await.unwrap(), schema))
+            Some((Store::open(&url, &test_options()).await.unwrap(), schema))
         }
         _ if std::env::var("CLOACINA_REQUIRE_POSTGRES").is_ok_and(|value| value == "1") => {
             panic!("CLOACINA_REQUIRE_POSTGRES=1 but CLOACINA_TEST_POSTGRES_URL is not set")
