@@ -23,8 +23,9 @@ OPENSSL_NO_VENDOR ?= $(shell pkg-config --exists openssl 2>/dev/null && echo 1 |
 export OPENSSL_NO_VENDOR
 
 .PHONY: build demo test test-rust test-python test-install release-wheel lint fmt bench bench-check bench-peers \
-  python-develop python-extensions module-wheels check-postgres docs docs-serve docs-check wheel test-wheels \
-  release-check coverage leak-check leak-executions memcheck fuzz audit test-ui-assets ui-check
+  python-develop python-extensions module-wheels check-postgres docs docs-serve docs-check wheel \
+  wheel-environments test-wheels release-check coverage leak-check leak-executions memcheck fuzz audit \
+  test-ui-assets ui-check
 
 build: python-develop
 	$(CARGO) build --workspace
@@ -60,16 +61,20 @@ demo: python-develop
 test: test-rust test-python test-install test-ui-assets
 
 # What runs beside other work and needs only the processor time it leaves idle: the release
-# builds and the leak check (it measures memory). Under `make -j` the tests, whose bounds are in
-# wall time, go first. Not the hot path's guard (bench-check): callgrind counts instructions, but
+# builds and valgrind's run. Under `make -j` the tests, whose bounds are in wall time, go first.
+# Not the leak check's executions: they take little processor time (3 ms of the 15 an execution
+# on PostgreSQL takes) but wait on the database at every step, and niced, they waited for the
+# processor at each. Not the hot path's guard (bench-check): callgrind counts instructions, but
 # a chain that takes longer in wall time on a loaded machine runs more of the engine's periodic
 # work (polls, timers) per hop, and its figures rose by up to 6% so; it runs alone.
 BACKGROUND := nice -n 10
 
-# The checks that load the whole machine wait for make test's to end when AFTER_TEST=test: what
-# .ci/run does, which runs the lint, make test and these checks in one `make -j` (so that the
-# release wheel and the extension modules are built once), make test's three lanes side by side
-# (the Rust tests, the Python tests, the release build) and these after them.
+# The checks that load the whole machine wait for the tests whose bounds are in wall time when
+# AFTER_TEST names them: what .ci/run does (AFTER_TEST="test-rust test-python"), which runs the
+# lint, make test and these checks in one `make -j` (so that the release wheel and the extension
+# modules are built once), make test's three lanes side by side (the Rust tests, the Python
+# tests, the release build) and these after the first two: those that need no release wheel
+# start beside the end of its build (niced, it takes the processor time they leave idle).
 AFTER_TEST ?=
 test-wheels leak-executions memcheck docs ui-check: | $(AFTER_TEST)
 
@@ -159,8 +164,13 @@ wheel: release-wheel
 
 # The wheel on every CPython from 3.9 to 3.13 the machine has (pyenv's): the whole test suite on
 # the oldest and newest, the plan's snippets and a smoke run (SQLite and PostgreSQL, the system's
-# libpq hidden) on each, side by side, one per core (scripts/test_wheels.py).
-test-wheels: wheel python-extensions
+# libpq hidden) on each, side by side, one per core (scripts/test_wheels.py). Their environments,
+# with what the tests need, are made first (wheel-environments): under `make -j`, while the wheel
+# is built (niced: they mostly download), so that test-wheels then only adds the wheels.
+wheel-environments: $(VENV)/.requirements
+	$(BACKGROUND) $(PYTHON) scripts/test_wheels.py --prepare
+
+test-wheels: wheel python-extensions wheel-environments
 	VIRTUAL_ENV=$(abspath $(VENV)) $(PYTHON) scripts/test_wheels.py --wheel $(wildcard $(WHEEL_DIR)/cloacina-*.whl) \
 	  $(addprefix --module-wheel ,$(wildcard $(MODULE_WHEEL_DIR)/*.whl)) --postgres "$(CLOACINA_TEST_POSTGRES_URL)"
 
@@ -276,7 +286,7 @@ leak-executions: release-wheel
 	test -x $(LEAK_VENV)/bin/python || python3 -m venv $(LEAK_VENV)
 	$(LEAK_VENV)/bin/python -m pip install --quiet "psycopg[binary]>=3.1"
 	$(LEAK_VENV)/bin/python -m pip install --quiet --force-reinstall --no-deps $(WHEEL_DIR)/cloacina-*.whl
-	$(BACKGROUND) $(LEAK_VENV)/bin/python scripts/leak_check.py --postgres "$(CLOACINA_TEST_POSTGRES_URL)"
+	$(LEAK_VENV)/bin/python scripts/leak_check.py --postgres "$(CLOACINA_TEST_POSTGRES_URL)"
 
 memcheck: $(VENV)/.requirements
 	VIRTUAL_ENV=$(abspath $(VENV)) $(BACKGROUND) $(PYTHON) scripts/memcheck.py --workspace-features $(subst --features ,,$(RUST_FEATURES)) \

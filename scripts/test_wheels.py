@@ -1,9 +1,10 @@
 """The package's wheel on every CPython from 3.9 to 3.13 this machine has (`make test-wheels`).
 
+    python scripts/test_wheels.py --prepare
     python scripts/test_wheels.py --wheel WHEEL [--module-wheel WHEEL ...] [--postgres URL]
 
 For each Python found (pyenv's versions, else `python3.X` on the PATH), a fresh virtual
-environment in `target/wheel-tests/` gets the one wheel, and then:
+environment in `target/wheel-tests/` gets what the tests need and the one wheel, and then:
 
 - on the oldest and the newest Python: the whole test suite (`requirements-test.txt` and the
   extension modules of Rust tasks the tests import, `--module-wheel`, installed beside it);
@@ -16,6 +17,11 @@ environment in `target/wheel-tests/` gets the one wheel, and then:
 The Pythons are tested side by side, as many at once as the machine has cores (the two whole
 suites first); each one's output goes to `target/wheel-tests/py<version>.log` and is printed
 when it is done. Prints a line per step and a table at the end; exits 1 if anything failed.
+
+`--prepare` makes the environments with what the tests need but not the wheel, which can be
+done before the wheel is built (`make wheel-environments`); a run with `--wheel` then installs
+only the wheels into each environment prepared with the same requirements, and makes the others
+afresh.
 """
 
 from __future__ import annotations
@@ -39,6 +45,8 @@ ENVIRONMENTS = ROOT / "target" / "wheel-tests"
 # What the snippets need: pytest and its plugins the configuration names, and psycopg for the
 # PostgreSQL fixture of the Phase-3 snippet.
 SNIPPET_REQUIREMENTS = ["pytest>=8", "pytest-asyncio>=0.23", "pytest-timeout>=2.3", "psycopg[binary]>=3.1"]
+# The file in an environment that says it was prepared, holding what it was prepared with.
+PREPARED = ".prepared"
 # The libraries the wheel must not need from the system (the PostgreSQL client and OpenSSL),
 # where Debian-like and other Linux systems keep them.
 HIDDEN_LIBRARIES = [
@@ -120,6 +128,40 @@ class PostgresDatabase:
             admin.execute(f"DROP DATABASE IF EXISTS {self.name} WITH (FORCE)")
 
 
+def requirements(full: bool) -> list[str]:
+    """What pip installs beside the wheel: the test suite's requirements or the snippets'."""
+    return ["-r", str(ROOT / "requirements-test.txt")] if full else SNIPPET_REQUIREMENTS
+
+
+def preparation(full: bool) -> str:
+    """What an environment is prepared with, as its PREPARED file holds it: the requirements,
+    and the requirement file's text (a changed file makes the environment stale)."""
+    listed = "\n".join(requirements(full))
+    return listed + ("\n" + (ROOT / "requirements-test.txt").read_text() if full else "")
+
+
+def prepare(version: str, executable: Path, full: bool, log: Path) -> bool:
+    """Makes Python `version`'s environment afresh, with what its tests need but not the wheel."""
+    environment_dir = ENVIRONMENTS / f"py{version}"
+    python = environment_dir / "bin" / "python"
+    shutil.rmtree(environment_dir, ignore_errors=True)
+    ENVIRONMENTS.mkdir(parents=True, exist_ok=True)
+    made = (
+        run([str(executable), "-m", "venv", str(environment_dir)], log)
+        and run([str(python), "-m", "pip", "install", "--quiet", "--upgrade", "pip"], log)
+        and run([str(python), "-m", "pip", "install", "--quiet", *requirements(full)], log)
+    )
+    if made:
+        (environment_dir / PREPARED).write_text(preparation(full))
+    return made
+
+
+def prepared(version: str, full: bool) -> bool:
+    """Whether Python `version`'s environment was prepared with what its tests need now."""
+    marker = ENVIRONMENTS / f"py{version}" / PREPARED
+    return marker.is_file() and marker.read_text() == preparation(full)
+
+
 def test_one(
     version: str, executable: Path, wheel: Path, module_wheels: list[Path], postgres: str, full: bool
 ) -> Outcome:
@@ -136,20 +178,14 @@ def test_one(
         print(f"test_wheels: Python {version}: {name}: {'passed' if ok else 'FAILED'}", flush=True)
         return ok
 
-    shutil.rmtree(environment_dir, ignore_errors=True)
-    ENVIRONMENTS.mkdir(parents=True, exist_ok=True)
-    requirements = ["-r", str(ROOT / "requirements-test.txt")] if full else SNIPPET_REQUIREMENTS
-    installed = step(
-        "install",
-        lambda: (
-            run([str(executable), "-m", "venv", str(environment_dir)], log)
-            and run([str(python), "-m", "pip", "install", "--quiet", "--upgrade", "pip"], log)
-            and run(
-                [str(python), "-m", "pip", "install", "--quiet", str(wheel), *map(str, module_wheels), *requirements],
-                log,
-            )
-        ),
-    )
+    # The wheels alone (their own dependencies are among the tests' requirements), replacing
+    # those of an earlier run.
+    wheels = [str(wheel), *map(str, module_wheels)]
+    add_wheels = [str(python), "-m", "pip", "install", "--quiet", "--force-reinstall", "--no-deps", *wheels]
+    if prepared(version, full):
+        installed = step("install into the prepared environment", lambda: run(add_wheels, log))
+    else:
+        installed = step("install", lambda: prepare(version, executable, full, log) and run(add_wheels, log))
     if not installed:
         return outcome
 
@@ -183,12 +219,17 @@ def test_one(
 
 def main(arguments: list[str]) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--wheel", type=Path, required=True, help="the cloacina wheel")
+    parser.add_argument(
+        "--prepare", action="store_true", help="make the environments with what the tests need, without the wheel"
+    )
+    parser.add_argument("--wheel", type=Path, help="the cloacina wheel (required unless --prepare)")
     parser.add_argument(
         "--module-wheel", type=Path, action="append", default=[], help="a wheel of Rust tasks the tests import"
     )
     parser.add_argument("--postgres", default="", help="a PostgreSQL server URL for the smoke test")
     options = parser.parse_args(arguments)
+    if not options.prepare and not options.wheel:
+        parser.error("give the wheel to test (--wheel), or --prepare to make the environments only")
     if os.environ.get("CLOACINA_REQUIRE_POSTGRES") == "1" and not options.postgres:
         print("test_wheels: CLOACINA_REQUIRE_POSTGRES=1 but no --postgres server given", file=sys.stderr)
         return 1
@@ -202,6 +243,8 @@ def main(arguments: list[str]) -> int:
     # The whole suites first: they take longest.
     order = sorted(found, key=lambda item: item[0] not in full)
     jobs = int(os.environ.get("CLOACINA_WHEEL_TEST_JOBS", os.cpu_count() or 1))
+    if options.prepare:
+        return prepare_all(order, full, jobs)
     with concurrent.futures.ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
         running = {
             version: pool.submit(
@@ -222,6 +265,27 @@ def main(arguments: list[str]) -> int:
         )
         print(f"  Python {outcome.version:<8} {'ok' if outcome.passed else 'FAILED':<7} {steps}")
     return 0 if all(outcome.passed for outcome in outcomes) else 1
+
+
+def prepare_all(order: list[tuple[str, Path]], full: set[str], jobs: int) -> int:
+    """Prepares every Python's environment, `jobs` at a time; prints a line for each."""
+
+    def one(version: str, executable: Path) -> bool:
+        log = ENVIRONMENTS / f"py{version}.prepare.log"
+        ENVIRONMENTS.mkdir(parents=True, exist_ok=True)
+        log.unlink(missing_ok=True)
+        started = time.monotonic()
+        made = prepare(version, executable, version in full, log)
+        seconds = time.monotonic() - started
+        outcome = "prepared" if made else "FAILED"
+        print(f"test_wheels: Python {version}: environment {outcome} ({seconds:.0f} s)", flush=True)
+        if not made:
+            print(log.read_text(), flush=True)
+        return made
+
+    with concurrent.futures.ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
+        made = list(pool.map(lambda item: one(*item), order))
+    return 0 if all(made) else 1
 
 
 if __name__ == "__main__":
