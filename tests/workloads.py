@@ -41,6 +41,14 @@ SCALE_WORKLOAD = workflow(name="scale_workload", tasks=[_recorder(f"part_{n:02}"
 """20 independent tasks."""
 
 
+def _leave_marker(marker: pathlib.Path, text: str) -> None:
+    """Writes `text` to `marker` whole at once (a file beside it, renamed over it): a test that
+    waits for the marker to exist then reads all of it, never a file created but not yet written."""
+    written = marker.with_name(marker.name + ".writing")
+    written.write_text(text)
+    os.replace(written, marker)
+
+
 @task
 def cooperative(context):
     """Runs until cancelled (or 20 s), then leaves a marker saying what it saw."""
@@ -48,10 +56,10 @@ def cooperative(context):
     deadline = time.monotonic() + context.get("seconds", 20)
     while time.monotonic() < deadline:
         if context.cancelled:
-            marker.write_text(f"cancelled in {os.getpid()}")
+            _leave_marker(marker, f"cancelled in {os.getpid()}")
             return None
         time.sleep(0.01)
-    marker.write_text(f"finished in {os.getpid()}")
+    _leave_marker(marker, f"finished in {os.getpid()}")
     return {"finished_by": os.getpid()}
 
 
