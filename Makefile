@@ -69,12 +69,12 @@ test: test-rust test-python test-install test-ui-assets
 # work (polls, timers) per hop, and its figures rose by up to 6% so; it runs alone.
 BACKGROUND := nice -n 10
 
-# The checks that load the whole machine wait for the tests whose bounds are in wall time when
-# AFTER_TEST names them: what .ci/run does (AFTER_TEST="test-rust test-python"), which runs the
-# lint, make test and these checks in one `make -j` (so that the release wheel and the extension
-# modules are built once), make test's three lanes side by side (the Rust tests, the Python
-# tests, the release build) and these after the first two: those that need no release wheel
-# start beside the end of its build (niced, it takes the processor time they leave idle).
+# The checks that load the whole machine wait for make test's to end when AFTER_TEST=test: what
+# .ci/run does, which runs the lint, make test and these checks in one `make -j` (so that the
+# release wheel and the extension modules are built once), make test's three lanes side by side
+# (the Rust tests, the Python tests, the release build) and these after them. (Started after
+# the first two lanes only, those that need no release wheel delayed its build, on which the
+# longest checks wait, by 270 s, and the whole run took longer.)
 AFTER_TEST ?=
 test-wheels leak-executions memcheck docs ui-check: | $(AFTER_TEST)
 
