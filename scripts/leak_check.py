@@ -139,8 +139,8 @@ def fresh_postgres_database(server: str, purpose: str = "leak_check") -> Iterato
     """A new database on the server (named after `purpose`), dropped afterwards (needs psycopg).
 
     Its commits do not wait for the disk (``synchronous_commit = off``): what is checked here is
-    the client's memory and behaviour, not a crash of the server, and on a machine busy with
-    builds a flush per commit made the 10,000 executions wait mostly on the disk."""
+    the client's memory and behaviour, not a crash of the server, and the flush at each commit
+    took about a fifth of an execution's time (12 ms instead of 16, on an idle machine)."""
     import psycopg
 
     name = f"cloacina_{purpose}_{uuid.uuid4().hex}"

@@ -272,7 +272,6 @@ def prepare_all(order: list[tuple[str, Path]], full: set[str], jobs: int) -> int
 
     def one(version: str, executable: Path) -> bool:
         log = ENVIRONMENTS / f"py{version}.prepare.log"
-        ENVIRONMENTS.mkdir(parents=True, exist_ok=True)
         log.unlink(missing_ok=True)
         started = time.monotonic()
         made = prepare(version, executable, version in full, log)
