@@ -9,7 +9,7 @@ use cloacina::{
     UnifiedExecutor, Workflow,
 };
 
-use crate::support::{TestDatabase, noop};
+use crate::support::{TestDatabase, noop, wall_time_bound};
 
 crate::backend_tests!(
     an_every_second_schedule_starts_one_execution_per_tick,
@@ -46,6 +46,21 @@ async fn ticks(executor: &UnifiedExecutor, workflow: &str) -> Vec<DateTime<Utc>>
     }
     ticks.sort();
     ticks
+}
+
+/// The ticks of `workflow` once there are more than `count`: a tick due every second may start
+/// late on a loaded machine, so this waits for it (up to 10 s, scaled by `wall_time_bound`)
+/// instead of sleeping a fixed time. Panics with `what` when none comes.
+async fn ticks_beyond(executor: &UnifiedExecutor, workflow: &str, count: usize, what: &str) -> Vec<DateTime<Utc>> {
+    let deadline = tokio::time::Instant::now() + wall_time_bound(Duration::from_secs(10));
+    loop {
+        let found = ticks(executor, workflow).await;
+        if found.len() > count {
+            return found;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "{what}: {} ticks, none more in 10 s", found.len());
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
 }
 
 async fn an_every_second_schedule_starts_one_execution_per_tick(database: TestDatabase) {
@@ -98,18 +113,15 @@ async fn schedules_are_declared_paused_resumed_and_deleted(database: TestDatabas
     let names: Vec<_> = executor.list_schedules().await.unwrap().into_iter().map(|schedule| schedule.name).collect();
     assert_eq!(names, ["nightly", "often"]);
     // A paused schedule starts nothing; resumed, it starts from its next tick.
-    tokio::time::sleep(Duration::from_millis(1_500)).await;
+    ticks_beyond(&executor, "report", 0, "it runs before the pause").await;
     executor.pause_schedule("often").await.unwrap();
     tokio::time::sleep(Duration::from_millis(300)).await;
     let before = ticks(&executor, "report").await.len();
-    assert!(before >= 1, "it ran before the pause");
     tokio::time::sleep(Duration::from_millis(2_000)).await;
     assert_eq!(ticks(&executor, "report").await.len(), before, "nothing while paused");
     let resumed_at = Utc::now();
     executor.resume_schedule("often").await.unwrap();
-    tokio::time::sleep(Duration::from_millis(1_500)).await;
-    let after = ticks(&executor, "report").await;
-    assert!(after.len() > before, "it runs again once resumed");
+    let after = ticks_beyond(&executor, "report", before, "it runs again once resumed").await;
     assert!(after[before..].iter().all(|&tick| tick > resumed_at), "ticks missed while paused are not started");
     executor.delete_schedule("often").await.unwrap();
     let error = executor.get_schedule("often").await.unwrap_err();
