@@ -95,7 +95,10 @@ def test_a_bad_schedule_is_refused_with_the_fix(executor, unique_name, arguments
 def test_each_tick_starts_an_execution_with_its_time(executor, unique_name):
     recorded(unique_name)
     executor.schedule(unique_name, "* * * * * *", context={"team": "ops"}, timezone="Asia/Tokyo")
-    time.sleep(2.5)
+    # Two ticks, waited for: on a loaded machine the first may start late.
+    deadline = time.monotonic() + 30
+    while len(executor.list_executions(workflow=unique_name)) < 2 and time.monotonic() < deadline:
+        time.sleep(0.1)
     executor.get_schedule(unique_name).pause()
     time.sleep(0.3)
     summaries = executor.list_executions(workflow=unique_name)
