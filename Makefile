@@ -22,7 +22,7 @@ export CLOACINA_REQUIRE_POSTGRES
 OPENSSL_NO_VENDOR ?= $(shell pkg-config --exists openssl 2>/dev/null && echo 1 || echo 0)
 export OPENSSL_NO_VENDOR
 
-.PHONY: build demo test test-rust test-python test-install release-wheel lint fmt bench bench-check bench-peers \
+.PHONY: build demo test rust-tests-build test-rust test-python test-install release-wheel lint fmt bench bench-check bench-peers \
   python-develop python-extensions module-wheels check-postgres docs docs-serve docs-check wheel \
   wheel-environments test-wheels release-check coverage leak-check leak-executions memcheck fuzz audit \
   test-ui-assets ui-check
@@ -49,9 +49,16 @@ python-extensions: python-develop module-wheels
 	$(PYTHON) -m pip install --quiet --force-reinstall --no-deps $(MODULE_WHEEL_DIR)/*.whl
 	VIRTUAL_ENV=$(abspath $(VENV)) $(CARGO) build --quiet -p hybrid-host $(DEBUG_BUILD_CONFIG)
 
-$(VENV)/.requirements: requirements-dev.txt requirements-test.txt
+# The environment with what the builds need, first: maturin, and zig (the release wheel's C
+# compiler and linker). The builds start with it, while the rest of the requirements install.
+BUILD_TOOLS := $(shell grep -E '^(maturin|ziglang)\b' requirements-dev.txt)
+$(VENV)/.build-tools: requirements-dev.txt
 	test -x $(PYTHON) || python3 -m venv $(VENV)
 	$(PYTHON) -m pip install --quiet --upgrade pip
+	$(PYTHON) -m pip install --quiet $(foreach tool,$(BUILD_TOOLS),'$(tool)')
+	touch $@
+
+$(VENV)/.requirements: requirements-dev.txt requirements-test.txt $(VENV)/.build-tools
 	$(PYTHON) -m pip install --quiet -r requirements-dev.txt
 	touch $@
 
@@ -111,8 +118,13 @@ endif
 # cores (.config/nextest.toml: most wait on a database or a timer), and the compile-fail
 # project trybuild builds beside them; cargo test runs one program after another. Then the
 # documentation's examples, and the engine's example programs, which cargo built with the tests.
-test-rust: check-postgres $(VENV)/.requirements
+# Their build needs only the environment's interpreter (the `embed` tests link it), so it starts
+# before the rest of the requirements are installed; running them needs those (NumPy, pyarrow).
+rust-tests-build: $(VENV)/.build-tools
 	@$(CARGO) nextest --version >/dev/null 2>&1 || { echo "cargo-nextest runs the Rust tests and is not installed: cargo install --locked cargo-nextest"; exit 1; }
+	VIRTUAL_ENV=$(abspath $(VENV)) $(CARGO) nextest run --no-run --workspace $(RUST_FEATURES) $(DEBUG_BUILD_CONFIG)
+
+test-rust: check-postgres rust-tests-build $(VENV)/.requirements
 	VIRTUAL_ENV=$(abspath $(VENV)) $(CARGO) nextest run --workspace $(RUST_FEATURES) $(DEBUG_BUILD_CONFIG)
 	VIRTUAL_ENV=$(abspath $(VENV)) $(CARGO) test --quiet --doc --workspace $(RUST_FEATURES) $(DEBUG_BUILD_CONFIG)
 	for example in $(RUST_EXAMPLES); do target/debug/examples/$$example >/dev/null || exit 1; done
@@ -147,7 +159,7 @@ ui-check: python-extensions
 WHEEL_DIR := target/wheels
 ZIG_RELEASE_BUILD := OPENSSL_NO_VENDOR=0 PATH=$(abspath $(VENV))/bin:$$PATH $(BACKGROUND) $(VENV)/bin/maturin build --release --quiet --zig \
   --compatibility manylinux2014
-release-wheel: $(VENV)/.requirements
+release-wheel: $(VENV)/.build-tools
 	rm -f $(WHEEL_DIR)/cloacina-*.whl
 	$(ZIG_RELEASE_BUILD) --strip --out $(WHEEL_DIR)
 
@@ -159,7 +171,7 @@ ENGINE_BENCH_BUILD := $(ZIG_RELEASE_BUILD) -m benchmarks/Cargo.toml --out target
 
 # That wheel, checked: its tags, `auditwheel show` (no library outside the manylinux policy),
 # `abi3audit` (only the stable ABI), `twine check`, and its size (scripts/check_wheel.py).
-wheel: release-wheel
+wheel: release-wheel $(VENV)/.requirements
 	$(PYTHON) scripts/check_wheel.py $(WHEEL_DIR)/cloacina-*.whl
 
 # The wheel on every CPython from 3.9 to 3.13 the machine has (pyenv's): the whole test suite on
