@@ -184,16 +184,17 @@ def test_a_rust_task_declared_mapped_runs_once_per_item_under_a_python_workflow(
 
 def test_a_running_rust_task_does_not_hold_the_gil(executor, unique_name, tmp_path):
     cloacina.workflow(name=unique_name, tasks=[rust_tasks.sleeps])
-    handle = executor.start(unique_name, {"sleep_ms": 2_000, "marker": str(tmp_path / "unused")})
+    handle = executor.start(unique_name, {"sleep_ms": 3_000, "marker": str(tmp_path / "unused")})
     deadline = time.monotonic() + 10
     while handle.status != "Running" and time.monotonic() < deadline:
         time.sleep(0.01)
-    # For a second of the Rust task's two, this thread keeps running Python: a task holding the
-    # GIL would stop it for as long as it sleeps.
+    # For a second of the Rust task's three, this thread keeps running Python: a task holding the
+    # GIL would stop it for as long as it sleeps (seconds). The bound leaves room for the pauses
+    # of a loaded machine (0.22 s seen while the suites of two Pythons ran side by side).
     longest, started = 0.0, time.monotonic()
     previous = started
     while previous - started < 1.0:
         now = time.monotonic()
         longest, previous = max(longest, now - previous), now
     assert handle.wait(timeout=30).status == "Completed"
-    assert longest < 0.2, f"Python stopped for {longest:.3f} s while the Rust task ran"
+    assert longest < 0.5, f"Python stopped for {longest:.3f} s while the Rust task ran"
