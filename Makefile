@@ -83,13 +83,7 @@ BACKGROUND := nice -n 10
 # the first two lanes only, those that need no release wheel delayed its build, on which the
 # longest checks wait, by 270 s, and the whole run took longer.)
 AFTER_TEST ?=
-test-wheels leak-executions memcheck ui-check: | $(AFTER_TEST)
-# The documentation's build needs no release wheel, and its rustdoc runs at the lowest priority
-# (IDLE) with no bound in time: with AFTER_DEBUG_TESTS="test-rust test-python" (.ci/run) it
-# starts once the debug lanes end and takes what processor time the release build leaves idle.
-AFTER_DEBUG_TESTS ?= $(AFTER_TEST)
-docs: | $(AFTER_DEBUG_TESTS)
-IDLE := nice -n 19
+test-wheels leak-executions memcheck docs ui-check: | $(AFTER_TEST)
 
 # Under `make -j`, make's jobserver is not passed to the recipes' programs (none of them is a
 # make), but MAKEFLAGS would still name it, and cargo and rustdoc warn that they cannot reach
@@ -266,7 +260,7 @@ DOCS_OUT := target/docs
 VERSION := $(shell sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -n 1)
 RUST_DOC_CRATES := -p cloacina -p cloacina-macros -p cloacina-python
 docs: $(DOCS_VENV)/.requirements
-	VIRTUAL_ENV=$(abspath $(VENV)) RUSTDOCFLAGS="-D warnings" $(IDLE) $(CARGO) doc --quiet --no-deps $(RUST_DOC_CRATES) $(RUST_FEATURES)
+	VIRTUAL_ENV=$(abspath $(VENV)) RUSTDOCFLAGS="-D warnings" $(CARGO) doc --quiet --no-deps $(RUST_DOC_CRATES) $(RUST_FEATURES)
 	$(DOCS_VENV)/bin/python docs/scripts/build_site.py --output $(DOCS_OUT) --version $(VERSION) --rust-docs target/doc
 
 # The built site served at http://127.0.0.1:1313 (search included); run `make docs` again after
