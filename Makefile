@@ -87,8 +87,8 @@ test-wheels leak-executions memcheck docs ui-check: | $(AFTER_TEST)
 
 # Under `make -j`, make's jobserver is not passed to the recipes' programs (none of them is a
 # make), but MAKEFLAGS would still name it, and cargo and rustdoc warn that they cannot reach
-# it; they use their own.
-unexport MAKEFLAGS
+# it; they use their own. (Make exports the same flags as MFLAGS too.)
+unexport MAKEFLAGS MFLAGS
 
 check-postgres:
 	@if [ -z "$(CLOACINA_TEST_POSTGRES_URL)" ]; then \
