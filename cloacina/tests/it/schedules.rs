@@ -52,13 +52,14 @@ async fn ticks(executor: &UnifiedExecutor, workflow: &str) -> Vec<DateTime<Utc>>
 /// late on a loaded machine, so this waits for it (up to 10 s, scaled by `wall_time_bound`)
 /// instead of sleeping a fixed time. Panics with `what` when none comes.
 async fn ticks_beyond(executor: &UnifiedExecutor, workflow: &str, count: usize, what: &str) -> Vec<DateTime<Utc>> {
-    let deadline = tokio::time::Instant::now() + wall_time_bound(Duration::from_secs(10));
+    let bound = wall_time_bound(Duration::from_secs(10));
+    let deadline = tokio::time::Instant::now() + bound;
     loop {
         let found = ticks(executor, workflow).await;
         if found.len() > count {
             return found;
         }
-        assert!(tokio::time::Instant::now() < deadline, "{what}: {} ticks, none more in 10 s", found.len());
+        assert!(tokio::time::Instant::now() < deadline, "{what}: {} ticks, none more in {bound:?}", found.len());
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
 }
