@@ -12,9 +12,10 @@ baseline in the same commit (``--update``).
 
     python benchmarks/check.py --engine-bench target/x86_64-unknown-linux-gnu/release/engine-bench [--update]
 
-A per-hop figure is the difference between a process that runs the chain 3 times and one that
-runs it once (each after the same warm-up), over the 398 hops between them: what starting the
-process, the interpreter and the executor costs is the same in both and drops out.
+A per-hop figure is what a process executes in two runs of the chain, after a warm-up run, over
+their 398 hops. The rest (starting the process, the interpreter and the executor, the warm-up,
+the shutdown) is not counted: it runs with callgrind's instrumentation off, several times faster,
+and the program tells when its measured runs start and end.
 """
 
 from __future__ import annotations
@@ -35,7 +36,8 @@ BASELINE = HERE / "baseline.json"
 TOLERANCE = 0.10
 """How far above its baseline a figure may go before the check fails."""
 CHAIN_HOPS = 199
-FEW_RUNS, MANY_RUNS = 1, 3
+MEASURED_RUNS = 2
+"""The runs counted in each process, after its warm-up run: 398 hops."""
 REPEATS = 3
 """Each process is run this many times and the lowest count kept: a thread that happens to be
 scheduled once more (a timer, a poll) adds to one run only."""
@@ -58,21 +60,61 @@ CAPTURE_TOLERANCE = 0.03
 COLLECTED = re.compile(r"==\d+== Collected : (\d+)")
 
 
+WARMED_UP, MEASURED = "warmed up", "measured"
+"""What the measuring programs print before and after their measured runs when
+``CLOACINA_BENCH_RESUME_FILE`` names a file; after each, they go on once the file exists
+(``benchmarks/python/measure.py``, ``benchmarks/src/measure.rs``)."""
+
+
 def instructions(command: list[str], directory: Path, environment: dict[str, str] | None = None) -> int:
-    """The instructions `command` executes, all threads, under callgrind."""
-    output = directory / "callgrind.out"
-    completed = subprocess.run(
-        ["valgrind", "--tool=callgrind", "--fair-sched=yes", f"--callgrind-out-file={output}", *command],
-        capture_output=True,
-        text=True,
-        check=False,
-        # Python's string hashing the same in every process, so that its dicts and sets do the
-        # same work in each.
-        env={**os.environ, "PYTHONHASHSEED": "0", **(environment or {})},
-    )
-    found = COLLECTED.search(completed.stderr)
-    if completed.returncode != 0 or found is None:
-        raise SystemExit(f"{' '.join(command)} failed under callgrind:\n{completed.stdout}\n{completed.stderr}")
+    """The instructions `command` executes in its measured runs, all threads, under callgrind.
+    Callgrind starts with its instrumentation off; `callgrind_control` turns it on when the
+    program says it has warmed up and off when it says it has measured, so that what comes
+    before and after runs several times faster and is not counted."""
+    output, resume = directory / "callgrind.out", directory / "resume"
+    with (directory / "stderr").open("w+") as errors:
+        process = subprocess.Popen(
+            [
+                "valgrind",
+                "--tool=callgrind",
+                "--fair-sched=yes",
+                "--instr-atstart=no",
+                f"--callgrind-out-file={output}",
+                *command,
+            ],
+            stdout=subprocess.PIPE,
+            stderr=errors,
+            text=True,
+            # Python's string hashing the same in every process, so that its dicts and sets do the
+            # same work in each.
+            env={**os.environ, "PYTHONHASHSEED": "0", "CLOACINA_BENCH_RESUME_FILE": str(resume), **(environment or {})},
+        )
+        assert process.stdout is not None
+        said = []
+        for expected, instrumentation in ((WARMED_UP, "on"), (MEASURED, "off")):
+            said.append(process.stdout.readline().strip())
+            if said[-1] != expected:
+                break
+            control = subprocess.run(
+                ["callgrind_control", f"--instr={instrumentation}", str(process.pid)],
+                capture_output=True,
+                text=True,
+                check=False,
+            )
+            if control.returncode != 0:
+                process.kill()
+                raise SystemExit(
+                    f"callgrind_control could not turn the instrumentation {instrumentation}:\n"
+                    f"{control.stdout}\n{control.stderr}"
+                )
+            resume.touch()
+        stdout = "\n".join(said) + "\n" + process.stdout.read()
+        returncode = process.wait()
+        errors.seek(0)
+        stderr = errors.read()
+    found = COLLECTED.search(stderr)
+    if returncode != 0 or said != [WARMED_UP, MEASURED] or found is None:
+        raise SystemExit(f"{' '.join(command)} failed under callgrind:\n{stdout}\n{stderr}")
     return int(found.group(1))
 
 
@@ -81,27 +123,27 @@ Command = Callable[[str, int], list[str]]
 
 
 def per_hop(commands: dict[str, tuple[Command, dict[str, str] | None]]) -> dict[str, float]:
-    """Instructions per hop of the chain, for each named command and its environment: many runs
-    minus few, over the hops between, from the lowest count of `REPEATS` processes of each.
+    """Instructions per hop of the chain, for each named command and its environment: the
+    instructions of its `MEASURED_RUNS` runs over their hops, the lowest count of `REPEATS`
+    processes.
 
-    Every process is a job of its own, each on a fresh SQLite file, the longest first and two at
-    a time: callgrind runs a process's threads one at a time, so one process keeps one core busy."""
-    jobs = [(name, runs) for runs in (MANY_RUNS, FEW_RUNS) for name in commands for _ in range(REPEATS)]
+    Every process is a job of its own, each on a fresh SQLite file, two at a time: callgrind runs
+    a process's threads one at a time, so one process keeps one core busy."""
+    jobs = [name for name in commands for _ in range(REPEATS)]
 
-    def count(job: tuple[str, int]) -> int:
-        name, runs = job
+    def count(name: str) -> int:
         make_command, environment = commands[name]
         with tempfile.TemporaryDirectory(prefix="cloacina-bench-check-") as directory:
             url = f"sqlite:///{directory}/check.db"
-            return instructions(make_command(url, runs), Path(directory), environment)
+            return instructions(make_command(url, MEASURED_RUNS), Path(directory), environment)
 
     with ThreadPoolExecutor(max_workers=2) as pool:
         counts = list(pool.map(count, jobs))
-    lowest: dict[tuple[str, int], int] = {}
-    for job, found in zip(jobs, counts):
-        lowest[job] = min(lowest.get(job, found), found)
-    hops = (MANY_RUNS - FEW_RUNS) * CHAIN_HOPS
-    return {name: (lowest[name, MANY_RUNS] - lowest[name, FEW_RUNS]) / hops for name in commands}
+    lowest: dict[str, int] = {}
+    for name, found in zip(jobs, counts):
+        lowest[name] = min(lowest.get(name, found), found)
+    hops = MEASURED_RUNS * CHAIN_HOPS
+    return {name: lowest[name] / hops for name in commands}
 
 
 def statements_per_task(engine_bench: str, shape: str) -> float:

@@ -25,6 +25,26 @@ if "CLOACINA_BENCH_TASK_LOG_LEVEL" in os.environ:
     # What task logging costs: `make bench-check` also runs the chain with the capture off.
     EXECUTOR_OPTIONS["task_log_level"] = os.environ["CLOACINA_BENCH_TASK_LOG_LEVEL"]
 
+WARMED_UP, MEASURED = "warmed up", "measured"
+"""The lines printed before and after the measured runs when ``CLOACINA_BENCH_RESUME_FILE``
+names a file: after each, the process waits for that file to exist (and removes it) before it
+goes on. ``make bench-check`` turns callgrind's instrumentation on at the first and off at the
+second (``benchmarks/check.py``), so that it counts the measured runs alone, and what comes
+before and after (the interpreter's start, the imports, the executor's start, the warm-up, the
+shutdown) runs uninstrumented, several times faster. ``benchmarks/src/measure.rs`` does the
+same."""
+
+
+def _pause(line: str) -> None:
+    """The handshake of `WARMED_UP` and `MEASURED`, when asked for."""
+    resume = os.environ.get("CLOACINA_BENCH_RESUME_FILE")
+    if resume is None:
+        return
+    print(line, flush=True)
+    while not os.path.exists(resume):
+        time.sleep(0.001)
+    os.remove(resume)
+
 
 def _check(shape: Shape, result: cloacina.ExecutionResult) -> None:
     if result.status != cloacina.ExecutionStatus.COMPLETED:
@@ -71,19 +91,23 @@ def measure(shape: Shape, url: str, runs: int, mode: str) -> tuple[str, list[flo
         async def main() -> None:
             async with cloacina.UnifiedExecutor(url, **EXECUTOR_OPTIONS) as executor:
                 await run_async(executor, shape)
+                _pause(WARMED_UP)
                 for _ in range(runs):
                     wall, run_hops = await run_async(executor, shape)
                     walls.append(wall)
                     hops.extend(run_hops)
+                _pause(MEASURED)
 
         asyncio.run(main())
     else:
         with cloacina.UnifiedExecutor(url, **EXECUTOR_OPTIONS) as executor:
             run_sync(executor, shape, stamped)
+            _pause(WARMED_UP)
             for _ in range(runs):
                 wall, run_hops = run_sync(executor, shape, stamped)
                 walls.append(wall)
                 hops.extend(run_hops)
+            _pause(MEASURED)
     return version, walls, hops
 
 

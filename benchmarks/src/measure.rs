@@ -22,6 +22,7 @@ pub async fn main(key: &str, url: &str, runs: usize) -> Result<(), Box<dyn std::
     statements::count()?;
     let executor = UnifiedExecutor::with_config(url, config()).await?;
     run(&shape, &executor, &workflow).await?;
+    pause(WARMED_UP).await?;
     let mut walls = Vec::with_capacity(runs);
     let mut hops = Vec::new();
     let statements_before = statements::so_far();
@@ -31,6 +32,7 @@ pub async fn main(key: &str, url: &str, runs: usize) -> Result<(), Box<dyn std::
         hops.extend(run_hops.iter().map(|hop| (hop.as_secs_f64() * 1e7).round() / 10.0));
     }
     let statements = statements::so_far() - statements_before;
+    pause(MEASURED).await?;
     executor.shutdown().await;
     let line = json!({
         "implementation": "rust",
@@ -44,6 +46,28 @@ pub async fn main(key: &str, url: &str, runs: usize) -> Result<(), Box<dyn std::
     });
     writeln!(std::io::stdout().lock(), "{line}")?;
     Ok(())
+}
+
+/// The lines printed before and after the measured runs when `CLOACINA_BENCH_RESUME_FILE` names
+/// a file: after each, the process waits for that file to exist (and removes it) before it goes
+/// on. `make bench-check` turns callgrind's instrumentation on at the first and off at the second
+/// (`benchmarks/check.py`), so that it counts the measured runs alone, and what comes before and
+/// after (the executor's start, the warm-up, the shutdown) runs uninstrumented, several times
+/// faster. `benchmarks/python/measure.py` does the same.
+const WARMED_UP: &str = "warmed up";
+/// See [`WARMED_UP`].
+const MEASURED: &str = "measured";
+
+/// The handshake of [`WARMED_UP`] and [`MEASURED`], when asked for.
+async fn pause(line: &str) -> std::io::Result<()> {
+    let Some(resume) = std::env::var_os("CLOACINA_BENCH_RESUME_FILE") else {
+        return Ok(());
+    };
+    writeln!(std::io::stdout().lock(), "{line}")?;
+    while !std::path::Path::new(&resume).exists() {
+        tokio::time::sleep(Duration::from_millis(1)).await;
+    }
+    std::fs::remove_file(&resume)
 }
 
 /// Runs the shape once: the time spent in `execute`, and every dependency-to-dependent hop.
