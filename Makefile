@@ -37,12 +37,14 @@ python-develop: $(VENV)/.requirements
 # Extension modules of Rust tasks exported to Python (`cloacina::python_tasks!`): the hybrid
 # example's and the tests'. Debug builds, as abi3 wheels in target/module-wheels, which every
 # Python from 3.9 can install: into .venv here, into each version's environment by test-wheels.
-RUST_TASK_MODULES := examples/hybrid/rust_tasks tests/rust_tasks
+# Each with the engine's `arrow` feature, which the tests' module needs: cargo resolves features
+# per build, and with the same ones the second build reuses the engine the first compiled.
+RUST_TASK_MODULES := tests/rust_tasks examples/hybrid/rust_tasks
 MODULE_WHEEL_DIR := target/module-wheels
 module-wheels: $(VENV)/.requirements
 	rm -rf $(MODULE_WHEEL_DIR)
-	for module in $(RUST_TASK_MODULES); do \
-	  $(VENV)/bin/maturin build --quiet -m $$module/Cargo.toml --out $(MODULE_WHEEL_DIR) || exit 1; done
+	for module in $(RUST_TASK_MODULES); do $(VENV)/bin/maturin build --quiet -m $$module/Cargo.toml \
+	  --features cloacina/arrow --out $(MODULE_WHEEL_DIR) || exit 1; done
 
 # Those modules installed into .venv, and the example's Rust program, which runs Python tasks.
 python-extensions: python-develop module-wheels
@@ -118,9 +120,14 @@ endif
 # cores (.config/nextest.toml: most wait on a database or a timer), and the compile-fail
 # project trybuild builds beside them; cargo test runs one program after another. Then the
 # documentation's examples, and the engine's example programs, which cargo built with the tests.
-# Their build needs only the environment's interpreter (the `embed` tests link it), so it starts
-# before the rest of the requirements are installed; running them needs those (NumPy, pyarrow).
-rust-tests-build: $(VENV)/.build-tools
+# Their build needs the environment's interpreter (the `embed` tests link it); running them needs
+# the rest of the requirements (NumPy, pyarrow).
+# It comes after the extension modules' debug builds (maturin's), never between them: PyO3's
+# build script reads the environment, which maturin sets for an extension module and cargo here
+# does not (an embedded interpreter, linked), and cargo reruns it, and recompiles everything that
+# depends on PyO3 in this target directory (the engine with `python-export`, the web page's
+# crate, the Python package's, the tests), at every switch from one to the other.
+rust-tests-build: $(VENV)/.build-tools python-develop module-wheels
 	@$(CARGO) nextest --version >/dev/null 2>&1 || { echo "cargo-nextest runs the Rust tests and is not installed: cargo install --locked cargo-nextest"; exit 1; }
 	VIRTUAL_ENV=$(abspath $(VENV)) $(CARGO) nextest run --no-run --workspace $(RUST_FEATURES) $(DEBUG_BUILD_CONFIG)
 
