@@ -90,7 +90,7 @@ def instructions(command: list[str], directory: Path, environment: dict[str, str
             env={**os.environ, "PYTHONHASHSEED": "0", "CLOACINA_BENCH_RESUME_FILE": str(resume), **(environment or {})},
         )
         assert process.stdout is not None
-        said = []
+        said: list[str] = []
         for expected, instrumentation in ((WARMED_UP, "on"), (MEASURED, "off")):
             said.append(process.stdout.readline().strip())
             if said[-1] != expected:
