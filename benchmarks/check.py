@@ -94,6 +94,8 @@ def instructions(command: list[str], directory: Path, environment: dict[str, str
         for expected, instrumentation in ((WARMED_UP, "on"), (MEASURED, "off")):
             said.append(process.stdout.readline().strip())
             if said[-1] != expected:
+                # Not the handshake: whatever the program does next, it is not measured.
+                process.kill()
                 break
             control = subprocess.run(
                 ["callgrind_control", f"--instr={instrumentation}", str(process.pid)],
